@@ -1,0 +1,1 @@
+"""Acoustic codecs: SoundStream (trained here) and EnCodec (from a local checkpoint)."""

@@ -1,0 +1,1 @@
+"""Evaluation: codec metrics, ASR WER/CER, speaker similarity, token perplexity."""

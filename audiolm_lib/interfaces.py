@@ -1,0 +1,53 @@
+"""The small contracts that let codecs, semantic tokenizers and the language-model stages plug together.
+
+Stage models know nothing of audio; codecs and tokenizers know nothing of language models. Only
+``audiolm_lib.pipeline`` and ``audiolm_lib.training`` see all of them, through these Protocols.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class CodecProtocol(Protocol):
+    """An acoustic codec with a residual vector quantizer (SoundStream, EnCodec, ...).
+
+    Attributes:
+        sample_rate: audio rate the codec consumes and produces (Hz).
+        frame_rate: code frames per second (Hz), ``sample_rate / hop_length``.
+        hop_length: audio samples per code frame.
+        num_quantizers: RVQ levels produced by ``encode`` (Q).
+        codebook_size: codes per level.
+    """
+
+    sample_rate: int
+    frame_rate: float
+    hop_length: int
+    num_quantizers: int
+    codebook_size: int
+
+    def encode(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, 1, T]`` float audio -> ``LongTensor[B, Q, F]`` codes, ``F = ceil(T / hop_length)``."""
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """``LongTensor[B, Q', F]`` codes (any ``1 <= Q' <= Q`` leading levels) -> ``Tensor[B, 1, F * hop_length]``."""
+
+
+@runtime_checkable
+class SemanticTokenizerProtocol(Protocol):
+    """Audio -> discrete semantic tokens (features of a self-supervised model or MFCC, then k-means).
+
+    Attributes:
+        sample_rate: audio rate the tokenizer expects (Hz).
+        frame_rate: tokens per second (Hz).
+        vocab_size: number of distinct tokens (k-means centroids), ids in ``[0, vocab_size)``.
+    """
+
+    sample_rate: int
+    frame_rate: float
+    vocab_size: int
+
+    def tokenize(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, 1, T]`` float audio -> ``LongTensor[B, F]`` token ids."""

