@@ -6,6 +6,8 @@ import copy
 import torch
 from torch import nn
 
+from audiolm_lib.training.distributed import unwrap as _unwrap
+
 
 class EMA(nn.Module):
     """Keeps ``shadow = decay * shadow + (1 - decay) * weights`` after each ``update``.
@@ -32,9 +34,3 @@ class EMA(nn.Module):
             ema_p.lerp_(p.detach().to(ema_p.dtype), 1.0 - decay)
         for ema_b, b in zip(self.shadow.buffers(), source.buffers()):
             ema_b.copy_(b)
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DDP / compiled wrapper."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)

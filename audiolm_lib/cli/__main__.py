@@ -1,0 +1,3 @@
+from audiolm_lib.cli import main
+
+main()
