@@ -1,0 +1,132 @@
+"""Dataset manifests: ``manifest.jsonl`` beside an ``audio/`` folder, one JSON object per utterance.
+
+Each line holds ``{"id", "audio", "duration", "sample_rate", "split", ...}`` where ``audio`` is relative to
+the manifest's folder; speech adds ``"speaker"`` and ``"text"``, piano adds ``"piece"``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+from audiolm_lib.serialization import atomic_write_text
+
+MANIFEST_NAME = "manifest.jsonl"
+SPLITS = ("train", "valid")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+class ManifestError(ValueError):
+    """A manifest is missing, unreadable, or has an entry without the required fields."""
+
+
+def stable_split(name: str, valid_fraction: float) -> str:
+    """``"valid"`` for a fixed ``valid_fraction`` of names, ``"train"`` otherwise.
+
+    Depends only on ``name`` (SHA-1, not Python's salted ``hash``), so a piece or utterance keeps its split
+    across runs, machines and dataset sizes.
+    """
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+    digest = hashlib.sha1(name.encode("utf-8")).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return "valid" if position < valid_fraction else "train"
+
+
+def write_manifest(path: str | os.PathLike, entries: Iterable[dict]) -> Path:
+    """Write ``entries`` as JSON lines, atomically (a crash never leaves half a manifest)."""
+    lines = [json.dumps(entry, ensure_ascii=False, sort_keys=False) for entry in entries]
+    return atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def read_manifest(path: str | os.PathLike, *, resolve: bool = True, check_files: bool = False) -> list[dict]:
+    """Read a ``manifest.jsonl`` (or a dataset folder that holds one).
+
+    Args:
+        path: the manifest file, or the folder containing ``manifest.jsonl``.
+        resolve: turn each relative ``"audio"`` path into an absolute one (relative to the manifest's folder).
+        check_files: also fail if an entry's audio file does not exist.
+
+    Returns:
+        One dict per line, in file order. Every entry has at least ``"id"`` and ``"audio"``; a missing
+        ``"split"`` defaults to ``"train"``.
+
+    Raises:
+        ManifestError: missing file, invalid JSON (with the line number), missing fields, duplicate ids.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if not path.exists():
+        raise ManifestError(f"manifest not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+    entries: list[dict] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{path}, line {number}: not valid JSON (truncated or corrupt?): {exc.msg}") from exc
+        if not isinstance(entry, dict):
+            raise ManifestError(f"{path}, line {number}: expected a JSON object, got {type(entry).__name__}")
+        missing = [key for key in ("id", "audio") if key not in entry]
+        if missing:
+            raise ManifestError(f"{path}, line {number}: entry lacks required field(s) {missing}")
+        entry["id"] = str(entry["id"])
+        if entry["id"] in seen:
+            raise ManifestError(f"{path}, line {number}: duplicate id {entry['id']!r} (first on line {seen[entry['id']]})")
+        seen[entry["id"]] = number
+        entry.setdefault("split", "train")
+        if resolve:
+            audio = Path(entry["audio"])
+            entry["audio"] = str(audio if audio.is_absolute() else (path.parent / audio).resolve())
+        if check_files and not Path(entry["audio"]).exists():
+            raise ManifestError(f"{path}, line {number}: audio file not found: {entry['audio']}")
+        entries.append(entry)
+    if not entries:
+        raise ManifestError(f"manifest {path} has no entries")
+    return entries
+
+
+def manifest_from_folder(
+    folder: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    valid_fraction: float = 0.05,
+) -> Path:
+    """Index your own audio: every audio file under ``folder`` becomes an entry (split by a hash of its path).
+
+    A ``.txt`` file beside an audio file is taken as its transcript. Returns the manifest path
+    (``folder/manifest.jsonl`` unless ``out`` is given; audio paths are relative to the manifest's folder).
+    """
+    import soundfile as sf
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ManifestError(f"not a folder: {folder}")
+    out = Path(out) if out is not None else folder / MANIFEST_NAME
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    if not files:
+        raise ManifestError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {folder}")
+    entries = []
+    for file in files:
+        relative = file.relative_to(folder).as_posix()
+        entry = {"id": relative.rsplit(".", 1)[0], "audio": os.path.relpath(file, out.parent)}
+        try:
+            info = sf.info(str(file))
+            entry.update(duration=round(info.frames / info.samplerate, 4), sample_rate=info.samplerate)
+        except Exception:  # unreadable files stay listed; the token cache reports them
+            pass
+        entry["split"] = stable_split(relative, valid_fraction)
+        transcript = file.with_suffix(".txt")
+        if transcript.exists():
+            entry["text"] = transcript.read_text(encoding="utf-8").strip()
+        entries.append(entry)
+    return write_manifest(out, entries)

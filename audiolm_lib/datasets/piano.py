@@ -1,0 +1,303 @@
+"""Embedded piano set: real scores from the ``music21`` corpus rendered as piano with ``tinysoundfont``.
+
+Nothing is downloaded: the corpus ships inside ``music21`` and the General MIDI soundfont ``TimGM6mb.sf2``
+inside ``pretty_midi``. Every part of every score is played on program 0 (acoustic grand piano) at 16 kHz,
+cut into fixed-length clips, and split train/valid by a hash of the piece name (all clips of a piece share
+a split, so validation pieces are unseen).
+
+Layout: ``out_dir/audio/<piece>_<k>.wav`` + ``out_dir/manifest.jsonl``. Rebuilding with the same arguments
+reproduces the same files and skips pieces already rendered (``out_dir/.progress/<piece>.json``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audiolm_lib.datasets.manifest import MANIFEST_NAME, stable_split, write_manifest
+from audiolm_lib.serialization import atomic_write_text
+
+SAMPLE_RATE = 16000
+SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
+# folders of the corpus that hold exercises or demo fragments rather than pieces
+SKIPPED_FOLDERS = ("demos", "theoryExercises")
+RELEASE_SECONDS = 1.0  # let the last notes ring out
+PEAK = 0.9
+
+
+@dataclass(frozen=True)
+class NoteEvent:
+    """One note to play: onset and offset in seconds, MIDI key (0-127) and velocity (1-127)."""
+
+    start: float
+    end: float
+    key: int
+    velocity: int
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """What a rendered piece depends on; a change re-renders the piece on the next build."""
+
+    clip_seconds: float
+    max_seconds_per_piece: float
+    sample_rate: int = SAMPLE_RATE
+    version: int = 1
+
+
+# --------------------------------------------------------------------------------------------- corpus
+def soundfont_path() -> Path:
+    """The General MIDI soundfont shipped with ``pretty_midi``."""
+    import pretty_midi
+
+    path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    if not path.exists():
+        raise FileNotFoundError(f"soundfont not found at {path}: reinstall pretty_midi (pip install pretty_midi)")
+    return path
+
+
+def list_pieces(seed: int = 0) -> list[tuple[str, Path]]:
+    """All corpus scores as ``(piece name, path)``, in a seeded order that interleaves composers.
+
+    Palestrina alone is two thirds of the corpus; taking composers in turn keeps even a small build varied.
+    """
+    import music21
+
+    root = Path(music21.__file__).parent / "corpus"
+    by_folder: dict[str, list[tuple[str, Path]]] = {}
+    for path in sorted(music21.corpus.getPaths()):
+        path = Path(path)
+        if path.suffix.lower() not in SCORE_SUFFIXES:
+            continue
+        relative = path.relative_to(root).as_posix()
+        folder = relative.split("/", 1)[0]
+        if folder in SKIPPED_FOLDERS:
+            continue
+        by_folder.setdefault(folder, []).append((piece_name(relative), path))
+    rng = random.Random(seed)
+    queues = []
+    for folder in sorted(by_folder):
+        items = by_folder[folder]
+        rng.shuffle(items)
+        queues.append(items)
+    rng.shuffle(queues)
+    ordered: list[tuple[str, Path]] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+def piece_name(relative_path: str) -> str:
+    """``"bach/bwv66.6.mxl"`` -> ``"bach_bwv66.6"`` (safe as a file name)."""
+    stem = relative_path.rsplit(".", 1)[0]
+    return re.sub(r"[^A-Za-z0-9.\-]+", "_", stem).strip("_")
+
+
+def score_notes(path: Path, max_seconds: float | None = None, seed: int = 0) -> list[NoteEvent]:
+    """Parse a score and list its notes in seconds (tempo marks honoured; ties merged).
+
+    Velocities come from the score when marked, else 80 with a small seeded variation (+-8) so the
+    rendering is not mechanically flat.
+    """
+    import music21
+
+    score = music21.converter.parse(str(path))
+    if isinstance(score, music21.stream.Opus):
+        score = score.scores[0]
+    flat = score.stripTies().flatten()
+    rng = random.Random(seed)
+    notes: list[NoteEvent] = []
+    for item in flat.secondsMap:
+        element = item["element"]
+        if not isinstance(element, (music21.note.Note, music21.chord.Chord)):
+            continue
+        start, duration = float(item["offsetSeconds"]), float(item["durationSeconds"])
+        if max_seconds is not None and start >= max_seconds:
+            continue
+        if duration <= 0:
+            continue  # grace notes
+        velocity = element.volume.velocity
+        if velocity is None:
+            velocity = 80 + rng.randint(-8, 8)
+        pitches = element.pitches if isinstance(element, music21.chord.Chord) else (element.pitch,)
+        for pitch in pitches:
+            key = int(pitch.midi)
+            if 0 <= key <= 127:
+                notes.append(NoteEvent(start, start + duration, key, int(np.clip(velocity, 1, 127))))
+    return notes
+
+
+# --------------------------------------------------------------------------------------------- render
+def render_notes(notes: list[NoteEvent], sample_rate: int = SAMPLE_RATE, soundfont: Path | None = None) -> np.ndarray:
+    """Play ``notes`` on program 0 (acoustic grand piano).
+
+    Returns:
+        float32 ``[T]`` mono audio, peak-normalised to 0.9 (all zeros if nothing sounds).
+    """
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=sample_rate, gain=-6.0)
+    font = synth.sfload(str(soundfont or soundfont_path()))
+    synth.program_select(0, font, 0, 0)
+    # note-offs sort before note-ons at the same instant, so a repeated key is re-struck, not cut
+    events = sorted(
+        [(n.start, 1, n.key, n.velocity) for n in notes] + [(n.end, 0, n.key, 0) for n in notes],
+        key=lambda e: (e[0], e[1], e[2]),
+    )
+    end = (max(n.end for n in notes) if notes else 0.0) + RELEASE_SECONDS
+    total = int(round(end * sample_rate))
+    chunks, position = [], 0
+    for time, is_on, key, velocity in events:
+        target = min(int(round(time * sample_rate)), total)
+        if target > position:
+            chunks.append(_generate(synth, target - position))
+            position = target
+        if is_on:
+            synth.noteon(0, key, velocity)
+        else:
+            synth.noteoff(0, key)
+    if total > position:
+        chunks.append(_generate(synth, total - position))
+    wave = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    peak = float(np.abs(wave).max()) if wave.size else 0.0
+    return (wave * (PEAK / peak)).astype(np.float32) if peak > 0 else wave.astype(np.float32)
+
+
+def _generate(synth, samples: int) -> np.ndarray:
+    stereo = np.frombuffer(synth.generate(samples), dtype=np.float32).reshape(-1, 2)
+    return stereo.mean(axis=1)
+
+
+def split_clips(wave: np.ndarray, clip_samples: int, min_rms: float = 1e-3) -> list[np.ndarray]:
+    """Cut ``wave[T]`` into clips of ``clip_samples``; a short tail (< half a clip) and near-silent clips are dropped."""
+    clips = []
+    for start in range(0, len(wave), clip_samples):
+        clip = wave[start : start + clip_samples]
+        if len(clip) < clip_samples // 2:
+            break
+        if float(np.sqrt(np.mean(clip**2))) >= min_rms:
+            clips.append(clip)
+    return clips
+
+
+# --------------------------------------------------------------------------------------------- builder
+def build_piano_dataset(
+    out_dir: str | os.PathLike,
+    minutes: float = 20.0,
+    clip_seconds: float = 10.0,
+    seed: int = 0,
+    valid_fraction: float = 0.05,
+    *,
+    max_seconds_per_piece: float = 30.0,
+    max_pieces: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Render about ``minutes`` of piano from the music21 corpus into ``out_dir``.
+
+    Args:
+        out_dir: output folder (``audio/`` + ``manifest.jsonl``); created if needed.
+        minutes: audio to render, in minutes (stops after the piece that reaches it).
+        clip_seconds: length of each clip (the last clip of a piece may be down to half of it).
+        seed: picks and orders the pieces (composers interleaved) and the unmarked velocities.
+        valid_fraction: share of pieces (not clips) held out as ``"valid"``, by a hash of the piece name.
+        max_seconds_per_piece: only the first seconds of each piece are used, so more pieces fit.
+        max_pieces: stop after this many pieces (tests).
+        progress: show a tqdm bar.
+
+    Returns:
+        Path of ``manifest.jsonl``. Entries: ``{"id", "audio", "duration", "sample_rate", "split", "piece"}``.
+    """
+    from tqdm.auto import tqdm
+
+    if minutes <= 0:
+        raise ValueError(f"minutes must be positive, got {minutes}")
+    if clip_seconds <= 0:
+        raise ValueError(f"clip_seconds must be positive, got {clip_seconds}")
+    stable_split("check", valid_fraction)  # validates valid_fraction up front
+    out_dir = Path(out_dir)
+    audio_dir, progress_dir = out_dir / "audio", out_dir / ".progress"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    progress_dir.mkdir(exist_ok=True)
+    settings = ClipSettings(clip_seconds=float(clip_seconds), max_seconds_per_piece=float(max_seconds_per_piece))
+    font = soundfont_path()
+    target_seconds, total_seconds = minutes * 60.0, 0.0
+    entries: list[dict] = []
+    failed: list[str] = []
+    pieces = list_pieces(seed)
+    bar = tqdm(total=round(target_seconds), unit="s", desc="piano", disable=not progress)
+    for count, (name, path) in enumerate(pieces):
+        if total_seconds >= target_seconds or (max_pieces is not None and count >= max_pieces):
+            break
+        piece_entries = _load_done(progress_dir / f"{name}.json", settings, out_dir)
+        if piece_entries is None:
+            try:
+                piece_entries = _render_piece(name, path, out_dir, settings, seed, valid_fraction, font)
+            except Exception as exc:  # a score music21 cannot read is skipped, and said so
+                failed.append(f"{name}: {type(exc).__name__}: {exc}")
+                continue
+            record = {"settings": asdict(settings), "entries": piece_entries}
+            atomic_write_text(progress_dir / f"{name}.json", json.dumps(record) + "\n")
+        for entry in piece_entries:
+            entry["split"] = stable_split(name, valid_fraction)
+        entries.extend(piece_entries)
+        seconds = sum(e["duration"] for e in piece_entries)
+        total_seconds += seconds
+        bar.update(min(round(seconds), max(0, bar.total - bar.n)))
+        bar.set_postfix(pieces=count + 1, clips=len(entries))
+    bar.close()
+    if not entries:
+        raise ValueError(f"no piano audio rendered; failures: {failed[:5]}")
+    if failed and progress:
+        tqdm.write(f"piano: skipped {len(failed)} unreadable score(s), e.g. {failed[0]}")
+    return write_manifest(out_dir / MANIFEST_NAME, entries)
+
+
+def _render_piece(name, path, out_dir, settings: ClipSettings, seed, valid_fraction, font) -> list[dict]:
+    from audiolm_lib.audio import save_audio
+
+    note_seed = seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))
+    notes = score_notes(path, max_seconds=settings.max_seconds_per_piece, seed=note_seed)
+    if not notes:
+        return []
+    wave = render_notes(notes, settings.sample_rate, font)
+    wave = wave[: int((settings.max_seconds_per_piece + RELEASE_SECONDS) * settings.sample_rate)]
+    clips = split_clips(wave, int(round(settings.clip_seconds * settings.sample_rate)))
+    entries = []
+    for k, clip in enumerate(clips):
+        relative = f"audio/{name}_{k:03d}.wav"
+        save_audio(out_dir / relative, clip[None], settings.sample_rate)
+        entries.append(
+            {
+                "id": f"{name}_{k:03d}",
+                "audio": relative,
+                "duration": round(len(clip) / settings.sample_rate, 4),
+                "sample_rate": settings.sample_rate,
+                "split": stable_split(name, valid_fraction),
+                "piece": name,
+            }
+        )
+    return entries
+
+
+def _load_done(record_path: Path, settings: ClipSettings, out_dir: Path) -> list[dict] | None:
+    """Entries of a piece rendered by an earlier build with the same settings, if all its files are there."""
+    if not record_path.exists():
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if record.get("settings") != asdict(settings):
+        return None
+    entries = record.get("entries", [])
+    if not all((out_dir / e["audio"]).exists() for e in entries):
+        return None
+    return entries
