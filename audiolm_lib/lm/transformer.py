@@ -1,0 +1,203 @@
+"""A small decoder-only Transformer over embeddings, built for fast incremental decoding on a CPU.
+
+Pre-norm blocks (LayerNorm), a fused QKV projection, rotary positions (tables precomputed once, applied
+as one complex multiply), ``scaled_dot_product_attention`` and a preallocated ("static") KV cache that is
+written in place, so a decoding step allocates no cache memory and attends over a view of the cache.
+
+Why not ``x-transformers``: its cached path concatenates keys/values at every step (a growing
+allocation per layer per token) and goes through several layers of generic wrappers; the stage
+generators here take one token per step (a 100-frame fine window is 800 steps), so per-step Python and
+allocation overhead dominates. This module keeps a step to ~15 small kernels per layer.
+
+The Transformer knows nothing of tokens: the stage (see :mod:`audiolm_lib.lm.stages`) owns the
+embedding table and output heads, and the token layout (:mod:`audiolm_lib.lm.layouts`) decides what
+the sequence means.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class TransformerConfig:
+    """Shape of the decoder.
+
+    Attributes:
+        dim: model width ``D``.
+        depth: number of blocks.
+        heads: attention heads (``dim`` must divide by ``heads``; head width must be even for rotary).
+        ff_mult: feed-forward hidden width as a multiple of ``dim``.
+        dropout: dropout on attention weights and on each residual branch (training only).
+        max_seq_len: longest sequence (KV cache capacity, rotary table length).
+        rotary_base: rotary frequency base.
+    """
+
+    dim: int = 256
+    depth: int = 4
+    heads: int = 4
+    ff_mult: float = 4.0
+    dropout: float = 0.0
+    max_seq_len: int = 4096
+    rotary_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.dim < 1 or self.depth < 1 or self.heads < 1:
+            raise ValueError(f"dim, depth and heads must be positive, got {self.dim}, {self.depth}, {self.heads}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if (self.dim // self.heads) % 2:
+            raise ValueError(f"head width dim/heads = {self.dim // self.heads} must be even for rotary positions")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.max_seq_len < 1:
+            raise ValueError(f"max_seq_len must be positive, got {self.max_seq_len}")
+        if self.ff_mult <= 0:
+            raise ValueError(f"ff_mult must be positive, got {self.ff_mult}")
+
+
+class KVCache:
+    """Preallocated keys/values of every layer, ``Tensor[B, H, capacity, head_dim]`` each.
+
+    ``length`` positions are valid. :meth:`crop` rolls back to an earlier length (a layout undoing a
+    step, or a window restarting); the storage is reused, nothing is reallocated.
+    """
+
+    def __init__(self, keys: list[Tensor], values: list[Tensor]) -> None:
+        self.keys = keys
+        self.values = values
+        self.length = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys[0].shape[0]
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+    def crop(self, length: int) -> None:
+        """Keep only the first ``length`` cached positions."""
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot crop a KV cache of length {self.length} to {length}")
+        self.length = length
+
+    def reset(self) -> None:
+        self.length = 0
+
+
+class RotaryTable(nn.Module):
+    """Complex rotations ``exp(i * pos * freq)``, ``Tensor[max_seq_len, head_dim / 2]``, computed once."""
+
+    def __init__(self, head_dim: int, max_seq_len: int, base: float) -> None:
+        super().__init__()
+        freqs = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+        angles = torch.arange(max_seq_len, dtype=torch.float64)[:, None] * freqs[None]
+        self.register_buffer("table", torch.polar(torch.ones_like(angles), angles).to(torch.complex64), persistent=False)
+
+    def forward(self, qk: Tensor, start: int) -> Tensor:
+        """Rotate ``qk: Tensor[B, T, 2, H, Dh]`` at positions ``start .. start+T-1``; same shape out."""
+        seq = qk.shape[1]
+        rot = self.table[start : start + seq, None, None, :]  # [T, 1, 1, Dh/2]
+        pairs = torch.view_as_complex(qk.float().unflatten(-1, (-1, 2)))
+        return torch.view_as_real(pairs * rot).flatten(-2).to(qk.dtype)
+
+
+class Block(nn.Module):
+    """Pre-norm attention + feed-forward with residuals."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        dim, hidden = config.dim, int(round(config.dim * config.ff_mult))
+        self.heads, self.head_dim = config.heads, config.dim // config.heads
+        self.dropout = config.dropout
+        self.attn_norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+        self.ff_norm = nn.LayerNorm(dim)
+        self.ff_in = nn.Linear(dim, hidden)
+        self.ff_out = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor, rotary: RotaryTable, cache: KVCache | None, layer: int) -> Tensor:
+        """``x: Tensor[B, T, D]`` -> ``Tensor[B, T, D]``."""
+        batch, seq, dim = x.shape
+        qkv = self.qkv(self.attn_norm(x)).view(batch, seq, 3, self.heads, self.head_dim)
+        start = 0 if cache is None else cache.length
+        qk = rotary(qkv[:, :, :2], start)
+        q, k = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].transpose(1, 2)  # [B, H, T, Dh]
+        v = qkv[:, :, 2].transpose(1, 2)
+        drop = self.dropout if self.training else 0.0
+        if cache is None:
+            attn = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=seq > 1)
+        else:
+            end = start + seq
+            cache.keys[layer][:, :, start:end] = k
+            cache.values[layer][:, :, start:end] = v
+            keys, values = cache.keys[layer][:, :, :end], cache.values[layer][:, :, :end]
+            if seq == 1:  # one new query sees every cached position: no mask needed
+                attn = F.scaled_dot_product_attention(q, keys, values, dropout_p=drop)
+            elif start == 0:
+                attn = F.scaled_dot_product_attention(q, keys, values, dropout_p=drop, is_causal=True)
+            else:  # a chunk after a prefix: causal within the chunk, full view of the prefix
+                rows = torch.arange(start, end, device=x.device)[:, None]
+                mask = torch.arange(end, device=x.device)[None, :] <= rows
+                attn = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, dropout_p=drop)
+        attn = self.out(attn.transpose(1, 2).reshape(batch, seq, dim))
+        x = x + F.dropout(attn, drop, self.training) if drop else x + attn
+        ff = self.ff_out(F.gelu(self.ff_in(self.ff_norm(x))))
+        return x + F.dropout(ff, drop, self.training) if drop else x + ff
+
+
+class Transformer(nn.Module):
+    """Causal decoder over embeddings: ``Tensor[B, T, D]`` -> ``Tensor[B, T, D]`` (final LayerNorm applied)."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.norm = nn.LayerNorm(config.dim)
+        self.rotary = RotaryTable(config.dim // config.heads, config.max_seq_len, config.rotary_base)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+        """Run the decoder.
+
+        Args:
+            x: ``Tensor[B, T, D]`` input embeddings.
+            cache: if given, ``x`` continues the cached sequence: its keys/values are appended at
+                positions ``cache.length ..`` and every query attends to all cached positions before it
+                (incremental decoding). ``cache.length`` grows by ``T``.
+
+        Returns:
+            ``Tensor[B, T, D]``.
+        """
+        if x.dim() != 3 or x.shape[-1] != self.config.dim:
+            raise ValueError(f"expected Tensor[B, T, {self.config.dim}], got shape {tuple(x.shape)}")
+        start = 0 if cache is None else cache.length
+        end = start + x.shape[1]
+        if end > self.config.max_seq_len:
+            raise ValueError(f"sequence of {end} positions exceeds max_seq_len={self.config.max_seq_len}")
+        if cache is not None:
+            if end > cache.capacity:
+                raise ValueError(f"KV cache capacity {cache.capacity} exceeded: {end} positions")
+            if cache.batch_size != x.shape[0]:
+                raise ValueError(f"KV cache holds batch {cache.batch_size}, input has batch {x.shape[0]}")
+        for layer, block in enumerate(self.blocks):
+            x = block(x, self.rotary, cache, layer)
+        if cache is not None:
+            cache.length = end
+        return self.norm(x)
+
+    def new_cache(self, batch_size: int, capacity: int, device=None, dtype=None) -> KVCache:
+        """An empty :class:`KVCache` for ``batch_size`` sequences of up to ``capacity`` positions."""
+        if capacity > self.config.max_seq_len:
+            raise ValueError(f"cache capacity {capacity} exceeds max_seq_len={self.config.max_seq_len}")
+        reference = self.norm.weight
+        device = reference.device if device is None else device
+        dtype = reference.dtype if dtype is None else dtype
+        shape = (batch_size, self.config.heads, capacity, self.config.dim // self.config.heads)
+        keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(self.config.depth)]
+        values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(self.config.depth)]
+        return KVCache(keys, values)
