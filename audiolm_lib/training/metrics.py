@@ -60,3 +60,24 @@ def read_metrics(directory: str | os.PathLike) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def truncate_metrics(directory: str | os.PathLike, last_step: int) -> None:
+    """Drop rows logged after ``last_step`` (a run killed past its last checkpoint), so a resumed log is continuous."""
+    from audiolm_lib.serialization import atomic_write_text
+
+    directory = Path(directory)
+    jsonl = directory / "metrics.jsonl"
+    if jsonl.exists():
+        kept = [line for line in jsonl.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["step"] <= last_step]
+        atomic_write_text(jsonl, "".join(line + "\n" for line in kept))
+    for csv_path in directory.glob("metrics_*.csv"):
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        if not lines:
+            continue
+        header, rows = lines[0], lines[1:]
+        step_column = header.split(",").index("step")
+        kept = [row for row in rows if int(row.split(",")[step_column]) <= last_step]
+        atomic_write_text(csv_path, "\n".join([header] + kept) + "\n")
