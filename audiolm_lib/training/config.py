@@ -1,0 +1,150 @@
+"""The configuration of one stage's training run, loadable from JSON/YAML with ``key=value`` overrides."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audiolm_lib.serialization import config_from_dict, config_to_dict
+
+STAGES = ("semantic", "coarse", "fine")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass
+class StageTrainConfig:
+    """Everything a stage run needs besides the data and the output directory.
+
+    ``model`` holds fields of the stage's model config (``SemanticLMConfig``, ``CoarseLMConfig`` or
+    ``FineLMConfig``, nested ``transformer`` included); fields left out take the token cache's values
+    (vocabulary sizes, token rates, quantizer counts) or the model config's defaults.
+    ``crop_seconds`` None means the paper's crops: 30 s semantic, 10 s coarse, 3 s fine.
+    ``precision`` "auto" is bf16 autocast on CUDA devices that support it and fp32 elsewhere.
+    """
+
+    stage: str = "semantic"
+    model: dict = field(default_factory=dict)
+    # data
+    crop_seconds: float | None = None
+    min_crop_seconds: float = 1.0
+    batch_size: int = 8
+    grad_accumulation: int = 1
+    # optimisation
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.01
+    warmup_steps: int = 1000
+    total_steps: int = 100_000
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    ema_warmup_steps: int = 100
+    # bookkeeping
+    log_interval: int = 10
+    eval_interval: int = 1000
+    eval_batches: int = 4
+    sample_interval: int = 5000
+    sample_seconds: float = 1.0
+    checkpoint_interval: int = 1000
+    keep_checkpoints: int = 2
+    precision: str = "auto"
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+    tensorboard: bool = True
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}; expected one of {STAGES}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.model, dict):
+            raise ValueError(f"model must be a mapping of model-config fields, got {type(self.model).__name__}")
+        positive = ("batch_size", "grad_accumulation", "total_steps", "log_interval", "eval_interval",
+                    "sample_interval", "checkpoint_interval")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.crop_seconds is not None and self.crop_seconds <= 0:
+            raise ValueError(f"crop_seconds must be positive, got {self.crop_seconds}")
+        if self.lr <= 0 or self.grad_clip < 0 or self.warmup_steps < 0:
+            raise ValueError(f"need lr > 0, grad_clip >= 0, warmup_steps >= 0 (got {self.lr}, {self.grad_clip}, {self.warmup_steps})")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+    @property
+    def resolved_crop_seconds(self) -> float:
+        from audiolm_lib.training.data import PAPER_CROP_SECONDS
+
+        return float(self.crop_seconds) if self.crop_seconds is not None else PAPER_CROP_SECONDS[self.stage]
+
+    def to_dict(self) -> dict:
+        return config_to_dict(self)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from audiolm_lib.serialization import atomic_write_text
+
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"model.transformer.dim=64"`` -> ``(["model", "transformer", "dim"], 64)``; values parsed as JSON if possible."""
+    if "=" not in item:
+        raise ValueError(f"override {item!r} is not of the form key=value")
+    key, raw = item.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ValueError(f"override {item!r} has an empty key")
+    return parts, value
+
+
+def load_stage_config(
+    path: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    stage: str | None = None,
+    **fields: Any,
+) -> StageTrainConfig:
+    """Build a :class:`StageTrainConfig` from a JSON/YAML file, then ``key=value`` overrides, then ``fields``.
+
+    Top-level keys are checked against the dataclass; keys under ``model.`` are free-form here and checked
+    when the model config is built. ``stage`` (e.g. from the command line) wins over the file.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"config file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            loaded = yaml.safe_load(text) or {}
+        else:
+            loaded = json.loads(text)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
+        data.update(loaded)
+    known = {f.name for f in dataclasses.fields(StageTrainConfig)}
+    for item in overrides or []:
+        parts, value = parse_override(item)
+        if parts[0] not in known:
+            raise ValueError(f"override {item!r}: unknown field {parts[0]!r} (fields: {sorted(known)})")
+        if len(parts) > 1 and parts[0] != "model":
+            raise ValueError(f"override {item!r}: {parts[0]!r} is not a config section")
+        target = data
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"override {item!r}: {part!r} is not a config section")
+        target[parts[-1]] = value
+    data.update({k: v for k, v in fields.items() if v is not None})
+    if stage is not None:
+        data["stage"] = stage
+    return config_from_dict(StageTrainConfig, data, source=str(path) if path else "command line")

@@ -1,0 +1,287 @@
+"""Random crops of cached tokens for the three stages, drawn by a seeded, resumable, DDP-aware sampler.
+
+Works on anything with the ``TokenCache`` interface: ``len(cache)``, ``cache[i] -> {"semantic": LongTensor[S],
+"acoustic": LongTensor[Q, F], ...}``, ``cache.lengths()`` (acoustic frames per item) and the attributes
+``semantic_rate`` / ``acoustic_rate`` (tokens per second).
+
+Batches per stage (names match the stage models' ``forward`` arguments):
+
+- semantic: ``{"semantic": LongTensor[B, S]}``
+- coarse:   ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}``  (the same stretch of time)
+- fine:     ``{"coarse": LongTensor[B, Qc, F], "fine": LongTensor[B, Qf, F]}``
+
+Short items: items shorter than ``min_seconds`` are skipped; a batch is cropped to the configured length or to
+the shortest item in it, whichever is shorter. Nothing is padded, so the models need no padding mask and every
+token of a batch is real.
+
+Resuming: the whole stream is a pure function of ``(seed, rank, number of items drawn)``. Epoch ``e`` shuffles
+the items with seed ``(seed, e)``; rank ``r`` of ``W`` takes every ``W``-th position; the crop offset of the
+``n``-th item a rank draws comes from a generator seeded by ``(seed, rank, n)``. So ``state_dict()`` is a single
+counter, identical on every rank, and a resumed run sees exactly the batches an uninterrupted one would have.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol
+
+import torch
+
+STAGES = ("semantic", "coarse", "fine")
+# AudioLM (Borsos et al. 2022, sec. 5): training crops of 30 s (semantic), 10 s (coarse) and 3 s (fine)
+PAPER_CROP_SECONDS = {"semantic": 30.0, "coarse": 10.0, "fine": 3.0}
+
+
+class TokenSource(Protocol):
+    semantic_rate: float
+    acoustic_rate: float
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    def lengths(self) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """What one stage's training example looks like.
+
+    Args:
+        stage: "semantic", "coarse" or "fine".
+        seconds: crop length in seconds.
+        semantic_rate / acoustic_rate: tokens per second of the two token streams.
+        num_coarse: RVQ levels the coarse stage models (levels ``[0, num_coarse)``).
+        num_fine: RVQ levels the fine stage models (levels ``[num_coarse, num_coarse + num_fine)``).
+        min_seconds: items shorter than this are skipped.
+    """
+
+    stage: str
+    seconds: float
+    semantic_rate: float
+    acoustic_rate: float
+    num_coarse: int = 4
+    num_fine: int = 8
+    min_seconds: float = 1.0
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}; expected one of {STAGES}")
+        if self.seconds <= 0 or self.min_seconds < 0:
+            raise ValueError(f"crop seconds must be positive, got seconds={self.seconds}, min_seconds={self.min_seconds}")
+        if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
+            raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
+
+
+def _item_seconds(item: dict[str, Any], spec: CropSpec) -> float:
+    """Duration covered by the token streams this stage needs."""
+    durations = []
+    if spec.stage in ("semantic", "coarse"):
+        durations.append(item["semantic"].shape[-1] / spec.semantic_rate)
+    if spec.stage in ("coarse", "fine"):
+        durations.append(item["acoustic"].shape[-1] / spec.acoustic_rate)
+    return min(durations)
+
+
+def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: float) -> dict[str, torch.Tensor]:
+    """Crop ``seconds`` of aligned tokens out of one item.
+
+    ``fraction`` in ``[0, 1)`` picks the start among all valid starts (0 = the beginning). The acoustic and
+    semantic windows start at the same time, converted through the two rates.
+
+    Returns (per stage) ``semantic: LongTensor[S]``, ``coarse: LongTensor[Qc, F]``, ``fine: LongTensor[Qf, F]``.
+    """
+    out: dict[str, torch.Tensor] = {}
+    if spec.stage == "semantic":
+        semantic = item["semantic"]
+        length = max(1, int(math.floor(seconds * spec.semantic_rate)))
+        start = int(fraction * (semantic.shape[-1] - length + 1))
+        out["semantic"] = semantic[start : start + length].long()
+        return out
+    acoustic = item["acoustic"]
+    needed = spec.num_coarse + (spec.num_fine if spec.stage == "fine" else 0)
+    if acoustic.dim() != 2 or acoustic.shape[0] < needed:
+        raise ValueError(
+            f"{spec.stage} stage needs acoustic codes of shape [Q >= {needed}, F], got {tuple(acoustic.shape)}"
+        )
+    frames = max(1, int(math.floor(seconds * spec.acoustic_rate)))
+    start = int(fraction * (acoustic.shape[-1] - frames + 1))
+    window = acoustic[:, start : start + frames].long()
+    out["coarse"] = window[: spec.num_coarse]
+    if spec.stage == "fine":
+        out["fine"] = window[spec.num_coarse : needed]
+        return out
+    semantic = item["semantic"]
+    tokens = max(1, int(math.floor(seconds * spec.semantic_rate)))
+    # same start time; clamp because the two streams may differ by a frame at the end
+    sem_start = min(int(round(start * spec.semantic_rate / spec.acoustic_rate)), semantic.shape[-1] - tokens)
+    out["semantic"] = semantic[max(0, sem_start) : max(0, sem_start) + tokens].long()
+    return out
+
+
+def _stack(crops: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {key: torch.stack([c[key] for c in crops]) for key in crops[0]}
+
+
+def _mix(*values: int) -> int:
+    """A well-spread 63-bit seed from a few integers (splitmix64 style)."""
+    x = 0x9E3779B97F4A7C15
+    for v in values:
+        x = (x ^ (int(v) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 31
+    return x & 0x7FFFFFFFFFFFFFFF
+
+
+class StageBatches:
+    """Endless batches of random crops for one stage; rank ``r`` of ``W`` sees its own share of items.
+
+    Args:
+        cache: a ``TokenCache`` (or anything with its interface).
+        spec: the stage's crop description.
+        batch_size: items per batch (per rank).
+        seed: data seed; the same seed gives the same stream.
+        rank / world_size: the DDP position of this process.
+        indices: the cache items to draw from (default: all); items shorter than ``spec.min_seconds`` are dropped.
+    """
+
+    def __init__(
+        self,
+        cache: TokenSource,
+        spec: CropSpec,
+        batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        indices: list[int] | None = None,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.cache = cache
+        self.spec = spec
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.items = eligible_items(cache, spec, indices)
+        self.drawn = 0  # items drawn so far by this rank (the same count on every rank)
+        self._order: tuple[int, torch.Tensor] | None = None  # (epoch, permutation) of the current epoch
+
+    # ------------------------------------------------------------------ resumable position
+    def state_dict(self) -> dict[str, int]:
+        return {"drawn": self.drawn, "seed": self.seed, "num_items": len(self.items)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state.get("num_items", len(self.items)) != len(self.items):
+            raise ValueError(
+                f"cannot resume the data order: the checkpoint saw {state['num_items']} usable items, "
+                f"this token cache has {len(self.items)}"
+            )
+        self.drawn = int(state["drawn"])
+
+    # ------------------------------------------------------------------ sampling
+    def _item_index(self, n: int) -> int:
+        """Cache index of the ``n``-th item this rank draws."""
+        global_position = n * self.world_size + self.rank
+        epoch, position = divmod(global_position, len(self.items))
+        if self._order is None or self._order[0] != epoch:
+            generator = torch.Generator().manual_seed(_mix(self.seed, epoch))
+            self._order = (epoch, torch.randperm(len(self.items), generator=generator))
+        return self.items[int(self._order[1][position])]
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """The next batch of random crops (shapes in the module docstring)."""
+        numbers = range(self.drawn, self.drawn + self.batch_size)
+        self.drawn += self.batch_size
+        loaded = [self.cache[self._item_index(n)] for n in numbers]
+        seconds = min([self.spec.seconds] + [_item_seconds(item, self.spec) for item in loaded])
+        crops = []
+        for n, item in zip(numbers, loaded):
+            generator = torch.Generator().manual_seed(_mix(self.seed, self.rank, n, 1))
+            fraction = float(torch.rand((), generator=generator))
+            crops.append(crop_item(item, self.spec, seconds, fraction))
+        return _stack(crops)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            yield self.next_batch()
+
+
+def eligible_items(cache: TokenSource, spec: CropSpec, indices: list[int] | None = None) -> list[int]:
+    """Indices of items at least ``spec.min_seconds`` long (by ``cache.lengths()``, acoustic frames)."""
+    lengths = list(cache.lengths())
+    chosen = range(len(lengths)) if indices is None else indices
+    min_frames = spec.min_seconds * spec.acoustic_rate
+    items = [int(i) for i in chosen if lengths[i] >= min_frames]
+    if not items:
+        longest = max((lengths[i] for i in chosen), default=0) / spec.acoustic_rate
+        raise ValueError(
+            f"no item of the token cache is at least {spec.min_seconds} s long (longest: {longest:.2f} s); "
+            "lower min_seconds or add longer audio"
+        )
+    return items
+
+
+def validation_batches(
+    cache: TokenSource, spec: CropSpec, batch_size: int, max_batches: int, indices: list[int] | None = None
+) -> list[dict[str, torch.Tensor]]:
+    """Deterministic validation batches: the first ``max_batches * batch_size`` items, cropped from their start."""
+    items = eligible_items(cache, spec, indices)[: max_batches * batch_size]
+    batches = []
+    for begin in range(0, len(items), batch_size):
+        loaded = [cache[i] for i in items[begin : begin + batch_size]]
+        seconds = min([spec.seconds] + [_item_seconds(item, spec) for item in loaded])
+        batches.append(_stack([crop_item(item, spec, seconds, 0.0) for item in loaded]))
+    return batches
+
+
+class InMemoryTokenCache:
+    """A ``TokenCache`` look-alike over tokens already in memory (tests, benchmarks, notebooks).
+
+    Args:
+        items: dicts with ``semantic: LongTensor[S]`` and ``acoustic: LongTensor[Q, F]`` (``split`` optional).
+        semantic_rate / acoustic_rate: tokens per second.
+        codebook_size / semantic_vocab_size: vocabulary sizes of the two streams.
+    """
+
+    def __init__(self, items: list[dict[str, Any]], semantic_rate: float = 50.0, acoustic_rate: float = 50.0,
+                 codebook_size: int = 1024, semantic_vocab_size: int = 500):
+        if not items:
+            raise ValueError("InMemoryTokenCache needs at least one item")
+        self.items = [dict(item, split=item.get("split", "train"), id=item.get("id", str(i))) for i, item in enumerate(items)]
+        self.semantic_rate = semantic_rate
+        self.acoustic_rate = acoustic_rate
+        self.codebook_size = codebook_size
+        self.semantic_vocab_size = semantic_vocab_size
+        self.num_quantizers = int(self.items[0]["acoustic"].shape[0])
+
+    @classmethod
+    def random(cls, num_items: int, seconds: float | list[float], num_quantizers: int = 12, seed: int = 0,
+               valid_items: int = 0, **kwargs: Any) -> "InMemoryTokenCache":
+        """Random token ids; the last ``valid_items`` items get split "valid"."""
+        generator = torch.Generator().manual_seed(seed)
+        durations = seconds if isinstance(seconds, list) else [seconds] * num_items
+        cache = cls.__new__(cls)
+        semantic_rate, acoustic_rate = kwargs.get("semantic_rate", 50.0), kwargs.get("acoustic_rate", 50.0)
+        vocab, codebook = kwargs.get("semantic_vocab_size", 500), kwargs.get("codebook_size", 1024)
+        items = []
+        for i, duration in enumerate(durations):
+            items.append({
+                "semantic": torch.randint(vocab, (int(duration * semantic_rate),), generator=generator),
+                "acoustic": torch.randint(codebook, (num_quantizers, int(duration * acoustic_rate)), generator=generator),
+                "split": "valid" if i >= len(durations) - valid_items else "train",
+                "speaker": f"spk{i % 3}", "text": "",
+            })
+        cache.__init__(items, **kwargs)
+        return cache
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.items[index]
+
+    def lengths(self) -> list[int]:
+        return [int(item["acoustic"].shape[-1]) for item in self.items]
+
+    def splits(self) -> list[str]:
+        return [item["split"] for item in self.items]
