@@ -283,5 +283,6 @@ class InMemoryTokenCache:
     def lengths(self) -> list[int]:
         return [int(item["acoustic"].shape[-1]) for item in self.items]
 
-    def splits(self) -> list[str]:
-        return [item["split"] for item in self.items]
+    def indices(self, split: str | None = None) -> list[int]:
+        """Positions of the items of ``split`` (all items for ``None``)."""
+        return [k for k, item in enumerate(self.items) if split is None or item["split"] == split]

@@ -90,10 +90,17 @@ def check_cache_fits(model: nn.Module, cache: Any, stage: str) -> None:
 
 def split_indices(cache: Any) -> tuple[list[int], list[int]]:
     """(train, validation) item indices by each item's ``split`` field (validation: valid/validation/val/dev)."""
-    splits = cache.splits() if callable(getattr(cache, "splits", None)) else [cache[i].get("split") for i in range(len(cache))]
-    valid = [i for i, s in enumerate(splits) if str(s).lower() in VALID_SPLITS]
-    train = [i for i, s in enumerate(splits) if str(s).lower() not in VALID_SPLITS and str(s).lower() != "test"]
-    return (train or list(range(len(cache)))), valid
+    if callable(getattr(cache, "indices", None)):  # TokenCache reads splits from its index, not the items
+        held_out = {name: set(cache.indices(name)) for name in VALID_SPLITS + ("test",)}
+        everything = list(cache.indices())
+    else:
+        splits = [str(cache[i].get("split")).lower() for i in range(len(cache))]
+        held_out = {name: {i for i, s in enumerate(splits) if s == name} for name in VALID_SPLITS + ("test",)}
+        everything = list(range(len(cache)))
+    valid_set = set().union(*(held_out[name] for name in VALID_SPLITS))
+    valid = [i for i in everything if i in valid_set]
+    train = [i for i in everything if i not in valid_set and i not in held_out["test"]]
+    return (train or everything), valid
 
 
 def open_token_cache(source: Any) -> Any:
@@ -166,6 +173,8 @@ class StageTrainer:
         else:
             self.valid_source = (cache, valid_items) if valid_items else None
         self._valid_batches: list[dict[str, torch.Tensor]] | None = None
+        # DDP broadcasts rank 0's weights here, so the EMA copy below starts equal on every rank
+        self.train_model = wrap_ddp(self.model, self.dist)
         self.ema = EMA(self.model, decay=config.ema_decay, warmup_steps=config.ema_warmup_steps)
         self.optimizer = torch.optim.AdamW(_param_groups(self.model, config.weight_decay), lr=config.lr,
                                            betas=tuple(config.betas))
@@ -176,7 +185,6 @@ class StageTrainer:
         else:
             # a different dropout stream per rank; saved and restored with each checkpoint
             _seed_everything(_mix(config.seed, self.dist.rank, 2) % 2**31)
-        self.train_model = wrap_ddp(self.model, self.dist)
         self.autocast_dtype = _autocast_dtype(config.precision, self.device)
         self.logger = MetricsLogger(self.out_dir, tensorboard=config.tensorboard, enabled=self.dist.is_main)
         if self.dist.is_main:

@@ -1,0 +1,115 @@
+"""``audiolm train codec|semantic|coarse|fine``: train the codec or one of the three stages.
+
+Run on several processes with ``torchrun --nproc_per_node N -m audiolm_lib.cli train semantic ...`` (DDP).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+
+from audiolm_lib.cli.common import friendly_errors
+
+STAGE_HELP = {
+    "semantic": "Train the semantic stage (semantic tokens, 30 s crops by default) on a token cache.",
+    "coarse": "Train the coarse stage (RVQ levels 1-4 given semantic tokens, 10 s crops) on a token cache.",
+    "fine": "Train the fine stage (RVQ levels 5-12 given levels 1-4, 3 s crops) on a token cache.",
+}
+
+CONFIG_OPTION = typer.Option(None, "--config", "-c", help="JSON or YAML file of training settings.")
+SET_OPTION = typer.Option(None, "--set", "-s", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
+RESUME_OPTION = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT_DIR, exactly.")
+STEPS_OPTION = typer.Option(None, "--steps", help="Total optimisation steps (overrides the config).")
+DEVICE_OPTION = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's, auto).")
+
+
+def _stage_command(stage: str) -> Callable:
+    @friendly_errors
+    def command(
+        cache_dir: Path = typer.Argument(..., help="Token cache directory (from `audiolm tokenize`)."),
+        out_dir: Path = typer.Argument(..., help="Where checkpoints, metrics and the exported model go."),
+        config: Optional[Path] = CONFIG_OPTION,
+        overrides: Optional[List[str]] = SET_OPTION,
+        resume: bool = RESUME_OPTION,
+        steps: Optional[int] = STEPS_OPTION,
+        device: Optional[str] = DEVICE_OPTION,
+        valid_cache: Optional[Path] = typer.Option(None, "--valid-cache", help="Separate validation token cache (default: the cache's valid split)."),
+        max_steps: Optional[int] = typer.Option(None, "--stop-after", help="Stop (with a checkpoint) after this step; --resume continues."),
+    ) -> None:
+        from audiolm_lib.training.config import load_stage_config
+        from audiolm_lib.training.trainer import train_stage
+
+        train_config = load_stage_config(config, overrides, stage=stage, total_steps=steps, device=device)
+        exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
+        typer.echo(f"{stage} model: {exported}")
+
+    command.__doc__ = STAGE_HELP[stage]
+    return command
+
+
+@friendly_errors
+def train_codec_command(
+    audio: Path = typer.Argument(..., help="Audio folder, dataset folder with manifest.jsonl, a manifest.jsonl, or a .txt list of files."),
+    out_dir: Path = typer.Argument(..., help="Where checkpoints, metrics and the exported codec go."),
+    config: Optional[Path] = CONFIG_OPTION,
+    overrides: Optional[List[str]] = SET_OPTION,
+    resume: bool = RESUME_OPTION,
+    steps: Optional[int] = STEPS_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
+) -> None:
+    """Train the SoundStream codec (reconstruction + adversarial + feature losses) on audio files."""
+    import dataclasses
+
+    from audiolm_lib.cli.common import load_config
+    from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec
+
+    overrides = list(overrides or [])
+    fields = {f.name for f in dataclasses.fields(CodecTrainConfig)}
+    if steps is not None:
+        overrides.append(f"{_first_field(fields, ('total_steps', 'steps', 'num_steps'), '--steps')}={steps}")
+    if device is not None:
+        overrides.append(f"{_first_field(fields, ('device',), '--device')}={device}")
+    codec_config = load_config(CodecTrainConfig, config, overrides)
+    files = list_audio_files(audio)
+    exported = train_codec(codec_config, files, out_dir, resume=resume)
+    typer.echo(f"codec: {exported}")
+
+
+def _first_field(fields: set[str], candidates: tuple[str, ...], option: str) -> str:
+    for name in candidates:
+        if name in fields:
+            return name
+    raise ValueError(f"{option} is not supported by this codec trainer's config (fields: {sorted(fields)})")
+
+
+def list_audio_files(source: Path, split: str = "train") -> list[Path]:
+    """Audio files of ``source``: a manifest (or a folder holding one; ``split`` entries), a folder, or a .txt list."""
+    from audiolm_lib.datasets.manifest import AUDIO_EXTENSIONS, MANIFEST_NAME, read_manifest
+
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"audio source not found: {source}")
+    if source.is_dir() and not (source / MANIFEST_NAME).exists():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    elif source.is_dir() or source.suffix.lower() == ".jsonl":
+        entries = read_manifest(source)
+        files = [Path(e["audio"]) for e in entries if e.get("split", "train") == split] or [Path(e["audio"]) for e in entries]
+    else:
+        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
+        files = [p if p.is_absolute() else source.parent / p for p in map(Path, filter(None, lines))]
+        missing = [str(p) for p in files if not p.exists()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} file(s) listed in {source} do not exist, e.g. {missing[:3]}")
+    if not files:
+        raise ValueError(f"no audio files found in {source}")
+    return files
+
+
+def register(app: typer.Typer) -> None:
+    train_app = typer.Typer(help="Train the codec or one of the three stages (semantic, coarse, fine).",
+                            no_args_is_help=True)
+    train_app.command("codec")(train_codec_command)
+    for stage in ("semantic", "coarse", "fine"):
+        train_app.command(stage, help=STAGE_HELP[stage])(_stage_command(stage))
+    app.add_typer(train_app, name="train")
