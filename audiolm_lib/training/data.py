@@ -114,7 +114,7 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
     semantic = item["semantic"]
     tokens = max(1, int(math.floor(seconds * spec.semantic_rate)))
     # same start time; clamp because the two streams may differ by a frame at the end
-    sem_start = min(int(round(start * spec.semantic_rate / spec.acoustic_rate)), semantic.shape[-1] - tokens)
+    sem_start = min(int(math.floor(start * spec.semantic_rate / spec.acoustic_rate)), semantic.shape[-1] - tokens)
     out["semantic"] = semantic[max(0, sem_start) : max(0, sem_start) + tokens].long()
     return out
 
