@@ -1,0 +1,348 @@
+"""Frame-level features for semantic tokens: MFCC / log-mel (no weights) and HuBERT / w2v-BERT (learned).
+
+Every extractor is an ``nn.Module`` mapping ``Tensor[B, 1, T]`` audio at ``sample_rate`` to
+``Tensor[B, F, D]`` features at ``frame_rate`` Hz. The spectral baselines default to 16 kHz and a hop of
+320 samples (50 Hz), so their frames align 1:1 with the SoundStream codec's frames: ``F = ceil(T / 320)``.
+They are HuBERT's iteration-0 targets (13 MFCCs + deltas + delta-deltas = 39 dims).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SPECTRAL_KINDS = ("mfcc", "logmel")
+LEARNED_KINDS = ("hubert", "w2v-bert")
+
+
+@dataclass
+class FeatureConfig:
+    """What features to compute. ``kind`` picks the extractor; the other fields apply to some kinds.
+
+    Spectral (mfcc, logmel): sample_rate, hop_length, win_length, n_fft, n_mels, n_mfcc, deltas, f_min,
+    f_max, normalize (per-utterance mean/variance normalisation).
+    Learned (hubert, w2v-bert): layer (1-based transformer layer whose output is used; the model is cut
+    after it), model_config (the Hugging Face config as a dict), normalize_waveform.
+    """
+
+    kind: str = "mfcc"
+    sample_rate: int = 16000
+    hop_length: int = 320
+    win_length: int = 400
+    n_fft: int = 512
+    n_mels: int = 23
+    n_mfcc: int = 13
+    deltas: int = 2
+    f_min: float = 20.0
+    f_max: float | None = None
+    normalize: bool = True
+    layer: int = 6
+    model_config: dict | None = None
+    normalize_waveform: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in SPECTRAL_KINDS + LEARNED_KINDS:
+            raise ValueError(f"unknown feature kind {self.kind!r}; choose one of {SPECTRAL_KINDS + LEARNED_KINDS}")
+        if self.kind in SPECTRAL_KINDS:
+            if self.hop_length <= 0 or self.win_length <= 0 or self.win_length > self.n_fft:
+                raise ValueError(
+                    f"need 0 < hop_length and 0 < win_length <= n_fft, got hop {self.hop_length}, "
+                    f"win {self.win_length}, n_fft {self.n_fft}"
+                )
+            if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
+                raise ValueError(f"n_mfcc must be in [1, n_mels={self.n_mels}], got {self.n_mfcc}")
+            if self.deltas not in (0, 1, 2):
+                raise ValueError(f"deltas must be 0, 1 or 2, got {self.deltas}")
+
+
+class FeatureExtractor(nn.Module):
+    """Base class: ``forward(wave: Tensor[B, 1, T]) -> Tensor[B, F, D]``."""
+
+    config: FeatureConfig
+    dim: int
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input that yields at least one frame."""
+        return 1
+
+    def num_frames(self, num_samples: int) -> int:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------- spectral
+def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float, f_max: float) -> torch.Tensor:
+    """HTK-mel triangular filters, ``Tensor[n_fft // 2 + 1, n_mels]`` (power spectrum @ fb = mel energies)."""
+    def hz_to_mel(hz):
+        return 2595.0 * math.log10(1.0 + hz / 700.0)
+
+    mel_points = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64)
+    hz_points = 700.0 * (10.0 ** (mel_points / 2595.0) - 1.0)
+    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)[:, None]
+    lower, center, upper = hz_points[:-2], hz_points[1:-1], hz_points[2:]
+    rising = (freqs - lower) / (center - lower)
+    falling = (upper - freqs) / (upper - center)
+    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+
+
+def dct_matrix(n_input: int, n_output: int) -> torch.Tensor:
+    """Orthonormal DCT-II, ``Tensor[n_input, n_output]`` (x @ dct == scipy.fft.dct(x, norm='ortho')[:n_output])."""
+    n = torch.arange(n_input, dtype=torch.float64)[:, None]
+    k = torch.arange(n_output, dtype=torch.float64)[None, :]
+    basis = torch.cos(math.pi / n_input * (n + 0.5) * k) * math.sqrt(2.0 / n_input)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis.float()
+
+
+def compute_deltas(features: torch.Tensor, window: int = 2) -> torch.Tensor:
+    """Regression deltas over time of ``Tensor[B, F, D]`` (edges replicated), as in HTK/Kaldi."""
+    padded = F.pad(features.transpose(1, 2), (window, window), mode="replicate")  # [B, D, F + 2w]
+    frames = features.shape[1]
+    delta = torch.zeros_like(features.transpose(1, 2))
+    for n in range(1, window + 1):
+        delta = delta + n * (padded[..., window + n : window + n + frames] - padded[..., window - n : window - n + frames])
+    return (delta / (2.0 * sum(n * n for n in range(1, window + 1)))).transpose(1, 2)
+
+
+class SpectralFeatures(FeatureExtractor):
+    """Log-mel energies or MFCCs (+deltas), pure torch. ``F = ceil(T / hop_length)``, frame ``i`` centred
+    at sample ``i * hop_length``."""
+
+    def __init__(self, config: FeatureConfig):
+        super().__init__()
+        if config.kind not in SPECTRAL_KINDS:
+            raise ValueError(f"SpectralFeatures computes {SPECTRAL_KINDS}, not {config.kind!r}")
+        self.config = config
+        f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
+        self.register_buffer("window", torch.hann_window(config.win_length, periodic=False), persistent=False)
+        fb = mel_filterbank(config.n_fft, config.n_mels, config.sample_rate, config.f_min, f_max)
+        self.register_buffer("filterbank", fb, persistent=False)
+        static = config.n_mfcc if config.kind == "mfcc" else config.n_mels
+        if config.kind == "mfcc":
+            self.register_buffer("dct", dct_matrix(config.n_mels, config.n_mfcc), persistent=False)
+        self.dim = static * (1 + config.deltas)
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    def num_frames(self, num_samples: int) -> int:
+        return math.ceil(num_samples / self.config.hop_length)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, 1, T]`` -> ``Tensor[B, ceil(T / hop), dim]``."""
+        cfg = self.config
+        frames = self.num_frames(wave.shape[-1])
+        signal = wave[:, 0].float()
+        # right-pad to whole hops; stft(center=True) then gives frames + 1 frames, the last is dropped
+        signal = F.pad(signal, (0, frames * cfg.hop_length - signal.shape[-1]))
+        pad = cfg.n_fft // 2
+        mode = "reflect" if signal.shape[-1] > pad else "constant"
+        signal = F.pad(signal[:, None], (pad, pad), mode=mode)[:, 0]
+        spec = torch.stft(
+            signal, cfg.n_fft, cfg.hop_length, cfg.win_length, self.window, center=False, return_complex=True
+        )[..., :frames]  # [B, n_fft/2+1, F]
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(power.transpose(1, 2), self.filterbank)  # [B, F, n_mels]
+        features = torch.log(mel.clamp_min(1e-10))
+        if cfg.kind == "mfcc":
+            features = features @ self.dct
+        parts = [features]
+        for _ in range(cfg.deltas):
+            parts.append(compute_deltas(parts[-1]))
+        features = torch.cat(parts, dim=-1) if len(parts) > 1 else features
+        if cfg.normalize:
+            mean = features.mean(dim=1, keepdim=True)
+            std = features.std(dim=1, keepdim=True, unbiased=False) if frames > 1 else torch.ones_like(mean)
+            features = (features - mean) / (std + 1e-5)
+        return features
+
+
+# --------------------------------------------------------------------------------------------- learned
+def _truncate_layers(model: nn.Module, layer: int, total: int, what: str) -> None:
+    if not 1 <= layer <= total:
+        raise ValueError(f"{what} has transformer layers 1..{total}; layer {layer} does not exist")
+    model.encoder.layers = model.encoder.layers[:layer]
+    model.config.num_hidden_layers = layer
+
+
+class HubertFeatures(FeatureExtractor):
+    """Output of transformer layer ``layer`` of a HuBERT model (the model is cut after that layer).
+
+    ``F = floor((T - receptive_field) / hop) + 1`` (49.9 frames/s for the 400-sample, 320-hop HuBERT).
+    For pre-LayerNorm (large) models the chosen layer's output passes through the encoder's final LayerNorm.
+    """
+
+    def __init__(self, config: FeatureConfig, model: nn.Module | None = None):
+        super().__init__()
+        from transformers import HubertConfig, HubertModel
+
+        if config.model_config is None and model is None:
+            raise ValueError("HubertFeatures needs a model or FeatureConfig.model_config")
+        if model is None:
+            model = HubertModel(HubertConfig.from_dict(config.model_config))
+        if len(model.encoder.layers) != config.layer:
+            _truncate_layers(model, config.layer, len(model.encoder.layers), "this HuBERT model")
+        self.model = model.eval()
+        self.config = dataclasses.replace(config, model_config=_json_config(model.config))
+        self.dim = model.config.hidden_size
+        kernels, strides = model.config.conv_kernel, model.config.conv_stride
+        self._hop = math.prod(strides)
+        field = 1
+        for kernel, stride in zip(reversed(kernels), reversed(strides)):
+            field = (field - 1) * stride + kernel
+        self._receptive_field = field
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, layer: int) -> "HubertFeatures":
+        """From a local Hugging Face directory or an original fairseq ``.pt`` checkpoint."""
+        from audiolm_lib.semantic.fairseq_checkpoint import load_fairseq_hubert
+        from audiolm_lib.serialization import CheckpointError
+
+        path = Path(path)
+        normalize = False
+        if path.is_dir():
+            from transformers import HubertModel
+
+            if not (path / "config.json").exists():
+                raise CheckpointError(f"{path} has no config.json: not a Hugging Face model directory")
+            try:
+                model = HubertModel.from_pretrained(str(path), local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise CheckpointError(f"cannot load a HuBERT model from {path}: {exc}") from exc
+            normalize = _hf_normalize_flag(path)
+        elif path.exists():
+            model, normalize = load_fairseq_hubert(path)
+        else:
+            raise CheckpointError(f"HuBERT model not found: {path} (give a Hugging Face directory or a fairseq .pt)")
+        total = len(model.encoder.layers)
+        _truncate_layers(model, layer, total, f"the HuBERT model in {path}")
+        config = FeatureConfig(kind="hubert", sample_rate=16000, hop_length=320, layer=layer, normalize_waveform=normalize)
+        return cls(config, model)
+
+    @property
+    def hop_length(self) -> int:
+        return self._hop
+
+    @property
+    def min_samples(self) -> int:
+        return self._receptive_field
+
+    def num_frames(self, num_samples: int) -> int:
+        return max(0, (num_samples - self._receptive_field) // self._hop + 1)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, 1, T]`` -> ``Tensor[B, F, hidden_size]``."""
+        signal = wave[:, 0].float()
+        if self.config.normalize_waveform:
+            signal = F.layer_norm(signal, signal.shape[-1:])
+        out = self.model(signal, output_hidden_states=True)
+        return out.hidden_states[self.config.layer]
+
+
+class W2VBertFeatures(FeatureExtractor):
+    """Output of transformer layer ``layer`` of a w2v-BERT 2.0 model (``transformers.Wav2Vec2BertModel``).
+
+    Input features are 80-dim Kaldi fbanks stacked in pairs (SeamlessM4T feature extractor): 50 frames/s.
+    """
+
+    def __init__(self, config: FeatureConfig, model: nn.Module | None = None):
+        super().__init__()
+        from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+        if model is None:
+            if config.model_config is None:
+                raise ValueError("W2VBertFeatures needs a model or FeatureConfig.model_config")
+            model = Wav2Vec2BertModel(Wav2Vec2BertConfig.from_dict(config.model_config))
+        if len(model.encoder.layers) != config.layer:
+            _truncate_layers(model, config.layer, len(model.encoder.layers), "this w2v-BERT model")
+        self.model = model.eval()
+        self.config = dataclasses.replace(config, model_config=_json_config(model.config))
+        self.dim = model.config.hidden_size
+        self._processor = None
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, layer: int) -> "W2VBertFeatures":
+        from transformers import Wav2Vec2BertModel
+
+        from audiolm_lib.serialization import CheckpointError
+
+        path = Path(path)
+        if not path.is_dir() or not (path / "config.json").exists():
+            raise CheckpointError(f"w2v-BERT needs a local Hugging Face model directory with config.json, got {path}")
+        try:
+            model = Wav2Vec2BertModel.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"cannot load a w2v-BERT model from {path}: {exc}") from exc
+        _truncate_layers(model, layer, len(model.encoder.layers), f"the w2v-BERT model in {path}")
+        return cls(FeatureConfig(kind="w2v-bert", sample_rate=16000, hop_length=320, layer=layer), model)
+
+    @property
+    def hop_length(self) -> int:
+        return 320
+
+    @property
+    def min_samples(self) -> int:
+        return 400 + 160  # two 25 ms fbank frames (stacked in pairs)
+
+    def num_frames(self, num_samples: int) -> int:
+        return max(0, (1 + (num_samples - 400) // 160) // 2) if num_samples >= 400 else 0
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if self._processor is None:
+            from transformers import SeamlessM4TFeatureExtractor
+
+            self._processor = SeamlessM4TFeatureExtractor(sampling_rate=self.sample_rate)
+        inputs = self._processor(
+            [w[0].detach().cpu().float().numpy() for w in wave], sampling_rate=self.sample_rate,
+            return_tensors="pt", padding=False,
+        )
+        features = inputs["input_features"].to(wave.device)
+        out = self.model(features, output_hidden_states=True)
+        return out.hidden_states[self.config.layer]
+
+
+def _json_config(hf_config) -> dict:
+    """A Hugging Face config as a JSON-safe dict (what ``from_dict`` rebuilds)."""
+    import json
+
+    return json.loads(hf_config.to_json_string(use_diff=False))
+
+
+def _hf_normalize_flag(directory: Path) -> bool:
+    import json
+
+    preprocessor = directory / "preprocessor_config.json"
+    if preprocessor.exists():
+        try:
+            return bool(json.loads(preprocessor.read_text(encoding="utf-8")).get("do_normalize", False))
+        except json.JSONDecodeError:
+            return False
+    return False
+
+
+def build_features(config: FeatureConfig) -> FeatureExtractor:
+    """Construct the extractor ``config`` describes (learned models from ``config.model_config``)."""
+    if config.kind in SPECTRAL_KINDS:
+        return SpectralFeatures(config)
+    if config.kind == "hubert":
+        return HubertFeatures(config)
+    return W2VBertFeatures(config)
