@@ -48,7 +48,7 @@ class ClipSettings:
     clip_seconds: float
     max_seconds_per_piece: float
     sample_rate: int = SAMPLE_RATE
-    version: int = 1
+    version: int = 2
 
 
 # --------------------------------------------------------------------------------------------- corpus
@@ -124,6 +124,8 @@ def score_notes(path: Path, max_seconds: float | None = None, seed: int = 0) -> 
             continue
         if duration <= 0:
             continue  # grace notes
+        if max_seconds is not None:
+            duration = min(duration, max_seconds - start)  # a cut piece ends with a natural release
         velocity = element.volume.velocity
         if velocity is None:
             velocity = 80 + rng.randint(-8, 8)
@@ -176,8 +178,8 @@ def _generate(synth, samples: int) -> np.ndarray:
     return stereo.mean(axis=1)
 
 
-def split_clips(wave: np.ndarray, clip_samples: int, min_rms: float = 1e-3) -> list[np.ndarray]:
-    """Cut ``wave[T]`` into clips of ``clip_samples``; a short tail (< half a clip) and near-silent clips are dropped."""
+def split_clips(wave: np.ndarray, clip_samples: int, min_rms: float = 0.01) -> list[np.ndarray]:
+    """Cut ``wave[T]`` into clips of ``clip_samples``; a short tail (< half a clip) and near-silent clips (RMS under ``min_rms``) are dropped."""
     clips = []
     for start in range(0, len(wave), clip_samples):
         clip = wave[start : start + clip_samples]
