@@ -1,0 +1,130 @@
+"""End-to-end row ``e2e_1s_to_3s``: a 1 s prompt continued to 3 s of audio with the full AudioLM pipeline.
+
+MFCC + k-means semantic tokenizer (500 random centroids), the default SoundStream (12 x 1024 RVQ, 50 Hz),
+three untrained stages of dim 256, depth 4, heads 4; ``continue_audio(prompt, seconds=2,
+return_prompt=True)``, so the output is 3 s (prompt re-synthesised + 2 s continuation), the same work as
+the peer row (bench/peer/measure_peer.py). Median of 5 runs after a warm-up, 2 threads, fixed seeds.
+
+``AUDIOLM_BENCH_QUICK=1`` (or ``run(quick=True)``): 0.5 s prompt + 0.5 s, one run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+
+import torch
+
+SAMPLE_RATE = 16000
+
+
+def _reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # resets VmHWM (Linux >= 4.0)
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def build_pipeline(device: str = "cpu"):
+    """The benchmark pipeline: untrained, seeded, in eval mode on ``device``."""
+    from audiolm_lib.codecs.soundstream import SoundStream
+    from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=256, depth=4, heads=4)
+    tokenizer = SemanticTokenizer.mfcc(torch.randn(500, 39))
+    codec = SoundStream()
+    semantic = SemanticLM(SemanticLMConfig(vocab_size=500, transformer=shape))
+    coarse = CoarseLM(CoarseLMConfig(semantic_vocab_size=500, codebook_size=1024, num_coarse_quantizers=4,
+                                     transformer=shape))
+    fine = FineLM(FineLMConfig(codebook_size=1024, num_coarse_quantizers=4, num_fine_quantizers=8,
+                               transformer=shape))
+    return AudioLM(tokenizer, codec, semantic, coarse, fine).to(device).eval()
+
+
+def _stage_timer(model, breakdown: dict):
+    """Wrap the pipeline's component calls so one run reports where its time went."""
+    targets = [(model.semantic_tokenizer, "tokenize", "tokenize"), (model.codec, "encode", "codec_encode"),
+               (model.semantic_lm, "generate", "semantic"), (model.coarse_lm, "generate", "coarse"),
+               (model.fine_lm, "generate", "fine"), (model.codec, "decode", "codec_decode")]
+    for obj, method, key in targets:
+        original = getattr(obj, method)
+
+        def timed(*args, _original=original, _key=key, **kwargs):
+            start = time.perf_counter()
+            out = _original(*args, **kwargs)
+            breakdown[_key] = breakdown.get(_key, 0.0) + time.perf_counter() - start
+            return out
+
+        setattr(obj, method, timed)  # instance attribute shadows the method for this one run
+    return lambda: [obj.__dict__.pop(method, None) for obj, method, _ in targets]
+
+
+def run(device: str = "cpu", quick: bool | None = None) -> dict:
+    if quick is None:
+        quick = os.environ.get("AUDIOLM_BENCH_QUICK") == "1"
+    torch.set_num_threads(2)
+    prompt_s, new_s, repeats = (0.5, 0.5, 1) if quick else (1.0, 2.0, 5)
+    model = build_pipeline(device)
+    torch.manual_seed(0)
+    t = torch.arange(int(prompt_s * SAMPLE_RATE)) / SAMPLE_RATE
+    prompt = (0.3 * torch.sin(2 * torch.pi * 220 * t) + 0.05 * torch.randn_like(t))[None]  # [1, T]
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def once() -> torch.Tensor:
+        generator = torch.Generator(device=device).manual_seed(0)
+        wave = model.continue_audio(prompt.to(device), seconds=new_s, sample_rate=SAMPLE_RATE,
+                                    generator=generator, return_prompt=True)
+        sync()
+        return wave
+
+    wave = once()  # warm-up
+    output_s = wave.shape[-1] / SAMPLE_RATE
+    _reset_peak_rss()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - start)
+    peak = _peak_rss_mb()
+    breakdown: dict = {}
+    restore = _stage_timer(model, breakdown)
+    try:
+        once()
+    finally:
+        restore()
+    median = statistics.median(times)
+    return {
+        "e2e_1s_to_3s": {
+            "median_s": median,
+            "runs": repeats,
+            "times_s": [round(x, 4) for x in times],
+            "peak_rss_mb": peak,
+            "prompt_s": prompt_s,
+            "output_s": output_s,
+            "realtime_factor": output_s / median,
+            "breakdown_s": {key: round(value, 4) for key, value in breakdown.items()},
+            "note": "continue_audio(1 s prompt, seconds=2, return_prompt=True): MFCC tokenizer, default "
+                    "SoundStream, untrained dim-256 depth-4 stages",
+        }
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run()))

@@ -1,0 +1,320 @@
+"""All benchmarks of the library in one JSON object (issue 7); ``--peer`` adds audiolm-pytorch and the ratios.
+
+    python bench/run.py                     # every row, CPU, 2 threads
+    python bench/run.py --device cuda       # the same rows on a GPU
+    python bench/run.py --peer              # + audiolm-pytorch 2.4.0 (bench/peer/setup_peer_env.sh first)
+    python bench/run.py --only codec --quick
+
+Each part (``bench/bench_<part>.py`` exposing ``run(device) -> dict``) runs in its own subprocess, so its
+peak RSS is its own and one failing part leaves the others intact. Rows are normalised to
+``{"median_s", "peak_rss_mb", ...}`` and get ``tokens_per_s`` / ``realtime_factor`` where these apply.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+QUICK_ENV = "AUDIOLM_BENCH_QUICK"  # parts read this to use 1 repetition and small sizes
+
+# part name -> (script, rows it must report)
+PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lm": ("bench_lm.py", ("gen_semantic_100", "gen_coarse_100f", "gen_fine_100f",
+                           "train_step_semantic", "train_step_coarse", "train_step_fine")),
+    "codec": ("bench_codec.py", ("codec_encode_10s", "codec_decode_10s")),
+    "tokenizer": ("bench_tokenizer.py", ("tokenize_10s",)),
+    "e2e": ("bench_e2e.py", ("e2e_1s_to_3s",)),
+}
+ROW_ORDER = tuple(row for _, rows in PARTS.values() for row in rows)
+
+# Work per row, to derive throughput: generated tokens, or seconds of audio processed / produced.
+ROW_TOKENS = {"gen_semantic_100": 100, "gen_coarse_100f": 400, "gen_fine_100f": 800}
+ROW_AUDIO_SECONDS = {"codec_encode_10s": 10.0, "codec_decode_10s": 10.0, "tokenize_10s": 10.0, "e2e_1s_to_3s": 3.0}
+SECONDS_KEYS = ("median_s", "seconds", "median_seconds", "time_s", "median", "s")
+
+TARGETS = {
+    "e2e_1s_to_3s": "median_s < 3 (faster than real time)",
+    "gen_semantic_100": "speedup_vs_peer >= 10",
+    "gen_coarse_100f": "speedup_vs_peer >= 10",
+    "gen_fine_100f": "speedup_vs_peer >= 10",
+    "train_step_fine": "speedup_vs_peer >= 4",
+    "codec_encode_10s": "realtime_factor >= 10",
+    "codec_decode_10s": "realtime_factor >= 10",
+}
+
+PEER_SCRIPT = BENCH_DIR / "peer" / "measure_peer.py"
+DEFAULT_PEER_PYTHON = REPO_ROOT / ".venv-peer" / "bin" / "python"
+
+
+# ----------------------------------------------------------------------------------------------- worker side
+def _peak_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_part_in_this_process(part: str, device: str, quick: bool) -> dict:
+    """Import ``bench/<script>`` and call its ``run(device)``; used inside the per-part subprocess."""
+    script = BENCH_DIR / PARTS[part][0]
+    spec = importlib.util.spec_from_file_location(f"bench_{part}", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCH_DIR))
+    spec.loader.exec_module(module)
+    kwargs = {"device": device}
+    if quick and "quick" in inspect.signature(module.run).parameters:
+        kwargs["quick"] = True
+    rows = module.run(**kwargs)
+    return {"rows": rows, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+# ----------------------------------------------------------------------------------------------- driver side
+def _null_rows(part: str, reason: str) -> dict:
+    return {row: {"median_s": None, "reason": reason} for row in PARTS[part][1]}
+
+
+def _last_lines(text: str, count: int = 3) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-count:])
+
+
+def _parse_last_json(stdout: str) -> dict:
+    """The last line of stdout that parses as a JSON object (parts may print other things before it)."""
+    for line in reversed(stdout.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    raise ValueError("no JSON object on stdout")
+
+
+def run_part(part: str, device: str, quick: bool, timeout: float) -> dict:
+    """Run one part in a fresh interpreter; returns ``{row: {...}}`` (rows are null with a reason on failure)."""
+    script = BENCH_DIR / PARTS[part][0]
+    if not script.exists():
+        return _null_rows(part, f"bench/{script.name} is not present")
+    env = dict(os.environ)
+    if quick:
+        env[QUICK_ENV] = "1"
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", part, "--device", device]
+    if quick:
+        command.append("--quick")
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
+    except subprocess.TimeoutExpired:
+        return _null_rows(part, f"bench/{script.name} ran past {timeout:.0f} s")
+    if done.returncode != 0:
+        return _null_rows(part, f"bench/{script.name} failed: {_last_lines(done.stderr)}")
+    try:
+        result = _parse_last_json(done.stdout)
+    except ValueError as exc:
+        return _null_rows(part, f"bench/{script.name}: {exc}")
+    rows = normalise_rows(result.get("rows") or {}, part_peak_rss_mb=result.get("peak_rss_mb"))
+    for row in PARTS[part][1]:
+        rows.setdefault(row, {"median_s": None, "reason": f"bench/{script.name} did not report this row"})
+    for values in rows.values():
+        values.setdefault("part_wall_s", round(time.perf_counter() - start, 2))
+    return rows
+
+
+def _seconds_of(values: dict):
+    for key in SECONDS_KEYS:
+        if key in values:
+            return values[key]
+    return None
+
+
+def normalise_rows(raw: dict, part_peak_rss_mb: float | None = None) -> dict:
+    """Bring a part's rows to ``{row: {"median_s": float | None, "peak_rss_mb": ..., ...}}``.
+
+    A row may be a bare number (seconds) or a dict naming its seconds under one of ``SECONDS_KEYS``.
+    Keys that are not rows (e.g. a part's own ``meta``) are kept under ``_meta``.
+    """
+    rows: dict = {}
+    for name, value in raw.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            entry = {"median_s": float(value)}
+        elif isinstance(value, dict) and (name in ROW_ORDER or _seconds_of(value) is not None):
+            entry = dict(value)
+            entry["median_s"] = _seconds_of(value)
+        else:
+            rows.setdefault("_meta", {})[name] = value
+            continue
+        if "peak_rss_mb" not in entry and part_peak_rss_mb is not None:
+            entry["peak_rss_mb"] = part_peak_rss_mb
+            entry["peak_rss_scope"] = "whole part process"
+        add_derived(name, entry)
+        rows[name] = entry
+    meta = rows.pop("_meta", None)
+    if meta:
+        rows["_meta"] = meta
+    return rows
+
+
+def add_derived(name: str, entry: dict) -> None:
+    """Fill ``tokens_per_s`` and ``realtime_factor`` (audio seconds per wall second) where they apply."""
+    seconds = entry.get("median_s")
+    if not isinstance(seconds, (int, float)) or seconds <= 0:
+        return
+    if name in ROW_TOKENS:
+        entry.setdefault("tokens", ROW_TOKENS[name])
+        entry.setdefault("tokens_per_s", entry["tokens"] / seconds)
+    if name in ROW_AUDIO_SECONDS:
+        audio = entry.get("output_s") or entry.get("audio_s") or ROW_AUDIO_SECONDS[name]
+        entry.setdefault("realtime_factor", audio / seconds)
+
+
+def run_peer(device: str, quick: bool, peer_python: Path, rows: list[str], timeout: float) -> dict:
+    """Measure audiolm-pytorch in its venv; returns ``{"rows": ..., "meta": ...}`` or ``{"error": ...}``."""
+    if not peer_python.exists():
+        return {"error": f"no peer interpreter at {peer_python}; run: bash bench/peer/setup_peer_env.sh"}
+    command = [str(peer_python), str(PEER_SCRIPT), "--device", device, "--only", ",".join(rows)]
+    if quick:
+        command += ["--repeats", "1", "--gen-repeats", "1"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+    except subprocess.TimeoutExpired:
+        return {"error": f"peer measurement ran past {timeout:.0f} s"}
+    if done.returncode != 0:
+        return {"error": f"peer measurement failed: {_last_lines(done.stderr)}"}
+    result = _parse_last_json(done.stdout)
+    result["rows"] = normalise_rows(result.get("rows") or {})
+    return result
+
+
+def compare(ours: dict, peer_rows: dict) -> dict:
+    """``{row: peer_seconds / our_seconds}`` (> 1: we are faster) for rows both sides measured."""
+    ratios = {}
+    for row in ROW_ORDER:
+        a, b = ours.get(row, {}).get("median_s"), peer_rows.get(row, {}).get("median_s")
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0:
+            ratios[row] = round(b / a, 2)
+    return ratios
+
+
+def check_targets(ours: dict, speedups: dict, with_peer: bool) -> dict:
+    verdicts = {}
+    for row, target in TARGETS.items():
+        entry = ours.get(row, {})
+        if "speedup_vs_peer" in target:
+            if not with_peer:
+                verdicts[row] = {"target": target, "met": None, "why": "needs --peer"}
+                continue
+            value = speedups.get(row)
+            threshold = 10.0 if row.startswith("gen_") else 4.0
+            met = None if value is None else value >= threshold
+        elif row == "e2e_1s_to_3s":
+            value = entry.get("median_s")
+            met = None if value is None else value < 3.0
+        else:
+            value = entry.get("realtime_factor")
+            met = None if value is None else value >= 10.0
+        verdicts[row] = {"target": target, "value": value, "met": met}
+    return verdicts
+
+
+def machine_info(device: str) -> dict:
+    import torch
+
+    info = {
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "threads": 2,
+        "device": device,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = False, peer: bool = False,
+            peer_python: Path = DEFAULT_PEER_PYTHON, timeout: float = 1800.0, log=None) -> dict:
+    """Measure ``parts`` (default: all) and, with ``peer``, the peer on the same rows; one JSON-able dict."""
+    parts = parts or list(PARTS)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ValueError(f"unknown benchmark parts {unknown}; known: {', '.join(PARTS)}")
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    rows: dict = {}
+    for part in parts:
+        log(f"[bench] {part} ...")
+        rows.update(run_part(part, device, quick, timeout))
+    ordered = {row: rows[row] for row in ROW_ORDER if row in rows}
+    result = {"machine": machine_info(device), "quick": quick, "rows": ordered}
+    speedups: dict = {}
+    if peer:
+        log("[bench] peer (audiolm-pytorch) ...")
+        wanted = [row for row in ROW_ORDER if row in ordered]
+        peer_result = run_peer(device, quick, Path(peer_python), wanted, timeout)
+        result["peer"] = peer_result
+        speedups = compare(ordered, peer_result.get("rows", {}))
+        result["speedup_vs_peer"] = speedups
+    result["targets"] = check_targets(ordered, speedups, peer)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the audiolm_lib benchmarks and print one JSON object.")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="1 repetition and small sizes (smoke test)")
+    parser.add_argument("--peer", action="store_true", help="also measure audiolm-pytorch 2.4.0 and print ratios")
+    parser.add_argument("--peer-python", default=str(DEFAULT_PEER_PYTHON), help="the peer venv's interpreter")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per part")
+    parser.add_argument("--out", default=None, help="also write the JSON to this file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:  # inside the per-part subprocess
+        import torch
+
+        torch.set_num_threads(2)
+        print(json.dumps(run_part_in_this_process(args.worker, args.device, args.quick)))
+        return 0
+
+    parts = [p for p in args.only.split(",") if p] or None
+    try:
+        result = run_all(args.device, parts, args.quick, args.peer, Path(args.peer_python), args.timeout)
+    except ValueError as exc:
+        parser.error(str(exc))
+    text = json.dumps(result, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
