@@ -113,8 +113,9 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
         return out
     semantic = item["semantic"]
     tokens = max(1, int(math.floor(seconds * spec.semantic_rate)))
-    # same start time; clamp because the two streams may differ by a frame at the end
-    sem_start = min(int(math.floor(start * spec.semantic_rate / spec.acoustic_rate)), semantic.shape[-1] - tokens)
+    # same start time: the first semantic token at or after the first frame (as CoarseLM.semantic_index);
+    # clamped because the two streams may differ by a token at the end
+    sem_start = min(math.ceil(start * spec.semantic_rate / spec.acoustic_rate - 1e-6), semantic.shape[-1] - tokens)
     out["semantic"] = semantic[max(0, sem_start) : max(0, sem_start) + tokens].long()
     return out
 

@@ -52,6 +52,13 @@ def build_stage_model(config: StageTrainConfig, cache: Any | None = None) -> nn.
     for key, value in _cache_model_fields(config.stage, cache).items():
         if key in fields:
             data.setdefault(key, value)
+    if config.stage == "fine" and cache is not None and hasattr(cache, "num_quantizers"):
+        # the fine stage models every level above the coarse ones (paper: 12 = 4 + 8)
+        coarse_levels = int(data.get("num_coarse_quantizers", config_cls().num_coarse_quantizers))
+        if int(cache.num_quantizers) > coarse_levels:
+            data.setdefault("num_fine_quantizers", int(cache.num_quantizers) - coarse_levels)
+    if config.crop_seconds is not None:
+        data.setdefault("window_seconds", float(config.crop_seconds))  # generate with the context it was trained on
     model_config = config_from_dict(config_cls, data, source=f"{config.stage} model config")
     return model_cls(model_config)
 
@@ -156,14 +163,19 @@ class StageTrainer:
         _seed_everything(config.seed)  # identical initial weights on every rank
         self.model = (model if model is not None else build_stage_model(config, cache)).to(self.device)
         check_cache_fits(self.model, cache, config.stage)
+        crop_seconds = config.crop_seconds or float(_model_attr(self.model, ("window_seconds",), config.resolved_crop_seconds))
+        window_seconds = _model_attr(self.model, ("window_seconds",), None)
+        if window_seconds is not None and crop_seconds > window_seconds + 1e-9:
+            raise ValueError(f"crop_seconds={crop_seconds} exceeds the {config.stage} model's window_seconds="
+                             f"{window_seconds}: the model never sees more than one window; shorten the crop")
         self.spec = CropSpec(
             stage=config.stage,
-            seconds=config.resolved_crop_seconds,
+            seconds=crop_seconds,
             semantic_rate=float(_model_attr(self.model, ("semantic_rate",), getattr(cache, "semantic_rate", 50.0))),
             acoustic_rate=float(_model_attr(self.model, ("acoustic_rate",), getattr(cache, "acoustic_rate", 50.0))),
             num_coarse=int(_model_attr(self.model, ("num_coarse_quantizers",), 4)),
             num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 8)),
-            min_seconds=min(config.min_crop_seconds, config.resolved_crop_seconds),
+            min_seconds=min(config.min_crop_seconds, crop_seconds),
         )
         train_items, valid_items = split_indices(cache)
         self.batches = StageBatches(cache, self.spec, config.batch_size, seed=config.seed, rank=self.dist.rank,
@@ -238,7 +250,7 @@ class StageTrainer:
             while self.step < stop:
                 stats = self.train_step()
                 step = self.step
-                if step % config.log_interval == 0 or step == stop:
+                if step % config.log_interval == 0 or step == config.total_steps:
                     loss = self._mean_over_ranks(stats["loss"])
                     self.logger.log(step, "train", loss=loss, grad_norm=float(stats["grad_norm"]), lr=stats["lr"])
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}")

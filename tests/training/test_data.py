@@ -37,7 +37,7 @@ def test_coarse_and_fine_crops_are_aligned_in_time():
         frames = batch["coarse"] // 1000  # frame index of each code
         levels = batch["coarse"] % 1000
         assert torch.equal(levels[:, :, 0], torch.arange(4).expand(3, 4))  # levels 0..3
-        assert torch.equal(batch["semantic"][:, 0], frames[:, 0, 0] // 2)  # same start time at half the rate
+        assert torch.equal(batch["semantic"][:, 0], (frames[:, 0, 0] + 1) // 2)  # same start time at half the rate
         assert batch["semantic"].shape[-1] == 50 and frames.shape[-1] == 100
         assert torch.equal(frames[:, 0], frames[:, 0, :1] + torch.arange(100))  # contiguous window
     fine = StageBatches(cache, CropSpec("fine", 1.0, 25.0, 50.0), batch_size=2).next_batch()
