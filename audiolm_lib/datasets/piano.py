@@ -193,12 +193,12 @@ def split_clips(wave: np.ndarray, clip_samples: int, min_rms: float = 0.01) -> l
 # --------------------------------------------------------------------------------------------- builder
 def build_piano_dataset(
     out_dir: str | os.PathLike,
-    minutes: float = 20.0,
+    minutes: float = 60.0,
     clip_seconds: float = 10.0,
     seed: int = 0,
     valid_fraction: float = 0.05,
     *,
-    max_seconds_per_piece: float = 30.0,
+    max_seconds_per_piece: float = 20.0,
     max_pieces: int | None = None,
     progress: bool = True,
 ) -> Path:

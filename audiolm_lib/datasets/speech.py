@@ -134,7 +134,7 @@ def _trim_and_normalise(wave: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- builder
 def build_speech_dataset(
     out_dir: str | os.PathLike,
-    minutes: float = 20.0,
+    minutes: float = 30.0,
     speakers: Sequence[str] | int | None = None,
     seed: int = 0,
     valid_fraction: float = 0.05,

@@ -38,6 +38,8 @@ BUILD_NAME = "build.json"
 ERRORS_NAME = "errors.jsonl"
 SHARDS_DIR = "shards"
 TMP_PREFIX = ".tmp_"
+# a tokenizer fitted for this cache (``audiolm tokenize --tokenizer mfcc``) may sit in the folder before the build
+FOREIGN_ALLOWED = ("tokenizer",)
 
 
 # --------------------------------------------------------------------------------------------- identity
@@ -217,7 +219,7 @@ def _prepare_directory(out_dir: Path, build: dict) -> tuple[set[str], list[str]]
                 f"{out_dir} holds a token cache built differently ({'; '.join(problems)}); "
                 "use a new output folder or delete this one"
             )
-    elif out_dir.exists() and any(out_dir.iterdir()):
+    elif out_dir.exists() and any(p.name not in FOREIGN_ALLOWED for p in out_dir.iterdir()):
         raise CheckpointError(f"{out_dir} exists, is not empty and is not a token cache; choose an empty folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(build_path, json.dumps(build, indent=2) + "\n")

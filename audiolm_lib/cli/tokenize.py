@@ -1,0 +1,76 @@
+"""``audiolm tokenize``: run the semantic tokenizer and the codec once over a dataset into a token cache."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from audiolm_lib.cli.common import friendly_errors
+
+FITTED_TOKENIZER_DIR = "tokenizer"
+
+
+@friendly_errors
+def tokenize_command(
+    manifest: Path = typer.Argument(..., help="manifest.jsonl (or the dataset folder holding it)."),
+    out_dir: Path = typer.Argument(..., help="Token cache folder to write (resumed if a build was interrupted)."),
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Semantic tokenizer checkpoint folder, or 'mfcc' / 'logmel' to fit one with k-means on the train split first."),
+    codec: Path = typer.Option(..., "--codec", help="Codec checkpoint folder (config.json + model.safetensors)."),
+    extra_manifests: Optional[List[Path]] = typer.Option(None, "--add", help="Another manifest to include (repeatable)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only entries of this split (train/valid); default all."),
+    shard_size: int = typer.Option(512, "--shard-size", help="Items per shard."),
+    clusters: int = typer.Option(500, "--clusters", help="k-means vocabulary when fitting an mfcc/logmel tokenizer."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+) -> None:
+    """Tokenize a dataset with a semantic tokenizer and a codec into memory-mapped shards for stage training."""
+    import torch
+
+    from audiolm_lib.serialization import load_pretrained
+    from audiolm_lib.training.token_cache import build_token_cache
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    manifests = [manifest, *(extra_manifests or [])]
+    if not codec.exists():
+        raise FileNotFoundError(f"codec checkpoint folder not found: {codec}")
+    codec_model = load_pretrained(codec, map_location=device)
+    semantic = _load_or_fit_tokenizer(tokenizer, manifests, out_dir, clusters, device)
+    cache = build_token_cache(manifests, out_dir, semantic, codec_model, split=split, shard_size=shard_size,
+                              device=device, progress=True)
+    typer.echo(repr(cache))
+
+
+def _load_or_fit_tokenizer(spec: str, manifests: list[Path], out_dir: Path, clusters: int, device: str):
+    from audiolm_lib.serialization import load_pretrained
+
+    if spec not in ("mfcc", "logmel"):
+        if not Path(spec).exists():
+            raise FileNotFoundError(f"tokenizer checkpoint folder not found: {spec} (or use --tokenizer mfcc)")
+        return load_pretrained(spec, map_location=device)
+    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.semantic.tokenizer import fit_tokenizer
+
+    fitted = out_dir / FITTED_TOKENIZER_DIR
+    if (fitted / "config.json").exists():  # fitted by an earlier (interrupted) run: reuse, so the cache resumes
+        typer.echo(f"using the {spec} tokenizer fitted earlier: {fitted}")
+        return load_pretrained(fitted, map_location=device)
+    import soundfile as sf
+
+    files = []
+    for entry in (e for m in manifests for e in read_manifest(m) if e.get("split", "train") == "train"):
+        try:  # unreadable files are left to the cache build, which lists them in errors.jsonl
+            sf.info(entry["audio"])
+        except Exception:
+            continue
+        files.append(entry["audio"])
+    if not files:
+        raise ValueError("no train-split audio to fit the tokenizer on")
+    typer.echo(f"fitting a {spec} tokenizer ({clusters} clusters) on {len(files)} train files")
+    model = fit_tokenizer(files, spec, clusters, device=device)
+    model.save_pretrained(fitted)
+    return model.to(device)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tokenize")(tokenize_command)
