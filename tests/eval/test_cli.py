@@ -1,0 +1,67 @@
+import importlib.util
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from audiolm_lib.audio import save_audio
+from audiolm_lib.cli import build_app
+
+runner = CliRunner()
+
+
+class RoundingCodec:
+    """Codec protocol stand-in: one level, codes are samples rounded to 1/8 steps (hop 1)."""
+
+    sample_rate, hop_length, frame_rate, num_quantizers, codebook_size = 16000, 1, 16000.0, 1, 17
+
+    def encode(self, wave):
+        return torch.round((wave[:, :1] + 1) * 8).clamp(0, 16).long()
+
+    def decode(self, codes):
+        return codes.float() / 8 - 1
+
+
+def test_eval_help_lists_both_commands():
+    result = runner.invoke(build_app(), ["eval", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "codec" in result.output and "continuation" in result.output
+
+
+def test_eval_codec_writes_json_and_markdown(tmp_path, monkeypatch, sine_wave):
+    import audiolm_lib.cli.eval as eval_cli
+
+    monkeypatch.setattr(eval_cli, "_load_codec", lambda codec_dir: RoundingCodec())
+    audio = save_audio(tmp_path / "tone.wav", sine_wave(0.25), 16000)
+    out = tmp_path / "reports" / "codec.json"
+    result = runner.invoke(build_app(), ["eval", "codec", str(tmp_path), str(audio), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())["codec"]
+    assert report["num_waves"] == 1 and report["num_quantizers"] == 1
+    assert 15 < report["si_sdr"] < 40  # 1/8-step rounding of a 0.5-amplitude tone: about 22 dB
+    assert out.with_suffix(".md").exists() and "| codec.si_sdr |" in result.output
+
+
+def test_eval_codec_reports_missing_checkpoint_cleanly(tmp_path, sine_wave):
+    audio = save_audio(tmp_path / "tone.wav", sine_wave(0.1), 16000)
+    result = runner.invoke(build_app(), ["eval", "codec", str(tmp_path / "no_codec"), str(audio)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_eval_continuation_missing_audio_is_a_clean_error(tmp_path):
+    result = runner.invoke(build_app(), ["eval", "continuation", str(tmp_path / "a.wav"), str(tmp_path / "b.wav")])
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("resemblyzer") is None, reason="resemblyzer is not installed")
+def test_eval_continuation_speaker_only(tmp_path, librivox_clips):
+    out = tmp_path / "cont.json"
+    prompt, continuation = str(librivox_clips["0870"][0]), str(librivox_clips["0890"][0])
+    result = runner.invoke(build_app(), ["eval", "continuation", prompt, continuation, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())["continuation"]
+    assert report["speaker_similarity"] > 0.8 and "wer" not in report
+    assert report["prompt"] == prompt
