@@ -198,6 +198,7 @@ class Transformer(nn.Module):
         device = reference.device if device is None else device
         dtype = reference.dtype if dtype is None else dtype
         shape = (batch_size, self.config.heads, capacity, self.config.dim // self.config.heads)
-        keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(self.config.depth)]
-        values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(self.config.depth)]
+        # uninitialised on purpose: only positions < length are ever read, and zeroing costs more than a short generation
+        keys = [torch.empty(shape, device=device, dtype=dtype) for _ in range(self.config.depth)]
+        values = [torch.empty(shape, device=device, dtype=dtype) for _ in range(self.config.depth)]
         return KVCache(keys, values)
