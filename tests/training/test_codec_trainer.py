@@ -1,0 +1,93 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiolm_lib.codecs.discriminators import DiscriminatorConfig
+from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
+from audiolm_lib.training.codec_trainer import CodecTrainConfig, resolve_audio_files, train_codec
+from audiolm_lib.training.metrics import read_metrics
+from audiolm_lib.training.state import list_checkpoints
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # tiny convolutions are far faster on one thread than with two threads on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _write_tones(folder, count=3, seconds=0.5, rate=16000):
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * rate)) / rate
+    paths = []
+    for index in range(count):
+        wave = 0.3 * np.sin(2 * np.pi * (220 + 110 * index) * t) * np.exp(-2 * t)
+        path = folder / f"tone_{index}.wav"
+        sf.write(path, wave.astype(np.float32), rate)
+        paths.append(path)
+    return paths
+
+
+def tiny_train_config(**overrides):
+    values = dict(
+        codec=SoundStreamConfig(channels=2, strides=(2, 4), latent_dim=8, num_quantizers=3, codebook_size=16),
+        discriminator=DiscriminatorConfig(wave_scales=1, wave_channels=2, wave_max_channels=8, stft_ffts=(128,),
+                                          stft_channels=2),
+        steps=4, batch_size=2, segment_seconds=0.05, warmup_steps=2, checkpoint_every=2, log_every=1,
+        eval_every=2, eval_segments=2, stft_fft_sizes=(256, 64), mel_fft_sizes=(256,), ema_warmup_steps=1,
+    )
+    values.update(overrides)
+    return CodecTrainConfig(**values)
+
+
+def _train_logs(directory):
+    return [row for row in read_metrics(directory) if row["split"] == "train"]
+
+
+def test_training_runs_exports_and_resumes_exactly(tmp_path):
+    files = _write_tones(tmp_path / "audio")
+    config = tiny_train_config()
+    out = tmp_path / "run"
+    export = train_codec(config, tmp_path / "audio", out)
+    logs = _train_logs(out)
+    assert [row["step"] for row in logs] == [1, 2, 3, 4]
+    assert all(np.isfinite(row["loss_mel"]) and np.isfinite(row["loss_discriminator"]) for row in logs)
+    assert [p.name for p in list_checkpoints(out)] == ["step_00000002.pt", "step_00000004.pt"]
+    codec = SoundStream.from_pretrained(export)
+    assert codec.encode(torch.zeros(1, 1, 80)).shape == (1, 3, 10)
+    evals = [row for row in read_metrics(out) if row["split"] == "eval"]
+    assert [row["step"] for row in evals] == [0, 2, 4] and "si_sdr_q3" in evals[0]
+    final = torch.load(list_checkpoints(out)[-1], weights_only=False)
+
+    # interrupt after step 2: drop the later checkpoint and logs, resume, and compare
+    list_checkpoints(out)[-1].unlink()
+    (out / "metrics.jsonl").unlink()
+    train_codec(config, [str(p) for p in files], out, resume=True)
+    resumed = _train_logs(out)
+    assert [row["step"] for row in resumed] == [3, 4]
+    for before, after in zip(logs[2:], resumed):
+        for key in ("loss_mel", "loss_stft", "loss_adversarial", "loss_discriminator", "commitment"):
+            assert after[key] == pytest.approx(before[key], rel=1e-5, abs=1e-7), key
+    again = torch.load(list_checkpoints(out)[-1], weights_only=False)
+    for name, tensor in final["generator"].items():
+        torch.testing.assert_close(again["generator"][name], tensor, rtol=1e-5, atol=1e-6)
+
+
+def test_manifest_and_errors(tmp_path):
+    files = _write_tones(tmp_path / "audio", count=2)
+    manifest = tmp_path / "audio" / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps({"audio": p.name, "text": "x"}) + "\n" for p in files))
+    assert resolve_audio_files(manifest) == files
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"path": "a.wav"}\n')
+    with pytest.raises(ValueError, match="audio"):
+        resolve_audio_files(bad)
+    with pytest.raises(FileNotFoundError):
+        resolve_audio_files(tmp_path / "missing")
+    with pytest.raises(ValueError, match="steps"):
+        CodecTrainConfig(steps=0)
