@@ -13,6 +13,7 @@ _EXPORTS = {
     "codec_report": "codec_metrics",
     "normalize_text": "text",
     "edit_distance": "text",
+    "number_to_words": "text",
     "word_error_rate": "text",
     "char_error_rate": "text",
     "AsrConfig": "asr",

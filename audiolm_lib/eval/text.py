@@ -1,8 +1,8 @@
 """Word and character error rates (Levenshtein distance) on normalised text.
 
 Normalisation is the usual ASR-evaluation one, kept small: lowercase, a few spoken abbreviations
-written out ("mr" -> "mister"), apostrophes dropped, every other punctuation mark turned into a space.
-Numbers are left as they are (writing them as words is out of scope).
+written out ("mr" -> "mister"), whole numbers below a million written as words (whisper writes "10",
+transcripts say "ten"), apostrophes dropped, every other punctuation mark turned into a space.
 """
 from __future__ import annotations
 
@@ -19,18 +19,47 @@ _ABBREVIATIONS = {
     "st": "saint",
     "vs": "versus",
 }
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})*(?![\w]|[.,]\d)|(?<![\w.,])\d+(?![\w]|[.,]\d)")
 _APOSTROPHES = re.compile(r"[’'`]")
 _NOT_WORD = re.compile(r"[^\w\s]|_")
+
+
+def number_to_words(number: int) -> str:
+    """``0 <= number < 1_000_000`` -> English words: ``342`` -> ``"three hundred forty two"``."""
+    if not 0 <= number < 1_000_000:
+        raise ValueError(f"number_to_words handles 0 to 999999, got {number}")
+    if number < 20:
+        return _ONES[number]
+    if number < 100:
+        tens, ones = divmod(number, 10)
+        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
+    if number < 1000:
+        hundreds, rest = divmod(number, 100)
+        return f"{_ONES[hundreds]} hundred" + (f" {number_to_words(rest)}" if rest else "")
+    thousands, rest = divmod(number, 1000)
+    return f"{number_to_words(thousands)} thousand" + (f" {number_to_words(rest)}" if rest else "")
+
+
+def _spell_number(match: re.Match) -> str:
+    value = int(match.group(0).replace(",", ""))
+    return f" {number_to_words(value)} " if value < 1_000_000 else match.group(0)
 
 
 def normalize_text(text: str) -> str:
     """Lowercase, drop apostrophes, turn punctuation into spaces, expand abbreviations, squeeze spaces.
 
-    ``"Mr. Dashwood's ill-disposed!"`` -> ``"mister dashwoods ill disposed"``.
+    ``"Mr. Dashwood's ill-disposed!"`` -> ``"mister dashwoods ill disposed"``; ``"4. Queen"`` -> ``"four queen"``.
+    Decimals and numbers of a million or more stay digits.
     """
     if not isinstance(text, str):
         raise ValueError(f"expected text as str, got {type(text).__name__}")
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _NUMBER.sub(_spell_number, text)
     text = _APOSTROPHES.sub("", text)
     text = _NOT_WORD.sub(" ", text)
     words = [_ABBREVIATIONS.get(word, word) for word in text.split()]

@@ -1,6 +1,6 @@
 import pytest
 
-from audiolm_lib.eval.text import char_error_rate, edit_distance, normalize_text, word_error_rate
+from audiolm_lib.eval.text import char_error_rate, edit_distance, normalize_text, number_to_words, word_error_rate
 
 
 def test_edit_distance_hand_computed():
@@ -39,3 +39,16 @@ def test_empty_reference_is_a_clear_error():
         word_error_rate(" ... ", "something")
     with pytest.raises(ValueError, match="expected text"):
         normalize_text(None)
+
+
+def test_numbers_are_written_as_words():
+    assert [number_to_words(n) for n in (0, 13, 40, 42, 100, 115, 1001, 20_024)] == [
+        "zero", "thirteen", "forty", "forty two", "one hundred", "one hundred fifteen",
+        "one thousand one", "twenty thousand twenty four",
+    ]
+    assert normalize_text("4. Queen of clubs, 10 of hearts") == "four queen of clubs ten of hearts"
+    assert normalize_text("1,250 men") == "one thousand two hundred fifty men"
+    assert normalize_text("3.5 kg, mp3, 42nd") == "3 5 kg mp3 42nd"  # decimals and words with digits stay
+    assert word_error_rate("ten of clubs", "10 of clubs.") == 0.0
+    with pytest.raises(ValueError, match="999999"):
+        number_to_words(1_000_000)
