@@ -128,10 +128,13 @@ def run_part(part: str, device: str, quick: bool, timeout: float) -> dict:
     except ValueError as exc:
         return _null_rows(part, f"bench/{script.name}: {exc}")
     rows = normalise_rows(result.get("rows") or {}, part_peak_rss_mb=result.get("peak_rss_mb"))
+    meta = rows.pop("_meta", None)
     for row in PARTS[part][1]:
         rows.setdefault(row, {"median_s": None, "reason": f"bench/{script.name} did not report this row"})
     for values in rows.values():
         values.setdefault("part_wall_s", round(time.perf_counter() - start, 2))
+    if meta:
+        rows["_meta"] = meta
     return rows
 
 
@@ -259,6 +262,58 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def hardware_bounds(device: str) -> dict:
+    """What an ideal batch-1 decoder step could reach here: weight bytes / read bandwidth, FLOPs / GEMM rate.
+
+    Per generated token a decoder step reads every Transformer weight once (plus one output head) and does
+    ~2 FLOPs per weight; generation rows are compared against these floors in BENCHMARKS.md.
+    """
+    import torch
+
+    if not device.startswith("cpu"):
+        return {"note": "bounds are measured for the CPU only"}
+    torch.set_num_threads(2)
+    dim, depth, ff_mult, codebook = 256, 4, 4, 1024
+    per_block = 4 * dim * dim + 2 * dim * dim * ff_mult + dim * ff_mult + dim + 4 * dim  # qkv+out, ff, biases, norms
+    weights = depth * per_block + 2 * dim + dim * (codebook + 1)  # + final norm + one level's output head
+    try:
+        from audiolm_lib.lm.transformer import Transformer, TransformerConfig
+
+        body = Transformer(TransformerConfig(dim=dim, depth=depth, heads=4))
+        weights = sum(p.numel() for p in body.parameters()) + dim * (codebook + 1)
+    except Exception:  # the analytic count above stands in when the module is absent or changed
+        pass
+    weight_bytes = 4 * weights
+
+    def best_seconds(fn, repeats: int) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    dram = torch.ones(64 * 2**20)  # 256 MiB: far beyond L2, read from L3/DRAM
+    cached = torch.ones(weight_bytes // 4)  # the size of the decoder's weights
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    dram_gbs = dram.numel() * 4 / best_seconds(dram.sum, 5) / 1e9
+    cached_gbs = cached.numel() * 4 / best_seconds(cached.sum, 20) / 1e9
+    gemm_gflops = 2 * 512**3 / best_seconds(lambda: a @ b, 20) / 1e9
+    bounds = {
+        "decoder_weights_per_token": weights,
+        "decoder_weight_mb_per_token": round(weight_bytes / 2**20, 2),
+        "read_gbs_256mib": round(dram_gbs, 1),
+        "read_gbs_weight_sized": round(cached_gbs, 1),
+        "gemm_gflops_512": round(gemm_gflops, 1),
+        "ms_per_token_floor_bandwidth": round(1e3 * weight_bytes / (cached_gbs * 1e9), 3),
+        "ms_per_token_floor_compute": round(1e3 * 2 * weights / (gemm_gflops * 1e9), 3),
+    }
+    bounds["rows_floor_s"] = {row: round(tokens * bounds["ms_per_token_floor_bandwidth"] / 1e3, 3)
+                              for row, tokens in ROW_TOKENS.items()}
+    return bounds
+
+
 def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = False, peer: bool = False,
             peer_python: Path = DEFAULT_PEER_PYTHON, timeout: float = 1800.0, log=None) -> dict:
     """Measure ``parts`` (default: all) and, with ``peer``, the peer on the same rows; one JSON-able dict."""
@@ -268,11 +323,19 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
         raise ValueError(f"unknown benchmark parts {unknown}; known: {', '.join(PARTS)}")
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     rows: dict = {}
+    part_meta: dict = {}
     for part in parts:
         log(f"[bench] {part} ...")
-        rows.update(run_part(part, device, quick, timeout))
+        part_rows = run_part(part, device, quick, timeout)
+        if "_meta" in part_rows:
+            part_meta[part] = part_rows.pop("_meta")
+        rows.update(part_rows)
+    # The issue's rows first, then any extra rows a part reports (e.g. a HuBERT-size tokenizer variant).
     ordered = {row: rows[row] for row in ROW_ORDER if row in rows}
-    result = {"machine": machine_info(device), "quick": quick, "rows": ordered}
+    ordered.update({row: values for row, values in rows.items() if row not in ordered})
+    result = {"machine": machine_info(device), "quick": quick, "rows": ordered, "bounds": hardware_bounds(device)}
+    if part_meta:
+        result["part_meta"] = part_meta
     speedups: dict = {}
     if peer:
         log("[bench] peer (audiolm-pytorch) ...")
