@@ -113,13 +113,14 @@ def dct_matrix(n_input: int, n_output: int) -> torch.Tensor:
 
 
 def compute_deltas(features: torch.Tensor, window: int = 2) -> torch.Tensor:
-    """Regression deltas over time of ``Tensor[B, F, D]`` (edges replicated), as in HTK/Kaldi."""
+    """Regression deltas over time of ``Tensor[B, F, D]`` (edges replicated), as in HTK/Kaldi:
+    ``d_t = sum_n n (x_{t+n} - x_{t-n}) / (2 sum_n n^2)``."""
+    dim = features.shape[-1]
+    taps = torch.arange(-window, window + 1, dtype=features.dtype, device=features.device)
+    kernel = (taps / (2.0 * sum(n * n for n in range(1, window + 1)))).expand(dim, 1, -1)
     padded = F.pad(features.transpose(1, 2), (window, window), mode="replicate")  # [B, D, F + 2w]
-    frames = features.shape[1]
-    delta = torch.zeros_like(features.transpose(1, 2))
-    for n in range(1, window + 1):
-        delta = delta + n * (padded[..., window + n : window + n + frames] - padded[..., window - n : window - n + frames])
-    return (delta / (2.0 * sum(n * n for n in range(1, window + 1)))).transpose(1, 2)
+    # one depthwise convolution instead of 2w shifted differences (fewer ops, matters on busy CPUs)
+    return F.conv1d(padded, kernel, groups=dim).transpose(1, 2)
 
 
 class SpectralFeatures(FeatureExtractor):
@@ -160,7 +161,7 @@ class SpectralFeatures(FeatureExtractor):
         spec = torch.stft(
             signal, cfg.n_fft, cfg.hop_length, cfg.win_length, self.window, center=False, return_complex=True
         )[..., :frames]  # [B, n_fft/2+1, F]
-        power = spec.real.square() + spec.imag.square()
+        power = torch.view_as_real(spec).square().sum(-1)
         mel = torch.matmul(power.transpose(1, 2), self.filterbank)  # [B, F, n_mels]
         features = torch.log(mel.clamp_min(1e-10))
         if cfg.kind == "mfcc":
@@ -170,8 +171,7 @@ class SpectralFeatures(FeatureExtractor):
             parts.append(compute_deltas(parts[-1]))
         features = torch.cat(parts, dim=-1) if len(parts) > 1 else features
         if cfg.normalize:
-            mean = features.mean(dim=1, keepdim=True)
-            std = features.std(dim=1, keepdim=True, unbiased=False) if frames > 1 else torch.ones_like(mean)
+            std, mean = torch.std_mean(features, dim=1, keepdim=True, unbiased=False)
             features = (features - mean) / (std + 1e-5)
         return features
 
