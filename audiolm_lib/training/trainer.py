@@ -383,6 +383,8 @@ class StageTrainer:
         return shadow.save_pretrained(directory)
 
     def _load_checkpoint(self) -> None:
+        if latest_checkpoint(self.out_dir) is None:
+            raise CheckpointError(f"cannot resume: no training checkpoint (step_*.pt) in {self.out_dir}")
         state = load_training_state(self.out_dir, restore_rng=False)
         stored_stage = state.get("config", {}).get("stage")
         if stored_stage != self.config.stage:
