@@ -1,0 +1,46 @@
+"""``audiolm fit-kmeans`` (and ``audiolm train-hubert``): build a semantic tokenizer from your own audio."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from audiolm_lib.cli.common import friendly_errors
+
+FEATURE_KINDS = ("mfcc", "logmel", "hubert", "w2v-bert")
+
+
+@friendly_errors
+def fit_kmeans_command(
+    audio: List[Path] = typer.Argument(..., help="audio folder(s) (searched recursively) or files"),
+    out: Path = typer.Option(..., "--out", "-o", help="tokenizer directory to write (config.json + model.safetensors)"),
+    features: str = typer.Option("mfcc", help="mfcc | logmel | hubert | w2v-bert"),
+    model: Optional[Path] = typer.Option(None, help="HuBERT: HF directory or fairseq .pt; w2v-bert: HF directory"),
+    layer: int = typer.Option(6, help="transformer layer of the learned model whose output is clustered"),
+    clusters: int = typer.Option(500, help="k-means vocabulary size"),
+    max_frames: int = typer.Option(2_000_000, help="frames used for fitting at most (bounds time and memory)"),
+    batch_frames: int = typer.Option(10_000, help="frames per mini-batch k-means step"),
+    chunk_seconds: float = typer.Option(30.0, help="long files are featurised in pieces of this length"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu", help="cpu or cuda (feature extraction)"),
+) -> None:
+    """Fit k-means on features of AUDIO and write a self-contained semantic tokenizer to --out."""
+    from audiolm_lib.semantic.tokenizer import fit_tokenizer, list_audio_files
+
+    if features not in FEATURE_KINDS:
+        raise ValueError(f"--features must be one of {FEATURE_KINDS}, got {features!r}")
+    if features in ("hubert", "w2v-bert") and model is None:
+        raise ValueError(f"--features {features} needs --model (a local model directory or fairseq checkpoint)")
+    files = [f for source in audio for f in list_audio_files(source)]
+    typer.echo(f"fitting {clusters} {features} clusters on {len(files)} file(s)")
+    tokenizer = fit_tokenizer(files, features, clusters, model_path=model, layer=layer, chunk_seconds=chunk_seconds,
+                              batch_frames=batch_frames, max_frames=max_frames, seed=seed, device=device)
+    tokenizer.save_pretrained(out)
+    tokenizer.kmeans.save(out / "kmeans.npy", extra={"features": features, "layer": layer})
+    typer.echo(f"wrote {out} (vocab {tokenizer.vocab_size}, {tokenizer.frame_rate:g} tokens/s, "
+               f"{tokenizer.sample_rate} Hz input)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit-kmeans")(fit_kmeans_command)
