@@ -1,0 +1,120 @@
+"""AudioLM pipeline: shapes, prompt preservation, reproducibility, checkpoints and clear errors."""
+import json
+
+import pytest
+import torch
+
+from audiolm_lib.audio import AudioError
+from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
+from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
+from audiolm_lib.lm.transformer import TransformerConfig
+from audiolm_lib.pipeline import AudioLM
+from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+from audiolm_lib.serialization import CheckpointError
+
+RATE = 16000
+VOCAB, CODES = 16, 32
+
+
+def tiny_pipeline(semantic_vocab: int = VOCAB, coarse_codebook: int = CODES) -> AudioLM:
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    tokenizer = SemanticTokenizer.mfcc(torch.randn(VOCAB, 39))
+    codec = SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=4, codebook_size=CODES))
+    semantic = SemanticLM(SemanticLMConfig(vocab_size=semantic_vocab, window_seconds=2.0, transformer=shape))
+    coarse = CoarseLM(CoarseLMConfig(semantic_vocab_size=VOCAB, codebook_size=coarse_codebook,
+                                     num_coarse_quantizers=2, window_seconds=1.0, transformer=shape))
+    fine = FineLM(FineLMConfig(codebook_size=CODES, num_coarse_quantizers=2, num_fine_quantizers=2,
+                               window_seconds=0.5, transformer=shape))
+    return AudioLM(tokenizer, codec, semantic, coarse, fine).eval()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_pipeline()
+
+
+@pytest.fixture
+def prompt(sine_wave):
+    return sine_wave(0.5, RATE, 330.0)  # Tensor[1, T]
+
+
+def test_continue_audio_shapes_and_prompt_kept(model, prompt):
+    wave, tokens = model.continue_audio(prompt, seconds=0.4, sample_rate=RATE, return_tokens=True,
+                                        generator=torch.Generator().manual_seed(1))
+    frames = tokens["prompt_frames"]
+    assert frames == 25  # 0.5 s at 50 Hz
+    assert tokens["semantic"].shape == (1, 25 + 20)
+    assert tokens["codes"].shape == (1, 4, 25 + 20)
+    # the prompt's own codes open the token stream unchanged
+    codes = model.codec.encode(prompt[None])
+    assert torch.equal(tokens["codes"][..., :frames], codes[..., :frames])
+    assert wave.shape == (1, 1, 20 * model.codec.hop_length)
+    assert torch.isfinite(wave).all()
+    with_prompt = model.continue_audio(prompt, seconds=0.4, sample_rate=RATE, return_prompt=True,
+                                       generator=torch.Generator().manual_seed(1))
+    assert with_prompt.shape[-1] == 45 * model.codec.hop_length
+    assert torch.allclose(with_prompt[..., -wave.shape[-1]:], wave)
+
+
+def test_reproducible_with_generator(model, prompt):
+    runs = [model.continue_audio(prompt, seconds=0.3, sample_rate=RATE, return_tokens=True,
+                                 generator=torch.Generator().manual_seed(seed))[1]["codes"] for seed in (7, 7, 8)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_greedy_is_deterministic_without_generator(model, prompt):
+    a = model.continue_audio(prompt, seconds=0.2, sample_rate=RATE, temperature=0.0)
+    b = model.continue_audio(prompt, seconds=0.2, sample_rate=RATE, temperature=0.0)
+    assert torch.equal(a, b)
+
+
+def test_stereo_and_other_rate_prompts(model, prompt, sine_wave):
+    stereo = torch.cat([prompt, prompt], dim=0)
+    out = model.continue_audio(stereo, seconds=0.2, sample_rate=RATE, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (1, 1, 10 * model.codec.hop_length)
+    at_8k = sine_wave(0.5, 8000, 330.0)
+    _, tokens = model.continue_audio(at_8k, seconds=0.2, sample_rate=8000, return_tokens=True,
+                                     generator=torch.Generator().manual_seed(0))
+    assert tokens["prompt_frames"] == 25
+
+
+def test_unconditioned_generate_batch(model):
+    wave, tokens = model.generate(0.3, batch_size=2, generator=torch.Generator().manual_seed(3), return_tokens=True)
+    assert wave.shape == (2, 1, 15 * model.codec.hop_length)
+    assert tokens["codes"].shape == (2, 4, 15)
+    assert tokens["codes"].min() >= 0 and tokens["codes"].max() < CODES
+
+
+def test_bad_prompts_and_arguments(model):
+    with pytest.raises(AudioError, match="at least"):
+        model.continue_audio(torch.zeros(100), seconds=1.0, sample_rate=RATE)  # shorter than one frame
+    with pytest.raises(AudioError, match="NaN"):
+        model.continue_audio(torch.full((RATE,), float("nan")), seconds=1.0, sample_rate=RATE)
+    with pytest.raises(ValueError, match="positive"):
+        model.continue_audio(torch.zeros(RATE), seconds=0.0, sample_rate=RATE)
+
+
+def test_save_and_load_round_trip(model, prompt, tmp_path):
+    model.save_pretrained(tmp_path / "lm")
+    loaded = AudioLM.from_pretrained(tmp_path / "lm")
+    a = model.continue_audio(prompt, seconds=0.3, sample_rate=RATE, generator=torch.Generator().manual_seed(5))
+    b = loaded.continue_audio(prompt, seconds=0.3, sample_rate=RATE, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    # a truncated component names itself
+    weights = tmp_path / "lm" / "fine_lm" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="fine_lm"):
+        AudioLM.from_pretrained(tmp_path / "lm")
+    with pytest.raises(CheckpointError, match="not found"):
+        AudioLM.from_pretrained(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="not an AudioLM"):
+        AudioLM.from_pretrained(tmp_path / "lm" / "codec")
+
+
+def test_mismatched_components_are_named():
+    with pytest.raises(CheckpointError, match="semantic vocabulary"):
+        tiny_pipeline(semantic_vocab=VOCAB + 1)
+    with pytest.raises(CheckpointError, match="codebook size"):
+        tiny_pipeline(coarse_codebook=CODES * 2)
