@@ -4,6 +4,7 @@ Run on several processes with ``torchrun --nproc_per_node N -m audiolm_lib.cli t
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -42,7 +43,8 @@ def _stage_command(stage: str) -> Callable:
 
         train_config = load_stage_config(config, overrides, stage=stage, total_steps=steps, device=device)
         exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
-        typer.echo(f"{stage} model: {exported}")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one line, not one per process
+            typer.echo(f"{stage} model: {exported}")
 
     command.__doc__ = STAGE_HELP[stage]
     return command

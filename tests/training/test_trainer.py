@@ -103,6 +103,16 @@ def test_learning_rate_follows_warmup_then_cosine(tmp_path):
     assert all(norm > 0 for _, norm in _train_log(tmp_path, key="grad_norm"))
 
 
+def test_gradients_are_clipped_to_grad_clip(tmp_path):
+    trainer = StageTrainer(_config("coarse", grad_clip=1e-3), _cache(), tmp_path)
+    norms = []
+    trainer.optimizer.register_step_pre_hook(
+        lambda *_: norms.append(float(torch.cat([p.grad.flatten() for p in trainer.model.parameters()]).norm())))
+    stats = trainer.train_step()
+    assert float(stats["grad_norm"]) > 1e-2  # the logged norm is the one before clipping
+    assert norms[0] == pytest.approx(1e-3, rel=1e-3)
+
+
 def test_checkpoint_problems_give_clear_errors(tmp_path):
     cache, config = _cache(), _config(total_steps=3)
     with pytest.raises(CheckpointError, match="no training checkpoint"):
