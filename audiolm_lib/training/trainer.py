@@ -184,6 +184,11 @@ class StageTrainer:
             self.valid_source: tuple[Any, list[int] | None] | None = (valid_cache, None)
         else:
             self.valid_source = (cache, valid_items) if valid_items else None
+        if self.valid_source is None and self.dist.is_main:
+            import sys
+
+            print(f"note: the token cache has no validation items (split {'/'.join(VALID_SPLITS)}) and no valid_cache "
+                  "was given: validation loss and samples are skipped", file=sys.stderr)
         self._valid_batches: list[dict[str, torch.Tensor]] | None = None
         # DDP broadcasts rank 0's weights here, so the EMA copy below starts equal on every rank
         self.train_model = wrap_ddp(self.model, self.dist)
