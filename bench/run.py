@@ -33,7 +33,11 @@ PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "codec": ("bench_codec.py", ("codec_encode_10s", "codec_decode_10s")),
     "tokenizer": ("bench_tokenizer.py", ("tokenize_10s",)),
     "e2e": ("bench_e2e.py", ("e2e_1s_to_3s",)),
+    "eval": ("bench_eval.py", ()),  # evaluation metrics; not in the issue's table, run with --only eval
 }
+DEFAULT_PARTS = ("lm", "codec", "tokenizer", "e2e")
+# Scalar keys a part may report that are not rows (throughputs are re-derived here from the row times).
+META_KEY_PREFIXES = ("tokens_per_s", "ms_per_", "threads", "meta", "device", "config", "note", "repeats")
 ROW_ORDER = tuple(row for _, rows in PARTS.values() for row in rows)
 
 # Work per row, to derive throughput: generated tokens, or seconds of audio processed / produced.
@@ -148,12 +152,17 @@ def _seconds_of(values: dict):
 def normalise_rows(raw: dict, part_peak_rss_mb: float | None = None) -> dict:
     """Bring a part's rows to ``{row: {"median_s": float | None, "peak_rss_mb": ..., ...}}``.
 
-    A row may be a bare number (seconds) or a dict naming its seconds under one of ``SECONDS_KEYS``.
-    Keys that are not rows (e.g. a part's own ``meta``) are kept under ``_meta``.
+    A row may be a bare number (seconds), None, or a dict naming its seconds under one of ``SECONDS_KEYS``.
+    Keys that are not rows (``META_KEY_PREFIXES``, or values of another type) are kept under ``_meta``.
     """
     rows: dict = {}
     for name, value in raw.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if name.startswith(META_KEY_PREFIXES):
+            rows.setdefault("_meta", {})[name] = value
+            continue
+        if value is None:
+            entry = {"median_s": None, "reason": "the part reported no time (optional dependency missing?)"}
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             entry = {"median_s": float(value)}
         elif isinstance(value, dict) and (name in ROW_ORDER or _seconds_of(value) is not None):
             entry = dict(value)
@@ -317,7 +326,7 @@ def hardware_bounds(device: str) -> dict:
 def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = False, peer: bool = False,
             peer_python: Path = DEFAULT_PEER_PYTHON, timeout: float = 1800.0, log=None) -> dict:
     """Measure ``parts`` (default: all) and, with ``peer``, the peer on the same rows; one JSON-able dict."""
-    parts = parts or list(PARTS)
+    parts = parts or list(DEFAULT_PARTS)
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"unknown benchmark parts {unknown}; known: {', '.join(PARTS)}")
@@ -351,7 +360,7 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the audiolm_lib benchmarks and print one JSON object.")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)} (default: {','.join(DEFAULT_PARTS)})")
     parser.add_argument("--quick", action="store_true", help="1 repetition and small sizes (smoke test)")
     parser.add_argument("--peer", action="store_true", help="also measure audiolm-pytorch 2.4.0 and print ratios")
     parser.add_argument("--peer-python", default=str(DEFAULT_PEER_PYTHON), help="the peer venv's interpreter")
