@@ -8,8 +8,9 @@ A layout decides three things, and nothing else:
 * which positions predict which target and from which vocabulary slice (a level's head only scores
   that level's codes, so a sampler can only emit codes of the level it is generating).
 
-The ``flat`` layout (the paper's) is the only one so far; a new layout (delay pattern, multi-scale) is a
-new class registered in :data:`LAYOUTS`, chosen by a stage config's ``layout`` field.
+The ``flat`` layout is the paper's; ``multiscale`` (global/local, :mod:`audiolm_lib.lm.multiscale`) and
+``delay`` (MusicGen delay pattern, :mod:`audiolm_lib.lm.delay`) spend one position per frame. Each is a
+class registered in :data:`LAYOUTS`, chosen by a stage config's ``layout`` field.
 
 Stage layouts (``K`` codes per level, ``V`` semantic ids):
 
@@ -24,6 +25,8 @@ Padding: ``-1`` anywhere in conditioning or targets is a PAD token, never a targ
 right-padded crops).
 """
 from __future__ import annotations
+
+import importlib
 
 import torch
 from torch import Tensor
@@ -126,11 +129,26 @@ class FlatLayout:
         return condition_frames * self.condition_levels + 1 + target_frames * self.target_levels
 
 
-LAYOUTS: dict[str, type] = {"flat": FlatLayout}
+# other layouts by "module:Class", imported on first use (their modules import this one)
+LAYOUTS: dict[str, type | str] = {
+    "flat": FlatLayout,
+    "multiscale": "audiolm_lib.lm.multiscale:MultiScaleLayout",
+    "delay": "audiolm_lib.lm.delay:DelayLayout",
+}
 
 
-def build_layout(name: str, **dims) -> FlatLayout:
-    """Instantiate the layout called ``name`` (a stage config's ``layout`` field)."""
+def build_layout(name: str, *, aligned_condition: bool = False, **dims) -> FlatLayout:
+    """Instantiate the layout called ``name`` (a stage config's ``layout`` field).
+
+    ``aligned_condition``: the conditioning is frame-aligned with the targets (fine stage); layouts with
+    one position per frame add it per frame, the flat layout has no use for it.
+    """
     if name not in LAYOUTS:
         raise ValueError(f"unknown token layout {name!r}; known layouts: {sorted(LAYOUTS)}")
-    return LAYOUTS[name](**dims)
+    layout_class = LAYOUTS[name]
+    if isinstance(layout_class, str):
+        module, _, attribute = layout_class.partition(":")
+        layout_class = getattr(importlib.import_module(module), attribute)
+    if getattr(layout_class, "supports_aligned_condition", False):
+        dims["aligned_condition"] = aligned_condition
+    return layout_class(**dims)

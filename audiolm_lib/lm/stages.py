@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from audiolm_lib.lm.base import TokenLM, check_tokens
+from audiolm_lib.lm.base import check_tokens
+from audiolm_lib.lm.layout_lm import LayoutLM
 from audiolm_lib.lm.layouts import build_layout
 from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.serialization import PretrainedMixin
@@ -43,9 +44,11 @@ class SemanticLMConfig:
         semantic_rate: semantic tokens per second.
         window_seconds: longest context (training crop), paper: 30 s.
         window_hop_fraction: how far the context window jumps when it slides.
-        layout: token layout name (``"flat"``).
+        layout: token layout name: ``"flat"`` (one position per token), ``"multiscale"`` (global model
+            per frame + local model per level) or ``"delay"`` (one step per frame, level k delayed by k).
         tie_embeddings: output heads share the input embedding rows.
-        transformer: decoder shape.
+        transformer: decoder shape (the global model of the multiscale layout).
+        local_transformer: the multiscale layout's local model (``None``: one block of the global width).
     """
 
     vocab_size: int = 500
@@ -55,6 +58,7 @@ class SemanticLMConfig:
     layout: str = "flat"
     tie_embeddings: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    local_transformer: TransformerConfig | None = None
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1 or self.semantic_rate <= 0:
@@ -84,6 +88,7 @@ class CoarseLMConfig:
     layout: str = "flat"
     tie_embeddings: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    local_transformer: TransformerConfig | None = None
 
     def __post_init__(self) -> None:
         if min(self.semantic_vocab_size, self.codebook_size, self.num_coarse_quantizers) < 1:
@@ -110,6 +115,7 @@ class FineLMConfig:
     layout: str = "flat"
     tie_embeddings: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    local_transformer: TransformerConfig | None = None
 
     def __post_init__(self) -> None:
         if min(self.codebook_size, self.num_coarse_quantizers, self.num_fine_quantizers) < 1:
@@ -130,7 +136,7 @@ def _check_fits(stage: str, needed: int, config: TransformerConfig, window_secon
                          f"transformer.max_seq_len={config.max_seq_len}; raise max_seq_len or shorten the window")
 
 
-class SemanticLM(TokenLM, PretrainedMixin):
+class SemanticLM(LayoutLM, PretrainedMixin):
     """``[BOS] s_1 s_2 ...``: predicts each semantic token from the ones before it."""
 
     config_class = SemanticLMConfig
@@ -138,7 +144,7 @@ class SemanticLM(TokenLM, PretrainedMixin):
     def __init__(self, config: SemanticLMConfig) -> None:
         layout = build_layout(config.layout, condition_levels=0, condition_vocab=0, target_levels=1,
                               target_vocab=config.vocab_size, with_eos=True)
-        super().__init__(layout, config.transformer, config.tie_embeddings)
+        super().__init__(layout, config.transformer, config.tie_embeddings, config.local_transformer)
         self.config = config
         self.window, self.hop = _window(config.window_seconds, config.semantic_rate, config.window_hop_fraction)
         self.capacity = layout.sequence_length(0, self.window)
@@ -195,7 +201,7 @@ class SemanticLM(TokenLM, PretrainedMixin):
         return buffer[:, 0, known:].clone()
 
 
-class CoarseLM(TokenLM, PretrainedMixin):
+class CoarseLM(LayoutLM, PretrainedMixin):
     """``[semantic window] [SEP] [frames x q1..qQc]``: coarse codes given semantic tokens."""
 
     config_class = CoarseLMConfig
@@ -203,7 +209,7 @@ class CoarseLM(TokenLM, PretrainedMixin):
     def __init__(self, config: CoarseLMConfig) -> None:
         layout = build_layout(config.layout, condition_levels=1, condition_vocab=config.semantic_vocab_size,
                               target_levels=config.num_coarse_quantizers, target_vocab=config.codebook_size)
-        super().__init__(layout, config.transformer, config.tie_embeddings)
+        super().__init__(layout, config.transformer, config.tie_embeddings, config.local_transformer)
         self.config = config
         self.ratio = config.semantic_rate / config.acoustic_rate
         self.window, self.hop = _window(config.window_seconds, config.acoustic_rate, config.window_hop_fraction)
@@ -276,7 +282,7 @@ class CoarseLM(TokenLM, PretrainedMixin):
         return buffer[:, :, known:].clone()
 
 
-class FineLM(TokenLM, PretrainedMixin):
+class FineLM(LayoutLM, PretrainedMixin):
     """``[frames x q1..qQc] [SEP] [frames x qQc+1..qQ]``: fine codes given coarse codes of the same window."""
 
     config_class = FineLMConfig
@@ -284,8 +290,8 @@ class FineLM(TokenLM, PretrainedMixin):
     def __init__(self, config: FineLMConfig) -> None:
         layout = build_layout(config.layout, condition_levels=config.num_coarse_quantizers,
                               condition_vocab=config.codebook_size, target_levels=config.num_fine_quantizers,
-                              target_vocab=config.codebook_size)
-        super().__init__(layout, config.transformer, config.tie_embeddings)
+                              target_vocab=config.codebook_size, aligned_condition=True)
+        super().__init__(layout, config.transformer, config.tie_embeddings, config.local_transformer)
         self.config = config
         self.window, self.hop = _window(config.window_seconds, config.acoustic_rate, config.window_hop_fraction)
         self.capacity = layout.sequence_length(self.window, self.window)
