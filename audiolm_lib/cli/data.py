@@ -17,13 +17,16 @@ def piano_command(
     seed: int = typer.Option(0, "--seed", help="Chooses and orders the pieces."),
     valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of pieces held out for validation."),
     max_seconds_per_piece: float = typer.Option(20.0, "--max-seconds-per-piece", help="Use only the start of each piece, so more pieces fit."),
+    max_score_mb: float = typer.Option(1.0, "--max-score-mb", help="Skip scores larger than this (slow to parse)."),
+    workers: int = typer.Option(2, "--workers", help="Processes parsing and rendering scores."),
 ) -> None:
     """Render music21 corpus scores as piano (TimGM6mb soundfont, 16 kHz); resumable."""
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.piano import build_piano_dataset
 
     manifest = build_piano_dataset(out_dir, minutes=minutes, clip_seconds=clip_seconds, seed=seed,
-                                   valid_fraction=valid_fraction, max_seconds_per_piece=max_seconds_per_piece)
+                                   valid_fraction=valid_fraction, max_seconds_per_piece=max_seconds_per_piece,
+                                   max_score_mb=max_score_mb, workers=workers)
     _report(manifest, read_manifest(manifest), "piece")
 
 

@@ -10,6 +10,9 @@ reproduces the same files and skips pieces already rendered (``out_dir/.progress
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
 import json
 import os
 import random
@@ -29,6 +32,7 @@ SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
 SKIPPED_FOLDERS = ("demos", "theoryExercises")
 RELEASE_SECONDS = 1.0  # let the last notes ring out
 PEAK = 0.9
+KRN_COST = 20  # humdrum parses ~20x slower per byte than MusicXML
 
 
 @dataclass(frozen=True)
@@ -62,24 +66,17 @@ def soundfont_path() -> Path:
     return path
 
 
-def list_pieces(seed: int = 0) -> list[tuple[str, Path]]:
+def list_pieces(seed: int = 0, max_score_mb: float | None = 1.0) -> list[tuple[str, Path]]:
     """All corpus scores as ``(piece name, path)``, in a seeded order that interleaves composers.
 
     Palestrina alone is two thirds of the corpus; taking composers in turn keeps even a small build varied.
+    Scores over ``max_score_mb`` (see :func:`score_size`) are left out: music21 needs about 10 s per MB to
+    parse them (a whole Beethoven quartet takes minutes) and only their first seconds would be used.
     """
-    import music21
-
-    root = Path(music21.__file__).parent / "corpus"
     by_folder: dict[str, list[tuple[str, Path]]] = {}
-    for path in sorted(music21.corpus.getPaths()):
-        path = Path(path)
-        if path.suffix.lower() not in SCORE_SUFFIXES:
-            continue
-        relative = path.relative_to(root).as_posix()
-        folder = relative.split("/", 1)[0]
-        if folder in SKIPPED_FOLDERS:
-            continue
-        by_folder.setdefault(folder, []).append((piece_name(relative), path))
+    for folder, name, path, size in _corpus_scores():
+        if max_score_mb is None or size <= max_score_mb * 1e6:
+            by_folder.setdefault(folder, []).append((name, path))
     rng = random.Random(seed)
     queues = []
     for folder in sorted(by_folder):
@@ -93,6 +90,38 @@ def list_pieces(seed: int = 0) -> list[tuple[str, Path]]:
             if queue:
                 ordered.append(queue.pop(0))
     return ordered
+
+
+@functools.lru_cache(maxsize=1)
+def _corpus_scores() -> tuple[tuple[str, str, Path, int], ...]:
+    """``(folder, piece name, path, size in bytes)`` of every usable score in the music21 corpus, sorted by path."""
+    import music21
+
+    root = Path(music21.__file__).parent / "corpus"
+    found = []
+    for path in sorted(Path(p) for p in music21.corpus.getPaths()):
+        if path.suffix.lower() not in SCORE_SUFFIXES:
+            continue
+        relative = path.relative_to(root).as_posix()
+        folder = relative.split("/", 1)[0]
+        if folder not in SKIPPED_FOLDERS:
+            found.append((folder, piece_name(relative), path, score_size(path)))
+    return tuple(found)
+
+
+def score_size(path: Path) -> int:
+    """Parse cost of a score in MusicXML-equivalent bytes (what ``max_score_mb`` bounds).
+
+    ``.mxl`` files are zip archives: their uncompressed size. Humdrum (``.krn``) parses about 20x slower per
+    byte than MusicXML in music21, so it counts 20x.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".mxl":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    return path.stat().st_size * (KRN_COST if suffix == ".krn" else 1)
 
 
 def piece_name(relative_path: str) -> str:
@@ -113,6 +142,9 @@ def score_notes(path: Path, max_seconds: float | None = None, seed: int = 0) -> 
     if isinstance(score, music21.stream.Opus):
         score = score.scores[0]
     flat = score.stripTies().flatten()
+    for mark in list(flat.getElementsByClass(music21.tempo.MetronomeMark)):
+        if mark.getQuarterBPM() is None:  # a tempo word without a number: keep the previous tempo
+            flat.remove(mark)
     rng = random.Random(seed)
     notes: list[NoteEvent] = []
     for item in flat.secondsMap:
@@ -200,6 +232,8 @@ def build_piano_dataset(
     *,
     max_seconds_per_piece: float = 20.0,
     max_pieces: int | None = None,
+    max_score_mb: float | None = 1.0,
+    workers: int = 2,
     progress: bool = True,
 ) -> Path:
     """Render about ``minutes`` of piano from the music21 corpus into ``out_dir``.
@@ -212,6 +246,8 @@ def build_piano_dataset(
         valid_fraction: share of pieces (not clips) held out as ``"valid"``, by a hash of the piece name.
         max_seconds_per_piece: only the first seconds of each piece are used, so more pieces fit.
         max_pieces: stop after this many pieces (tests).
+        max_score_mb: skip scores larger than this (slow to parse); ``None`` keeps all.
+        workers: processes parsing and rendering pieces (1: all in this process).
         progress: show a tqdm bar.
 
     Returns:
@@ -233,33 +269,76 @@ def build_piano_dataset(
     target_seconds, total_seconds = minutes * 60.0, 0.0
     entries: list[dict] = []
     failed: list[str] = []
-    pieces = list_pieces(seed)
+    pieces = list_pieces(seed, max_score_mb)[:max_pieces]
+    jobs = ((name, path, out_dir, settings, seed, valid_fraction, font) for name, path in pieces)
     bar = tqdm(total=round(target_seconds), unit="s", desc="piano", disable=not progress)
-    for count, (name, path) in enumerate(pieces):
-        if total_seconds >= target_seconds or (max_pieces is not None and count >= max_pieces):
-            break
-        piece_entries = _load_done(progress_dir / f"{name}.json", settings, out_dir)
-        if piece_entries is None:
-            try:
-                piece_entries = _render_piece(name, path, out_dir, settings, seed, valid_fraction, font)
-            except Exception as exc:  # a score music21 cannot read is skipped, and said so
-                failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    with _piece_runner(workers) as run:
+        for count, (name, piece_entries, error) in enumerate(run(jobs)):
+            if error:
+                failed.append(f"{name}: {error}")
                 continue
-            record = {"settings": asdict(settings), "entries": piece_entries}
-            atomic_write_text(progress_dir / f"{name}.json", json.dumps(record) + "\n")
-        for entry in piece_entries:
-            entry["split"] = stable_split(name, valid_fraction)
-        entries.extend(piece_entries)
-        seconds = sum(e["duration"] for e in piece_entries)
-        total_seconds += seconds
-        bar.update(min(round(seconds), max(0, bar.total - bar.n)))
-        bar.set_postfix(pieces=count + 1, clips=len(entries))
+            entries.extend(piece_entries)
+            seconds = sum(e["duration"] for e in piece_entries)
+            total_seconds += seconds
+            bar.update(min(round(seconds), max(0, bar.total - bar.n)))
+            bar.set_postfix(pieces=count + 1, clips=len(entries))
+            if total_seconds >= target_seconds:
+                break
     bar.close()
     if not entries:
         raise ValueError(f"no piano audio rendered; failures: {failed[:5]}")
     if failed and progress:
         tqdm.write(f"piano: skipped {len(failed)} unreadable score(s), e.g. {failed[0]}")
     return write_manifest(out_dir / MANIFEST_NAME, entries)
+
+
+@contextlib.contextmanager
+def _piece_runner(workers: int):
+    """Yield ``run(jobs) -> iterator of results, in job order``; in this process or in ``workers`` processes.
+
+    At most ``2 * workers`` pieces are in flight, so stopping early wastes little; a piece rendered but not
+    needed stays on disk (with its record) for a later, larger build.
+    """
+    if workers <= 1:
+        yield lambda jobs: (_piece_job(*job) for job in jobs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may hold torch / OpenMP threads that a forked child would deadlock on
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+
+        def run(jobs):
+            pending = collections.deque()
+            for job in jobs:
+                pending.append(pool.submit(_piece_job, *job))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+        try:
+            yield run
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _piece_job(name, path, out_dir, settings: ClipSettings, seed, valid_fraction, font) -> tuple[str, list[dict], str | None]:
+    """Render one piece (or reuse an earlier build's): ``(name, entries, error or None)``."""
+    record_path = out_dir / ".progress" / f"{name}.json"
+    done = _load_done(record_path, settings, out_dir)
+    if done is not None:
+        piece_entries, error = done
+    else:
+        try:
+            piece_entries, error = _render_piece(name, path, out_dir, settings, seed, valid_fraction, font), None
+        except Exception as exc:  # a score music21 cannot read is skipped, and said so
+            piece_entries, error = [], f"{type(exc).__name__}: {exc}"
+        record = {"settings": asdict(settings), "entries": piece_entries, "error": error}
+        atomic_write_text(record_path, json.dumps(record) + "\n")
+    for entry in piece_entries:
+        entry["split"] = stable_split(name, valid_fraction)
+    return name, piece_entries, error
 
 
 def _render_piece(name, path, out_dir, settings: ClipSettings, seed, valid_fraction, font) -> list[dict]:
@@ -289,8 +368,8 @@ def _render_piece(name, path, out_dir, settings: ClipSettings, seed, valid_fract
     return entries
 
 
-def _load_done(record_path: Path, settings: ClipSettings, out_dir: Path) -> list[dict] | None:
-    """Entries of a piece rendered by an earlier build with the same settings, if all its files are there."""
+def _load_done(record_path: Path, settings: ClipSettings, out_dir: Path) -> tuple[list[dict], str | None] | None:
+    """``(entries, error)`` of a piece an earlier build handled with the same settings (all its files present)."""
     if not record_path.exists():
         return None
     try:
@@ -302,4 +381,4 @@ def _load_done(record_path: Path, settings: ClipSettings, out_dir: Path) -> list
     entries = record.get("entries", [])
     if not all((out_dir / e["audio"]).exists() for e in entries):
         return None
-    return entries
+    return entries, record.get("error")

@@ -31,9 +31,10 @@ def test_piece_order_interleaves_composers():
     assert len(first_folders) >= 10
 
 
+@pytest.mark.slow
 def test_build_small_piano_set(tmp_path):
-    kwargs = dict(minutes=1.0, clip_seconds=2.0, seed=0, valid_fraction=0.5, max_seconds_per_piece=4.0, max_pieces=3, progress=False)
-    manifest = build_piano_dataset(tmp_path / "a", **kwargs)
+    kwargs = dict(minutes=1.0, clip_seconds=2.0, seed=0, valid_fraction=0.5, max_seconds_per_piece=4.0, max_pieces=3, max_score_mb=0.1, progress=False)
+    manifest = build_piano_dataset(tmp_path / "a", workers=1, **kwargs)
     entries = read_manifest(manifest)
     pieces = sorted({e["piece"] for e in entries})
     assert 2 <= len(pieces) <= 3 and len(entries) >= 4
@@ -50,14 +51,14 @@ def test_build_small_piano_set(tmp_path):
     # a whole piece lands in one split
     assert all(len({e["split"] for e in entries if e["piece"] == p}) == 1 for p in pieces)
 
-    # same arguments elsewhere -> the same bytes; again in place -> nothing re-rendered
-    manifest_b = build_piano_dataset(tmp_path / "b", **kwargs)
+    # same arguments elsewhere, in 2 worker processes -> the same bytes; again in place -> nothing re-rendered
+    manifest_b = build_piano_dataset(tmp_path / "b", workers=2, **kwargs)
     assert manifest_b.read_text() == manifest.read_text()
     for entry in entries:
         relative = entry["audio"].split("/a/", 1)[1]
         assert (tmp_path / "b" / relative).read_bytes() == (tmp_path / "a" / relative).read_bytes()
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "a/audio").iterdir()}
-    build_piano_dataset(tmp_path / "a", **kwargs)
+    build_piano_dataset(tmp_path / "a", workers=1, **kwargs)
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "a/audio").iterdir()} == mtimes
 
 
