@@ -30,7 +30,10 @@ class EMA(nn.Module):
         # short warm-up so early averages are not dominated by the random initialisation
         decay = min(self.decay, (1 + self.num_updates.item()) / (self.warmup_steps + self.num_updates.item()))
         source = _unwrap(model)
-        for ema_p, p in zip(self.shadow.parameters(), source.parameters()):
-            ema_p.lerp_(p.detach().to(ema_p.dtype), 1.0 - decay)
-        for ema_b, b in zip(self.shadow.buffers(), source.buffers()):
-            ema_b.copy_(b)
+        shadow_params = list(self.shadow.parameters())
+        params = [p.detach().to(s.dtype) for s, p in zip(shadow_params, source.parameters())]
+        # one fused call instead of a Python loop over every tensor
+        torch._foreach_lerp_(shadow_params, params, 1.0 - decay)
+        shadow_buffers = list(self.shadow.buffers())
+        if shadow_buffers:
+            torch._foreach_copy_(shadow_buffers, list(source.buffers()))
