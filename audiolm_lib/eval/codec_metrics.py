@@ -84,7 +84,7 @@ def codebook_usage(codes: torch.Tensor, codebook_size: int) -> list[dict]:
     for level, level_codes in enumerate(per_level):
         counts = torch.bincount(level_codes, minlength=codebook_size).double()
         probs = counts[counts > 0] / counts.sum()
-        entropy = -(probs * probs.log()).sum().item()
+        entropy = max(0.0, -(probs * probs.log()).sum().item())  # no "-0" for a single code
         used = int((counts > 0).sum())
         usage.append(
             {

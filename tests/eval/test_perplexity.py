@@ -79,3 +79,23 @@ def test_errors_are_clear():
         stage_perplexity(lambda x: torch.tensor(float("nan")), [torch.zeros(1)])
     with pytest.raises(ValueError, match="scalar"):
         stage_perplexity(lambda x: torch.zeros(3), [torch.zeros(1)])
+
+
+def test_with_the_library_stages():
+    """A real tiny SemanticLM / CoarseLM: the result is their own mean cross-entropy."""
+    stages = pytest.importorskip("audiolm_lib.lm.stages")
+    from audiolm_lib.lm.transformer import TransformerConfig
+
+    tiny = TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=256)
+    semantic_lm = stages.SemanticLM(stages.SemanticLMConfig(vocab_size=9, window_seconds=0.4, transformer=tiny))
+    coarse_lm = stages.CoarseLM(stages.CoarseLMConfig(
+        semantic_vocab_size=9, codebook_size=8, num_coarse_quantizers=2, window_seconds=0.2, transformer=tiny))
+    semantic = torch.randint(0, 9, (2, 10))
+    coarse = torch.randint(0, 8, (2, 2, 10))
+    with torch.no_grad():
+        expected_semantic = semantic_lm(semantic).item()
+        expected_coarse = coarse_lm(semantic, coarse).item()
+    assert stage_perplexity(semantic_lm, [semantic])["loss"] == pytest.approx(expected_semantic, rel=1e-6)
+    result = stage_perplexity(coarse_lm, [(semantic, coarse)])
+    assert result["loss"] == pytest.approx(expected_coarse, rel=1e-6)
+    assert 1 < result["perplexity"] < 8 * 3  # untrained: near the codebook size
