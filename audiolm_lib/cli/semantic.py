@@ -42,5 +42,29 @@ def fit_kmeans_command(
                f"{tokenizer.sample_rate} Hz input)")
 
 
+@friendly_errors
+def train_hubert_command(
+    audio: List[Path] = typer.Argument(..., help="audio folder(s) (searched recursively) or files"),
+    out: Path = typer.Option(..., "--out", "-o", help="run directory: targets/, checkpoints/, metrics, hubert/"),
+    config: Optional[Path] = typer.Option(None, help="HubertTrainingConfig as JSON/YAML"),
+    overrides: List[str] = typer.Option([], "--set", help="config override key=value (repeatable), e.g. --set steps=500"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+    resume: bool = typer.Option(True, help="continue from the newest checkpoint in --out/checkpoints"),
+) -> None:
+    """Train a small HuBERT on MFCC k-means targets (iteration 1); --out/hubert then feeds fit-kmeans --features hubert."""
+    from audiolm_lib.cli.common import load_config
+    from audiolm_lib.semantic.hubert_training import HubertTrainingConfig, train_hubert
+    from audiolm_lib.semantic.tokenizer import list_audio_files
+
+    training_config = load_config(HubertTrainingConfig, config, overrides)
+    files = [f for source in audio for f in list_audio_files(source)]
+    typer.echo(f"training HuBERT ({training_config.num_layers} layers, {training_config.hidden_size} dim) on "
+               f"{len(files)} file(s) for {training_config.steps} steps")
+    train_hubert(files, out, training_config, device=device, resume=resume)
+    typer.echo(f"wrote {out / 'hubert'}; next: audiolm fit-kmeans AUDIO --features hubert --model {out / 'hubert'} "
+               f"--layer {training_config.num_layers} --out TOKENIZER_DIR")
+
+
 def register(app: typer.Typer) -> None:
     app.command("fit-kmeans")(fit_kmeans_command)
+    app.command("train-hubert")(train_hubert_command)
