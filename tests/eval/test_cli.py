@@ -60,8 +60,11 @@ def test_eval_continuation_missing_audio_is_a_clean_error(tmp_path):
 def test_eval_continuation_speaker_only(tmp_path, librivox_clips):
     out = tmp_path / "cont.json"
     prompt, continuation = str(librivox_clips["0870"][0]), str(librivox_clips["0890"][0])
-    result = runner.invoke(build_app(), ["eval", "continuation", prompt, continuation, "--json", str(out)])
+    same = str(librivox_clips["0920"][0])
+    result = runner.invoke(
+        build_app(), ["eval", "continuation", prompt, continuation, "--same-speaker", same, "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())["continuation"]
-    assert report["speaker_similarity"] > 0.8 and "wer" not in report
+    assert report["speaker_similarity"] > 0.8 and report["same_speaker_baseline"] > 0.8 and "wer" not in report
     assert report["prompt"] == prompt
