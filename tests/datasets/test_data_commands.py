@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
 import soundfile as sf
+import torch
 from typer.testing import CliRunner
 
+from audiolm_lib.audio import load_audio, save_audio
 from audiolm_lib.cli import build_app
+from audiolm_lib.datasets.manifest import write_manifest
+from audiolm_lib.training.token_cache import TokenCache
 
 runner = CliRunner()
 
@@ -38,3 +44,34 @@ def test_help_and_errors(tmp_path):
     result = runner.invoke(app, ["tokenize", str(tmp_path / "m.jsonl"), str(tmp_path / "cache"),
                                  "--tokenizer", "mfcc", "--codec", str(tmp_path / "no_codec")])
     assert result.exit_code == 2 and "codec checkpoint folder not found" in result.output
+
+
+@pytest.mark.slow
+def test_tokenize_command_with_a_tiny_codec_and_fitted_mfcc_tokenizer(tmp_path):
+    soundstream = pytest.importorskip("audiolm_lib.codecs.soundstream")
+    torch.manual_seed(0)
+    codec = soundstream.SoundStream(soundstream.SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=2, codebook_size=16))
+    codec.save_pretrained(tmp_path / "codec")
+    entries = []
+    for k in range(4):
+        t = np.arange(8000) / 16000
+        save_audio(tmp_path / f"data/audio/{k}.wav", (0.3 * np.sin(2 * np.pi * (150 + 100 * k) * t))[None].astype(np.float32), 16000)
+        entries.append({"id": f"u{k}", "audio": f"audio/{k}.wav", "split": "valid" if k == 3 else "train"})
+    (tmp_path / "data/audio/bad.wav").write_bytes(b"not audio")
+    entries.append({"id": "bad", "audio": "audio/bad.wav", "split": "train"})
+    write_manifest(tmp_path / "data/manifest.jsonl", entries)
+
+    args = ["tokenize", str(tmp_path / "data"), str(tmp_path / "cache"), "--tokenizer", "mfcc", "--clusters", "4",
+            "--codec", str(tmp_path / "codec"), "--shard-size", "2"]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    cache = TokenCache(tmp_path / "cache")
+    assert [cache[k]["id"] for k in range(len(cache))] == ["u0", "u1", "u2", "u3"]
+    assert [e["id"] for e in cache.errors] == ["bad"]
+    assert (cache.num_quantizers, cache.codebook_size, cache.semantic_vocab_size) == (2, 16, 4)
+    assert cache[0]["acoustic"].shape == (2, 8000 // codec.hop_length)
+    expected = codec.encode(load_audio(tmp_path / "data/audio/0.wav")[None])[0]
+    assert torch.equal(cache[0]["acoustic"], expected)
+    # running it again reuses the fitted tokenizer and every shard
+    again = runner.invoke(build_app(), args)
+    assert again.exit_code == 0 and "using the mfcc tokenizer fitted earlier" in again.output
