@@ -127,7 +127,9 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
     device = parameters[0].device if parameters else torch.device("cpu")
     sdrs, distances, all_codes, seconds = [], [], [], 0.0
     for wave in tqdm(waves, desc="codec round trip", unit="wave", disable=len(waves) < 4):
-        wave = prepare_wave(wave, sample_rate, rate, min_samples=int(codec.hop_length))[:1]  # [1, 1, T]
+        wave = prepare_wave(wave, sample_rate, rate, min_samples=int(codec.hop_length))  # [1, 1, T]
+        if wave.shape[0] != 1:
+            raise ValueError(f"each item of waves must be one wave ([T] or [C, T]), got a batch of {wave.shape[0]}")
         codes = codec.encode(wave.to(device))
         if num_quantizers is not None:
             if not 1 <= num_quantizers <= codes.shape[1]:

@@ -47,6 +47,8 @@ def test_mel_distance_zero_for_identical_and_grows_with_noise():
     small = mel_distance(ref, ref + 0.001 * torch.randn_like(ref), 16000).item()
     large = mel_distance(ref, ref + 0.1 * torch.randn_like(ref), 16000).item()
     assert 0 < small < large
+    short = torch.randn(100)  # shorter than one FFT window
+    assert mel_distance(short, short, 16000).item() == 0.0 and mel_distance(short, 0.5 * short, 16000).item() > 0.1
 
 
 def test_codebook_usage_exact_on_constructed_codes():
@@ -119,5 +121,7 @@ def test_codec_report_resamples_and_checks_input():
         codec_report(codec, [], 16000)
     with pytest.raises(ValueError, match="num_quantizers"):
         codec_report(codec, [_sine(0.1)], 16000, num_quantizers=3)
+    with pytest.raises(ValueError, match="one wave"):
+        codec_report(codec, [torch.zeros(2, 1, 100)], 16000)
     with pytest.raises(ValueError, match="CodecProtocol"):
         codec_report(object(), [_sine(0.1)], 16000)
