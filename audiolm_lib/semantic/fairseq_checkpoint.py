@@ -231,10 +231,12 @@ def map_fairseq_key(key: str) -> str | None:
     if match:
         index, part, param = match.groups()
         return f"feature_extractor.conv_layers.{index}.{'conv' if part == '0' else 'layer_norm'}.{param}"
-    match = re.match(r"encoder\.pos_conv\.0\.(weight_g|weight_v|bias)$", key)
+    # weight norm is stored as weight_g / weight_v (torch.nn.utils.weight_norm) or, by newer torch, as
+    # parametrizations.weight.original0 / original1
+    match = re.match(r"encoder\.pos_conv\.0\.(weight_g|weight_v|bias|parametrizations\.weight\.original[01])$", key)
     if match:
         param = {"weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
-        return "encoder.pos_conv_embed.conv." + param.get(match.group(1), "bias")
+        return "encoder.pos_conv_embed.conv." + param.get(match.group(1), match.group(1))
     if key.startswith("encoder.layer_norm."):
         return key
     match = re.match(r"encoder\.layers\.(\d+)\.(.+)\.(weight|bias)$", key)

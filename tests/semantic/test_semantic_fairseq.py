@@ -61,6 +61,9 @@ def test_pretraining_only_keys_are_dropped_and_unknown_keys_refused():
     assert map_fairseq_key("label_embs_concat") is None
     assert map_fairseq_key("final_proj.weight") is None
     assert map_fairseq_key("encoder.pos_conv.0.weight_g") == "encoder.pos_conv_embed.conv.parametrizations.weight.original0"
+    assert map_fairseq_key("encoder.pos_conv.0.parametrizations.weight.original1") == (
+        "encoder.pos_conv_embed.conv.parametrizations.weight.original1")
+    assert map_fairseq_key("encoder.pos_conv.0.bias") == "encoder.pos_conv_embed.conv.bias"
     assert map_fairseq_key("feature_extractor.conv_layers.0.2.weight") == "feature_extractor.conv_layers.0.layer_norm.weight"
     assert map_fairseq_key("encoder.layers.4.fc1.bias") == "encoder.layers.4.feed_forward.intermediate_dense.bias"
     with pytest.raises(CheckpointError, match="unexpected parameter"):

@@ -98,3 +98,28 @@ def test_hubert_tokenizer_directory_is_self_contained(tmp_path):
     assert torch.equal(loaded.tokenize(wave), tokens)
     with pytest.raises(CheckpointError, match="not a checkpoint directory|config.json"):
         SemanticTokenizer.from_pretrained(tmp_path)
+
+
+def test_w2v_bert_tokenizer_matches_the_full_model_and_round_trips(tmp_path):
+    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+    torch.manual_seed(2)
+    config = Wav2Vec2BertConfig(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=48,
+                                feature_projection_input_dim=160, conv_depthwise_kernel_size=5, add_adapter=False)
+    model = Wav2Vec2BertModel(config).eval()
+    model.save_pretrained(tmp_path / "w2vbert")
+    tok = SemanticTokenizer.from_w2v_bert(tmp_path / "w2vbert", layer=2, kmeans=torch.randn(7, 32))
+    wave = 0.3 * torch.randn(2, 1, 8000)
+    inputs = SeamlessM4TFeatureExtractor()([w[0].numpy() for w in wave], sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        reference = model(inputs["input_features"], output_hidden_states=True).hidden_states[2]
+    features = tok.extract_features(wave)
+    assert features.shape == (2, tok.num_frames(8000), 32) == (2, 24, 32)
+    torch.testing.assert_close(features, reference, rtol=1e-5, atol=1e-5)
+    tok.save_pretrained(tmp_path / "tok")
+    loaded = SemanticTokenizer.from_pretrained(tmp_path / "tok")
+    assert torch.equal(loaded.tokenize(wave), tok.tokenize(wave))
+    with pytest.raises(ValueError, match="layer 4 does not exist"):
+        SemanticTokenizer.from_w2v_bert(tmp_path / "w2vbert", layer=4, kmeans=torch.randn(7, 32))
+    with pytest.raises(CheckpointError, match="Hugging Face model directory"):
+        SemanticTokenizer.from_w2v_bert(tmp_path / "nothing", layer=1, kmeans=torch.randn(7, 32))
