@@ -12,7 +12,7 @@ from audiolm_lib.cli.common import friendly_errors
 @friendly_errors
 def piano_command(
     out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav + manifest.jsonl."),
-    minutes: float = typer.Option(60.0, "--minutes", "-m", help="Minutes of audio to render."),
+    minutes: float = typer.Option(30.0, "--minutes", "-m", help="Minutes of audio to render."),
     clip_seconds: float = typer.Option(10.0, "--clip-seconds", help="Length of each clip."),
     seed: int = typer.Option(0, "--seed", help="Chooses and orders the pieces."),
     valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of pieces held out for validation."),

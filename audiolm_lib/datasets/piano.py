@@ -225,7 +225,7 @@ def split_clips(wave: np.ndarray, clip_samples: int, min_rms: float = 0.01) -> l
 # --------------------------------------------------------------------------------------------- builder
 def build_piano_dataset(
     out_dir: str | os.PathLike,
-    minutes: float = 60.0,
+    minutes: float = 30.0,
     clip_seconds: float = 10.0,
     seed: int = 0,
     valid_fraction: float = 0.05,
