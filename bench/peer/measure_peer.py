@@ -229,14 +229,16 @@ def time_call(fn, repeats: int, device: str, warmup=None) -> dict:
     (warmup or fn)()
     sync()
     reset_peak_rss()
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
         sync()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
+    # cpu_s (process CPU time, all threads) is less sensitive than wall time to other load on the machine
     return {"median_s": statistics.median(times), "runs": repeats, "times_s": [round(t, 5) for t in times],
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+            "cpu_s": round(statistics.median(cpu_times), 5), "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 # ----------------------------------------------------------------------------------------------- rows
