@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import codecs
 import collections
 import os
 import pickle
@@ -30,22 +31,12 @@ _ALLOWED_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("collections", "defaultdict"): collections.defaultdict,
     ("argparse", "Namespace"): argparse.Namespace,
+    ("_codecs", "encode"): codecs.encode,  # protocol-2 pickles store bytes as encode(str, "latin1")
     ("torch", "Size"): torch.Size,
-    ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): torch._utils._rebuild_parameter_with_state,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "dict"): dict,
-    ("builtins", "list"): list,
-    ("builtins", "tuple"): tuple,
-    ("builtins", "int"): int,
-    ("builtins", "float"): float,
-    ("builtins", "str"): str,
-    ("builtins", "bool"): bool,
-    ("builtins", "slice"): slice,
-    ("builtins", "complex"): complex,
+    **{("builtins", t.__name__): t for t in (set, frozenset, dict, list, tuple, int, float, str, bool, slice, complex, bytes)},
+    **{("torch._utils", name): getattr(torch._utils, name) for name in (
+        "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter", "_rebuild_parameter_with_state")
+       if hasattr(torch._utils, name)},
 }
 # objects from these modules are kept as inert records: configs, dictionaries, meters, enum values
 _OPAQUE_MODULE_PREFIXES = ("omegaconf", "fairseq", "typing", "enum", "numpy", "pathlib")

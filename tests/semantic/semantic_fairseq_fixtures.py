@@ -129,7 +129,7 @@ def write_fairseq_checkpoint(model, path, style: str = "cfg", name: str = "huber
         dictionary.__dict__.update(symbols=["<s>", "<pad>", "0", "1"], count=[1, 1, 5, 5])
         cfg = _as_dictconfig({"model": model_cfg, "task": {"_name": "hubert_pretraining", "normalize": normalize}}, modules)
         checkpoint = {"cfg": cfg, "model": state, "task_state": {"dictionaries": [dictionary]},
-                      "optimizer_history": [], "extra_state": {"epoch": 3}}
+                      "optimizer_history": [], "extra_state": {"epoch": 3, "blob": b"\x00\xff"}}
         torch.save(checkpoint, path)
     finally:
         for key, module in saved.items():
