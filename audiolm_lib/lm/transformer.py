@@ -110,11 +110,14 @@ class RotaryTable(nn.Module):
         angles = torch.arange(max_seq_len, dtype=torch.float64)[:, None] * freqs[None]
         rotation = torch.polar(torch.ones_like(angles), angles)
         identity = torch.ones_like(rotation)
-        table = torch.stack([rotation, rotation, identity], dim=1)[:, :, None].to(torch.complex64)
-        self.register_buffer("table", table, persistent=False)
+        # a plain attribute, not a buffer: ``module.to(torch.bfloat16)`` would cast a complex buffer to real
+        # (dropping the sine part); the table stays complex64 and only follows the device
+        self.table = torch.stack([rotation, rotation, identity], dim=1)[:, :, None].to(torch.complex64)
 
     def forward(self, qkv: Tensor, start: int) -> Tensor:
         """Rotate q and k of ``qkv: Tensor[B, T, 3, H, Dh]`` at positions ``start .. start+T-1``; same shape."""
+        if self.table.device != qkv.device:
+            self.table = self.table.to(qkv.device)
         seq = qkv.shape[1]
         dtype = qkv.dtype
         pairs = qkv if dtype == torch.float32 else qkv.float()

@@ -64,3 +64,15 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(1, 9, 32), cache)
     with pytest.raises(ValueError, match="divisible"):
         TransformerConfig(dim=30, heads=4)
+
+
+def test_rotary_survives_dtype_conversion():
+    # casting the module must not touch the complex rotary table (a complex buffer would lose its sine)
+    model = tiny()
+    x = torch.randn(1, 12, 32)
+    reference = model(x)
+    converted = tiny()
+    converted.load_state_dict(model.state_dict())
+    converted = converted.to(torch.float64)
+    torch.testing.assert_close(converted(x.double()).float(), reference, atol=1e-4, rtol=0)
+    assert torch.is_complex(converted.rotary.table) and converted.rotary.table.imag.abs().max() > 0.5
