@@ -201,14 +201,15 @@ def _fit_faiss(stream, num_clusters, batch_frames, max_frames, seed, bar) -> np.
     for batch in _batches(stream, batch_frames):
         if reservoir is None:
             reservoir = np.empty((max_frames, batch.shape[1]), np.float32)
-        for row in batch:  # reservoir sampling keeps a uniform sample in bounded memory
-            if seen < max_frames:
-                reservoir[seen] = row
-            else:
-                slot = rng.integers(0, seen + 1)
-                if slot < max_frames:
-                    reservoir[slot] = row
-            seen += 1
+        # reservoir sampling (vectorised): a uniform sample of everything seen, in bounded memory
+        fill = max(0, min(max_frames - seen, batch.shape[0]))
+        reservoir[seen : seen + fill] = batch[:fill]
+        if fill < batch.shape[0]:
+            positions = np.arange(seen + fill, seen + batch.shape[0])
+            slots = rng.integers(0, positions + 1)
+            keep = slots < max_frames
+            reservoir[slots[keep]] = batch[fill:][keep]
+        seen += batch.shape[0]
         bar.update(batch.shape[0])
     if reservoir is None:
         raise ValueError("no feature frames to fit k-means on (no audio, or every file too short)")

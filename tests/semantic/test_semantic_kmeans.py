@@ -69,3 +69,29 @@ def test_dedupe_round_trip():
     assert empty_tokens.numel() == 0 and empty_runs.numel() == 0
     with pytest.raises(ValueError, match="one sequence"):
         dedupe(tokens[None])
+
+
+def test_faiss_path_trains_on_a_bounded_reservoir(monkeypatch):
+    """faiss is optional; a stand-in with faiss.Kmeans' interface checks the reservoir path."""
+    import sys
+    import types
+
+    seen_shapes = []
+
+    class FakeFaissKmeans:
+        def __init__(self, dim, k, niter, seed, verbose):
+            self.k = k
+
+        def train(self, sample):
+            from sklearn.cluster import KMeans as SkKMeans
+
+            seen_shapes.append(sample.shape)
+            self.centroids = SkKMeans(self.k, n_init=3, random_state=0).fit(sample).cluster_centers_.astype(np.float32)
+
+    monkeypatch.setitem(sys.modules, "faiss", types.SimpleNamespace(Kmeans=FakeFaissKmeans))
+    centers, points, _ = _blobs(num_per=300)
+    stream = (torch.from_numpy(points[i : i + 100]) for i in range(0, len(points), 100))
+    kmeans = fit_kmeans(stream, num_clusters=4, batch_frames=64, max_frames=500, progress=False)
+    assert seen_shapes == [(500, 3)]  # 1200 frames streamed, 500 kept
+    dist = np.linalg.norm(kmeans.centroids.numpy()[:, None] - centers[None], axis=-1)
+    assert dist.min(axis=0).max() < 0.3
