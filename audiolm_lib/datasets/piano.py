@@ -74,7 +74,11 @@ def list_pieces(seed: int = 0, max_score_mb: float | None = 1.0) -> list[tuple[s
     parse them (a whole Beethoven quartet takes minutes) and only their first seconds would be used.
     """
     by_folder: dict[str, list[tuple[str, Path]]] = {}
+    seen: set[str] = set()
     for folder, name, path, size in _corpus_scores():
+        if name in seen:  # the same piece in two formats (.mxl and .krn): one name, one entry
+            continue
+        seen.add(name)
         if max_score_mb is None or size <= max_score_mb * 1e6:
             by_folder.setdefault(folder, []).append((name, path))
     rng = random.Random(seed)
