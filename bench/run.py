@@ -212,11 +212,14 @@ def run_peer(device: str, quick: bool, peer_python: Path, rows: list[str], timeo
     return result
 
 
-def compare(ours: dict, peer_rows: dict) -> dict:
-    """``{row: peer_seconds / our_seconds}`` (> 1: we are faster) for rows both sides measured."""
+def compare(ours: dict, peer_rows: dict, key: str = "median_s") -> dict:
+    """``{row: peer_seconds / our_seconds}`` (> 1: we are faster) for rows both sides measured.
+
+    ``key="cpu_s"`` compares process CPU time instead, for rows where both sides report it.
+    """
     ratios = {}
     for row in ROW_ORDER:
-        a, b = ours.get(row, {}).get("median_s"), peer_rows.get(row, {}).get("median_s")
+        a, b = ours.get(row, {}).get(key), peer_rows.get(row, {}).get(key)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0:
             ratios[row] = round(b / a, 2)
     return ratios
@@ -353,6 +356,9 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
         result["peer"] = peer_result
         speedups = compare(ordered, peer_result.get("rows", {}))
         result["speedup_vs_peer"] = speedups
+        cpu_speedups = compare(ordered, peer_result.get("rows", {}), key="cpu_s")
+        if cpu_speedups:
+            result["cpu_time_speedup_vs_peer"] = cpu_speedups
     result["targets"] = check_targets(ordered, speedups, peer)
     return result
 
