@@ -55,12 +55,23 @@ VOICES: tuple[Voice, ...] = (
     Voice("festival_kal", "festival", "voice_kal_diphone"),
     Voice("festival_ked", "festival", "voice_ked_diphone"),
 )
+FESTIVAL_ROOTS = ("/usr/share/festival", "/usr/local/share/festival", "/usr/lib/festival")
 ENGINE_PROGRAMS = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
 
 
 def available_voices() -> list[Voice]:
-    """The voices of :data:`VOICES` whose engine is installed on this machine."""
-    return [v for v in VOICES if shutil.which(ENGINE_PROGRAMS[v.engine])]
+    """The voices of :data:`VOICES` whose engine, and voice data where it is separate, are installed."""
+    return [v for v in VOICES if shutil.which(ENGINE_PROGRAMS[v.engine]) and _voice_data_installed(v)]
+
+
+def _voice_data_installed(voice: Voice) -> bool:
+    if voice.engine == "festival":  # each voice is its own apt package: /usr/share/festival/voices/<lang>/<name>
+        name = voice.voice.removeprefix("voice_")
+        return any(Path(root).glob(f"voices/*/{name}") for root in FESTIVAL_ROOTS)
+    if voice.engine == "flite":
+        listed = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30).stdout
+        return voice.voice in listed.split()
+    return True
 
 
 def resolve_voices(speakers: Sequence[str] | int | None) -> list[Voice]:
@@ -80,7 +91,8 @@ def resolve_voices(speakers: Sequence[str] | int | None) -> list[Voice]:
             raise ValueError(f"unknown speaker {name!r}; known: {', '.join(by_name)}")
         voice = by_name[name]
         if voice not in installed:
-            raise ValueError(f"speaker {name!r} needs {ENGINE_PROGRAMS[voice.engine]!r}, which is not installed")
+            raise ValueError(f"speaker {name!r} needs {ENGINE_PROGRAMS[voice.engine]!r} with voice {voice.voice!r}, "
+                             "which is not installed (bash .ci/install)")
         voices.append(voice)
     if len(set(voices)) != len(voices):
         raise ValueError(f"speakers listed twice: {list(speakers)}")

@@ -20,7 +20,7 @@ runner = CliRunner()
 def test_data_piano_command_builds_a_tiny_set(tmp_path):
     out = tmp_path / "piano"
     result = runner.invoke(build_app(), ["data", "piano", str(out), "--minutes", "0.05", "--clip-seconds", "1",
-                                         "--max-seconds-per-piece", "3", "--valid-fraction", "0.1", "--max-score-mb", "0.1"])
+                                         "--max-seconds-per-piece", "3", "--valid-fraction", "0.1", "--max-score-mb", "0.1", "--workers", "1"])
     assert result.exit_code == 0, result.output
     entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     seconds: dict[str, float] = {}
