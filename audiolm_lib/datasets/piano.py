@@ -102,14 +102,19 @@ def _corpus_scores() -> tuple[tuple[str, str, Path, int], ...]:
     import music21
 
     root = Path(music21.__file__).parent / "corpus"
-    found = []
+    found, names = [], set()
     for path in sorted(Path(p) for p in music21.corpus.getPaths()):
         if path.suffix.lower() not in SCORE_SUFFIXES:
             continue
         relative = path.relative_to(root).as_posix()
         folder = relative.split("/", 1)[0]
-        if folder not in SKIPPED_FOLDERS:
-            found.append((folder, piece_name(relative), path, score_size(path)))
+        if folder in SKIPPED_FOLDERS:
+            continue
+        name = piece_name(relative)
+        if name in names:  # the same work in two formats (movement3.krn + movement3.mxl): keep both, apart
+            name = f"{name}_{path.suffix.lstrip('.').lower()}"
+        names.add(name)
+        found.append((folder, name, path, score_size(path)))
     return tuple(found)
 
 

@@ -27,6 +27,8 @@ def test_piece_order_interleaves_composers():
     pieces = list_pieces(seed=0)
     assert len(pieces) > 500
     assert pieces == list_pieces(seed=0) and pieces != list_pieces(seed=1)
+    names = [name for name, _ in list_pieces(seed=0, max_score_mb=None)]
+    assert len(set(names)) == len(names)  # ids of clips derive from these
     first_folders = {name.split("_")[0] for name, _ in pieces[:15]}
     assert len(first_folders) >= 10
 
