@@ -48,7 +48,7 @@ class SemanticLMConfig:
             per frame + local model per level) or ``"delay"`` (one step per frame, level k delayed by k).
         tie_embeddings: output heads share the input embedding rows.
         transformer: decoder shape (the global model of the multiscale layout).
-        local_transformer: the multiscale layout's local model (``None``: one block of the global width).
+        local_transformer: the multiscale layout's local model (``None``: one block of half the global width).
     """
 
     vocab_size: int = 500
@@ -229,7 +229,16 @@ class CoarseLM(LayoutLM, PretrainedMixin):
             reduction: ``"mean"`` (scalar), ``"level"`` (``Tensor[Qc]``) or ``"none"`` (``Tensor[B, Qc, F]``).
         """
         semantic, coarse = self._check(semantic, coarse)
+        self._check_alignment(semantic.shape[1], coarse.shape[2])
         return self.target_loss(semantic, coarse, reduction=reduction)
+
+    def _check_alignment(self, semantic_tokens: int, frames: int) -> None:
+        """Semantic tokens and acoustic frames must span about the same time (10 % or 4 tokens slack)."""
+        expected = frames * self.ratio
+        if abs(semantic_tokens - expected) > max(4.0, 0.1 * expected):
+            raise ValueError(f"semantic has {semantic_tokens} tokens but {frames} acoustic frames span about "
+                             f"{expected:.0f} semantic tokens at {self.config.semantic_rate} / "
+                             f"{self.config.acoustic_rate} Hz")
 
     def _check(self, semantic: Tensor, coarse: Tensor | None) -> tuple[Tensor, Tensor | None]:
         semantic = check_tokens("semantic", semantic, 2, self.config.semantic_vocab_size)
@@ -263,11 +272,7 @@ class CoarseLM(LayoutLM, PretrainedMixin):
             raise ValueError(f"num_frames must be >= 0, got {num_frames}")
         known = 0 if prompt is None else prompt.shape[2]
         total = known + num_frames
-        expected = total * self.ratio
-        if abs(semantic.shape[1] - expected) > max(4.0, 0.1 * expected):
-            raise ValueError(f"semantic has {semantic.shape[1]} tokens but prompt + new frames ({total}) span "
-                             f"about {expected:.0f} semantic tokens at {self.config.semantic_rate} / "
-                             f"{self.config.acoustic_rate} Hz")
+        self._check_alignment(semantic.shape[1], total)  # prompt + new frames
         batch, levels = semantic.shape[0], self.config.num_coarse_quantizers
         buffer = torch.full((batch, levels, total), -1, dtype=torch.long, device=semantic.device)
         if prompt is not None:

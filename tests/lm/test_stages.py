@@ -100,6 +100,8 @@ def test_semantic_eos_target_and_bad_inputs():
         fine(torch.zeros(1, 2, 4, dtype=torch.long), torch.zeros(1, 4, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="semantic has"):
         coarse_lm().generate(torch.zeros(1, 3, dtype=torch.long), None, 40)
+    with pytest.raises(ValueError, match="semantic has"):
+        coarse_lm()(torch.zeros(1, 30, dtype=torch.long), torch.zeros(1, 3, 10, dtype=torch.long))
 
 
 # --------------------------------------------------------------------------------------------- sampling
