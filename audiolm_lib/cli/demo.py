@@ -1,0 +1,138 @@
+"""``audiolm demo``, ``audiolm continue`` and ``audiolm info``: hear a model, continue your audio, inspect a checkpoint."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from audiolm_lib.cli.common import friendly_errors
+
+
+@friendly_errors
+def demo_command(
+    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for prompt.wav, continuation.wav and demo.png."),
+    speech: bool = typer.Option(False, "--speech", help="Continue speech instead of piano."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="AudioLM folder (default: checkpoints/piano or checkpoints/speech)."),
+    prompt: Optional[Path] = typer.Option(None, "--prompt", help="Your own prompt audio instead of a rendered, unseen one."),
+    prompt_seconds: float = typer.Option(3.0, "--prompt-seconds", help="Length of the prompt."),
+    seconds: float = typer.Option(7.0, "--seconds", help="Length of the continuation."),
+    retrain: bool = typer.Option(False, "--retrain", help="Build the data and train the small recipe instead of loading a checkpoint."),
+    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec + three stages)."),
+    tiny: bool = typer.Option(False, "--tiny", help="With --retrain: a seconds-scale run (smoke test; the audio is noise)."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed: the same seed gives the same continuation."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Override the sampling temperature of all stages."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+) -> None:
+    """Continue an unseen piano (or --speech) prompt with the shipped small models; writes WAVs and a plot."""
+    import torch
+
+    from audiolm_lib.demo import run_demo
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    result = run_demo(out, "speech" if speech else "piano", checkpoint=checkpoint, prompt_path=prompt,
+                      prompt_seconds=prompt_seconds, seconds=seconds, retrain=retrain, budget_minutes=budget_minutes,
+                      tiny=tiny, seed=seed, temperature=temperature, log=typer.echo)
+    typer.echo(f"model:        {result.model_dir}")
+    typer.echo(f"prompt:       {result.prompt}")
+    typer.echo(f"continuation: {result.continuation}")
+    typer.echo(f"both:         {result.combined}")
+    typer.echo(f"plot:         {result.plot}")
+    typer.echo(f"done in {result.seconds_taken:.1f} s; listen with e.g. `play {result.combined}`")
+
+
+@friendly_errors
+def continue_command(
+    model_dir: Path = typer.Argument(..., help="AudioLM folder (AudioLM.save_pretrained / checkpoints/piano)."),
+    prompt: Path = typer.Argument(..., help="Prompt audio file (any rate; stereo is downmixed)."),
+    out: Path = typer.Option(Path("continuation.wav"), "--out", "-o", help="Output audio file (.wav or .flac)."),
+    seconds: float = typer.Option(5.0, "--seconds", "-s", help="Length of the continuation."),
+    prompt_seconds: Optional[float] = typer.Option(None, "--prompt-seconds", help="Use only the first seconds of the prompt."),
+    with_prompt: bool = typer.Option(False, "--with-prompt", help="Write the re-synthesised prompt before the continuation."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (all stages; 0 = greedy)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k likeliest tokens."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+) -> None:
+    """Continue a prompt file with a trained AudioLM and write the result."""
+    import torch
+
+    from audiolm_lib.audio import load_audio, save_audio
+    from audiolm_lib.pipeline import AudioLM
+
+    if not model_dir.exists():
+        raise FileNotFoundError(f"model folder not found: {model_dir}")
+    if seconds <= 0:
+        raise ValueError(f"--seconds must be positive, got {seconds}")
+    model = AudioLM.from_pretrained(model_dir, map_location=device)
+    wave = load_audio(prompt, sample_rate=model.sample_rate)
+    if prompt_seconds is not None:
+        wave = wave[:, : int(prompt_seconds * model.sample_rate)]
+    generator = torch.Generator(device=device).manual_seed(seed)
+    result = model.continue_audio(wave.to(device), seconds, sample_rate=model.sample_rate, generator=generator,
+                                  temperature=temperature, top_k=top_k, top_p=top_p, return_prompt=with_prompt,
+                                  progress=True)
+    path = save_audio(out, result[0].cpu(), model.sample_rate)
+    typer.echo(f"wrote {path} ({result.shape[-1] / model.sample_rate:.2f} s at {model.sample_rate} Hz)")
+
+
+def describe_model(model_dir: Path) -> dict:
+    """What ``audiolm info`` prints: per component its class, parameters and size on disk, plus token rates."""
+    from audiolm_lib.pipeline import COMPONENTS, AudioLM
+
+    model = AudioLM.from_pretrained(model_dir)
+    components = {}
+    for name in COMPONENTS:
+        module = getattr(model, name)
+        folder = model_dir / name
+        components[name] = {
+            "class": type(module).__name__,
+            "parameters": sum(p.numel() for p in module.parameters()),
+            "bytes_on_disk": sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0,
+        }
+        layout = getattr(getattr(module, "config", None), "layout", None)
+        if layout is not None:
+            components[name]["layout"] = layout
+    return {
+        "model_dir": str(model_dir),
+        "sample_rate": model.sample_rate,
+        "semantic_rate": model.semantic_rate,
+        "semantic_vocab_size": int(model.semantic_tokenizer.vocab_size),
+        "acoustic_rate": model.acoustic_rate,
+        "codebook_size": int(model.codec.codebook_size),
+        "codec_levels": int(model.codec.num_quantizers),
+        "coarse_levels": model.num_coarse,
+        "fine_levels": model.num_fine,
+        "components": components,
+    }
+
+
+@friendly_errors
+def info_command(
+    model_dir: Path = typer.Argument(..., help="AudioLM folder to describe."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Describe a saved AudioLM: components, parameter counts, token rates and vocabularies."""
+    if not model_dir.exists():
+        raise FileNotFoundError(f"model folder not found: {model_dir}")
+    info = describe_model(model_dir)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    typer.echo(f"{info['model_dir']}: {info['sample_rate']} Hz audio")
+    typer.echo(f"  semantic tokens: {info['semantic_vocab_size']} ids at {info['semantic_rate']:g} Hz")
+    typer.echo(f"  acoustic tokens: {info['codec_levels']} RVQ levels x {info['codebook_size']} codes at "
+               f"{info['acoustic_rate']:g} Hz (coarse {info['coarse_levels']}, fine {info['fine_levels']})")
+    for name, part in info["components"].items():
+        layout = f", layout {part['layout']}" if "layout" in part else ""
+        typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "
+                   f"{part['bytes_on_disk'] / 1e6:6.2f} MB{layout}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo_command)
+    app.command("continue")(continue_command)
+    app.command("info")(info_command)

@@ -1,0 +1,217 @@
+"""The demo job behind ``audiolm demo``: get a model, make an unseen prompt, continue it, write the result.
+
+Model: the shipped checkpoint ``checkpoints/<kind>`` (``AudioLM.from_pretrained``), or a fresh run of the
+small recipe (:mod:`audiolm_lib.recipes`) when asked to retrain or when no checkpoint is there.
+Prompt: rendered on the spot with the data builders, from material the checkpoints never trained on (a
+validation piece of the music21 corpus; a sentence far beyond the training sentences, read by a TTS voice),
+or a file of your own.
+
+Output folder: ``prompt.wav``, ``continuation.wav`` (the generated audio only), ``prompt_and_continuation.wav``
+and ``demo.png`` (mel spectrogram of prompt | continuation, and the semantic and coarse token streams).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from audiolm_lib.audio import AudioError
+
+KINDS = ("piano", "speech")
+PROMPT_SENTENCE_OFFSET = 1_000_000  # sentence numbers far beyond any training set built with the same seed
+VALID_FRACTION = 0.05  # the split the shipped checkpoints were trained with
+
+
+@dataclass
+class DemoResult:
+    """Where the demo wrote its files, and what it did."""
+
+    out_dir: Path
+    prompt: Path
+    continuation: Path
+    combined: Path
+    plot: Path
+    model_dir: Path | None
+    prompt_source: str
+    seconds_taken: float
+
+
+def default_checkpoint(kind: str) -> Path:
+    """``checkpoints/<kind>`` of the source tree this package is installed from (editable install)."""
+    return Path(__file__).resolve().parent.parent / "checkpoints" / kind
+
+
+def has_checkpoint(directory: str | os.PathLike) -> bool:
+    return (Path(directory) / "config.json").exists()
+
+
+# ------------------------------------------------------------------------------------------------ prompts
+def piano_prompt(seconds: float, seed: int = 0, sample_rate: int = 16000) -> tuple[torch.Tensor, str]:
+    """The opening ``seconds`` of the first validation-split piece of the music21 corpus: ``(Tensor[1, T], name)``."""
+    from audiolm_lib.datasets.manifest import stable_split
+    from audiolm_lib.datasets.piano import list_pieces, render_notes, score_notes
+
+    for name, path in list_pieces(seed, max_score_mb=0.2):
+        if stable_split(name, VALID_FRACTION) != "valid":
+            continue
+        try:
+            notes = score_notes(path, max_seconds=seconds + 0.5, seed=seed)
+        except Exception:  # noqa: BLE001 - an unparsable score: take the next one
+            continue
+        if not notes:
+            continue
+        wave = torch.from_numpy(render_notes(notes, sample_rate))
+        if wave.numel() >= seconds * sample_rate:
+            return wave[None, : int(seconds * sample_rate)], f"piano piece '{name}' (validation split)"
+    raise AudioError("no validation piano piece could be rendered from the music21 corpus")
+
+
+def speech_prompt(seconds: float, seed: int = 0, voice: str | None = None) -> tuple[torch.Tensor, str]:
+    """``seconds`` of unseen sentences read by ``voice`` (default: the first installed): ``(Tensor[1, T], text)``."""
+    from audiolm_lib.datasets.sentences import sentence_at
+    from audiolm_lib.datasets.speech import SAMPLE_RATE, resolve_voices, synthesize
+
+    chosen = resolve_voices([voice] if voice else 1)[0]
+    pieces, texts, total, index = [], [], 0, PROMPT_SENTENCE_OFFSET
+    while total < seconds * SAMPLE_RATE:
+        text = sentence_at(index, seed)
+        wave = torch.from_numpy(synthesize(chosen, text))
+        pieces.append(wave)
+        texts.append(text)
+        total += wave.numel()
+        index += 1
+    wave = torch.cat(pieces)[: int(seconds * SAMPLE_RATE)]
+    return wave[None], f"voice {chosen.name} reading unseen text: {' '.join(texts)!r}"
+
+
+# ------------------------------------------------------------------------------------------------ plot
+def plot_continuation(prompt: torch.Tensor, continuation: torch.Tensor, sample_rate: int, tokens: dict,
+                      path: str | os.PathLike, title: str = "") -> Path:
+    """Write a PNG: log-mel spectrogram of ``prompt | continuation`` over the semantic and level-1 token streams.
+
+    ``prompt``: ``Tensor[T0]``; ``continuation``: ``Tensor[T1]``; ``tokens``: ``{"semantic": [1, S],
+    "codes": [1, Q, F], "prompt_frames": F0}`` as returned by ``AudioLM.continue_audio(return_tokens=True)``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from audiolm_lib.eval.mel import mel_spectrogram
+
+    wave = torch.cat([prompt.reshape(-1), continuation.reshape(-1)]).float()
+    mel = mel_spectrogram(wave, sample_rate, n_fft=1024, hop_length=160, n_mels=80)
+    log_mel = torch.log10(mel.clamp_min(1e-6)).numpy()
+    prompt_seconds = prompt.numel() / sample_rate
+    total_seconds = wave.numel() / sample_rate
+    semantic = tokens["semantic"][0].cpu().numpy()
+    codes = tokens["codes"][0].cpu().numpy()  # [Q, F]
+    semantic_t = (0.5 + torch.arange(len(semantic)).numpy()) * total_seconds / max(1, len(semantic))
+    frame_t = (0.5 + torch.arange(codes.shape[1]).numpy()) * total_seconds / max(1, codes.shape[1])
+
+    fig, axes = plt.subplots(3, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
+    axes[0].imshow(log_mel, origin="lower", aspect="auto", extent=(0, total_seconds, 0, log_mel.shape[0]),
+                   cmap="magma")
+    axes[0].set_ylabel("mel bin")
+    axes[0].set_title(title or "prompt | continuation")
+    axes[1].scatter(semantic_t, semantic, s=3, c="tab:blue")
+    axes[1].set_ylabel("semantic id")
+    axes[2].scatter(frame_t, codes[0], s=3, c="tab:green")
+    axes[2].set_ylabel("RVQ level 1")
+    axes[2].set_xlabel("seconds")
+    for ax in axes:
+        ax.axvline(prompt_seconds, color="white" if ax is axes[0] else "red", linestyle="--", linewidth=1.2)
+    axes[0].text(prompt_seconds / 2, log_mel.shape[0] * 0.92, "prompt", color="white", ha="center")
+    axes[0].text((prompt_seconds + total_seconds) / 2, log_mel.shape[0] * 0.92, "continuation", color="white",
+                 ha="center")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ demo
+def load_or_train(kind: str, checkpoint: str | os.PathLike | None, retrain: bool, work_dir: Path,
+                  budget_minutes: float, tiny: bool, log=print):
+    """``(AudioLM, directory)``: the checkpoint, or a recipe run in ``work_dir`` (retrain / no checkpoint)."""
+    from audiolm_lib.pipeline import AudioLM
+
+    directory = Path(checkpoint) if checkpoint is not None else default_checkpoint(kind)
+    if not retrain:
+        if has_checkpoint(directory):
+            return AudioLM.from_pretrained(directory), directory
+        if checkpoint is not None:
+            raise FileNotFoundError(f"no AudioLM checkpoint (config.json) in {directory}")
+        log(f"no shipped checkpoint in {directory}: training the small {kind} recipe ({budget_minutes:g} min)")
+    from audiolm_lib.recipes import RecipeConfig, run_recipe
+
+    config = RecipeConfig.tiny(kind) if tiny else RecipeConfig.small(kind, budget_minutes)
+    model_dir = work_dir / "model"
+    return run_recipe(config, work_dir, model_dir), model_dir
+
+
+def run_demo(
+    out_dir: str | os.PathLike,
+    kind: str = "piano",
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    prompt_path: str | os.PathLike | None = None,
+    prompt_seconds: float = 3.0,
+    seconds: float = 7.0,
+    retrain: bool = False,
+    budget_minutes: float = 30.0,
+    tiny: bool = False,
+    seed: int = 0,
+    temperature: float | None = None,
+    log=print,
+) -> DemoResult:
+    """Continue an unseen prompt with a small AudioLM and write the audio and a plot to ``out_dir``.
+
+    Args:
+        kind: "piano" or "speech" (chooses the checkpoint and the kind of prompt).
+        checkpoint: an AudioLM directory (default ``checkpoints/<kind>``).
+        prompt_path: your own prompt audio instead of a rendered one (its first ``prompt_seconds``).
+        retrain: run the small recipe (``budget_minutes`` of training; ``tiny``: a seconds-scale run).
+        seed: seeds the sampling (the same seed gives the same continuation).
+    """
+    from audiolm_lib.audio import load_audio, save_audio
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if prompt_seconds <= 0 or seconds <= 0:
+        raise ValueError(f"prompt_seconds and seconds must be positive, got {prompt_seconds} and {seconds}")
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, model_dir = load_or_train(kind, checkpoint, retrain, out_dir / "run", budget_minutes, tiny, log)
+    rate = model.sample_rate
+    if prompt_path is not None:
+        prompt = load_audio(prompt_path, sample_rate=rate)[:, : int(prompt_seconds * rate)]
+        source = f"file {prompt_path}"
+    elif kind == "piano":
+        prompt, source = piano_prompt(prompt_seconds, seed, rate)
+    else:
+        prompt, source = speech_prompt(prompt_seconds, seed)
+    log(f"prompt: {prompt.shape[-1] / rate:.1f} s of {source}")
+    generator = torch.Generator().manual_seed(seed)
+    continuation, tokens = model.continue_audio(prompt, seconds, sample_rate=rate, generator=generator,
+                                                temperature=temperature, return_tokens=True, progress=True)
+    continuation = continuation[0]  # [1, T]
+    paths = {
+        "prompt": save_audio(out_dir / "prompt.wav", prompt, rate),
+        "continuation": save_audio(out_dir / "continuation.wav", continuation, rate),
+        "combined": save_audio(out_dir / "prompt_and_continuation.wav", torch.cat([prompt, continuation], -1), rate),
+    }
+    plot = plot_continuation(prompt[0], continuation[0], rate, tokens, out_dir / "demo.png",
+                             title=f"{kind}: {prompt.shape[-1] / rate:.1f} s prompt | {seconds:g} s continuation")
+    result = DemoResult(out_dir=out_dir, plot=plot, model_dir=model_dir, prompt_source=source,
+                        seconds_taken=round(time.monotonic() - started, 1), **paths)
+    info = {k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}
+    (out_dir / "demo.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return result
