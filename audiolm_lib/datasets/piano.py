@@ -51,6 +51,7 @@ class ClipSettings:
 
     clip_seconds: float
     max_seconds_per_piece: float
+    seed: int = 0  # velocities of unmarked notes depend on it
     sample_rate: int = SAMPLE_RATE
     version: int = 2
 
@@ -273,7 +274,7 @@ def build_piano_dataset(
     audio_dir, progress_dir = out_dir / "audio", out_dir / ".progress"
     audio_dir.mkdir(parents=True, exist_ok=True)
     progress_dir.mkdir(exist_ok=True)
-    settings = ClipSettings(clip_seconds=float(clip_seconds), max_seconds_per_piece=float(max_seconds_per_piece))
+    settings = ClipSettings(float(clip_seconds), float(max_seconds_per_piece), int(seed))
     font = soundfont_path()
     target_seconds, total_seconds = minutes * 60.0, 0.0
     entries: list[dict] = []
