@@ -34,7 +34,7 @@ class LayoutLM(TokenLM):
         layout: the stage's token layout.
         transformer: the (global) Transformer config.
         tie_embeddings: output heads share input embeddings (flat layout only).
-        local_transformer: the multi-scale layout's local model (``None``: one block of the global width).
+        local_transformer: the multi-scale layout's local model (``None``: one block of half the global width).
     """
 
     def __init__(self, layout, transformer: TransformerConfig, tie_embeddings: bool,

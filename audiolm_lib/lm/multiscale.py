@@ -43,10 +43,18 @@ class MultiScaleLayout(FramewiseLayout):
 
 
 def default_local_config(global_config: TransformerConfig, levels: int) -> TransformerConfig:
-    """The local model when the stage config names none: global width and heads, one block."""
-    return TransformerConfig(dim=global_config.dim, depth=1, heads=global_config.heads,
-                             ff_mult=global_config.ff_mult, dropout=global_config.dropout,
-                             max_seq_len=max(levels, 2), rotary_base=global_config.rotary_base)
+    """The local model when the stage config names none: one block, half the global width.
+
+    Half width keeps the head width (half the heads) and makes a local step cheap: it runs ``Q`` times
+    per frame, so its cost, not the global model's, sets the generation speed (see BENCHMARKS.md).
+    """
+    heads = max(1, global_config.heads // 2)
+    dim = global_config.dim // 2
+    if dim < 2 or dim % heads or (dim // heads) % 2:
+        dim, heads = global_config.dim, global_config.heads
+    return TransformerConfig(dim=dim, depth=1, heads=heads, ff_mult=global_config.ff_mult,
+                             dropout=global_config.dropout, max_seq_len=max(levels, 2),
+                             rotary_base=global_config.rotary_base)
 
 
 class MultiScaleLM(FramewiseLM):
@@ -56,7 +64,7 @@ class MultiScaleLM(FramewiseLM):
         layout: a :class:`MultiScaleLayout`.
         transformer: global model config.
         tie_embeddings: unsupported here (``ValueError``).
-        local_transformer: local model config (``None``: :func:`default_local_config`).
+        local_transformer: local model config (``None``: :func:`default_local_config`, one block of half width).
     """
 
     def __init__(self, layout: MultiScaleLayout, transformer: TransformerConfig, tie_embeddings: bool,
