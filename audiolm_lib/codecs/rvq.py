@@ -29,7 +29,9 @@ def kmeans(samples: torch.Tensor, num_clusters: int, iterations: int = 10) -> to
     """
     num_samples = samples.shape[0]
     if num_samples <= num_clusters:
-        return samples[torch.randint(0, num_samples, (num_clusters,), device=samples.device)].clone()
+        picks = samples[torch.randint(0, num_samples, (num_clusters,), device=samples.device)]
+        # jitter the repeats so ties break and each copy can drift to its own cluster
+        return picks + 0.01 * samples.std(dim=0, keepdim=True) * torch.randn_like(picks)
     centroids = samples[torch.randperm(num_samples, device=samples.device)[:num_clusters]].clone()
     for _ in range(iterations):
         assignment = torch.cdist(samples, centroids).argmin(dim=1)
@@ -130,7 +132,7 @@ class RVQOutput:
 
     quantized: ``Tensor[B, D, F]`` sum of the selected levels' code vectors.
     codes: ``LongTensor[B, Q', F]``.
-    commitment_loss: scalar, summed over levels.
+    commitment_loss: scalar, mean over levels.
     perplexity: ``Tensor[Q']`` codebook usage per level (``exp`` of the code-histogram entropy).
     """
 
@@ -168,7 +170,7 @@ class ResidualVQ(nn.Module):
             codes.append(level_codes)
             losses.append(commitment)
             perplexities.append(self._perplexity(level_codes))
-        return RVQOutput(quantized, torch.stack(codes, dim=1), torch.stack(losses).sum(), torch.stack(perplexities))
+        return RVQOutput(quantized, torch.stack(codes, dim=1), torch.stack(losses).mean(), torch.stack(perplexities))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, num_levels: int | None = None) -> torch.Tensor:
