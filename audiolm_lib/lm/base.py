@@ -39,6 +39,17 @@ def decode_threads(device: torch.device):
             torch.set_num_threads(previous)
 
 
+@contextlib.contextmanager
+def eval_mode(module: nn.Module):
+    """Sample without dropout even if called on a model in training mode (restored on exit)."""
+    was_training = module.training
+    module.train(False)
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
 def check_tokens(name: str, tokens: Tensor, rank: int, vocab: int, *, allow_pad: bool = True) -> Tensor:
     """Validate an integer id tensor: rank, dtype, range ``[0, vocab)`` (``-1`` = padding if allowed)."""
     if not isinstance(tokens, Tensor):
@@ -177,7 +188,7 @@ class TokenLM(nn.Module):
         eos_code = self.layout.target_vocab
         finished = torch.zeros(batch, dtype=torch.bool, device=buffer.device)
         window_begin, hidden = 0, None
-        with decode_threads(buffer.device):
+        with decode_threads(buffer.device), eval_mode(self):
             for frame in range(start, total):
                 begin = window_start(frame, window_begin, window, hop)
                 if hidden is None or begin != window_begin:  # (re)encode the window: conditioning + known frames

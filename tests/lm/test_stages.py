@@ -166,6 +166,16 @@ def test_generation_matches_full_forward_greedy():
     assert torch.isfinite(per_token).all()
 
 
+def test_generation_ignores_dropout_and_restores_training_mode():
+    model = SemanticLM(SemanticLMConfig(vocab_size=12, transformer=tcfg(dropout=0.5), window_seconds=0.4))
+    model.train()
+    prompt = torch.randint(0, 12, (2, 5))
+    a = model.generate(prompt, 12, temperature=0)
+    b = model.generate(prompt, 12, temperature=0)
+    assert torch.equal(a, b) and model.training
+    assert torch.equal(a, model.eval().generate(prompt, 12, temperature=0))
+
+
 def test_unconditional_semantic_and_zero_length():
     model = semantic_lm()
     out = model.generate(torch.zeros(2, 0, dtype=torch.long), 7, generator=gen(0))
