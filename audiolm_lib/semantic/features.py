@@ -28,7 +28,9 @@ class FeatureConfig:
     Spectral (mfcc, logmel): sample_rate, hop_length, win_length, n_fft, n_mels, n_mfcc, deltas, f_min,
     f_max, normalize (per-utterance mean/variance normalisation).
     Learned (hubert, w2v-bert): layer (1-based transformer layer whose output is used; the model is cut
-    after it), model_config (the Hugging Face config as a dict), normalize_waveform.
+    after it), model_config (the Hugging Face config as a dict), normalize_waveform, max_chunk_seconds
+    (longer audio is run in pieces on the model's frame grid, bounding attention memory, as fairseq's
+    HuBERT feature dumper does).
     """
 
     kind: str = "mfcc"
@@ -45,6 +47,7 @@ class FeatureConfig:
     layer: int = 6
     model_config: dict | None = None
     normalize_waveform: bool = False
+    max_chunk_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.kind not in SPECTRAL_KINDS + LEARNED_KINDS:
@@ -250,12 +253,19 @@ class HubertFeatures(FeatureExtractor):
         return max(0, (num_samples - self._receptive_field) // self._hop + 1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """``Tensor[B, 1, T]`` -> ``Tensor[B, F, hidden_size]``."""
+        """``Tensor[B, 1, T]`` -> ``Tensor[B, F, hidden_size]``, ``F = num_frames(T)``."""
         signal = wave[:, 0].float()
         if self.config.normalize_waveform:
             signal = F.layer_norm(signal, signal.shape[-1:])
-        out = self.model(signal, output_hidden_states=True)
-        return out.hidden_states[self.config.layer]
+        context = self._receptive_field - self._hop
+        return _run_in_chunks(self._forward_chunk, signal, self._chunk_samples(), context, self.min_samples)
+
+    def _forward_chunk(self, signal: torch.Tensor) -> torch.Tensor:
+        return self.model(signal, output_hidden_states=True).hidden_states[self.config.layer]
+
+    def _chunk_samples(self) -> int:
+        hops = max(1, int(self.config.max_chunk_seconds * self.sample_rate) // self.hop_length)
+        return hops * self.hop_length
 
 
 class W2VBertFeatures(FeatureExtractor):
@@ -307,6 +317,12 @@ class W2VBertFeatures(FeatureExtractor):
         return max(0, (1 + (num_samples - 400) // 160) // 2) if num_samples >= 400 else 0
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, 1, T]`` -> ``Tensor[B, F, hidden_size]``, ``F = num_frames(T)``."""
+        hops = max(1, int(self.config.max_chunk_seconds * self.sample_rate) // self.hop_length)
+        # a stacked fbank frame i covers samples [320 i, 320 i + 560)
+        return _run_in_chunks(self._forward_chunk, wave, hops * self.hop_length, 560 - 320, self.min_samples)
+
+    def _forward_chunk(self, wave: torch.Tensor) -> torch.Tensor:
         if self._processor is None:
             from transformers import SeamlessM4TFeatureExtractor
 
@@ -318,6 +334,23 @@ class W2VBertFeatures(FeatureExtractor):
         features = inputs["input_features"].to(wave.device)
         out = self.model(features, output_hidden_states=True)
         return out.hidden_states[self.config.layer]
+
+
+def _run_in_chunks(forward, signal: torch.Tensor, chunk: int, context: int, min_samples: int) -> torch.Tensor:
+    """Apply ``forward`` to pieces ``[k chunk, (k + 1) chunk + context)`` and concatenate the frames.
+
+    With ``chunk`` a multiple of the hop and ``context = receptive_field - hop`` the pieces' frames tile the
+    frame grid of the whole signal exactly, so the frame count equals that of one pass.
+    """
+    total = signal.shape[-1]
+    if total <= chunk + context:
+        return forward(signal)
+    pieces = []
+    for start in range(0, total, chunk):
+        piece = signal[..., start : start + chunk + context]
+        if piece.shape[-1] >= min_samples:
+            pieces.append(forward(piece))
+    return torch.cat(pieces, dim=1)
 
 
 def _json_config(hf_config) -> dict:

@@ -107,3 +107,18 @@ def test_missing_layer_is_a_clear_error(tmp_path, base_model):
     write_fairseq_checkpoint(base_model, tmp_path / "hubert.pt")
     with pytest.raises(ValueError, match="layers 1..3; layer 7 does not exist"):
         HubertFeatures.from_pretrained(tmp_path / "hubert.pt", layer=7)
+
+
+def test_long_audio_runs_in_chunks_on_the_same_frame_grid(tmp_path, base_model):
+    write_fairseq_checkpoint(base_model, tmp_path / "hubert.pt")
+    features = HubertFeatures.from_pretrained(tmp_path / "hubert.pt", layer=2)
+    torch.manual_seed(5)
+    for samples in (3200 * 3 + 17, 3200 * 2 + 60, 3200 * 2 + 500, 9000):
+        wave = 0.3 * torch.randn(1, 1, samples)
+        features.config.max_chunk_seconds = 30.0
+        whole = features(wave)
+        features.config.max_chunk_seconds = 0.2  # 3200-sample pieces (+ 25 samples of context)
+        chunked = features(wave)
+        assert whole.shape[1] == chunked.shape[1] == features.num_frames(samples)
+        features.config.max_chunk_seconds = 100.0
+        assert torch.equal(features(wave), whole)  # one piece when the audio fits
