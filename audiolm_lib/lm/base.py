@@ -209,6 +209,5 @@ class TokenLM(nn.Module):
                     last_of_frame = level == levels - 1
                     if last_of_frame and (frame + 1 == total or window_start(frame + 1, begin, window, hop) != begin):
                         continue  # the next frame re-encodes a new window; no step needed
-                    step = self.embedding((token + offsets[level])[:, None])
-                    hidden = self.transformer(step, cache)[:, 0]
+                    hidden = self.transformer.step(self.embedding(token + offsets[level]), cache)
         return buffer

@@ -170,6 +170,25 @@ class Block(nn.Module):
         ff = self.ff_out(F.gelu(self.ff_in(self.ff_norm(x)), approximate="tanh"))
         return x + F.dropout(ff, drop, self.training) if drop else x + ff
 
+    def step(self, x: Tensor, rotation: Tensor, store: Tensor, position: int) -> Tensor:
+        """Decode one position without dropout: ``x: Tensor[B, D]`` -> ``Tensor[B, D]``.
+
+        The same computation as :meth:`forward` with ``T = 1``, in fewer kernels (no sequence axis, one
+        view for rotation, one copy into the cache): per-token overhead is what limits decoding.
+        ``rotation``: ``Tensor[3, 1, Dh/2]`` complex row of the rotary table; ``store``: this layer's cache.
+        """
+        batch, dim = x.shape
+        norm = self.attn_norm
+        qkv = F.linear(F.layer_norm(x, (dim,), norm.weight, norm.bias, norm.eps), self.qkv.weight)
+        pairs = torch.view_as_complex(qkv.view(batch, 3, self.heads, self.head_dim // 2, 2))
+        rotated = torch.view_as_real(pairs * rotation)  # [B, 3, H, Dh/2, 2]
+        store[:, :, :, position] = rotated[:, 1:].reshape(batch, 2, self.heads, self.head_dim)
+        query = rotated[:, 0].reshape(batch, self.heads, 1, self.head_dim)
+        end = position + 1
+        attn = F.scaled_dot_product_attention(query, store[:, 0, :, :end], store[:, 1, :, :end])
+        x = x + F.linear(attn.reshape(batch, dim), self.out.weight)
+        return x + self.ff_out(F.gelu(self.ff_in(self.ff_norm(x)), approximate="tanh"))
+
 
 class Transformer(nn.Module):
     """Causal decoder over embeddings: ``Tensor[B, T, D]`` -> ``Tensor[B, T, D]`` (final LayerNorm applied)."""
@@ -208,6 +227,26 @@ class Transformer(nn.Module):
             x = block(x, self.rotary, cache, layer)
         if cache is not None:
             cache.length = end
+        return self.norm(x)
+
+    def step(self, x: Tensor, cache: KVCache) -> Tensor:
+        """Append one position to ``cache`` and return its output: ``x: Tensor[B, D]`` -> ``Tensor[B, D]``.
+
+        Equivalent to ``forward(x[:, None], cache)[:, 0]`` in eval mode, with less per-call overhead
+        (float32 only; other dtypes take the general path).
+        """
+        position = cache.length
+        if x.dtype != torch.float32 or self.training:
+            return self.forward(x[:, None], cache)[:, 0]
+        if position + 1 > cache.capacity or position + 1 > self.config.max_seq_len:
+            raise ValueError(f"KV cache capacity {cache.capacity} exceeded: {position + 1} positions")
+        table = self.rotary.table
+        if table.device != x.device:
+            table = self.rotary.table = table.to(x.device)
+        rotation = table[position]
+        for block, store in zip(self.blocks, cache.layers):
+            x = block.step(x, rotation, store, position)
+        cache.length = position + 1
         return self.norm(x)
 
     def new_cache(self, batch_size: int, capacity: int, device=None, dtype=None) -> KVCache:

@@ -76,3 +76,14 @@ def test_rotary_survives_dtype_conversion():
     converted = converted.to(torch.float64)
     torch.testing.assert_close(converted(x.double()).float(), reference, atol=1e-4, rtol=0)
     assert torch.is_complex(converted.rotary.table) and converted.rotary.table.imag.abs().max() > 0.5
+
+
+def test_single_step_path_equals_forward():
+    model = tiny()
+    x = torch.randn(3, 20, 32)
+    full = model(x)
+    cache = model.new_cache(3, 64)
+    model(x[:, :5], cache)
+    outputs = [model.step(x[:, t], cache) for t in range(5, 20)]
+    assert cache.length == 20
+    torch.testing.assert_close(torch.stack(outputs, 1), full[:, 5:], atol=1e-5, rtol=0)
