@@ -250,14 +250,13 @@ def train_small_stage(config: RecipeConfig, stage: str, cache, out_dir: str | os
     return load_pretrained(out_dir / "model")
 
 
-def run_recipe(config: RecipeConfig, work_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-               *, manifest: str | os.PathLike | None = None, progress: bool = True):
-    """The whole recipe; returns the ``AudioLM`` (also saved to ``out_dir``, default ``work_dir/model``).
+def prepare_tokens(config: RecipeConfig, work_dir: str | os.PathLike, *, manifest: str | os.PathLike | None = None,
+                   progress: bool = True):
+    """Data, codec, tokenizer and token cache (each reused when ``work_dir`` already holds it).
 
-    ``manifest``: train on your own indexed audio (``audiolm data index``) instead of building ``config.kind``.
+    Returns ``(tokenizer, codec, cache)``; the three stages can then train on ``cache`` in parallel processes.
     """
     from audiolm_lib.codecs.soundstream import SoundStream
-    from audiolm_lib.pipeline import AudioLM
     from audiolm_lib.training.token_cache import TokenCache, build_token_cache
 
     work_dir = Path(work_dir)
@@ -277,6 +276,19 @@ def run_recipe(config: RecipeConfig, work_dir: str | os.PathLike, out_dir: str |
     cache_dir = work_dir / "tokens"
     cache = (TokenCache(cache_dir) if (cache_dir / "header.json").exists()
              else build_token_cache(manifest, cache_dir, tokenizer, codec, progress=progress))
+    return tokenizer, codec, cache
+
+
+def run_recipe(config: RecipeConfig, work_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+               *, manifest: str | os.PathLike | None = None, progress: bool = True):
+    """The whole recipe; returns the ``AudioLM`` (also saved to ``out_dir``, default ``work_dir/model``).
+
+    ``manifest``: train on your own indexed audio (``audiolm data index``) instead of building ``config.kind``.
+    """
+    from audiolm_lib.pipeline import AudioLM
+
+    work_dir = Path(work_dir)
+    tokenizer, codec, cache = prepare_tokens(config, work_dir, manifest=manifest, progress=progress)
     stages = {stage: train_small_stage(config, stage, cache, work_dir / f"stage_{stage}", progress).eval()
               for stage in STAGES}
     model = AudioLM(tokenizer, codec, stages["semantic"], stages["coarse"], stages["fine"]).eval()
