@@ -15,7 +15,7 @@ def piano_command(
     minutes: float = typer.Option(30.0, "--minutes", "-m", help="Minutes of audio to render."),
     clip_seconds: float = typer.Option(10.0, "--clip-seconds", help="Length of each clip."),
     seed: int = typer.Option(0, "--seed", help="Chooses and orders the pieces."),
-    valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of pieces held out for validation."),
+    valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="Share of pieces held out for validation."),
     max_seconds_per_piece: float = typer.Option(20.0, "--max-seconds-per-piece", help="Use only the start of each piece, so more pieces fit."),
     max_score_mb: float = typer.Option(1.0, "--max-score-mb", help="Skip scores larger than this (slow to parse)."),
     workers: int = typer.Option(2, "--workers", help="Processes parsing and rendering scores."),

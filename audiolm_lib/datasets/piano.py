@@ -238,7 +238,7 @@ def build_piano_dataset(
     minutes: float = 30.0,
     clip_seconds: float = 10.0,
     seed: int = 0,
-    valid_fraction: float = 0.05,
+    valid_fraction: float = 0.1,
     *,
     max_seconds_per_piece: float = 20.0,
     max_pieces: int | None = None,
