@@ -1,0 +1,106 @@
+"""``audiolm continue``, ``audiolm info`` and ``audiolm demo`` through the real typer app, on a tiny random model."""
+import json
+import math
+
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from audiolm_lib.audio import save_audio
+from audiolm_lib.cli import build_app
+from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
+from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
+from audiolm_lib.lm.transformer import TransformerConfig
+from audiolm_lib.pipeline import AudioLM
+from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+
+RATE = 16000
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    model = AudioLM(
+        SemanticTokenizer.mfcc(torch.randn(16, 39)),
+        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=3, codebook_size=32)),
+        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
+        CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
+                                window_seconds=1.0, transformer=shape)),
+        FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=1, window_seconds=0.5,
+                            transformer=shape)),
+    )
+    return model.save_pretrained(tmp_path_factory.mktemp("cli_model"))
+
+
+@pytest.fixture
+def prompt(tmp_path):
+    t = torch.arange(int(0.8 * 22050)) / 22050
+    stereo = torch.stack([0.3 * torch.sin(2 * math.pi * 330 * t), 0.3 * torch.sin(2 * math.pi * 440 * t)])
+    return save_audio(tmp_path / "prompt.wav", stereo, 22050)  # another rate and two channels
+
+
+def invoke(*args):
+    return runner.invoke(build_app(), [str(a) for a in args])
+
+
+def test_continue_writes_the_continuation(model_dir, prompt, tmp_path):
+    out = tmp_path / "out.wav"
+    result = invoke("continue", model_dir, prompt, "--out", out, "--seconds", 0.5, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    wave, rate = sf.read(out)
+    assert rate == RATE and wave.shape == (25 * 320,)
+    assert "wrote" in result.output and str(out) in result.output
+    with_prompt = tmp_path / "both.wav"
+    result = invoke("continue", model_dir, prompt, "--out", with_prompt, "--seconds", 0.5, "--seed", 1, "--with-prompt")
+    assert result.exit_code == 0, result.output
+    both, _ = sf.read(with_prompt)
+    assert len(both) == (40 + 25) * 320  # 0.8 s prompt = 40 frames
+    assert abs(both[-len(wave):] - wave).max() < 2 / 2**15  # same seed: the same continuation after the prompt
+
+
+def test_continue_greedy_is_deterministic(model_dir, prompt, tmp_path):
+    outs = [tmp_path / f"g{i}.wav" for i in range(2)]
+    for out, seed in zip(outs, (1, 2)):
+        assert invoke("continue", model_dir, prompt, "-o", out, "-s", 0.3, "--temperature", 0, "--seed", seed).exit_code == 0
+    assert (sf.read(outs[0])[0] == sf.read(outs[1])[0]).all()  # temperature 0: the seed does not matter
+
+
+def test_continue_errors_are_one_line(model_dir, prompt, tmp_path):
+    result = invoke("continue", tmp_path / "nope", prompt)
+    assert result.exit_code == 2 and "model folder not found" in result.output
+    result = invoke("continue", model_dir, tmp_path / "missing.wav")
+    assert result.exit_code == 2 and "error:" in result.output
+    result = invoke("continue", model_dir, prompt, "--seconds", -1)
+    assert result.exit_code == 2 and "--seconds must be positive" in result.output
+    (tmp_path / "broken").mkdir()
+    result = invoke("continue", tmp_path / "broken", prompt)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_info_describes_the_model(model_dir):
+    result = invoke("info", model_dir, "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["semantic_vocab_size"] == 16 and info["codebook_size"] == 32
+    assert (info["codec_levels"], info["coarse_levels"], info["fine_levels"]) == (3, 2, 1)
+    model = AudioLM.from_pretrained(model_dir)
+    assert info["components"]["coarse_lm"]["parameters"] == sum(p.numel() for p in model.coarse_lm.parameters())
+    assert info["components"]["codec"]["bytes_on_disk"] > 0
+    text = invoke("info", model_dir)
+    assert text.exit_code == 0 and "RVQ levels" in text.output and "coarse_lm" in text.output
+
+
+def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
+    out = tmp_path / "demo_out"
+    result = invoke("demo", "--out", out, "--checkpoint", model_dir, "--prompt", prompt, "--prompt-seconds", 0.5,
+                    "--seconds", 0.4, "--threads", 1)
+    assert result.exit_code == 0, result.output
+    for name in ("prompt.wav", "continuation.wav", "demo.png"):
+        assert (out / name).exists()
+        assert str(out / name) in result.output
+    assert len(sf.read(out / "continuation.wav")[0]) == 20 * 320
+    result = invoke("demo", "--out", out, "--checkpoint", tmp_path / "none")
+    assert result.exit_code == 2 and "no AudioLM checkpoint" in result.output
