@@ -75,6 +75,10 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
         "median_s": round(_time(lambda: mfcc.tokenize(wave), repeats, device), 5),
         "features": "mfcc-39", "clusters": 500, "audio_s": seconds, "device": device, "threads": 2,
     }
+    if device == "cpu":  # diagnostic: on a busy machine two threads can be far slower than one
+        torch.set_num_threads(1)
+        rows["tokenize_10s"]["median_s_1_thread"] = round(_time(lambda: mfcc.tokenize(wave), repeats, device), 5)
+        torch.set_num_threads(2)
 
     hubert = _hubert_base_tokenizer(500).to(device)
     hubert_row = {"median_s": round(_time(lambda: hubert.tokenize(wave), repeats, device), 4),
