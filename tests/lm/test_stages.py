@@ -215,6 +215,15 @@ def test_long_generation_uses_only_recent_context():
     assert long.shape == (1, 70) and long.min() >= 0
 
 
+def test_coarse_with_a_slower_semantic_rate():
+    model = coarse_lm(semantic_rate=25.0)  # two acoustic frames per semantic token
+    assert [model.semantic_index(f) for f in (0, 1, 2, 3, 10)] == [0, 1, 1, 2, 5]
+    loss = model(torch.randint(0, 12, (2, 5)), torch.randint(0, K, (2, 3, 10)))
+    assert torch.isfinite(loss)
+    out = model.generate(torch.randint(0, 12, (1, 29)), torch.randint(0, K, (1, 3, 4)), 55, generator=gen(0))
+    assert out.shape == (1, 3, 55) and out.min() >= 0 and out.max() < K
+
+
 def test_fine_runs_consecutive_windows():
     model = fine_lm()  # window 10 frames, hop 10
     coarse = torch.randint(0, K, (1, 2, 35))
