@@ -122,3 +122,20 @@ def test_long_audio_runs_in_chunks_on_the_same_frame_grid(tmp_path, base_model):
         assert whole.shape[1] == chunked.shape[1] == features.num_frames(samples)
         features.config.max_chunk_seconds = 100.0
         assert torch.equal(features(wave), whole)  # one piece when the audio fits
+
+
+def test_waveform_normalisation_flag_is_read_from_both_formats(tmp_path, large_style_model):
+    import json
+
+    large_style_model.save_pretrained(tmp_path / "hf")
+    (tmp_path / "hf" / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
+    write_fairseq_checkpoint(large_style_model, tmp_path / "large.pt", style="args", normalize=True)
+    from_hf = HubertFeatures.from_pretrained(tmp_path / "hf", layer=3)
+    from_fairseq = HubertFeatures.from_pretrained(tmp_path / "large.pt", layer=3)
+    assert from_hf.config.normalize_waveform and from_fairseq.config.normalize_waveform
+    wave = 0.3 * torch.randn(1, 1, 4000) + 0.2
+    normalised = (wave - wave.mean()) / wave.std(unbiased=False)
+    with torch.no_grad():
+        torch.testing.assert_close(from_hf(wave), from_hf.model(normalised[:, 0], output_hidden_states=True).hidden_states[3],
+                                   rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(from_hf(wave), from_fairseq(wave), rtol=0, atol=1e-6)
