@@ -69,7 +69,11 @@ def check_tokens(name: str, tokens: Tensor, rank: int, vocab: int, *, allow_pad:
 
 
 class TokenLM(nn.Module):
-    """Embedding table + :class:`Transformer` + per-level output heads over a :class:`FlatLayout`."""
+    """Embedding table + :class:`Transformer` + per-level output heads over a :class:`FlatLayout`.
+
+    Sampling keeps its KV cache on the model between calls (allocating it per call is slow), so one
+    model instance should generate one batch at a time (not from several threads at once).
+    """
 
     def __init__(self, layout: FlatLayout, transformer: TransformerConfig, tie_embeddings: bool) -> None:
         super().__init__()
