@@ -117,10 +117,11 @@ class VectorQuantizer(nn.Module):
         if self.training and not bool(self.initialized):
             self._initialise(vectors)
         codes = self.nearest(vectors)
+        # look up before the EMA update: re-seeded dead codes equal batch vectors and would quantize them
+        # perfectly, hiding the real quantization error from training
+        quantized = self.lookup(codes).view(batch, frames, dim).transpose(1, 2).to(x.dtype)
         if self.training:
             self._ema_update(vectors, codes)
-            codes = self.nearest(vectors)  # assignments under the updated codebook
-        quantized = self.lookup(codes).view(batch, frames, dim).transpose(1, 2).to(x.dtype)
         commitment = F.mse_loss(x, quantized.detach())
         quantized = x + (quantized - x).detach()
         return quantized, codes.view(batch, frames), commitment

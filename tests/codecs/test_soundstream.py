@@ -25,6 +25,10 @@ def test_default_rates_and_protocol():
     assert model.sample_rate == 16000 and model.hop_length == 320 and model.frame_rate == 50.0
     assert model.num_quantizers == 12 and model.codebook_size == 1024
     assert isinstance(model, CodecProtocol)
+    codes = model.eval().encode(torch.randn(1, 1, 1000) * 0.1)  # 0.0625 s -> 4 frames (padded)
+    assert codes.shape == (1, 12, 4)
+    for levels in range(1, 13):
+        assert model.decode(codes[:, :levels]).shape == (1, 1, 4 * 320)
 
 
 def test_encode_decode_shapes_and_all_level_counts():
