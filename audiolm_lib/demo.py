@@ -41,8 +41,11 @@ class DemoResult:
 
 
 def default_checkpoint(kind: str) -> Path:
-    """``checkpoints/<kind>`` of the source tree this package is installed from (editable install)."""
-    return Path(__file__).resolve().parent.parent / "checkpoints" / kind
+    """``checkpoints/<kind>`` of the source tree this package is installed from (editable install), else of
+    the current directory (a clone with a regular install)."""
+    in_tree = Path(__file__).resolve().parent.parent / "checkpoints" / kind
+    in_cwd = Path.cwd() / "checkpoints" / kind
+    return in_tree if has_checkpoint(in_tree) or not has_checkpoint(in_cwd) else in_cwd
 
 
 def has_checkpoint(directory: str | os.PathLike) -> bool:

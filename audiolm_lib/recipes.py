@@ -86,7 +86,7 @@ class RecipeConfig:
     @classmethod
     def small(cls, kind: str, budget_minutes: float = 60.0) -> "RecipeConfig":
         """The shipped-checkpoint size; ``budget_minutes`` of training split between codec and stages."""
-        config = cls(kind=kind)
+        config = cls(kind=kind, data_minutes=min(20.0, max(3.0, budget_minutes / 2)))
         if kind == "piano":
             config.tokenizer_features = "logmel"  # pitch matters for piano; MFCCs smear it
         config.set_budget(budget_minutes)
