@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiolm_lib.datasets.manifest import MANIFEST_NAME, stable_split, write_manifest
-from audiolm_lib.serialization import atomic_write_text
+from audiolm_lib.datasets.manifest import MANIFEST_NAME, atomic_write_text, stable_split, write_manifest, write_wav
 
 SAMPLE_RATE = 16000
 SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
@@ -352,8 +351,6 @@ def _piece_job(name, path, out_dir, settings: ClipSettings, seed, valid_fraction
 
 
 def _render_piece(name, path, out_dir, settings: ClipSettings, seed, valid_fraction, font) -> list[dict]:
-    from audiolm_lib.audio import save_audio
-
     note_seed = seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))
     notes = score_notes(path, max_seconds=settings.max_seconds_per_piece, seed=note_seed)
     if not notes:
@@ -364,7 +361,7 @@ def _render_piece(name, path, out_dir, settings: ClipSettings, seed, valid_fract
     entries = []
     for k, clip in enumerate(clips):
         relative = f"audio/{name}_{k:03d}.wav"
-        save_audio(out_dir / relative, clip[None], settings.sample_rate)
+        write_wav(out_dir / relative, clip, settings.sample_rate)
         entries.append(
             {
                 "id": f"{name}_{k:03d}",
