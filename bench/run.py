@@ -352,7 +352,7 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
     if peer:
         log("[bench] peer (audiolm-pytorch) ...")
         wanted = [row for row in ROW_ORDER if row in ordered]
-        peer_result = run_peer(device, quick, Path(peer_python), wanted, timeout)
+        peer_result = run_peer(device, quick, Path(peer_python), wanted, 3 * timeout)  # the peer is slow
         result["peer"] = peer_result
         speedups = compare(ordered, peer_result.get("rows", {}))
         result["speedup_vs_peer"] = speedups
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 repetition and small sizes (smoke test)")
     parser.add_argument("--peer", action="store_true", help="also measure audiolm-pytorch 2.4.0 and print ratios")
     parser.add_argument("--peer-python", default=str(DEFAULT_PEER_PYTHON), help="the peer venv's interpreter")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per part")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per part (3x for the peer)")
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

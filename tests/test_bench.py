@@ -98,3 +98,9 @@ def test_bench_command_finds_the_checkout_and_explains_when_it_cannot(tmp_path, 
     monkeypatch.setattr(audiolm_lib, "__file__", str(tmp_path / "site-packages" / "audiolm_lib" / "__init__.py"))
     with pytest.raises(FileNotFoundError, match="pip install -e"):
         find_bench_script()
+
+
+def test_peer_without_its_venv_says_how_to_make_it(tmp_path):
+    bench = load_run_module()
+    result = bench.run_peer("cpu", True, tmp_path / "missing" / "python", ["gen_semantic_100"], timeout=5)
+    assert "rows" not in result and "bash bench/peer/setup_peer_env.sh" in result["error"]

@@ -314,6 +314,11 @@ def measure_training(peer, device, repeats, rows, out):
 
 
 def measure_codec(peer, device, repeats, rows, out):
+    if "tokenize_10s" in rows:
+        out["tokenize_10s"] = {"median_s": None, "reason": "the peer has no MFCC/k-means tokenizer; its HuBERT "
+                               "path needs fairseq and a checkpoint, which cannot be loaded here"}
+    if not rows & {"codec_encode_10s", "codec_decode_10s"}:
+        return
     codec = make_codec(peer, device)
     torch.manual_seed(0)
     wave = (0.1 * torch.randn(1, 10 * SAMPLE_RATE)).to(device)
@@ -340,9 +345,6 @@ def measure_codec(peer, device, repeats, rows, out):
         result["note"] = "SoundStream defaults (channels 32, strides 2-4-5-8, local attention), 12 x 1024 RVQ"
         out[name] = result
         print(f"[peer] {name}: {result['median_s']:.3f} s", file=sys.stderr, flush=True)
-    if "tokenize_10s" in rows:
-        out["tokenize_10s"] = {"median_s": None, "reason": "the peer has no MFCC/k-means tokenizer; its HuBERT "
-                               "path needs fairseq and a checkpoint, which cannot be loaded here"}
 
 
 def measure_e2e(peer, device, repeats, out, prompt_s: float = 1.0, total_s: float = 3.0):
