@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ class MeanCodec:
         return torch.zeros(codes.shape[0], 1, codes.shape[-1] * self.hop_length)
 
 
-def _make_dataset(folder, count: int = 7, corrupt: tuple[int, ...] = ()) -> "Path":
+def _make_dataset(folder, count: int = 7, corrupt: tuple[int, ...] = ()) -> Path:
     rng = np.random.default_rng(0)
     entries = []
     for k in range(count):
