@@ -33,9 +33,10 @@ PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "codec": ("bench_codec.py", ("codec_encode_10s", "codec_decode_10s")),
     "tokenizer": ("bench_tokenizer.py", ("tokenize_10s",)),
     "e2e": ("bench_e2e.py", ("e2e_1s_to_3s",)),
-    "eval": ("bench_eval.py", ()),  # evaluation metrics; not in the issue's table, run with --only eval
 }
-DEFAULT_PARTS = ("lm", "codec", "tokenizer", "e2e")
+# Other benchmarks, run only when named in --only; their JSON is passed through under "extra".
+EXTRA_PARTS = {"eval": "bench_eval.py", "layouts": "bench_layouts.py", "data": "bench_data.py"}
+DEFAULT_PARTS = tuple(PARTS)
 # Scalar keys a part may report that are not rows (throughputs are re-derived here from the row times).
 META_KEY_PREFIXES = ("tokens_per_s", "ms_per_", "threads", "meta", "device", "config", "note", "repeats")
 ROW_ORDER = tuple(row for _, rows in PARTS.values() for row in rows)
@@ -75,7 +76,7 @@ def _peak_rss_mb() -> float:
 
 def run_part_in_this_process(part: str, device: str, quick: bool) -> dict:
     """Import ``bench/<script>`` and call its ``run(device)``; used inside the per-part subprocess."""
-    script = BENCH_DIR / PARTS[part][0]
+    script = BENCH_DIR / (PARTS[part][0] if part in PARTS else EXTRA_PARTS[part])
     spec = importlib.util.spec_from_file_location(f"bench_{part}", script)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(BENCH_DIR))
@@ -109,11 +110,11 @@ def _parse_last_json(stdout: str) -> dict:
     raise ValueError("no JSON object on stdout")
 
 
-def run_part(part: str, device: str, quick: bool, timeout: float) -> dict:
-    """Run one part in a fresh interpreter; returns ``{row: {...}}`` (rows are null with a reason on failure)."""
-    script = BENCH_DIR / PARTS[part][0]
+def _run_worker(part: str, device: str, quick: bool, timeout: float) -> dict:
+    """``{"rows": ..., "peak_rss_mb": ...}`` from a fresh interpreter, or ``{"error": reason}``."""
+    script = BENCH_DIR / (PARTS[part][0] if part in PARTS else EXTRA_PARTS[part])
     if not script.exists():
-        return _null_rows(part, f"bench/{script.name} is not present")
+        return {"error": f"bench/{script.name} is not present"}
     env = dict(os.environ)
     if quick:
         env[QUICK_ENV] = "1"
@@ -124,19 +125,29 @@ def run_part(part: str, device: str, quick: bool, timeout: float) -> dict:
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
     except subprocess.TimeoutExpired:
-        return _null_rows(part, f"bench/{script.name} ran past {timeout:.0f} s")
+        return {"error": f"bench/{script.name} ran past {timeout:.0f} s"}
     if done.returncode != 0:
-        return _null_rows(part, f"bench/{script.name} failed: {_last_lines(done.stderr)}")
+        return {"error": f"bench/{script.name} failed: {_last_lines(done.stderr)}"}
     try:
         result = _parse_last_json(done.stdout)
     except ValueError as exc:
-        return _null_rows(part, f"bench/{script.name}: {exc}")
+        return {"error": f"bench/{script.name}: {exc}"}
+    result["wall_s"] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def run_part(part: str, device: str, quick: bool, timeout: float) -> dict:
+    """Run one part in a fresh interpreter; returns ``{row: {...}}`` (rows are null with a reason on failure)."""
+    result = _run_worker(part, device, quick, timeout)
+    if "error" in result:
+        return _null_rows(part, result["error"])
+    script = BENCH_DIR / PARTS[part][0]
     rows = normalise_rows(result.get("rows") or {}, part_peak_rss_mb=result.get("peak_rss_mb"))
     meta = rows.pop("_meta", None)
     for row in PARTS[part][1]:
         rows.setdefault(row, {"median_s": None, "reason": f"bench/{script.name} did not report this row"})
     for values in rows.values():
-        values.setdefault("part_wall_s", round(time.perf_counter() - start, 2))
+        values.setdefault("part_wall_s", result["wall_s"])
     if meta:
         rows["_meta"] = meta
     return rows
@@ -330,14 +341,18 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
             peer_python: Path = DEFAULT_PEER_PYTHON, timeout: float = 1800.0, log=None) -> dict:
     """Measure ``parts`` (default: all) and, with ``peer``, the peer on the same rows; one JSON-able dict."""
     parts = parts or list(DEFAULT_PARTS)
-    unknown = [p for p in parts if p not in PARTS]
+    unknown = [p for p in parts if p not in PARTS and p not in EXTRA_PARTS]
     if unknown:
-        raise ValueError(f"unknown benchmark parts {unknown}; known: {', '.join(PARTS)}")
+        raise ValueError(f"unknown benchmark parts {unknown}; known: {', '.join([*PARTS, *EXTRA_PARTS])}")
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     rows: dict = {}
     part_meta: dict = {}
+    extra: dict = {}
     for part in parts:
         log(f"[bench] {part} ...")
+        if part in EXTRA_PARTS:
+            extra[part] = _run_worker(part, device, quick, timeout)
+            continue
         part_rows = run_part(part, device, quick, timeout)
         if "_meta" in part_rows:
             part_meta[part] = part_rows.pop("_meta")
@@ -348,6 +363,8 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
     result = {"machine": machine_info(device), "quick": quick, "rows": ordered, "bounds": hardware_bounds(device, quick)}
     if part_meta:
         result["part_meta"] = part_meta
+    if extra:
+        result["extra"] = extra
     speedups: dict = {}
     if peer:
         log("[bench] peer (audiolm-pytorch) ...")
@@ -366,7 +383,7 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the audiolm_lib benchmarks and print one JSON object.")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)} (default: {','.join(DEFAULT_PARTS)})")
+    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join([*PARTS, *EXTRA_PARTS])} (default: {','.join(DEFAULT_PARTS)})")
     parser.add_argument("--quick", action="store_true", help="1 repetition and small sizes (smoke test)")
     parser.add_argument("--peer", action="store_true", help="also measure audiolm-pytorch 2.4.0 and print ratios")
     parser.add_argument("--peer-python", default=str(DEFAULT_PEER_PYTHON), help="the peer venv's interpreter")
