@@ -34,7 +34,9 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def bench(
         device: str = typer.Option("cpu", help="cpu or cuda"),
-        only: str = typer.Option("", help="comma-separated parts: lm, codec, tokenizer, e2e (default) and eval, layouts, data"),
+        only: str = typer.Option(
+            "", help="comma-separated parts: lm, codec, tokenizer, e2e (the default) and eval, layouts, data"
+        ),
         quick: bool = typer.Option(False, help="1 repetition and small sizes (smoke test)"),
         peer: bool = typer.Option(False, help="also measure audiolm-pytorch 2.4.0 (bench/peer/setup_peer_env.sh)"),
         out: Optional[Path] = typer.Option(None, help="also write the JSON to this file"),
