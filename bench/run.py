@@ -360,7 +360,8 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
     # The rows first, then any extra rows a part reports (e.g. a HuBERT-size tokenizer variant).
     ordered = {row: rows[row] for row in ROW_ORDER if row in rows}
     ordered.update({row: values for row, values in rows.items() if row not in ordered})
-    result = {"machine": machine_info(device), "quick": quick, "rows": ordered, "bounds": hardware_bounds(device, quick)}
+    result = {"machine": machine_info(device), "quick": quick, "rows": ordered,
+              "bounds": hardware_bounds(device, quick)}
     if part_meta:
         result["part_meta"] = part_meta
     if extra:
@@ -383,7 +384,8 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the audiolm_lib benchmarks and print one JSON object.")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join([*PARTS, *EXTRA_PARTS])} (default: {','.join(DEFAULT_PARTS)})")
+    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join([*PARTS, *EXTRA_PARTS])} "
+                        f"(default: {','.join(DEFAULT_PARTS)})")
     parser.add_argument("--quick", action="store_true", help="1 repetition and small sizes (smoke test)")
     parser.add_argument("--peer", action="store_true", help="also measure audiolm-pytorch 2.4.0 and print ratios")
     parser.add_argument("--peer-python", default=str(DEFAULT_PEER_PYTHON), help="the peer venv's interpreter")
