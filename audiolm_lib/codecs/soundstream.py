@@ -27,6 +27,8 @@ class SoundStreamConfig:
     latent_dim: size of the quantized frame vectors.
     causal: causal convolutions (streaming-friendly, exact chunked encoding).
     quantizer_dropout: train with a random number of levels so fewer levels still decode.
+    codebook_decay: EMA decay of the codebooks; 0.99 suits large batches, small CPU batches (a few hundred
+        frames per step) keep more codes alive with 0.9.
     dead_code_threshold: EMA usage below which a code is re-seeded from the batch.
     """
 
