@@ -13,7 +13,8 @@ Rows per layout ``L``:
 * ``train_step_fine_L`` / ``train_step_coarse_L``: one AdamW step on batch 2 x 3 s / 2 x 2 s crops;
 * ``params_L`` (fine stage), ``kv_cache_mb_fine_L`` (KV caches of one fine window, both models),
   ``train_activation_mb_fine_L`` (tensors saved for backward by the fine training step);
-* ``fine_speedup_L`` / ``coarse_speedup_L``: flat time / layout time.
+* ``fine_speedup_L`` / ``coarse_speedup_L``: flat time / layout time;
+* every timed row again as process CPU time, prefixed ``cpu_`` (generation decodes on one thread).
 
 Layouts are timed round-robin (each repeat runs every layout once), so load drift on a shared machine
 hits all of them alike. Median of 5 after a warm-up; ``torch.set_num_threads(2)``; fixed seeds.
@@ -46,18 +47,22 @@ def _stage_models(layout: str, device: str):
     return coarse.to(device).eval(), fine.to(device).eval()
 
 
-def _round_robin(jobs: dict, repeats: int = REPEATS, sync=lambda: None) -> dict[str, float]:
-    """Median seconds per job; every repeat runs each job once (after one warm-up of each)."""
-    times: dict[str, list[float]] = {name: [] for name in jobs}
+def _round_robin(jobs: dict, repeats: int = REPEATS, sync=lambda: None) -> dict[str, tuple[float, float]]:
+    """Median (wall seconds, process CPU seconds) per job; every repeat runs each job once, after a warm-up.
+
+    CPU time is reported too because on a shared, oversubscribed machine wall time mostly measures waiting.
+    """
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in jobs}
     for repeat in range(repeats + 1):
         for name, job in jobs.items():
             sync()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             job()
             sync()
             if repeat:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+                times[name].append((time.perf_counter() - start, time.process_time() - cpu_start))
+    return {name: (statistics.median(t for t, _ in values), statistics.median(c for _, c in values))
+            for name, values in times.items()}
 
 
 def _saved_tensor_megabytes(loss_fn) -> float:
@@ -122,12 +127,14 @@ def run(device: str = "cpu") -> dict:
     coarse_train = _round_robin({layout: train_job(coarse, semantic, coarse_codes[:, :, :COARSE_FRAMES])
                                  for layout, (coarse, _) in models.items()}, sync=sync)
     for layout, (coarse, fine) in models.items():
-        results[f"gen_fine_s_per_audio_s_{layout}"] = fine_gen[layout] / (FINE_FRAMES / 50)
-        results[f"gen_coarse_s_per_audio_s_{layout}"] = coarse_gen[layout] / (COARSE_FRAMES / 50)
-        results[f"train_step_fine_{layout}"] = fine_train[layout]
-        results[f"train_step_coarse_{layout}"] = coarse_train[layout]
-        results[f"fine_speedup_{layout}"] = fine_gen["flat"] / fine_gen[layout]
-        results[f"coarse_speedup_{layout}"] = coarse_gen["flat"] / coarse_gen[layout]
+        for kind, table in (("wall", 0), ("cpu", 1)):
+            prefix = "" if kind == "wall" else "cpu_"
+            results[f"{prefix}gen_fine_s_per_audio_s_{layout}"] = fine_gen[layout][table] / (FINE_FRAMES / 50)
+            results[f"{prefix}gen_coarse_s_per_audio_s_{layout}"] = coarse_gen[layout][table] / (COARSE_FRAMES / 50)
+            results[f"{prefix}train_step_fine_{layout}"] = fine_train[layout][table]
+            results[f"{prefix}train_step_coarse_{layout}"] = coarse_train[layout][table]
+            results[f"{prefix}fine_speedup_{layout}"] = fine_gen["flat"][table] / fine_gen[layout][table]
+            results[f"{prefix}coarse_speedup_{layout}"] = coarse_gen["flat"][table] / coarse_gen[layout][table]
         results[f"params_fine_{layout}"] = sum(p.numel() for p in fine.parameters())
         results[f"kv_cache_mb_fine_{layout}"] = _kv_cache_megabytes(fine)
         results[f"train_activation_mb_fine_{layout}"] = _saved_tensor_megabytes(lambda: fine(coarse_codes, fine_codes))
