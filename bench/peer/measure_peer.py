@@ -381,15 +381,14 @@ def run(device: str = "cpu", rows=ALL_ROWS, repeats: int = 5, gen_repeats: int =
     peer = import_peer()
     rows = set(rows)
     out: dict = {}
-    with torch.device("cpu"):
-        if rows & {"gen_semantic_100", "gen_coarse_100f", "gen_fine_100f"}:
-            measure_generation(peer, device, gen_repeats, rows, out)
-        if rows & {"train_step_semantic", "train_step_coarse", "train_step_fine"}:
-            measure_training(peer, device, repeats, rows, out)
-        if rows & {"codec_encode_10s", "codec_decode_10s", "tokenize_10s"}:
-            measure_codec(peer, device, repeats, rows, out)
-        if "e2e_1s_to_3s" in rows:
-            measure_e2e(peer, device, e2e_repeats, out)
+    if rows & {"gen_semantic_100", "gen_coarse_100f", "gen_fine_100f"}:
+        measure_generation(peer, device, gen_repeats, rows, out)
+    if rows & {"train_step_semantic", "train_step_coarse", "train_step_fine"}:
+        measure_training(peer, device, repeats, rows, out)
+    if rows & {"codec_encode_10s", "codec_decode_10s", "tokenize_10s"}:
+        measure_codec(peer, device, repeats, rows, out)
+    if "e2e_1s_to_3s" in rows:
+        measure_e2e(peer, device, e2e_repeats, out)
     return {
         "rows": {name: out[name] for name in ALL_ROWS if name in out},
         "meta": {
