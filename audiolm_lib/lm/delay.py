@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from audiolm_lib.lm.base import decode_threads
+from audiolm_lib.lm.base import decode_threads, eval_mode
 from audiolm_lib.lm.framewise import FramewiseLayout, FramewiseLM
 from audiolm_lib.lm.layouts import PAD_VALUE
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
@@ -141,7 +141,7 @@ class DelayLM(FramewiseLM):
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         begin, hidden, cond = 0, None, None
         last_step = total + levels - 1
-        with decode_threads(device):
+        with decode_threads(device), eval_mode(self):
             for step in range(start, last_step):
                 low, high = max(start, step - levels + 1), min(step, total - 1)
                 new_begin = delay_window(low, high, begin, window, hop)
@@ -170,7 +170,7 @@ class DelayLM(FramewiseLM):
                 if delay_window(next_low, next_high, begin, window, hop) != begin:
                     continue  # the next step re-encodes a new window
                 inputs = self._step_embedding(buffer, step, begin, min(begin + window, total), cond)
-                hidden = self.transformer(inputs[:, None], cache)[:, 0]
+                hidden = self.transformer.step(inputs, cache)
         return buffer
 
     def _step_embedding(self, buffer: Tensor, step: int, begin: int, end: int, cond: Tensor | None) -> Tensor:

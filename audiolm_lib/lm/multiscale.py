@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from audiolm_lib.lm.base import decode_threads
+from audiolm_lib.lm.base import decode_threads, eval_mode
 from audiolm_lib.lm.framewise import FramewiseLayout, FramewiseLM
 from audiolm_lib.lm.layouts import PAD_VALUE
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling, window_start
@@ -160,7 +160,7 @@ class MultiScaleLM(FramewiseLM):
         start_embedding = self.local_embedding.weight[self.local_start_id]
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         window_begin, context, cond = 0, None, None
-        with decode_threads(device):
+        with decode_threads(device), eval_mode(self):
             for frame in range(start, total):
                 begin = window_start(frame, window_begin, window, hop)
                 if context is None or begin != window_begin:  # (re)encode conditioning + known frames
@@ -173,7 +173,7 @@ class MultiScaleLM(FramewiseLM):
                 base = self.local_in(context)
                 step = base + start_embedding
                 for level in range(levels):
-                    hidden = self.local(step[:, None], local_cache)[:, 0]
+                    hidden = self.local.step(step, local_cache)
                     token = sample_logits(F.linear(hidden, heads[level]), temperature, top_k, top_p, generator)
                     buffer[:, level, frame] = token
                     if use_eos:
@@ -191,5 +191,5 @@ class MultiScaleLM(FramewiseLM):
                 aligned = self.aligned_step(cond, frame + 1 - begin)
                 if aligned is not None:
                     inputs = inputs + aligned
-                context = self.transformer(inputs[:, None], global_cache)[:, 0]
+                context = self.transformer.step(inputs, global_cache)
         return buffer

@@ -229,3 +229,13 @@ def test_audiolm_runs_unchanged_with_the_layout(layout, tmp_path):
     loaded = AudioLM.from_pretrained(tmp_path / "model")
     again = loaded.continue_audio(prompt, seconds=0.4, sample_rate=16000, generator=gen(1))
     torch.testing.assert_close(again, wave)
+
+
+def test_sampling_ignores_dropout_of_a_model_in_training_mode():
+    torch.manual_seed(0)
+    model = CoarseLM(CoarseLMConfig(semantic_vocab_size=12, codebook_size=K, num_coarse_quantizers=3,
+                                    window_seconds=0.2, transformer=tcfg(dropout=0.3), layout="delay"))
+    sem = torch.randint(0, 12, (2, 8))
+    trained = model.train().generate(sem, None, 8, temperature=0)
+    assert model.training
+    assert torch.equal(trained, model.eval().generate(sem, None, 8, temperature=0))

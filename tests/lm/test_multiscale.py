@@ -213,3 +213,15 @@ def test_bad_configurations_are_named():
         coarse_lm(local_transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=2))
     with pytest.raises(ValueError, match="unknown token layout 'diagonal'"):
         coarse_lm(layout="diagonal")
+
+
+def test_sampling_ignores_dropout_of_a_model_in_training_mode():
+    torch.manual_seed(0)
+    model = CoarseLM(CoarseLMConfig(semantic_vocab_size=12, codebook_size=K, num_coarse_quantizers=3,
+                                    window_seconds=0.2, transformer=tcfg(dropout=0.3), layout="multiscale",
+                                    local_transformer=TransformerConfig(dim=24, depth=1, heads=2, max_seq_len=8,
+                                                                        dropout=0.3)))
+    sem = torch.randint(0, 12, (2, 8))
+    trained = model.train().generate(sem, None, 8, temperature=0)
+    assert model.training  # restored afterwards
+    assert torch.equal(trained, model.eval().generate(sem, None, 8, temperature=0))
