@@ -44,6 +44,8 @@ class CodecTrainConfig:
 
     Loss weights are the balancer's shares of the generator-output gradient (EnCodec: time 0.1,
     frequency 1, adversarial 3, feature matching 3); without the balancer they multiply the losses.
+    The time-domain weight defaults to 1.0, not EnCodec's 0.1: in short small-batch runs the waveform
+    (and SI-SDR) only started to be learned with the larger share.
     ``adversarial_start_step``: train on reconstruction only before this step (stabilises early GAN).
     ``eval_fraction``: share of files held out for SI-SDR / mel-distance evaluation (at least one file
     when there are two or more; with one file, evaluation uses fixed segments of it).
@@ -61,7 +63,7 @@ class CodecTrainConfig:
     min_lr_ratio: float = 0.1
     grad_clip: float = 10.0
     use_balancer: bool = True
-    weight_time: float = 0.1
+    weight_time: float = 1.0
     weight_stft: float = 1.0
     weight_mel: float = 1.0
     weight_adversarial: float = 3.0
