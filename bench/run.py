@@ -163,17 +163,23 @@ def _seconds_of(values: dict):
 def normalise_rows(raw: dict, part_peak_rss_mb: float | None = None) -> dict:
     """Bring a part's rows to ``{row: {"median_s": float | None, "peak_rss_mb": ..., ...}}``.
 
-    A row may be a bare number (seconds), None, or a dict naming its seconds under one of ``SECONDS_KEYS``.
-    Keys that are not rows (``META_KEY_PREFIXES``, or values of another type) are kept under ``_meta``.
+    A row is a dict naming its seconds under one of ``SECONDS_KEYS``, or, for the issue's row names only, a
+    bare number (seconds) or None. Everything else (``META_KEY_PREFIXES``, other scalars) goes to ``_meta``;
+    a ``{row: seconds}`` dict under a meta key ending in ``cpu_s`` becomes those rows' ``cpu_s``.
     """
     rows: dict = {}
     for name, value in raw.items():
         if name.startswith(META_KEY_PREFIXES):
             rows.setdefault("_meta", {})[name] = value
             continue
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if (value is None or is_number) and name not in ROW_ORDER:
+            # a part's extra scalar (a parameter count, an RTF it computed itself): metadata, not a row
+            rows.setdefault("_meta", {})[name] = value
+            continue
         if value is None:
             entry = {"median_s": None, "reason": "the part reported no time (optional dependency missing?)"}
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif is_number:
             entry = {"median_s": float(value)}
         elif isinstance(value, dict) and (name in ROW_ORDER or _seconds_of(value) is not None):
             entry = dict(value)
@@ -188,6 +194,12 @@ def normalise_rows(raw: dict, part_peak_rss_mb: float | None = None) -> dict:
         rows[name] = entry
     meta = rows.pop("_meta", None)
     if meta:
+        # per-row process CPU times a part reports as {row: seconds} under a key ending in "cpu_s"
+        for key, value in meta.items():
+            if key.endswith("cpu_s") and isinstance(value, dict):
+                for row, cpu_seconds in value.items():
+                    if row in rows and isinstance(cpu_seconds, (int, float)):
+                        rows[row].setdefault("cpu_s", cpu_seconds)
         rows["_meta"] = meta
     return rows
 

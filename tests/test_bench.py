@@ -25,7 +25,9 @@ def test_normalise_rows_accepts_numbers_and_dicts_and_derives_throughput():
             "gen_fine_100f": {"seconds": 0.4, "peak_rss_mb": 300.0},
             "codec_encode_10s": 0.5,
             "tokens_per_s_fine": 2000.0,  # a part's own throughput is not a row
-            "speaker_embedding_5s": None,  # optional dependency missing
+            "tokenize_10s": None,  # optional dependency missing
+            "codec_params": 10_494_209,  # an extra scalar, not a row
+            "meta_cpu_s": {"gen_fine_100f": 0.7},
             "meta": {"threads": 2},
         },
         part_peak_rss_mb=512.0,
@@ -36,8 +38,11 @@ def test_normalise_rows_accepts_numbers_and_dicts_and_derives_throughput():
     assert rows["codec_encode_10s"] == {
         "median_s": 0.5, "peak_rss_mb": 512.0, "peak_rss_scope": "whole part process", "realtime_factor": 20.0,
     }
-    assert rows["speaker_embedding_5s"]["median_s"] is None and "reason" in rows["speaker_embedding_5s"]
-    assert rows["_meta"] == {"meta": {"threads": 2}, "tokens_per_s_fine": 2000.0}
+    assert rows["tokenize_10s"]["median_s"] is None and "reason" in rows["tokenize_10s"]
+    assert rows["gen_fine_100f"]["cpu_s"] == 0.7
+    assert set(rows) == {"gen_fine_100f", "codec_encode_10s", "tokenize_10s", "_meta"}
+    assert rows["_meta"] == {"meta": {"threads": 2}, "tokens_per_s_fine": 2000.0, "codec_params": 10_494_209,
+                             "meta_cpu_s": {"gen_fine_100f": 0.7}}
 
 
 def test_compare_and_targets_use_peer_over_ours():
