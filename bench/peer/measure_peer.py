@@ -242,6 +242,11 @@ def time_call(fn, repeats: int, device: str, warmup=None) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- rows
+def _report(name: str, result: dict) -> None:
+    """Each row as soon as it is measured (stderr), so an interrupted run still leaves its numbers."""
+    print(f"[peer] {name}: {json.dumps(result)}", file=sys.stderr, flush=True)
+
+
 def measure_generation(peer, device, repeats, rows, out):
     semantic_w, coarse_w, fine_w = make_wrappers(peer, make_stages(peer, device))
     generator = torch.Generator().manual_seed(0)
@@ -275,7 +280,7 @@ def measure_generation(peer, device, repeats, rows, out):
         result["tokens_per_s"] = tokens / result["median_s"]
         result["note"] = "batch 1, KV cache on (the peer's default), top-k filter 0.9, EOS forbidden"
         out[name] = result
-        print(f"[peer] {name}: {result['median_s']:.3f} s", file=sys.stderr, flush=True)
+        _report(name, result)
 
 
 def measure_training(peer, device, repeats, rows, out):
@@ -310,7 +315,7 @@ def measure_training(peer, device, repeats, rows, out):
         result["batch"], result["frames"] = TRAIN_BATCH, TRAIN_FRAMES
         result["note"] = "wrapper forward(return_loss=True) + backward + AdamW step, train mode"
         out[name] = result
-        print(f"[peer] {name}: {result['median_s']:.3f} s", file=sys.stderr, flush=True)
+        _report(name, result)
 
 
 def measure_codec(peer, device, repeats, rows, out):
@@ -344,7 +349,7 @@ def measure_codec(peer, device, repeats, rows, out):
         result["frames"] = frames
         result["note"] = "SoundStream defaults (channels 32, strides 2-4-5-8, local attention), 12 x 1024 RVQ"
         out[name] = result
-        print(f"[peer] {name}: {result['median_s']:.3f} s", file=sys.stderr, flush=True)
+        _report(name, result)
 
 
 def measure_e2e(peer, device, repeats, out, prompt_s: float = 1.0, total_s: float = 3.0):
@@ -372,7 +377,7 @@ def measure_e2e(peer, device, repeats, out, prompt_s: float = 1.0, total_s: floa
     result["note"] = ("mock HuBERT (strided conv + nearest centroid) for semantic ids, default SoundStream; "
                       "output includes the 1 s prompt")
     out["e2e_1s_to_3s"] = result
-    print(f"[peer] e2e_1s_to_3s: {result['median_s']:.3f} s", file=sys.stderr, flush=True)
+    _report("e2e_1s_to_3s", result)
 
 
 # ----------------------------------------------------------------------------------------------- main
