@@ -381,7 +381,7 @@ def measure_e2e(peer, device, repeats, out, prompt_s: float = 1.0, total_s: floa
 
 
 # ----------------------------------------------------------------------------------------------- main
-def run(device: str = "cpu", rows=ALL_ROWS, repeats: int = 5, gen_repeats: int = 3, e2e_repeats: int = 1) -> dict:
+def run(device: str = "cpu", rows=ALL_ROWS, repeats: int = 5, gen_repeats: int = 1, e2e_repeats: int = 1) -> dict:
     torch.set_num_threads(2)
     peer = import_peer()
     rows = set(rows)
@@ -428,7 +428,8 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", default="", help="comma-separated row names (default: all)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs for training and codec rows")
-    parser.add_argument("--gen-repeats", type=int, default=3, help="timed runs for generation rows (slow peer)")
+    parser.add_argument("--gen-repeats", type=int, default=1,
+                        help="timed runs for generation rows (the peer is ~60x slower, so one is enough)")
     parser.add_argument("--e2e-repeats", type=int, default=1)
     parser.add_argument("--check", action="store_true", help="only check that the peer imports and generates")
     args = parser.parse_args(argv)
