@@ -92,7 +92,8 @@ def test_quick_e2e_run_prints_positive_timings():
     assert row["realtime_factor"] == pytest.approx(row["output_s"] / row["median_s"])
     assert row["peak_rss_mb"] > 0 and row["runs"] == 1
     assert result["bounds"]["decoder_weights_per_token"] > 3_000_000
-    assert result["targets"]["e2e_1s_to_3s"]["met"] == (row["median_s"] < 3.0)
+    assert result["targets"]["e2e_1s_to_3s"]["met"] is None  # quick sizes are not the target's sizes
+    assert result["targets"]["e2e_1s_to_3s"]["value"] == row["median_s"]
 
 
 def test_bench_command_finds_the_checkout_and_explains_when_it_cannot(tmp_path, monkeypatch):
