@@ -3,10 +3,25 @@ import pytest
 import torch
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_for_the_session():
+    """Run the whole test session on one torch thread, restoring the previous count at the end.
+
+    The tests run tiny ops whose cost is dominated by thread hand-offs: on the shared 2-core machine two
+    threads made them 10-100x slower than one. Speed is measured by bench/, not by tests.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed_and_threads(_one_thread_for_the_session):
     torch.manual_seed(0)
     np.random.seed(0)
+    if torch.get_num_threads() != 1:  # code under test (a bench part, ``--threads``) may have changed it
+        torch.set_num_threads(1)
     yield
 
 

@@ -7,7 +7,6 @@ import sys
 import types
 import typing
 
-import pytest
 import torch
 
 TINY = dict(
@@ -137,12 +136,3 @@ def write_fairseq_checkpoint(model, path, style: str = "cfg", name: str = "huber
                 sys.modules.pop(key, None)
             else:
                 sys.modules[key] = module
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy CPU two threads make each step ~100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -7,7 +7,6 @@ from audiolm_lib.audio import save_audio
 from audiolm_lib.cli import build_app
 from audiolm_lib.semantic.kmeans import KMeans
 from audiolm_lib.semantic.tokenizer import SemanticTokenizer
-from semantic_fairseq_fixtures import one_thread  # noqa: F401  (autouse)
 
 
 def test_fit_kmeans_writes_a_loadable_tokenizer(tmp_path):

@@ -8,7 +8,6 @@ from audiolm_lib.semantic.fairseq_checkpoint import load_fairseq_hubert, map_fai
 from audiolm_lib.semantic.features import HubertFeatures
 from audiolm_lib.serialization import CheckpointError
 from semantic_fairseq_fixtures import to_fairseq_state, tiny_hubert, write_fairseq_checkpoint
-from semantic_fairseq_fixtures import one_thread  # noqa: F401  (autouse)
 
 
 @pytest.fixture(scope="module")

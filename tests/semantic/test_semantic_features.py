@@ -13,7 +13,6 @@ from audiolm_lib.semantic.features import (
     dct_matrix,
     mel_filterbank,
 )
-from semantic_fairseq_fixtures import one_thread  # noqa: F401  (autouse)
 
 
 def test_dct_matches_scipy():

@@ -12,7 +12,6 @@ from audiolm_lib.semantic.hubert_training import (
     train_hubert,
 )
 from audiolm_lib.semantic.tokenizer import SemanticTokenizer, fit_tokenizer
-from semantic_fairseq_fixtures import one_thread  # noqa: F401  (autouse)
 
 TINY = dict(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, conv_dim=16, conv_pos=16,
             conv_pos_groups=2, proj_dim=16, num_clusters=6, crop_seconds=0.5, batch_size=4, lr=3e-3,

@@ -5,7 +5,6 @@ import torch
 
 from audiolm_lib.semantic.kmeans import KMeans, dedupe, fit_kmeans, undedupe
 from audiolm_lib.serialization import CheckpointError
-from semantic_fairseq_fixtures import one_thread  # noqa: F401  (autouse)
 
 
 def _blobs(num_per=400, seed=0):

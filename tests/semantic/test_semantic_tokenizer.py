@@ -8,7 +8,6 @@ from audiolm_lib.semantic.kmeans import KMeans
 from audiolm_lib.semantic.tokenizer import SemanticTokenizer, fit_tokenizer
 from audiolm_lib.serialization import CheckpointError, load_pretrained
 from semantic_fairseq_fixtures import tiny_hubert, write_fairseq_checkpoint
-from semantic_fairseq_fixtures import one_thread  # noqa: F401  (autouse)
 
 
 def _tones(folder, rate=16000):

@@ -16,14 +16,6 @@ from audiolm_lib.training.token_cache import TokenCache, build_token_cache
 RATE, HOP = 16000, 320
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine's cores are shared; tiny models gain nothing from threads
-    yield
-    torch.set_num_threads(previous)
-
-
 class FrameTokenizer:
     """Semantic ids from each 20 ms frame's loudness (a stand-in with the tokenizer protocol)."""
 

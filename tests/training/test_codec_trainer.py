@@ -12,15 +12,6 @@ from audiolm_lib.training.metrics import read_metrics
 from audiolm_lib.training.state import list_checkpoints
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    # tiny convolutions are far faster on one thread than with two threads on a busy machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _write_tones(folder, count=3, seconds=0.5, rate=16000):
     folder.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * rate)) / rate

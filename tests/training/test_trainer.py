@@ -14,14 +14,6 @@ from audiolm_lib.training.trainer import StageTrainer, train_stage
 TINY_MODEL = {"transformer": {"dim": 16, "depth": 1, "heads": 2, "max_seq_len": 512, "dropout": 0.1}}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # bit-identical runs and no fight for the shared cores
-    yield
-    torch.set_num_threads(previous)
-
-
 def _cache(**kwargs):
     return InMemoryTokenCache.random(8, 2.0, num_quantizers=6, semantic_vocab_size=32, codebook_size=64,
                                      valid_items=2, **kwargs)
