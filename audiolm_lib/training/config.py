@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audiolm_lib.config import apply_override, parse_override, read_config_file  # noqa: F401  (parse_override re-exported)
 from audiolm_lib.serialization import config_from_dict, config_to_dict
 
 STAGES = ("semantic", "coarse", "fine")
@@ -90,21 +91,6 @@ class StageTrainConfig:
         return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """``"model.transformer.dim=64"`` -> ``(["model", "transformer", "dim"], 64)``; values parsed as JSON if possible."""
-    if "=" not in item:
-        raise ValueError(f"override {item!r} is not of the form key=value")
-    key, raw = item.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    parts = key.strip().split(".")
-    if not all(parts):
-        raise ValueError(f"override {item!r} has an empty key")
-    return parts, value
-
-
 def load_stage_config(
     path: str | os.PathLike | None = None,
     overrides: list[str] | None = None,
@@ -116,34 +102,15 @@ def load_stage_config(
     Top-level keys are checked against the dataclass; keys under ``model.`` are free-form here and checked
     when the model config is built. ``stage`` (e.g. from the command line) wins over the file.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"config file not found: {path}")
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            loaded = yaml.safe_load(text) or {}
-        else:
-            loaded = json.loads(text)
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
-        data.update(loaded)
+    data: dict[str, Any] = read_config_file(path) if path is not None else {}
     known = {f.name for f in dataclasses.fields(StageTrainConfig)}
     for item in overrides or []:
-        parts, value = parse_override(item)
+        parts, _ = parse_override(item)
         if parts[0] not in known:
             raise ValueError(f"override {item!r}: unknown field {parts[0]!r} (fields: {sorted(known)})")
         if len(parts) > 1 and parts[0] != "model":
             raise ValueError(f"override {item!r}: {parts[0]!r} is not a config section")
-        target = data
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise ValueError(f"override {item!r}: {part!r} is not a config section")
-        target[parts[-1]] = value
+        apply_override(data, item, strict=False)  # the model section is free-form, checked by the model config
     data.update({k: v for k, v in fields.items() if v is not None})
     if stage is not None:
         data["stage"] = stage
