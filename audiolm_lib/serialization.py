@@ -161,24 +161,37 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
         raise CheckpointError(f"cannot read {path} (truncated or corrupt safetensors file?): {exc}") from exc
     own = module.state_dict()
     # tied weights are stored once: accept a missing key whose storage is shared with a present one
-    shared = _shared_aliases(own)
-    missing = [k for k in own if k not in state and not any(a in state for a in shared.get(k, ()))]
+    problems = state_dict_mismatch(state, own, aliases=_shared_aliases(own))
+    if problems:
+        raise CheckpointError(f"weights in {path} do not match {type(module).__name__}: " + "; ".join(problems))
+    module.load_state_dict(state, strict=False)
+
+
+def state_dict_mismatch(
+    state: dict[str, torch.Tensor],
+    own: dict[str, torch.Tensor],
+    aliases: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """How checkpoint ``state`` differs from a model's ``own`` state dict, one phrase per kind; [] if it fits.
+
+    ``aliases`` maps a model key to keys sharing its storage (tied weights): it counts as present if any is.
+    """
+    aliases = aliases or {}
+    missing = [k for k in own if k not in state and not any(a in state for a in aliases.get(k, ()))]
     unexpected = [k for k in state if k not in own]
     mismatched = [
         f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
         for k in state
         if k in own and state[k].shape != own[k].shape
     ]
-    if missing or unexpected or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensor(s), e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} tensor(s), e.g. {unexpected[:3]}")
-        if mismatched:
-            parts.append(f"shape mismatch in {len(mismatched)} tensor(s), e.g. {mismatched[:3]}")
-        raise CheckpointError(f"weights in {path} do not match {type(module).__name__}: " + "; ".join(parts))
-    module.load_state_dict(state, strict=False)
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensor(s), e.g. {missing[:3]}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensor(s), e.g. {unexpected[:3]}")
+    if mismatched:
+        problems.append(f"shape mismatch in {len(mismatched)} tensor(s), e.g. {mismatched[:3]}")
+    return problems
 
 
 def _shared_aliases(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:

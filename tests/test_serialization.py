@@ -95,3 +95,14 @@ def test_atomic_save_leaves_no_partial_file(tmp_path):
         atomic_torch_save({"a": Boom()}, target)
     assert torch.load(target) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def test_state_dict_mismatch_names_each_kind_and_accepts_tied_aliases():
+    from audiolm_lib.serialization import state_dict_mismatch
+
+    own = {"a": torch.zeros(2), "b": torch.zeros(3), "tied": torch.zeros(1)}
+    assert state_dict_mismatch(dict(own), own) == []
+    problems = state_dict_mismatch({"a": torch.zeros(4), "extra": torch.zeros(1)}, own)
+    assert problems == ["missing 2 tensor(s), e.g. ['b', 'tied']", "unexpected 1 tensor(s), e.g. ['extra']",
+                        "shape mismatch in 1 tensor(s), e.g. ['a: checkpoint (4,) vs model (2,)']"]
+    assert state_dict_mismatch({"a": own["a"], "b": own["b"]}, own, aliases={"tied": ["b"]}) == []

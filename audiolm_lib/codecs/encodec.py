@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from audiolm_lib.audio import AudioError
-from audiolm_lib.serialization import CheckpointError
+from audiolm_lib.serialization import CheckpointError, state_dict_mismatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import EncodecConfig, EncodecModel
@@ -177,19 +177,8 @@ def _load_original_checkpoint(path: Path, config: "EncodecConfig | None") -> "En
         raise CheckpointError(f"{path} is not an original EnCodec checkpoint: no 'quantizer.vq.layers.*' weights")
     model = EncodecModel(config or EncodecConfig()).eval()
     renamed = {original_to_hf_key(k): v for k, v in state.items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(renamed))
-    unexpected = sorted(set(renamed) - set(own))
-    mismatched = [f"{k}: checkpoint {tuple(renamed[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in renamed if k in own and renamed[k].shape != own[k].shape]
-    if missing or unexpected or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensor(s), e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} tensor(s), e.g. {unexpected[:3]}")
-        if mismatched:
-            parts.append(f"shape mismatch in {len(mismatched)} tensor(s), e.g. {mismatched[:3]}")
-        raise CheckpointError(f"EnCodec checkpoint {path} does not match the model config: " + "; ".join(parts))
+    problems = state_dict_mismatch(renamed, model.state_dict())
+    if problems:
+        raise CheckpointError(f"EnCodec checkpoint {path} does not match the model config: " + "; ".join(problems))
     model.load_state_dict(renamed)
     return model
