@@ -6,27 +6,9 @@ second), parameter count and peak resident memory. Untrained weights (speed does
 from __future__ import annotations
 
 import json
-import resource
-import statistics
-import sys
-import time
 
 import torch
-
-
-def _median_seconds(fn, repeats: int = 5) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+from _timing import median_seconds, process_peak_rss_mb
 
 
 def run(device: str = "cpu") -> dict:
@@ -48,15 +30,15 @@ def run(device: str = "cpu") -> dict:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    encode_s = _median_seconds(lambda: (model.encode(wave), sync()))
-    decode_s = _median_seconds(lambda: (model.decode(codes), sync()))
+    encode_s = median_seconds(lambda: (model.encode(wave), sync()))
+    decode_s = median_seconds(lambda: (model.decode(codes), sync()))
     return {
         "codec_encode_10s": round(encode_s, 4),
         "codec_decode_10s": round(decode_s, 4),
         "codec_encode_rtf": round(seconds / encode_s, 2),
         "codec_decode_rtf": round(seconds / decode_s, 2),
         "codec_params": sum(p.numel() for p in model.parameters()),
-        "codec_peak_rss_mb": round(_peak_rss_mb(), 1),
+        "codec_peak_rss_mb": round(process_peak_rss_mb(), 1),
         "codec_frames_10s": int(codes.shape[-1]),
         "device": device,
         "threads": torch.get_num_threads(),

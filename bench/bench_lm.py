@@ -6,30 +6,18 @@ Prints JSON: seconds (median of 5 after a warm-up) and tokens per second.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-import statistics
-import time
 
 import torch
+from _timing import median_seconds
 
 REPEATS = 1 if os.environ.get("AUDIOLM_BENCH_QUICK") else 5  # bench/run.py --quick sets it
 
 
 CPU_SECONDS: dict[str, float] = {}  # process CPU time of the same runs (all threads): robust to a busy machine
-
-
-def _median_seconds(fn, repeats: int = REPEATS, name: str | None = None) -> float:
-    fn()  # warm-up
-    times, cpu_times = [], []
-    for _ in range(repeats):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - start)
-        cpu_times.append(time.process_time() - cpu_start)
-    if name is not None:
-        CPU_SECONDS[name] = statistics.median(cpu_times)
-    return statistics.median(times)
+_median_seconds = functools.partial(median_seconds, repeats=REPEATS, cpu_seconds=CPU_SECONDS)
 
 
 def run(device: str = "cpu") -> dict:
@@ -56,7 +44,7 @@ def run(device: str = "cpu") -> dict:
     results["gen_coarse_100f"] = _median_seconds(
         lambda: coarse_lm.generate(semantic[:1], None, frames, generator=generator), name="gen_coarse_100f")
     results["gen_fine_100f"] = _median_seconds(lambda: fine_lm.generate(coarse[:1], None, generator=generator),
-                                               name="gen_fine_100f")
+                                                name="gen_fine_100f")
     results["tokens_per_s_semantic"] = 100 / results["gen_semantic_100"]
     results["tokens_per_s_coarse"] = 4 * frames / results["gen_coarse_100f"]
     results["tokens_per_s_fine"] = 8 * frames / results["gen_fine_100f"]
