@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
+
+from audiolm_lib.atomic import atomic_write_text  # noqa: F401  (torch-free; piano.py imports it from here)
 
 MANIFEST_NAME = "manifest.jsonl"
 SPLITS = ("train", "valid")
@@ -32,26 +33,6 @@ def stable_split(name: str, valid_fraction: float) -> str:
     digest = hashlib.sha1(name.encode("utf-8")).digest()
     position = int.from_bytes(digest[:8], "big") / 2**64
     return "valid" if position < valid_fraction else "train"
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to a temp file beside ``path``, then rename it over ``path``.
-
-    (Like ``audiolm_lib.serialization.atomic_write_text``, without importing torch: the piano builder's
-    worker processes import this package and should start in well under a second.)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
 
 
 def write_wav(path: str | os.PathLike, wave, sample_rate: int) -> Path:
