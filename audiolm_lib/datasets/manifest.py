@@ -35,6 +35,22 @@ def stable_split(name: str, valid_fraction: float) -> str:
     return "valid" if position < valid_fraction else "train"
 
 
+def list_audio_files(folder: str | os.PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> list[Path]:
+    """Every file under ``folder`` (recursively) whose suffix is in ``extensions`` (any case), sorted.
+
+    Raises:
+        ManifestError: ``folder`` is not a folder, or holds no such file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ManifestError(f"not a folder: {folder}")
+    extensions = tuple(extensions)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file())
+    if not files:
+        raise ManifestError(f"no audio files ({', '.join(extensions)}) under {folder}")
+    return files
+
+
 def write_wav(path: str | os.PathLike, wave, sample_rate: int) -> Path:
     """Write mono float ``wave[T]`` as 16-bit PCM (clipped to [-1, 1]); the folder is created."""
     import numpy as np
@@ -52,13 +68,17 @@ def write_manifest(path: str | os.PathLike, entries: Iterable[dict]) -> Path:
     return atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def read_manifest(path: str | os.PathLike, *, resolve: bool = True, check_files: bool = False) -> list[dict]:
+def read_manifest(
+    path: str | os.PathLike, *, resolve: bool = True, check_files: bool = False, require_id: bool = True
+) -> list[dict]:
     """Read a ``manifest.jsonl`` (or a dataset folder that holds one).
 
     Args:
         path: the manifest file, or the folder containing ``manifest.jsonl``.
         resolve: turn each relative ``"audio"`` path into an absolute one (relative to the manifest's folder).
         check_files: also fail if an entry's audio file does not exist.
+        require_id: fail on an entry without ``"id"``; if False such an entry's id is its ``"audio"`` value
+            as written, and the same file may be listed more than once (a plain list of training files).
 
     Returns:
         One dict per line, in file order. Every entry has at least ``"id"`` and ``"audio"``; a missing
@@ -87,11 +107,12 @@ def read_manifest(path: str | os.PathLike, *, resolve: bool = True, check_files:
             raise ManifestError(f"{path}, line {number}: not valid JSON (truncated or corrupt?): {exc.msg}") from exc
         if not isinstance(entry, dict):
             raise ManifestError(f"{path}, line {number}: expected a JSON object, got {type(entry).__name__}")
-        missing = [key for key in ("id", "audio") if key not in entry]
+        missing = [key for key in ("id", "audio") if key not in entry and (require_id or key != "id")]
         if missing:
             raise ManifestError(f"{path}, line {number}: entry lacks required field(s) {missing}")
-        entry["id"] = str(entry["id"])
-        if entry["id"] in seen:
+        has_id = "id" in entry
+        entry["id"] = str(entry["id"] if has_id else entry["audio"])
+        if has_id and entry["id"] in seen:
             raise ManifestError(f"{path}, line {number}: duplicate id {entry['id']!r} (first on line {seen[entry['id']]})")
         seen[entry["id"]] = number
         entry.setdefault("split", "train")
@@ -120,12 +141,8 @@ def manifest_from_folder(
     import soundfile as sf
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise ManifestError(f"not a folder: {folder}")
+    files = list_audio_files(folder)
     out = Path(out) if out is not None else folder / MANIFEST_NAME
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-    if not files:
-        raise ManifestError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {folder}")
     entries = []
     for file in files:
         relative = file.relative_to(folder).as_posix()

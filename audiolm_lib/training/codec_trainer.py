@@ -7,7 +7,6 @@ warmup-cosine LR, exact resume, JSONL/CSV metrics, torchrun/DDP.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,40 +93,24 @@ class CodecTrainConfig:
 # ------------------------------------------------------------------------------------------------ data
 def resolve_audio_files(audio_files: list[Path] | Path | str) -> list[Path]:
     """A folder (searched recursively), a JSONL manifest with an ``"audio"`` field per line (relative
-    paths are relative to the manifest), or a list of files -> sorted list of audio paths."""
+    paths are relative to the manifest; ``"id"`` optional), or a list of files -> list of audio paths
+    (sorted for a folder, in manifest or list order otherwise)."""
+    from audiolm_lib.datasets.manifest import list_audio_files, read_manifest
+
     if isinstance(audio_files, (str, Path)):
         source = Path(audio_files)
         if not source.exists():
             raise FileNotFoundError(f"audio source not found: {source}")
         if source.is_dir():
-            files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-            if not files:
-                raise AudioError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) under {source}")
-            return files
+            return list_audio_files(source, sorted(AUDIO_SUFFIXES))
         if source.suffix.lower() in (".jsonl", ".json"):
-            return _read_manifest(source)
+            entries = read_manifest(source, resolve=False, require_id=False)
+            # joined, not resolved: the paths stay as the manifest's location was given
+            return [Path(e["audio"]) if Path(e["audio"]).is_absolute() else source.parent / e["audio"] for e in entries]
         return [source]
     files = [Path(p) for p in audio_files]
     if not files:
         raise AudioError("no audio files given")
-    return files
-
-
-def _read_manifest(path: Path) -> list[Path]:
-    files = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not valid JSON: {exc}") from exc
-        if not isinstance(entry, dict) or "audio" not in entry:
-            raise ValueError(f"{path}:{number}: manifest lines need an \"audio\" field")
-        audio = Path(entry["audio"])
-        files.append(audio if audio.is_absolute() else path.parent / audio)
-    if not files:
-        raise AudioError(f"manifest {path} lists no audio")
     return files
 
 

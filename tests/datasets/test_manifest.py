@@ -71,3 +71,23 @@ def test_manifest_from_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ManifestError, match="no audio files"):
         manifest_from_folder(tmp_path / "empty")
+
+
+def test_read_manifest_without_ids_when_allowed_and_list_audio_files(tmp_path):
+    from audiolm_lib.datasets.manifest import list_audio_files
+
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text('{"audio": "a.wav"}\n{"audio": "a.wav"}\n{"id": "b", "audio": "b.wav"}\n')
+    with pytest.raises(ManifestError, match=r"line 1: entry lacks required field\(s\) \['id'\]"):
+        read_manifest(manifest)
+    entries = read_manifest(manifest, resolve=False, require_id=False)
+    assert [(e["id"], e["audio"]) for e in entries] == [("a.wav", "a.wav"), ("a.wav", "a.wav"), ("b", "b.wav")]
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    for name in ("x/y/2.WAV", "x/1.flac", "x/notes.txt", "x/3.aiff"):
+        (tmp_path / name).write_bytes(b"")
+    assert list_audio_files(tmp_path / "x") == [tmp_path / "x" / "1.flac", tmp_path / "x" / "y" / "2.WAV"]
+    assert list_audio_files(tmp_path / "x", (".aiff",)) == [tmp_path / "x" / "3.aiff"]
+    with pytest.raises(ManifestError, match="no audio files"):
+        list_audio_files(tmp_path / "x" / "y", (".ogg",))
+    with pytest.raises(ManifestError, match="not a folder"):
+        list_audio_files(manifest)
