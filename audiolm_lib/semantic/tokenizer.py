@@ -169,10 +169,9 @@ def list_audio_files(source: str | os.PathLike | Sequence[str | os.PathLike]) ->
     if isinstance(source, (str, os.PathLike)):
         source = Path(source)
         if source.is_dir():
-            files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-            if not files:
-                raise AudioError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {source}")
-            return files
+            from audiolm_lib.datasets.manifest import list_audio_files as list_folder
+
+            return list_folder(source, AUDIO_SUFFIXES)
         return [source]
     files = [Path(p) for p in source]
     if not files:
