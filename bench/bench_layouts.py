@@ -18,6 +18,9 @@ Rows per layout ``L``:
 
 Layouts are timed round-robin (each repeat runs every layout once), so load drift on a shared machine
 hits all of them alike. Median of 5 after a warm-up; ``torch.set_num_threads(2)``; fixed seeds.
+
+``python bench/bench_layouts.py --quality [CPU_SECONDS]`` instead trains tiny coarse and fine stages of each
+layout on rendered piano for the same CPU time and prints validation losses (:func:`quality`; minutes).
 """
 from __future__ import annotations
 
