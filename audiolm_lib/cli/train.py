@@ -87,13 +87,14 @@ def _first_field(fields: set[str], candidates: tuple[str, ...], option: str) -> 
 
 def list_audio_files(source: Path, split: str = "train") -> list[Path]:
     """Audio files of ``source``: a manifest (or a folder holding one; ``split`` entries), a folder, or a .txt list."""
-    from audiolm_lib.datasets.manifest import AUDIO_EXTENSIONS, MANIFEST_NAME, read_manifest
+    from audiolm_lib.datasets.manifest import MANIFEST_NAME, read_manifest
+    from audiolm_lib.datasets.manifest import list_audio_files as list_folder
 
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"audio source not found: {source}")
     if source.is_dir() and not (source / MANIFEST_NAME).exists():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        files = list_folder(source)
     elif source.is_dir() or source.suffix.lower() == ".jsonl":
         entries = read_manifest(source)
         files = [Path(e["audio"]) for e in entries if e.get("split", "train") == split] or [Path(e["audio"]) for e in entries]
