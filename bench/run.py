@@ -61,31 +61,20 @@ DEFAULT_PEER_PYTHON = REPO_ROOT / ".venv-peer" / "bin" / "python"
 
 
 # ----------------------------------------------------------------------------------------------- worker side
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_part_in_this_process(part: str, device: str, quick: bool) -> dict:
     """Import ``bench/<script>`` and call its ``run(device)``; used inside the per-part subprocess."""
     script = BENCH_DIR / (PARTS[part][0] if part in PARTS else EXTRA_PARTS[part])
     spec = importlib.util.spec_from_file_location(f"bench_{part}", script)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(BENCH_DIR))
+    from _timing import process_peak_rss_mb
+
     spec.loader.exec_module(module)
     kwargs = {"device": device}
     if quick and "quick" in inspect.signature(module.run).parameters:
         kwargs["quick"] = True
     rows = module.run(**kwargs)
-    return {"rows": rows, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    return {"rows": rows, "peak_rss_mb": round(process_peak_rss_mb(), 1)}
 
 
 # ----------------------------------------------------------------------------------------------- driver side

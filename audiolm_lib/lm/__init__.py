@@ -3,7 +3,12 @@
 Modules (imported on demand; nothing heavy happens at ``import audiolm_lib.lm``):
 
 * :mod:`~audiolm_lib.lm.transformer` - ``Transformer(TransformerConfig)`` over embeddings, ``KVCache``;
-* :mod:`~audiolm_lib.lm.layouts` - how conditioning + targets become one sequence (``flat`` and others);
+* :mod:`~audiolm_lib.lm.layouts` - how conditioning + targets become one sequence (``flat``), and the registry
+  of layout names a stage config picks from (``flat``, ``multiscale``, ``delay``);
+* :mod:`~audiolm_lib.lm.layout_lm` - ``LayoutLM``, the stages' base: builds the model its layout needs;
+* :mod:`~audiolm_lib.lm.framewise` - what the one-position-per-frame layouts share;
+* :mod:`~audiolm_lib.lm.multiscale` - global Transformer over frames + small local Transformer over levels;
+* :mod:`~audiolm_lib.lm.delay` - MusicGen-style delay pattern (level k delayed by k steps);
 * :mod:`~audiolm_lib.lm.base` - embeddings + Transformer + per-level heads: loss and windowed sampling;
 * :mod:`~audiolm_lib.lm.stages` - ``SemanticLM``, ``CoarseLM``, ``FineLM`` and their configs;
 * :mod:`~audiolm_lib.lm.sampling` - ``SamplingConfig``, ``sample_logits``, window arithmetic.
