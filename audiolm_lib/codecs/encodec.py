@@ -18,7 +18,18 @@ import torch
 from torch import nn
 
 from audiolm_lib.audio import AudioError
-from audiolm_lib.serialization import CheckpointError, state_dict_mismatch
+from audiolm_lib.serialization import (
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    WEIGHTS_NAME,
+    CheckpointError,
+    atomic_write_text,
+    class_path,
+    load_config_file,
+    load_weights,
+    save_weights,
+    state_dict_mismatch,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import EncodecConfig, EncodecModel
@@ -101,21 +112,42 @@ class EncodecCodec(nn.Module):
 
     # ------------------------------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, num_quantizers: int = DEFAULT_LEVELS,
+    def from_pretrained(cls, path: str | os.PathLike, num_quantizers: int | None = None,
                         config: "EncodecConfig | None" = None, map_location: str | torch.device = "cpu"
                         ) -> "EncodecCodec":
-        """Load from a transformers directory or an original ``encodec_*.th`` state-dict file.
+        """Load from a :meth:`save_pretrained` directory, a transformers directory or an original
+        ``encodec_*.th`` state-dict file.
 
+        ``num_quantizers``: levels to use (default: the saved choice, else 12).
         ``config``: architecture for a ``.th`` file (default: EnCodec 24 kHz, transformers' defaults).
         """
         path = Path(path)
         if not path.exists():
             raise CheckpointError(f"EnCodec checkpoint not found: {path}")
+        if path.is_dir() and _is_own_directory(path):
+            model, saved_levels = _load_own_directory(path)
+            return cls(model.to(map_location), num_quantizers or saved_levels).eval()
         if path.is_dir():
             model = _load_hf_directory(path)
         else:
             model = _load_original_checkpoint(path, config)
-        return cls(model.to(map_location), num_quantizers)
+        return cls(model.to(map_location), num_quantizers or DEFAULT_LEVELS)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``config.json`` (the EnCodec architecture + chosen levels) and ``model.safetensors``,
+        the format every audiolm_lib component uses, so an ``AudioLM`` with EnCodec saves and loads whole."""
+        import json
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "class": class_path(type(self)),
+            "format_version": FORMAT_VERSION,
+            "config": {"num_quantizers": self.num_quantizers, "encodec": self.model.config.to_dict()},
+        }
+        save_weights(self.model, directory / WEIGHTS_NAME)
+        atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+        return directory
 
     # ------------------------------------------------------------------------------------------ codec
     def _device(self) -> torch.device:
@@ -149,6 +181,30 @@ class EncodecCodec(nn.Module):
             raise ValueError(f"codes must lie in [0, {self.codebook_size})")
         audio = self.model.decode(codes.to(self._device())[None], [None]).audio_values
         return audio[..., :codes.shape[-1] * self.hop_length]
+
+
+def _is_own_directory(path: Path) -> bool:
+    """A directory written by :meth:`EncodecCodec.save_pretrained` (its config.json names the class)."""
+    import json
+
+    try:
+        return "class" in json.loads((path / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def _load_own_directory(path: Path) -> tuple["EncodecModel", int]:
+    from transformers import EncodecConfig, EncodecModel
+
+    meta = load_config_file(path)
+    if meta["class"] != class_path(EncodecCodec):
+        raise CheckpointError(f"{path} holds a {meta['class'].rpartition('.')[2]}, not an EncodecCodec")
+    stored = meta["config"]
+    if not isinstance(stored, dict) or "encodec" not in stored or "num_quantizers" not in stored:
+        raise CheckpointError(f"{path / CONFIG_NAME} lacks the 'encodec' and 'num_quantizers' entries")
+    model = EncodecModel(EncodecConfig.from_dict(stored["encodec"])).eval()
+    load_weights(model, path / WEIGHTS_NAME)
+    return model, int(stored["num_quantizers"])
 
 
 def _load_hf_directory(path: Path) -> "EncodecModel":

@@ -88,6 +88,14 @@ class CodecTrainConfig:
                 raise ValueError(f"CodecTrainConfig.{name} must be positive, got {getattr(self, name)}")
         if self.segment_seconds <= 0:
             raise ValueError(f"CodecTrainConfig.segment_seconds must be positive, got {self.segment_seconds}")
+        # crops must hold whole codec frames, or the reconstruction and the input differ in length
+        hop = math.prod(self.codec.strides)
+        samples = self.segment_seconds * self.codec.sample_rate
+        if abs(samples - round(samples)) > 1e-6 or round(samples) % hop:
+            raise ValueError(
+                f"CodecTrainConfig.segment_seconds={self.segment_seconds} is {samples:g} samples, not a whole number "
+                f"of {hop}-sample codec frames; use a multiple of {hop / self.codec.sample_rate:g} s"
+            )
 
 
 # ------------------------------------------------------------------------------------------------ data

@@ -107,3 +107,21 @@ def test_wrong_checkpoints_are_clear_errors(tmp_path):
         codec.encode(torch.randn(1, 100))
     with pytest.raises(ValueError, match="levels"):
         codec.decode(torch.zeros(1, 5, 3, dtype=torch.long))
+
+
+def test_save_pretrained_round_trip_through_the_generic_loader(tmp_path):
+    from audiolm_lib.serialization import load_pretrained
+
+    codec = EncodecCodec(random_model(), num_quantizers=12)
+    codec.save_pretrained(tmp_path / "codec")
+    loaded = load_pretrained(tmp_path / "codec")  # what AudioLM.from_pretrained uses for each component
+    assert isinstance(loaded, EncodecCodec) and loaded.num_quantizers == 12
+    wave = torch.randn(1, 1, 96) * 0.1
+    codes = codec.encode(wave)
+    assert torch.equal(loaded.encode(wave), codes)
+    assert torch.allclose(loaded.decode(codes), codec.decode(codes))
+    assert EncodecCodec.from_pretrained(tmp_path / "codec", num_quantizers=4).num_quantizers == 4
+    weights = tmp_path / "codec" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:64])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_pretrained(tmp_path / "codec")

@@ -82,3 +82,16 @@ def test_manifest_and_errors(tmp_path):
         resolve_audio_files(tmp_path / "missing")
     with pytest.raises(ValueError, match="steps"):
         CodecTrainConfig(steps=0)
+
+
+def test_segment_must_hold_whole_codec_frames():
+    import pytest
+
+    from audiolm_lib.codecs.soundstream import SoundStreamConfig
+    from audiolm_lib.training.codec_trainer import CodecTrainConfig
+
+    assert CodecTrainConfig(segment_seconds=0.4).segment_seconds == 0.4  # 6400 samples = 20 hops of 320
+    with pytest.raises(ValueError, match="whole number of 320-sample codec frames"):
+        CodecTrainConfig(segment_seconds=0.25)  # 4000 samples
+    with pytest.raises(ValueError, match="multiple of 0.001 s"):
+        CodecTrainConfig(codec=SoundStreamConfig(strides=(2, 8)), segment_seconds=0.0105)
