@@ -190,6 +190,17 @@ def piano_tokens(pieces: int = 8, seconds: float = 20.0, codes: int = 64, semant
     return items[:train_count], items[train_count:]
 
 
+def cache_tokens(directory: str):
+    """``(train, valid)`` items of a token cache built by ``audiolm tokenize`` (a real codec's codes), split by
+    the cache's own train/valid split, in the form :func:`piano_tokens` returns."""
+    from audiolm_lib.training.token_cache import TokenCache
+
+    cache = TokenCache(directory)
+    items = [cache[i] for i in range(len(cache))]
+    pick = lambda split: [(it["semantic"], it["acoustic"]) for it in items if it["split"] == split]  # noqa: E731
+    return pick("train"), pick("valid")
+
+
 def _crops(items, frames: int, stride: int):
     """``(semantic [N, frames], codes [N, 12, frames])`` of every crop (semantic and acoustic both 50 Hz)."""
     sem, codes = [], []
@@ -217,6 +228,7 @@ def quality(cpu_seconds: float = 60.0, stage: str = "fine", data=None, eval_ever
     train, valid = data if data is not None else piano_tokens()
     codes = int(max(c.max() for _, c in train + valid)) + 1
     vocab = int(max(s.max() for s, _ in train + valid)) + 1
+    levels = int(train[0][1].shape[0])  # 4 coarse + the rest fine (12 for the stand-in, the codec's count otherwise)
     train_sem, train_codes = _crops(train, 50, 10)
     valid_sem, valid_codes = _crops(valid, 50, 50)
     shape = TransformerConfig(dim=128, depth=2, heads=2, max_seq_len=1024)
@@ -224,7 +236,8 @@ def quality(cpu_seconds: float = 60.0, stage: str = "fine", data=None, eval_ever
     for layout in ("flat", "multiscale", "delay"):
         torch.manual_seed(0)
         if stage == "fine":
-            model = FineLM(FineLMConfig(codebook_size=codes, window_seconds=1.0, transformer=shape, layout=layout))
+            model = FineLM(FineLMConfig(codebook_size=codes, num_fine_quantizers=levels - 4, window_seconds=1.0,
+                                        transformer=shape, layout=layout))
             loss_of = lambda sem, c: model(c[:, :4], c[:, 4:])  # noqa: E731
         else:
             model = CoarseLM(CoarseLMConfig(semantic_vocab_size=vocab, codebook_size=codes, window_seconds=1.0,
@@ -270,8 +283,10 @@ if __name__ == "__main__":
     import sys
 
     if "--quality" in sys.argv:  # minutes: renders piano, fits the quantizers, trains 3 x 2 tiny models
-        budget = float(sys.argv[sys.argv.index("--quality") + 1]) if len(sys.argv) > sys.argv.index("--quality") + 1 else 60.0
-        tokens = piano_tokens(pieces=10)
+        after = sys.argv[sys.argv.index("--quality") + 1 :]
+        budget = float(after[0]) if after and not after[0].startswith("--") else 60.0
+        # --cache DIR: a token cache of a trained codec (audiolm tokenize); default: the k-means stand-in
+        tokens = cache_tokens(sys.argv[sys.argv.index("--cache") + 1]) if "--cache" in sys.argv else piano_tokens(pieces=10)
         print(json.dumps({**quality(budget, "fine", tokens), **quality(budget, "coarse", tokens)}))
     else:
         print(json.dumps(run()))
