@@ -8,6 +8,7 @@ import torch
 from audiolm_lib.lm.multiscale import MultiScaleLM
 from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
+from layout_contract import check_cached_generation_equals_full_recompute, check_overfits_and_regenerates
 
 K = 16  # codebook size of the tiny models
 
@@ -109,37 +110,11 @@ def test_training_loss_has_gradients_for_both_models():
 
 @pytest.mark.parametrize("stage", ["coarse", "fine", "semantic"])
 def test_cached_generation_equals_full_recompute(stage):
-    torch.manual_seed(1)
-    if stage == "coarse":
-        model, condition = coarse_lm(), torch.randint(0, 12, (2, 9))
-        prompt = torch.randint(0, K, (2, 3, 3))
-        out = model.generate(condition, prompt, 6, temperature=0)  # 9 frames <= window of 10
-    elif stage == "fine":
-        model, condition = fine_lm(), torch.randint(0, K, (2, 2, 9))
-        prompt = torch.randint(0, K, (2, 3, 2))
-        out = model.generate(condition, prompt, temperature=0)
-    else:
-        model, condition = semantic_lm(), None
-        prompt = torch.randint(0, 12, (2, 1, 4))
-        out = model.generate(prompt[:, 0], 10, temperature=0)[:, None]
-    expected = naive_greedy(model, condition, prompt, prompt.shape[2] + out.shape[2], 12 if stage == "semantic" else K)
-    assert torch.equal(out, expected)
+    check_cached_generation_equals_full_recompute(stage, semantic_lm, coarse_lm, fine_lm, naive_greedy, K)
 
 
 def test_tiny_model_overfits_a_short_clip():
-    torch.manual_seed(0)
-    model = fine_lm().train()
-    coarse, fine = torch.randint(0, K, (2, 2, 8)), torch.randint(0, K, (2, 3, 8))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = model(coarse, fine).item()
-    for _ in range(150):
-        opt.zero_grad()
-        loss = model(coarse, fine)
-        loss.backward()
-        opt.step()
-    assert first > 2.0 and loss.item() < 0.1
-    model.eval()  # greedy generation now reproduces the memorised codes
-    assert torch.equal(model.generate(coarse, fine[:, :, :1], temperature=0), fine[:, :, 1:])
+    check_overfits_and_regenerates(fine_lm, K, frames=8)
 
 
 # --------------------------------------------------------------------------------------------- sampling
