@@ -39,3 +39,17 @@ def check_overfits_and_regenerates(fine_lm, codes: int, frames: int = 8):
     assert first > 2.0 and loss.item() < 0.1
     model.eval()
     assert torch.equal(model.generate(coarse, fine[:, :, :1], temperature=0), fine[:, :, 1:])
+
+
+def check_same_seed_same_output_and_batch_equals_items(coarse_lm, fine_lm, codes: int):
+    """A seeded generator reproduces the output exactly (another seed changes it); a batch equals its items."""
+    gen = lambda seed: torch.Generator().manual_seed(seed)  # noqa: E731
+    model = coarse_lm()
+    sem = torch.randint(0, 12, (3, 12))
+    a, b = model.generate(sem, None, 12, generator=gen(5)), model.generate(sem, None, 12, generator=gen(5))
+    assert torch.equal(a, b) and not torch.equal(a, model.generate(sem, None, 12, generator=gen(6)))
+    fine = fine_lm()
+    coarse, prompt = torch.randint(0, codes, (3, 2, 25)), torch.randint(0, codes, (3, 3, 4))
+    batch = fine.generate(coarse, prompt, temperature=0)
+    assert torch.equal(batch, torch.cat([fine.generate(coarse[i : i + 1], prompt[i : i + 1], temperature=0)
+                                         for i in range(3)]))

@@ -8,7 +8,11 @@ import torch
 from audiolm_lib.lm.delay import EMPTY, DelayLayout, DelayLM, delay_window
 from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
-from layout_contract import check_cached_generation_equals_full_recompute, check_overfits_and_regenerates
+from layout_contract import (
+    check_cached_generation_equals_full_recompute,
+    check_overfits_and_regenerates,
+    check_same_seed_same_output_and_batch_equals_items,
+)
 
 K = 16
 
@@ -143,15 +147,7 @@ def test_window_too_short_for_the_levels_is_named():
 
 
 def test_same_seed_same_output_and_batch_equals_items():
-    model = coarse_lm()
-    sem = torch.randint(0, 12, (3, 12))
-    a, b = model.generate(sem, None, 12, generator=gen(5)), model.generate(sem, None, 12, generator=gen(5))
-    assert torch.equal(a, b) and not torch.equal(a, model.generate(sem, None, 12, generator=gen(6)))
-    fine = fine_lm()
-    coarse, prompt = torch.randint(0, K, (3, 2, 25)), torch.randint(0, K, (3, 3, 4))
-    batch = fine.generate(coarse, prompt, temperature=0)
-    assert torch.equal(batch, torch.cat([fine.generate(coarse[i : i + 1], prompt[i : i + 1], temperature=0)
-                                         for i in range(3)]))
+    check_same_seed_same_output_and_batch_equals_items(coarse_lm, fine_lm, K)
 
 
 def test_semantic_eos_stops_generation():
