@@ -1,0 +1,104 @@
+"""One split policy for every builder, trainer and benchmark: which speakers and pieces are never trained on.
+
+Three splits, decided by name alone (SHA-1 of the name, never Python's salted ``hash``), so a voice or a piece
+keeps its split across machines, dataset sizes and runs:
+
+- ``"test"``: held out from *every* training run (codec, tokenizer, stages) and from early stopping; the quality
+  benchmark (``bench/quality.py``) measures on it. Speech: whole speaker identities; piano: whole pieces.
+- ``"valid"``: unseen pieces / unseen utterances of training speakers, for validation loss and early stopping.
+- ``"train"``: the rest.
+
+A speaker *identity* is the human (or synthetic voice) behind a voice, not the engine: flite's ``slt`` and
+festival's ``cmu_us_slt_arctic_hts`` are the same woman, so both are held out together. For espeak-ng the
+identity is the voice variant (``+m3``, ``+f2``: pitch and formants), whatever the accent.
+
+The real recordings of Debian's ``pocketsphinx-testdata`` and ``asterisk-core-sounds-*`` are evaluation-only
+(:data:`EVALUATION_ONLY_SOURCES`): no builder may read them for training.
+"""
+from __future__ import annotations
+
+import hashlib
+
+SPLITS = ("train", "valid", "test")
+
+# Speaker identities held out for the quality benchmark: a female and a male recorded voice, and two espeak
+# variants (one female, one male). Chosen before any training of the models they evaluate.
+HELDOUT_SPEAKER_IDENTITIES = frozenset({"slt", "ked", "espeak:f3", "espeak:m7"})
+
+# Piano pieces: a fixed share of the corpus by name hash.
+PIECE_TEST_FRACTION = 0.06
+PIECE_VALID_FRACTION = 0.06  # the next 6 % of the hash range
+
+# Soundfonts: the training timbres, and one never trained on (the benchmark renders held-out pieces with both a
+# training soundfont and this one, to tell "unseen piece" from "unseen piano").
+TRAIN_SOUNDFONTS = ("TimGM6mb", "FluidR3_GM")
+HELDOUT_SOUNDFONT = "sf_GMbank"
+
+EVALUATION_ONLY_SOURCES = ("/usr/share/pocketsphinx", "/usr/share/asterisk/sounds")
+
+# voices of the same person under several engines (engine voice name -> identity)
+_IDENTITY_ALIASES = {
+    "cmu_us_slt_arctic_hts": "slt", "slt": "slt", "cmu_us_slt": "slt",
+    "kal_diphone": "kal", "kal": "kal", "kal16": "kal",
+    "ked_diphone": "ked",
+    "awb": "awb", "awb_time": "awb",
+    "rms": "rms",
+}
+
+
+def hash_position(name: str) -> float:
+    """A stable number in [0, 1) for ``name``."""
+    digest = hashlib.sha1(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def speaker_identity(engine: str, voice: str) -> str:
+    """The identity behind an engine's voice: ``("festival", "voice_cmu_us_slt_arctic_hts")`` -> ``"slt"``,
+    ``("espeak", "en-gb+m3")`` -> ``"espeak:m3"``; anything else -> ``"<engine>:<voice>"``."""
+    if engine == "espeak":
+        variant = voice.split("+", 1)[1] if "+" in voice else "default"
+        return f"espeak:{variant.lower()}"
+    name = voice.removeprefix("voice_")
+    if name in _IDENTITY_ALIASES:
+        return _IDENTITY_ALIASES[name]
+    return f"{engine}:{name}"
+
+
+def speaker_split(identity: str) -> str:
+    """``"test"`` for a held-out identity, else ``"train"`` (utterances of training speakers are then split
+    train/valid by :func:`utterance_split`)."""
+    return "test" if identity in HELDOUT_SPEAKER_IDENTITIES else "train"
+
+
+def utterance_split(identity: str, utterance_id: str, valid_fraction: float = 0.05) -> str:
+    """Split of one utterance: its speaker's ``"test"``, else ``"valid"`` for ``valid_fraction`` of utterances."""
+    if speaker_split(identity) == "test":
+        return "test"
+    _check_fraction(valid_fraction)
+    return "valid" if hash_position(utterance_id) < valid_fraction else "train"
+
+
+def piece_split(piece: str) -> str:
+    """Split of a piano piece by its name (variants such as ``_tr+2`` or ``_fluid`` share their piece's split)."""
+    position = hash_position(base_piece_name(piece))
+    if position < PIECE_TEST_FRACTION:
+        return "test"
+    if position < PIECE_TEST_FRACTION + PIECE_VALID_FRACTION:
+        return "valid"
+    return "train"
+
+
+def base_piece_name(name: str) -> str:
+    """Strip rendering-variant suffixes (``"bach_bwv66.6@tr+2@fluid"`` -> ``"bach_bwv66.6"``)."""
+    return name.split("@", 1)[0]
+
+
+def is_evaluation_only(path: str) -> bool:
+    """True for files under the evaluation-only real-recording packages."""
+    return any(str(path).startswith(root) for root in EVALUATION_ONLY_SOURCES)
+
+
+def _check_fraction(fraction: float) -> None:
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in [0, 1), got {fraction}")
+
