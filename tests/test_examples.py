@@ -29,9 +29,11 @@ def test_piano_script_runs_tiny(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires("nbformat", "nbclient")
 def test_speech_notebook_runs_tiny(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient
+    import nbformat
+
     notebook = nbformat.read(EXAMPLES / "speech_continuation.ipynb", as_version=4)
     out = tmp_path / "speech"
     os.environ.update({k: v for k, v in tiny_env(out).items() if k.startswith(("AUDIOLM_", "MPL"))})

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+MISSING = "missing optional dependency: "  # tests/conftest.py turns such skips into failures under CI=true
+
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
 
@@ -14,7 +16,7 @@ def librivox_clips():
     """{clip id: (wav path, transcript)} from Debian's pocketsphinx-testdata (one real reader)."""
     transcripts = LIBRIVOX / "transcription"
     if not transcripts.exists():
-        pytest.skip("pocketsphinx-testdata is not installed (apt-get install pocketsphinx-testdata)")
+        pytest.skip(MISSING + "pocketsphinx-testdata (apt-get install pocketsphinx-testdata)")
     clips = {}
     for line in transcripts.read_text().splitlines():
         match = re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
@@ -27,7 +29,7 @@ def librivox_clips():
 def espeak_voices(tmp_path_factory):
     """make(voice, text) -> path of a wav spoken by espeak-ng with that voice (22.05 kHz)."""
     if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+        pytest.skip(MISSING + "espeak-ng (apt-get install espeak-ng)")
     folder = tmp_path_factory.mktemp("espeak")
 
     def make(voice: str, text: str) -> Path:

