@@ -51,3 +51,37 @@ class SemanticTokenizerProtocol(Protocol):
 
     def tokenize(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[B, 1, T]`` float audio -> ``LongTensor[B, F]`` token ids."""
+
+
+@runtime_checkable
+class AcousticGeneratorProtocol(Protocol):
+    """Semantic tokens (+ an acoustic prompt) -> the RVQ codes of every level the generator models.
+
+    :class:`~audiolm_lib.AudioLM` holds one of these between its semantic stage and the codec: the paper's coarse
+    + fine stages (:class:`~audiolm_lib.lm.hierarchical.HierarchicalAcoustic`) or a parallel masked model
+    (:class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`). A new generator needs no change to the pipeline.
+
+    Attributes:
+        semantic_vocab_size / semantic_rate: the semantic token space it is conditioned on.
+        acoustic_rate / codebook_size / num_quantizers: the codec token space it produces (``Q`` levels).
+        sampling_stages: names of the sampling settings it reads (``AudioLMConfig`` fields, e.g. ``"coarse"``).
+    """
+
+    semantic_vocab_size: int
+    semantic_rate: float
+    acoustic_rate: float
+    codebook_size: int
+    num_quantizers: int
+    sampling_stages: tuple[str, ...]
+
+    def generate_acoustic(self, semantic: torch.Tensor, prompt: torch.Tensor | None, num_frames: int, *,
+                          sampling: dict[str, dict], generator: torch.Generator | None = None,
+                          progress: bool = False) -> torch.Tensor:
+        """``semantic: LongTensor[B, S]`` (prompt + new span), ``prompt: LongTensor[B, Q, F0]`` or None ->
+        ``LongTensor[B, Q, num_frames]`` new frames; ``sampling[stage]``: ``temperature`` / ``top_k`` / ``top_p``."""
+
+    def compatibility_problems(self) -> list[str]:
+        """Mismatches between its own parts (empty when they fit together)."""
+
+    def components(self) -> dict:
+        """``{sub-folder name: module with save_pretrained}`` that together rebuild it (:meth:`from_components`)."""

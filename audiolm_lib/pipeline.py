@@ -1,13 +1,17 @@
-"""``AudioLM``: the hierarchical sampler that chains tokenizer -> semantic -> coarse -> fine -> codec.
+"""``AudioLM``: the hierarchical sampler that chains tokenizer -> semantic -> acoustic generator -> codec.
 
 ::
 
     prompt wave ─► semantic tokenizer ─► semantic ids ─┐
          └──────► codec.encode ─► codes[Q, F] ─────────┤
                                                        ▼
-        SemanticLM (continue semantic) ─► CoarseLM (levels 1..Qc) ─► FineLM (levels Qc+1..Qc+Qf)
-                                                       ▼
-                                         codec.decode(codes) ─► wave
+        SemanticLM (continue semantic) ─► acoustic generator (all Q levels) ─► codec.decode(codes) ─► wave
+
+The acoustic generator is anything with the :class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`: by
+default the paper's CoarseLM (levels 1..Qc) + FineLM (levels Qc+1..Qc+Qf) pair
+(:class:`~audiolm_lib.lm.hierarchical.HierarchicalAcoustic`), or a parallel masked model
+(:class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`). Its parts are saved as sub-folders named by its
+``components()`` and rebuilt by its class's ``from_components``.
 
 Only this module (and ``audiolm_lib.training``) sees both audio components and language models.
 """
@@ -23,7 +27,8 @@ import torch
 from torch import nn
 
 from audiolm_lib.audio import prepare_wave
-from audiolm_lib.interfaces import CodecProtocol, SemanticTokenizerProtocol
+from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
+from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.sampling import SamplingConfig
 from audiolm_lib.serialization import (
     CONFIG_NAME,
@@ -32,11 +37,14 @@ from audiolm_lib.serialization import (
     class_path,
     config_from_dict,
     config_to_dict,
+    import_class,
     load_config_file,
     load_pretrained,
 )
 
-COMPONENTS = ("semantic_tokenizer", "codec", "semantic_lm", "coarse_lm", "fine_lm")
+# the parts every AudioLM has; the acoustic generator adds its own (``coarse_lm`` + ``fine_lm``, or ``acoustic_lm``)
+BASE_COMPONENTS = ("semantic_tokenizer", "codec", "semantic_lm")
+COMPONENTS = BASE_COMPONENTS + ("coarse_lm", "fine_lm")  # those of the default (coarse + fine) pipeline
 
 
 @dataclass
@@ -46,22 +54,28 @@ class AudioLMConfig:
     semantic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
     coarse: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.95, top_k=None, top_p=None))
     fine: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.4, top_k=None, top_p=None))
+    # a parallel acoustic generator's sampled levels (its later levels take the argmax)
+    acoustic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
 
 
 class AudioLM(nn.Module):
-    """A semantic tokenizer, an acoustic codec and the three token language models, chained.
+    """A semantic tokenizer, an acoustic codec, the semantic stage and an acoustic generator, chained.
 
     Args:
         semantic_tokenizer: audio -> semantic ids (:class:`~audiolm_lib.interfaces.SemanticTokenizerProtocol`).
         codec: audio <-> RVQ codes (:class:`~audiolm_lib.interfaces.CodecProtocol`).
-        semantic_lm / coarse_lm / fine_lm: the three stages (:mod:`audiolm_lib.lm.stages`).
+        semantic_lm: the semantic stage (:mod:`audiolm_lib.lm.stages`).
+        coarse_lm / fine_lm: the paper's acoustic stages (the default acoustic generator).
         config: default sampling settings.
+        acoustic: any acoustic generator (:class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`), e.g. a
+            :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`, in place of ``coarse_lm`` + ``fine_lm``.
 
     Example::
 
         model = AudioLM.from_pretrained("checkpoints/piano")
         wave = model.continue_audio(load_audio("prompt.wav"), seconds=4.0, sample_rate=16000,
                                     generator=torch.Generator().manual_seed(0))
+        fast = AudioLM(tokenizer, codec, semantic_lm, acoustic=ParallelAcousticLM.from_pretrained("runs/parallel/model"))
     """
 
     def __init__(
@@ -69,16 +83,23 @@ class AudioLM(nn.Module):
         semantic_tokenizer: SemanticTokenizerProtocol,
         codec: CodecProtocol,
         semantic_lm: nn.Module,
-        coarse_lm: nn.Module,
-        fine_lm: nn.Module,
+        coarse_lm: nn.Module | None = None,
+        fine_lm: nn.Module | None = None,
         config: AudioLMConfig | None = None,
+        *,
+        acoustic: AcousticGeneratorProtocol | None = None,
     ):
         super().__init__()
+        if acoustic is None:
+            if coarse_lm is None or fine_lm is None:
+                raise ValueError("AudioLM needs coarse_lm and fine_lm, or an acoustic generator (acoustic=...)")
+            acoustic = HierarchicalAcoustic(coarse_lm, fine_lm)
+        elif coarse_lm is not None or fine_lm is not None:
+            raise ValueError("give either coarse_lm + fine_lm or acoustic=..., not both")
         self.semantic_tokenizer = semantic_tokenizer
         self.codec = codec
         self.semantic_lm = semantic_lm
-        self.coarse_lm = coarse_lm
-        self.fine_lm = fine_lm
+        self.acoustic = acoustic
         self.config = config or AudioLMConfig()
         self._check_compatible()
 
@@ -89,12 +110,35 @@ class AudioLM(nn.Module):
         return int(self.codec.sample_rate)
 
     @property
+    def num_quantizers(self) -> int:
+        """RVQ levels the acoustic generator produces (and the prompt is encoded to)."""
+        return int(self.acoustic.num_quantizers)
+
+    @property
+    def coarse_lm(self) -> nn.Module | None:
+        """The coarse stage of the default acoustic generator (``None`` for another generator)."""
+        return getattr(self.acoustic, "coarse_lm", None)
+
+    @property
+    def fine_lm(self) -> nn.Module | None:
+        """The fine stage of the default acoustic generator (``None`` for another generator)."""
+        return getattr(self.acoustic, "fine_lm", None)
+
+    @property
     def num_coarse(self) -> int:
-        return int(self.coarse_lm.config.num_coarse_quantizers)
+        """Coarse levels of the coarse + fine pair (all levels for a one-model generator)."""
+        return int(getattr(self.acoustic, "num_coarse", self.num_quantizers))
 
     @property
     def num_fine(self) -> int:
-        return int(self.fine_lm.config.num_fine_quantizers)
+        """Fine levels of the coarse + fine pair (0 for a one-model generator)."""
+        return int(getattr(self.acoustic, "num_fine", 0))
+
+    def components(self) -> dict[str, nn.Module]:
+        """``{sub-folder name: component}`` of :meth:`save_pretrained`, acoustic generator parts included."""
+        parts = {name: getattr(self, name) for name in BASE_COMPONENTS}
+        parts.update(self.acoustic.components())
+        return parts
 
     @property
     def semantic_rate(self) -> float:
@@ -106,9 +150,9 @@ class AudioLM(nn.Module):
 
     def _check_compatible(self) -> None:
         """Fail early, naming the mismatch, when components were trained for different token spaces."""
-        tok, codec = self.semantic_tokenizer, self.codec
-        sem, coarse, fine = self.semantic_lm.config, self.coarse_lm.config, self.fine_lm.config
-        problems = []
+        tok, codec, acoustic = self.semantic_tokenizer, self.codec, self.acoustic
+        sem = self.semantic_lm.config
+        problems = list(acoustic.compatibility_problems())
 
         def expect(what: str, a, b) -> None:
             if (isinstance(a, float) or isinstance(b, float)) and math.isclose(float(a), float(b), rel_tol=1e-6):
@@ -117,19 +161,15 @@ class AudioLM(nn.Module):
                 problems.append(f"{what}: {a} != {b}")
 
         expect("semantic vocabulary (tokenizer vs semantic LM)", tok.vocab_size, sem.vocab_size)
-        expect("semantic vocabulary (tokenizer vs coarse LM)", tok.vocab_size, coarse.semantic_vocab_size)
+        name = f"acoustic generator {type(acoustic).__name__}"
+        expect(f"semantic vocabulary (tokenizer vs {name})", tok.vocab_size, acoustic.semantic_vocab_size)
         expect("semantic rate (tokenizer vs semantic LM)", float(tok.frame_rate), float(sem.semantic_rate))
-        expect("semantic rate (tokenizer vs coarse LM)", float(tok.frame_rate), float(coarse.semantic_rate))
-        expect("acoustic rate (codec vs coarse LM)", float(codec.frame_rate), float(coarse.acoustic_rate))
-        expect("acoustic rate (codec vs fine LM)", float(codec.frame_rate), float(fine.acoustic_rate))
-        expect("codebook size (codec vs coarse LM)", codec.codebook_size, coarse.codebook_size)
-        expect("codebook size (codec vs fine LM)", codec.codebook_size, fine.codebook_size)
-        expect("coarse levels (coarse LM vs fine LM)", coarse.num_coarse_quantizers, fine.num_coarse_quantizers)
-        if coarse.num_coarse_quantizers + fine.num_fine_quantizers > codec.num_quantizers:
-            problems.append(
-                f"stages use {coarse.num_coarse_quantizers} + {fine.num_fine_quantizers} RVQ levels but the codec "
-                f"has only {codec.num_quantizers}"
-            )
+        expect(f"semantic rate (tokenizer vs {name})", float(tok.frame_rate), float(acoustic.semantic_rate))
+        expect(f"acoustic rate (codec vs {name})", float(codec.frame_rate), float(acoustic.acoustic_rate))
+        expect(f"codebook size (codec vs {name})", codec.codebook_size, acoustic.codebook_size)
+        if acoustic.num_quantizers > codec.num_quantizers:
+            problems.append(f"the acoustic generator uses {acoustic.num_quantizers} RVQ levels but the codec has "
+                            f"only {codec.num_quantizers}")
         if problems:
             raise CheckpointError("AudioLM components do not fit together: " + "; ".join(problems))
 
@@ -140,7 +180,7 @@ class AudioLM(nn.Module):
 
     @torch.inference_mode()
     def tokenize(self, wave: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Audio -> (semantic ``LongTensor[B, S]``, codes ``LongTensor[B, Qc + Qf, F]``), time-aligned.
+        """Audio -> (semantic ``LongTensor[B, S]``, codes ``LongTensor[B, Q, F]``), time-aligned.
 
         ``wave``: ``Tensor[T]``, ``Tensor[C, T]`` (downmixed) or ``Tensor[B, C, T]`` at ``sample_rate``.
         Both streams are trimmed to the same duration (the shorter of the two).
@@ -151,7 +191,7 @@ class AudioLM(nn.Module):
         codec_wave = prepare_wave(wave, sample_rate, self.codec.sample_rate,
                                   min_samples=self._min_prompt_samples(self.codec.sample_rate))
         semantic = self.semantic_tokenizer.tokenize(tok_wave.to(device)).long()
-        codes = self.codec.encode(codec_wave.to(device)).long()[:, : self.num_coarse + self.num_fine]
+        codes = self.codec.encode(codec_wave.to(device)).long()[:, : self.num_quantizers]
         seconds = min(semantic.shape[-1] / self.semantic_rate, codes.shape[-1] / self.acoustic_rate)
         num_semantic = max(1, int(math.floor(seconds * self.semantic_rate + 1e-6)))
         num_frames = max(1, int(math.floor(seconds * self.acoustic_rate + 1e-6)))
@@ -173,46 +213,51 @@ class AudioLM(nn.Module):
     def generate_tokens(
         self,
         semantic_prompt: torch.Tensor,
-        coarse_prompt: torch.Tensor | None,
-        fine_prompt: torch.Tensor | None,
-        seconds: float,
+        acoustic_prompt: torch.Tensor | None,
+        fine_prompt: torch.Tensor | None = None,
+        seconds: float | None = None,
         *,
         generator: torch.Generator | None = None,
         semantic: dict | None = None,
         coarse: dict | None = None,
         fine: dict | None = None,
+        acoustic: dict | None = None,
         progress: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """Run the three stages; returns ``{"semantic": [B, S], "codes": [B, Qc + Qf, F]}`` incl. the prompt.
+        """Run the semantic stage and the acoustic generator; returns ``{"semantic": [B, S], "codes": [B, Q, F]}``
+        incl. the prompt.
 
-        ``semantic_prompt``: ``LongTensor[B, S0]`` (``S0`` may be 0); ``coarse_prompt``: ``[B, Qc, F0]`` or None;
-        ``fine_prompt``: ``[B, Qf, F0]`` or None. ``semantic`` / ``coarse`` / ``fine``: per-stage sampling
-        overrides (``temperature``, ``top_k``, ``top_p``).
+        ``semantic_prompt``: ``LongTensor[B, S0]`` (``S0`` may be 0); ``acoustic_prompt``: ``[B, Q, F0]`` codes of
+        the prompt or None (or, as before, the coarse levels ``[B, Qc, F0]`` with the fine ones in ``fine_prompt``).
+        ``semantic`` / ``coarse`` / ``fine`` / ``acoustic``: per-stage sampling overrides (``temperature``,
+        ``top_k``, ``top_p``); the acoustic generator reads the stages it names in ``sampling_stages``.
         """
-        if seconds <= 0:
+        if seconds is None or seconds <= 0:
             raise ValueError(f"seconds must be positive, got {seconds}")
+        if fine_prompt is not None:
+            if acoustic_prompt is None:
+                raise ValueError("fine_prompt needs the coarse levels of the prompt too")
+            acoustic_prompt = torch.cat([acoustic_prompt, fine_prompt], dim=1)
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=3, desc="AudioLM", disable=not progress, leave=False)
+        bar = tqdm(total=2, desc="AudioLM", disable=not progress, leave=False)
         num_new_semantic = max(1, int(round(seconds * self.semantic_rate)))
         new_semantic = self.semantic_lm.generate(
             semantic_prompt, num_new_semantic, generator=generator, **self._sampling("semantic", semantic or {})
         )
         all_semantic = torch.cat([semantic_prompt, new_semantic], dim=1)
         bar.update(1)
-        num_prompt_frames = 0 if coarse_prompt is None else coarse_prompt.shape[-1]
+        num_prompt_frames = 0 if acoustic_prompt is None else acoustic_prompt.shape[-1]
         total_frames = int(round(all_semantic.shape[1] * self.acoustic_rate / self.semantic_rate))
         num_new_frames = max(1, total_frames - num_prompt_frames)
-        new_coarse = self.coarse_lm.generate(
-            all_semantic, coarse_prompt, num_new_frames, generator=generator, **self._sampling("coarse", coarse or {})
-        )
-        all_coarse = new_coarse if coarse_prompt is None else torch.cat([coarse_prompt, new_coarse], dim=-1)
-        bar.update(1)
-        new_fine = self.fine_lm.generate(all_coarse, fine_prompt, generator=generator, **self._sampling("fine", fine or {}))
-        all_fine = new_fine if fine_prompt is None else torch.cat([fine_prompt, new_fine], dim=-1)
+        overrides = {"coarse": coarse, "fine": fine, "acoustic": acoustic}
+        sampling = {stage: self._sampling(stage, overrides.get(stage) or {}) for stage in self.acoustic.sampling_stages}
+        new_codes = self.acoustic.generate_acoustic(all_semantic, acoustic_prompt, num_new_frames, sampling=sampling,
+                                                    generator=generator, progress=progress)
         bar.update(1)
         bar.close()
-        return {"semantic": all_semantic, "codes": torch.cat([all_coarse, all_fine], dim=1)}
+        codes = new_codes if acoustic_prompt is None else torch.cat([acoustic_prompt, new_codes], dim=-1)
+        return {"semantic": all_semantic, "codes": codes}
 
     @torch.inference_mode()
     def continue_audio(
@@ -236,7 +281,7 @@ class AudioLM(nn.Module):
             seconds: length of the continuation.
             sample_rate: rate of ``prompt_wave`` (default: the codec's rate).
             generator: a seeded ``torch.Generator`` makes the output exactly reproducible.
-            temperature / top_k / top_p: override the sampling of all three stages.
+            temperature / top_k / top_p: override the sampling of every stage.
             return_prompt: include the (re-synthesised) prompt before the continuation.
             return_tokens: also return the token dict of :meth:`generate_tokens`.
 
@@ -248,13 +293,14 @@ class AudioLM(nn.Module):
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         tokens = self.generate_tokens(
             semantic_prompt,
-            codes[:, : self.num_coarse],
-            codes[:, self.num_coarse :],
+            codes,
+            None,
             seconds,
             generator=generator,
             semantic=overrides,
             coarse=overrides,
             fine=overrides,
+            acoustic=overrides,
             progress=progress,
         )
         tokens["prompt_frames"] = codes.shape[-1]
@@ -279,8 +325,8 @@ class AudioLM(nn.Module):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         empty = torch.zeros(batch_size, 0, dtype=torch.long, device=self._device())
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
-        tokens = self.generate_tokens(empty, None, None, seconds, generator=generator,
-                                      semantic=overrides, coarse=overrides, fine=overrides, progress=progress)
+        tokens = self.generate_tokens(empty, None, None, seconds, generator=generator, semantic=overrides,
+                                      coarse=overrides, fine=overrides, acoustic=overrides, progress=progress)
         wave = self.decode(tokens["codes"])
         return (wave, tokens) if return_tokens else wave
 
@@ -291,7 +337,7 @@ class AudioLM(nn.Module):
         return wave[..., skip_frames * hop :]
 
     def _device(self) -> torch.device:
-        for module in (self.semantic_lm, self.coarse_lm, self.fine_lm):
+        for module in (self.semantic_lm, self.acoustic):
             for param in module.parameters():
                 return param.device
         return torch.device("cpu")
@@ -301,16 +347,18 @@ class AudioLM(nn.Module):
         """Write one sub-directory per component (each ``config.json`` + ``model.safetensors``)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for name in COMPONENTS:
-            component = getattr(self, name)
+        parts = self.components()
+        for name, component in parts.items():
             if not hasattr(component, "save_pretrained"):
                 raise TypeError(f"{name} ({type(component).__name__}) has no save_pretrained")
             component.save_pretrained(directory / name)
+        acoustic_parts = [name for name in parts if name not in BASE_COMPONENTS]
         meta = {
             "class": class_path(type(self)),
             "format_version": 1,
             "config": config_to_dict(self.config),
-            "components": {name: name for name in COMPONENTS},
+            "components": {name: name for name in parts},
+            "acoustic": {"class": class_path(type(self.acoustic)), "components": acoustic_parts},
         }
         atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
         return directory
@@ -323,14 +371,24 @@ class AudioLM(nn.Module):
         if meta["class"] != class_path(cls):
             raise CheckpointError(f"{directory} holds a {meta['class'].rpartition('.')[2]}, not an AudioLM pipeline")
         components = meta.get("components") or {}
-        missing = [name for name in COMPONENTS if name not in components]
+        # written before acoustic generators were pluggable: the coarse + fine pair
+        acoustic_meta = meta.get("acoustic") or {"class": class_path(HierarchicalAcoustic),
+                                                 "components": ["coarse_lm", "fine_lm"]}
+        acoustic_names = list(acoustic_meta.get("components") or [])
+        missing = [name for name in BASE_COMPONENTS + tuple(acoustic_names) if name not in components]
         if missing:
             raise CheckpointError(f"{directory / CONFIG_NAME} lists no {missing}")
         parts = {}
-        for name in COMPONENTS:
+        for name in BASE_COMPONENTS + tuple(acoustic_names):
             try:
                 parts[name] = load_pretrained(directory / components[name], map_location=map_location)
             except CheckpointError as exc:
                 raise CheckpointError(f"AudioLM component '{name}': {exc}") from exc
+        acoustic_class = import_class(str(acoustic_meta.get("class")))
+        try:
+            acoustic = acoustic_class.from_components(**{name: parts.pop(name) for name in acoustic_names})
+        except (TypeError, AttributeError) as exc:
+            raise CheckpointError(f"{directory / CONFIG_NAME}: cannot build the acoustic generator "
+                                  f"{acoustic_class.__name__} from {acoustic_names}: {exc}") from exc
         config = config_from_dict(AudioLMConfig, meta["config"], source=str(directory / CONFIG_NAME))
-        return cls(**parts, config=config).eval()
+        return cls(**parts, config=config, acoustic=acoustic).eval()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -24,17 +25,27 @@ def assemble(
     tokenizer: Path = typer.Option(..., help="Semantic tokenizer folder (audiolm fit-kmeans --out)."),
     codec: Path = typer.Option(..., help="Codec folder (audiolm train codec OUT -> OUT/codec)."),
     semantic: Path = typer.Option(..., help="Semantic stage (audiolm train semantic OUT -> OUT/model)."),
-    coarse: Path = typer.Option(..., help="Coarse stage (audiolm train coarse OUT -> OUT/model)."),
-    fine: Path = typer.Option(..., help="Fine stage (audiolm train fine OUT -> OUT/model)."),
+    coarse: Optional[Path] = typer.Option(None, help="Coarse stage (audiolm train coarse OUT -> OUT/model)."),
+    fine: Optional[Path] = typer.Option(None, help="Fine stage (audiolm train fine OUT -> OUT/model)."),
+    acoustic: Optional[Path] = typer.Option(None, help="Instead of --coarse/--fine: a parallel acoustic model "
+                                            "(audiolm train parallel OUT -> OUT/model)."),
 ) -> None:
     """Check that trained parts share one token space and save them as one AudioLM for `audiolm continue`."""
     from audiolm_lib.pipeline import AudioLM
     from audiolm_lib.serialization import load_pretrained
 
-    parts = [load_pretrained(_model_dir(Path(p))) for p in (tokenizer, codec, semantic, coarse, fine)]
-    model = AudioLM(*parts)  # refuses parts trained for different vocabularies, codebooks or rates
+    if acoustic is not None and (coarse is not None or fine is not None):
+        raise ValueError("give --coarse and --fine, or --acoustic (a parallel acoustic model), not both")
+    if acoustic is None and (coarse is None or fine is None):
+        raise ValueError("give both --coarse and --fine, or --acoustic (a parallel acoustic model)")
+    parts = [load_pretrained(_model_dir(Path(p))) for p in (tokenizer, codec, semantic)]
+    if acoustic is not None:
+        model = AudioLM(*parts, acoustic=load_pretrained(_model_dir(Path(acoustic))))
+    else:  # AudioLM refuses parts trained for different vocabularies, codebooks or rates
+        model = AudioLM(*parts, load_pretrained(_model_dir(Path(coarse))), load_pretrained(_model_dir(Path(fine))))
     model.save_pretrained(out_dir)
-    typer.echo(f"wrote {out_dir} (sample rate {model.sample_rate} Hz, {model.num_coarse}+{model.num_fine} levels)")
+    typer.echo(f"wrote {out_dir} (sample rate {model.sample_rate} Hz, {model.num_quantizers} levels, acoustic "
+               f"generator {type(model.acoustic).__name__})")
 
 
 def register(app: typer.Typer) -> None:

@@ -81,12 +81,11 @@ def continue_command(
 
 def describe_model(model_dir: Path) -> dict:
     """What ``audiolm info`` prints: per component its class, parameters and size on disk, plus token rates."""
-    from audiolm_lib.pipeline import COMPONENTS, AudioLM
+    from audiolm_lib.pipeline import AudioLM
 
     model = AudioLM.from_pretrained(model_dir)
     components = {}
-    for name in COMPONENTS:
-        module = getattr(model, name)
+    for name, module in model.components().items():
         folder = model_dir / name
         components[name] = {
             "class": type(module).__name__,
@@ -106,6 +105,7 @@ def describe_model(model_dir: Path) -> dict:
         "codec_levels": int(model.codec.num_quantizers),
         "coarse_levels": model.num_coarse,
         "fine_levels": model.num_fine,
+        "acoustic_generator": type(model.acoustic).__name__,
         "components": components,
     }
 

@@ -1,4 +1,5 @@
-"""``audiolm train codec|semantic|coarse|fine``: train the codec or one of the three stages.
+"""``audiolm train codec|semantic|coarse|fine|parallel``: train the codec, one of the three stages, or the parallel
+(SoundStorm-style) acoustic model that replaces the coarse and fine stages.
 
 Run on several processes with ``torchrun --nproc_per_node N -m audiolm_lib.cli train semantic ...`` (DDP).
 """
@@ -16,6 +17,8 @@ STAGE_HELP = {
     "semantic": "Train the semantic stage (semantic tokens, 30 s crops by default) on a token cache.",
     "coarse": "Train the coarse stage (RVQ levels 1-4 given semantic tokens, 10 s crops) on a token cache.",
     "fine": "Train the fine stage (RVQ levels 5-12 given levels 1-4, 3 s crops) on a token cache.",
+    "parallel": "Train the parallel acoustic model (every RVQ level given semantic tokens, masked decoding as in "
+                "SoundStorm; replaces coarse + fine; 30 s crops) on a token cache.",
 }
 
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="JSON or YAML file of training settings.")
@@ -110,9 +113,9 @@ def list_audio_files(source: Path, split: str = "train") -> list[Path]:
 
 
 def register(app: typer.Typer) -> None:
-    train_app = typer.Typer(help="Train the codec or one of the three stages (semantic, coarse, fine).",
-                            no_args_is_help=True)
+    train_app = typer.Typer(help="Train the codec, one of the three stages (semantic, coarse, fine) or the parallel "
+                                 "acoustic model.", no_args_is_help=True)
     train_app.command("codec")(train_codec_command)
-    for stage in ("semantic", "coarse", "fine"):
+    for stage in STAGE_HELP:
         train_app.command(stage, help=STAGE_HELP[stage])(_stage_command(stage))
     app.add_typer(train_app, name="train")

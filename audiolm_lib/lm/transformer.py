@@ -142,8 +142,8 @@ class Block(nn.Module):
         self.ff_in = nn.Linear(dim, hidden)
         self.ff_out = nn.Linear(hidden, dim)
 
-    def forward(self, x: Tensor, rotary: RotaryTable, cache: KVCache | None, layer: int) -> Tensor:
-        """``x: Tensor[B, T, D]`` -> ``Tensor[B, T, D]``."""
+    def forward(self, x: Tensor, rotary: RotaryTable, cache: KVCache | None, layer: int, causal: bool = True) -> Tensor:
+        """``x: Tensor[B, T, D]`` -> ``Tensor[B, T, D]``; ``causal=False``: every position sees every other."""
         batch, seq, dim = x.shape
         qkv = self.qkv(self.attn_norm(x)).view(batch, seq, 3, self.heads, self.head_dim)
         start = 0 if cache is None else cache.length
@@ -151,7 +151,7 @@ class Block(nn.Module):
         q = qkv[:, :, 0]
         drop = self.dropout if self.training else 0.0
         if cache is None:
-            attn = F.scaled_dot_product_attention(q, qkv[:, :, 1], qkv[:, :, 2], dropout_p=drop, is_causal=seq > 1)
+            attn = F.scaled_dot_product_attention(q, qkv[:, :, 1], qkv[:, :, 2], dropout_p=drop, is_causal=causal and seq > 1)
         else:
             end = start + seq
             store = cache.layers[layer]
@@ -201,20 +201,24 @@ class Transformer(nn.Module):
         self.norm = nn.LayerNorm(config.dim)
         self.rotary = RotaryTable(config.dim // config.heads, config.max_seq_len, config.rotary_base)
 
-    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
-        """Run the decoder.
+    def forward(self, x: Tensor, cache: KVCache | None = None, *, causal: bool = True) -> Tensor:
+        """Run the decoder (or, with ``causal=False``, a bidirectional encoder over the same blocks).
 
         Args:
             x: ``Tensor[B, T, D]`` input embeddings.
             cache: if given, ``x`` continues the cached sequence: its keys/values are appended at
                 positions ``cache.length ..`` and every query attends to all cached positions before it
                 (incremental decoding). ``cache.length`` grows by ``T``.
+            causal: ``False`` lets every position attend to every other (a masked-token model such as
+                :mod:`audiolm_lib.lm.parallel`); not combinable with ``cache``.
 
         Returns:
             ``Tensor[B, T, D]``.
         """
         if x.dim() != 3 or x.shape[-1] != self.config.dim:
             raise ValueError(f"expected Tensor[B, T, {self.config.dim}], got shape {tuple(x.shape)}")
+        if cache is not None and not causal:
+            raise ValueError("a KV cache is for causal decoding; causal=False takes the whole sequence at once")
         start = 0 if cache is None else cache.length
         end = start + x.shape[1]
         if end > self.config.max_seq_len:
@@ -225,7 +229,7 @@ class Transformer(nn.Module):
             if cache.batch_size != x.shape[0]:
                 raise ValueError(f"KV cache holds batch {cache.batch_size}, input has batch {x.shape[0]}")
         for layer, block in enumerate(self.blocks):
-            x = block(x, self.rotary, cache, layer)
+            x = block(x, self.rotary, cache, layer, causal)
         if cache is not None:
             cache.length = end
         return self.norm(x)

@@ -11,7 +11,7 @@ from typing import Any
 from audiolm_lib.config import apply_override, parse_override, read_config_file  # noqa: F401  (parse_override re-exported)
 from audiolm_lib.serialization import config_from_dict, config_to_dict
 
-STAGES = ("semantic", "coarse", "fine")
+STAGES = ("semantic", "coarse", "fine", "parallel")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -19,10 +19,11 @@ PRECISIONS = ("auto", "fp32", "bf16")
 class StageTrainConfig:
     """Everything a stage run needs besides the data and the output directory.
 
-    ``model`` holds fields of the stage's model config (``SemanticLMConfig``, ``CoarseLMConfig`` or
-    ``FineLMConfig``, nested ``transformer`` included); fields left out take the token cache's values
+    ``model`` holds fields of the stage's model config (``SemanticLMConfig``, ``CoarseLMConfig``,
+    ``FineLMConfig`` or, for the parallel acoustic model, ``ParallelAcousticLMConfig``; nested ``transformer``
+    included); fields left out take the token cache's values
     (vocabulary sizes, token rates, quantizer counts) or the model config's defaults.
-    ``crop_seconds`` None means the paper's crops: 30 s semantic, 10 s coarse, 3 s fine.
+    ``crop_seconds`` None means the papers' crops: 30 s semantic, 10 s coarse, 3 s fine, 30 s parallel (SoundStorm).
     ``precision`` "auto" is bf16 autocast on CUDA devices that support it and fp32 elsewhere.
     """
 

@@ -9,6 +9,7 @@ Batches per stage (names match the stage models' ``forward`` arguments):
 - semantic: ``{"semantic": LongTensor[B, S]}``
 - coarse:   ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}``  (the same stretch of time)
 - fine:     ``{"coarse": LongTensor[B, Qc, F], "fine": LongTensor[B, Qf, F]}``
+- parallel: ``{"semantic": LongTensor[B, S], "codes": LongTensor[B, Q, F]}``  (every level the model fills)
 
 Short items: items shorter than ``min_seconds`` are skipped; a batch is cropped to the configured length or to
 the shortest item in it, whichever is shorter. Nothing is padded, so the models need no padding mask and every
@@ -27,9 +28,10 @@ from typing import Any, Iterator, Protocol
 
 import torch
 
-STAGES = ("semantic", "coarse", "fine")
-# AudioLM (Borsos et al. 2022, sec. 5): training crops of 30 s (semantic), 10 s (coarse) and 3 s (fine)
-PAPER_CROP_SECONDS = {"semantic": 30.0, "coarse": 10.0, "fine": 3.0}
+STAGES = ("semantic", "coarse", "fine", "parallel")
+# AudioLM (Borsos et al. 2022, sec. 5): training crops of 30 s (semantic), 10 s (coarse) and 3 s (fine);
+# SoundStorm (Borsos et al. 2023): 30 s for the parallel acoustic model
+PAPER_CROP_SECONDS = {"semantic": 30.0, "coarse": 10.0, "fine": 3.0, "parallel": 30.0}
 
 
 class TokenSource(Protocol):
@@ -48,11 +50,12 @@ class CropSpec:
     """What one stage's training example looks like.
 
     Args:
-        stage: "semantic", "coarse" or "fine".
+        stage: "semantic", "coarse", "fine" or "parallel".
         seconds: crop length in seconds.
         semantic_rate / acoustic_rate: tokens per second of the two token streams.
         num_coarse: RVQ levels the coarse stage models (levels ``[0, num_coarse)``).
         num_fine: RVQ levels the fine stage models (levels ``[num_coarse, num_coarse + num_fine)``).
+            The parallel stage takes levels ``[0, num_coarse + num_fine)``.
         min_seconds: items shorter than this are skipped.
     """
 
@@ -76,9 +79,9 @@ class CropSpec:
 def _item_seconds(item: dict[str, Any], spec: CropSpec) -> float:
     """Duration covered by the token streams this stage needs."""
     durations = []
-    if spec.stage in ("semantic", "coarse"):
+    if spec.stage in ("semantic", "coarse", "parallel"):
         durations.append(item["semantic"].shape[-1] / spec.semantic_rate)
-    if spec.stage in ("coarse", "fine"):
+    if spec.stage in ("coarse", "fine", "parallel"):
         durations.append(item["acoustic"].shape[-1] / spec.acoustic_rate)
     return min(durations)
 
@@ -89,7 +92,8 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
     ``fraction`` in ``[0, 1)`` picks the start among all valid starts (0 = the beginning). The acoustic and
     semantic windows start at the same time, converted through the two rates.
 
-    Returns (per stage) ``semantic: LongTensor[S]``, ``coarse: LongTensor[Qc, F]``, ``fine: LongTensor[Qf, F]``.
+    Returns (per stage) ``semantic: LongTensor[S]``, ``coarse: LongTensor[Qc, F]``, ``fine: LongTensor[Qf, F]``,
+    ``codes: LongTensor[Qc + Qf, F]`` (parallel).
     """
     out: dict[str, torch.Tensor] = {}
     if spec.stage == "semantic":
@@ -99,7 +103,7 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
         out["semantic"] = semantic[start : start + length].long()
         return out
     acoustic = item["acoustic"]
-    needed = spec.num_coarse + (spec.num_fine if spec.stage == "fine" else 0)
+    needed = spec.num_coarse + (spec.num_fine if spec.stage in ("fine", "parallel") else 0)
     if acoustic.dim() != 2 or acoustic.shape[0] < needed:
         raise ValueError(
             f"{spec.stage} stage needs acoustic codes of shape [Q >= {needed}, F], got {tuple(acoustic.shape)}"
@@ -107,7 +111,10 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
     frames = max(1, int(math.floor(seconds * spec.acoustic_rate)))
     start = int(fraction * (acoustic.shape[-1] - frames + 1))
     window = acoustic[:, start : start + frames].long()
-    out["coarse"] = window[: spec.num_coarse]
+    if spec.stage == "parallel":
+        out["codes"] = window[:needed]
+    else:
+        out["coarse"] = window[: spec.num_coarse]
     if spec.stage == "fine":
         out["fine"] = window[spec.num_coarse : needed]
         return out

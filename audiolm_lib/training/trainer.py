@@ -32,10 +32,11 @@ from audiolm_lib.training.metrics import MetricsLogger, truncate_metrics
 from audiolm_lib.training.schedule import warmup_cosine
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, rng_state, save_training_state, set_rng_state
 
-STAGE_CLASSES = {
-    "semantic": ("SemanticLM", "SemanticLMConfig"),
-    "coarse": ("CoarseLM", "CoarseLMConfig"),
-    "fine": ("FineLM", "FineLMConfig"),
+STAGE_CLASSES = {  # stage -> (module, model class, config class)
+    "semantic": ("audiolm_lib.lm.stages", "SemanticLM", "SemanticLMConfig"),
+    "coarse": ("audiolm_lib.lm.stages", "CoarseLM", "CoarseLMConfig"),
+    "fine": ("audiolm_lib.lm.stages", "FineLM", "FineLMConfig"),
+    "parallel": ("audiolm_lib.lm.parallel", "ParallelAcousticLM", "ParallelAcousticLMConfig"),
 }
 VALID_SPLITS = ("valid", "validation", "val", "dev")
 
@@ -43,10 +44,11 @@ VALID_SPLITS = ("valid", "validation", "val", "dev")
 # ------------------------------------------------------------------------------------------ model + data
 def build_stage_model(config: StageTrainConfig, cache: Any | None = None) -> nn.Module:
     """The stage model of ``config.stage``; model-config fields missing from ``config.model`` come from the cache."""
-    from audiolm_lib.lm import stages
+    import importlib
 
-    model_name, config_name = STAGE_CLASSES[config.stage]
-    model_cls, config_cls = getattr(stages, model_name), getattr(stages, config_name)
+    module_name, model_name, config_name = STAGE_CLASSES[config.stage]
+    module = importlib.import_module(module_name)
+    model_cls, config_cls = getattr(module, model_name), getattr(module, config_name)
     fields = {f for f in config_cls.__dataclass_fields__}
     data = dict(config.model)
     for key, value in _cache_model_fields(config.stage, cache).items():
@@ -57,6 +59,8 @@ def build_stage_model(config: StageTrainConfig, cache: Any | None = None) -> nn.
         coarse_levels = int(data.get("num_coarse_quantizers", config_cls().num_coarse_quantizers))
         if int(cache.num_quantizers) > coarse_levels:
             data.setdefault("num_fine_quantizers", int(cache.num_quantizers) - coarse_levels)
+    if config.stage == "parallel" and cache is not None and hasattr(cache, "num_quantizers"):
+        data.setdefault("num_quantizers", int(cache.num_quantizers))  # SoundStorm fills every level
     if config.crop_seconds is not None:
         data.setdefault("window_seconds", float(config.crop_seconds))  # generate with the context it was trained on
     model_config = config_from_dict(config_cls, data, source=f"{config.stage} model config")
@@ -173,8 +177,8 @@ class StageTrainer:
             seconds=crop_seconds,
             semantic_rate=float(_model_attr(self.model, ("semantic_rate",), getattr(cache, "semantic_rate", 50.0))),
             acoustic_rate=float(_model_attr(self.model, ("acoustic_rate",), getattr(cache, "acoustic_rate", 50.0))),
-            num_coarse=int(_model_attr(self.model, ("num_coarse_quantizers",), 4)),
-            num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 8)),
+            num_coarse=int(_model_attr(self.model, ("num_coarse_quantizers", "num_quantizers"), 4)),
+            num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 8 if config.stage == "fine" else 0)),
             min_seconds=min(config.min_crop_seconds, crop_seconds),
         )
         train_items, valid_items = split_indices(cache)
@@ -335,6 +339,12 @@ class StageTrainer:
             count = max(1, round(self.config.sample_seconds * self.spec.semantic_rate))
             prompt, reference = tokens[:, :prompt_len], tokens[:, prompt_len : prompt_len + count]
             generated = model.generate(prompt, count, temperature=1.0, generator=generator)
+        elif stage == "parallel":
+            tokens = batch["codes"]
+            prompt_len = max(1, tokens.shape[-1] // 2)
+            prompt, reference = tokens[..., :prompt_len], tokens[..., prompt_len:]
+            generated = model.generate(batch["semantic"], prompt, tokens.shape[-1] - prompt_len, temperature=1.0,
+                                       generator=generator)
         else:
             target_key, condition_key = ("coarse", "semantic") if stage == "coarse" else ("fine", "coarse")
             tokens = batch[target_key]

@@ -1,0 +1,111 @@
+"""SoundStorm's masking: which acoustic tokens a training example hides and scores, and how many tokens each
+decoding iteration reveals.
+
+Training (Borsos et al. 2023, sec. 3.2), per example of ``T`` frames and ``Q`` RVQ levels:
+
+1. a prompt delimiter ``t ~ U{0 .. T-1}``: frames ``< t`` are an acoustic prompt, never masked;
+2. a level ``q ~ U{0 .. Q-1}``: levels ``< q`` are given (unmasked) everywhere;
+3. a ratio ``p = cos(u)``, ``u ~ U[0, pi/2)`` (the cosine schedule): at level ``q``, ``max(1, round(p * (T - t)))``
+   of the non-prompt frames, chosen uniformly at random, are masked (the paper draws each frame with probability
+   ``p``; an exact count keeps at least one scored token per example and the same expected ratio);
+4. levels ``> q`` are masked at every non-prompt frame;
+5. the loss is taken only on the masked frames of level ``q``.
+
+Decoding (MaskGIT, Chang et al. 2022): a level with ``N`` iterations over ``M`` masked frames keeps
+``floor(M * cos(pi/2 * (i + 1) / N))`` frames masked after iteration ``i`` (so none after the last), re-masking the
+least confident of the frames it sampled.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class TrainingMask:
+    """What one batch hides and scores.
+
+    Attributes:
+        masked: ``BoolTensor[B, Q, T]``: the input token is replaced by its level's mask token.
+        scored: ``BoolTensor[B, T]``: frames whose level-``level[b]`` token is a loss target (all masked).
+        level: ``LongTensor[B]``: the level each example is trained on (0-based).
+        prompt_frames: ``LongTensor[B]``: the prompt delimiter ``t`` (frames before it are never masked).
+        ratio: ``Tensor[B]``: the cosine-schedule masking ratio ``p`` drawn for each example.
+    """
+
+    masked: Tensor
+    scored: Tensor
+    level: Tensor
+    prompt_frames: Tensor
+    ratio: Tensor
+
+
+def cosine_ratio(u: Tensor) -> Tensor:
+    """Masking ratio ``cos(u)`` for ``u`` in ``[0, pi/2]``: 1 (all masked) at 0, 0 at ``pi/2``."""
+    return torch.cos(u)
+
+
+def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Generator | None = None,
+                  device: torch.device | str | None = None, prompt: bool = True) -> TrainingMask:
+    """Draw SoundStorm's training mask for ``batch`` examples of ``levels`` x ``frames`` tokens.
+
+    Args:
+        batch / levels / frames: ``B``, ``Q``, ``T`` (``T >= 1``, ``Q >= 1``).
+        generator: a seeded ``torch.Generator`` (on CPU) makes the mask reproducible.
+        device: where the returned tensors live.
+        prompt: draw the prompt delimiter (``False``: ``t = 0``, no prompt).
+
+    Returns:
+        a :class:`TrainingMask`.
+    """
+    if batch < 1 or levels < 1 or frames < 1:
+        raise ValueError(f"need batch, levels and frames >= 1, got {batch}, {levels}, {frames}")
+    level = torch.randint(levels, (batch,), generator=generator)
+    if prompt:
+        prompt_frames = torch.randint(frames, (batch,), generator=generator)
+    else:
+        prompt_frames = torch.zeros(batch, dtype=torch.long)
+    ratio = cosine_ratio(torch.rand(batch, generator=generator) * (math.pi / 2))
+    free = frames - prompt_frames  # >= 1
+    count = torch.clamp(torch.round(ratio * free), min=1).long()
+    position = torch.arange(frames)[None]  # [1, T]
+    is_free = position >= prompt_frames[:, None]  # [B, T]
+    # a uniformly random subset of `count` free frames: rank random keys among the free frames
+    keys = torch.rand(batch, frames, generator=generator).masked_fill(~is_free, 2.0)
+    rank = keys.argsort(dim=1).argsort(dim=1)
+    scored = rank < count[:, None]
+    level_index = torch.arange(levels)[None, :, None]  # [1, Q, 1]
+    above = (level_index > level[:, None, None]) & is_free[:, None, :]
+    at = (level_index == level[:, None, None]) & scored[:, None, :]
+    masked = above | at
+    return TrainingMask(masked.to(device), scored.to(device), level.to(device), prompt_frames.to(device),
+                        ratio.to(device))
+
+
+def remaining_masked(total: int, iteration: int, iterations: int) -> int:
+    """Frames still masked after decoding iteration ``iteration`` (0-based) of ``iterations``, of ``total``.
+
+    ``floor(total * cos(pi/2 * (iteration + 1) / iterations))``, and always fewer than before the iteration
+    (every iteration reveals at least one frame while any is masked); 0 after the last.
+    """
+    if iterations < 1 or not 0 <= iteration < iterations:
+        raise ValueError(f"need 0 <= iteration < iterations, got {iteration} of {iterations}")
+    if iteration == iterations - 1:
+        return 0
+    keep = math.floor(total * math.cos(math.pi / 2 * (iteration + 1) / iterations))
+    before = total if iteration == 0 else remaining_masked(total, iteration - 1, iterations)
+    return max(0, min(keep, before - 1))
+
+
+def reveal_schedule(total: int, iterations: int) -> list[int]:
+    """How many frames each of ``iterations`` iterations reveals when ``total`` frames start masked (sums to
+    ``total``; iterations that would reveal nothing are still listed with 0)."""
+    counts, before = [], total
+    for i in range(iterations):
+        after = remaining_masked(total, i, iterations)
+        counts.append(before - after)
+        before = after
+    return counts

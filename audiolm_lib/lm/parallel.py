@@ -1,0 +1,344 @@
+"""Parallel acoustic generation (SoundStorm, Borsos et al. 2023): one bidirectional Transformer fills every RVQ
+level of every frame by confidence-based iterative unmasking, in a number of forward passes that does not grow
+with the length of the audio.
+
+Input per frame (the paper's conditioning): the sum of the embedding of the semantic token at that time
+(semantic tokens are repeated / picked to the acoustic frame rate) and one embedding per RVQ level (the level's
+code, or the level's mask token). Output: one head per level scoring that level's ``K`` codes.
+
+Training: :func:`audiolm_lib.lm.masking.training_mask` (a level ``q``; levels below given, level ``q`` masked at a
+cosine-schedule ratio, levels above masked, a random acoustic prompt never masked; the loss on the masked tokens
+of level ``q`` only).
+
+Sampling (MaskGIT, level by level): level 1 in ``steps_per_level[0]`` iterations (paper: 16), each later level in
+``steps_per_level[-1]`` (paper: 1), so 12 levels take 27 forward passes for a whole window. In each iteration every
+still-masked frame of the level gets a candidate token; the most confident candidates are kept, the others
+re-masked, following the cosine schedule of :func:`audiolm_lib.lm.masking.remaining_masked`. Levels below
+``sampled_levels`` draw their candidates at the given temperature (with Gumbel noise on the confidences, annealed
+to 0, scaled by ``choice_temperature``); later levels take the argmax, as in the paper. Prompt frames are given on
+every level and never change.
+
+Windows: the model sees at most ``window_seconds`` (its training crop). Longer audio is generated in windows;
+each later window starts with the tail of what is already known (``window_context_fraction`` of a window) as
+its acoustic prompt.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from audiolm_lib.lm.base import check_tokens, eval_mode
+from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
+from audiolm_lib.lm.sampling import sample_logits, validate_sampling
+from audiolm_lib.lm.transformer import Transformer, TransformerConfig
+from audiolm_lib.serialization import PretrainedMixin
+
+
+@dataclass
+class ParallelAcousticLMConfig:
+    """A SoundStorm-style acoustic generator.
+
+    Attributes:
+        semantic_vocab_size: semantic ids ``V``.
+        codebook_size: codes per RVQ level ``K``.
+        num_quantizers: RVQ levels generated ``Q`` (paper: 12).
+        semantic_rate / acoustic_rate: tokens / frames per second (semantic tokens are aligned to frames).
+        window_seconds: the longest stretch the model sees at once (its training crop; paper: 30 s).
+        window_context_fraction: share of a later window given as prompt (the previous window's tail), in [0, 1).
+        steps_per_level: decoding iterations per level; the last entry repeats for the remaining levels
+            (paper: 16 for level 1, 1 for the others).
+        sampled_levels: levels (from the first) whose candidates are sampled at the temperature; the others take
+            the most likely code (paper: greedy after level 1).
+        choice_temperature: Gumbel noise on the confidence ranking, linearly annealed to 0 over a level's
+            iterations (0: rank by confidence alone).
+        transformer: the bidirectional Transformer's shape.
+    """
+
+    semantic_vocab_size: int = 500
+    codebook_size: int = 1024
+    num_quantizers: int = 12
+    semantic_rate: float = 50.0
+    acoustic_rate: float = 50.0
+    window_seconds: float = 30.0
+    window_context_fraction: float = 0.5
+    steps_per_level: tuple[int, ...] = (16, 1)
+    sampled_levels: int = 1
+    choice_temperature: float = 1.0
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+
+    def __post_init__(self) -> None:
+        if min(self.semantic_vocab_size, self.codebook_size, self.num_quantizers) < 1:
+            raise ValueError("semantic_vocab_size, codebook_size and num_quantizers must be positive")
+        if self.semantic_rate <= 0 or self.acoustic_rate <= 0 or self.window_seconds <= 0:
+            raise ValueError("semantic_rate, acoustic_rate and window_seconds must be positive")
+        if not 0.0 <= self.window_context_fraction < 1.0:
+            raise ValueError(f"window_context_fraction must be in [0, 1), got {self.window_context_fraction}")
+        self.steps_per_level = tuple(int(s) for s in self.steps_per_level)
+        if not self.steps_per_level or min(self.steps_per_level) < 1:
+            raise ValueError(f"steps_per_level must be non-empty positive integers, got {self.steps_per_level}")
+        if self.sampled_levels < 0 or self.choice_temperature < 0:
+            raise ValueError("sampled_levels and choice_temperature must be >= 0")
+        window = round(self.window_seconds * self.acoustic_rate)
+        if window > self.transformer.max_seq_len:
+            raise ValueError(f"a {self.window_seconds} s window is {window} frames but transformer.max_seq_len="
+                             f"{self.transformer.max_seq_len}")
+
+    def steps(self, level: int) -> int:
+        """Decoding iterations of ``level`` (0-based)."""
+        return self.steps_per_level[min(level, len(self.steps_per_level) - 1)]
+
+
+class ParallelAcousticLM(nn.Module, PretrainedMixin):
+    """Semantic tokens (+ an acoustic prompt) -> all ``Q`` RVQ levels, by masked parallel decoding.
+
+    Also an acoustic generator for :class:`~audiolm_lib.AudioLM`
+    (:class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`): ``AudioLM(tokenizer, codec, semantic_lm,
+    acoustic=ParallelAcousticLM(...))`` uses it in place of the coarse and fine stages.
+    """
+
+    config_class = ParallelAcousticLMConfig
+    sampling_stages = ("acoustic",)
+
+    def __init__(self, config: ParallelAcousticLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        dim, levels, codes = config.transformer.dim, config.num_quantizers, config.codebook_size
+        self.semantic_embedding = nn.Embedding(config.semantic_vocab_size, dim)
+        # level q's code c is row q * (K + 1) + c; row q * (K + 1) + K is level q's mask token
+        self.code_embedding = nn.Embedding(levels * (codes + 1), dim)
+        self.transformer = Transformer(config.transformer)
+        self.head = nn.Parameter(torch.empty(levels, codes, dim))
+        self.register_buffer("level_offsets", torch.arange(levels) * (codes + 1), persistent=False)
+        self.window = max(1, round(config.window_seconds * config.acoustic_rate))
+        self.context = min(self.window - 1, round(self.window * config.window_context_fraction))
+        for weight in (self.semantic_embedding.weight, self.code_embedding.weight, self.head):
+            nn.init.normal_(weight, std=0.02)
+
+    # ------------------------------------------------------------------ the acoustic generator interface
+    @property
+    def semantic_vocab_size(self) -> int:
+        return self.config.semantic_vocab_size
+
+    @property
+    def semantic_rate(self) -> float:
+        return self.config.semantic_rate
+
+    @property
+    def acoustic_rate(self) -> float:
+        return self.config.acoustic_rate
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    @property
+    def num_quantizers(self) -> int:
+        return self.config.num_quantizers
+
+    def compatibility_problems(self) -> list[str]:
+        return []
+
+    def components(self) -> dict[str, nn.Module]:
+        """What :meth:`AudioLM.save_pretrained` writes, one sub-folder each."""
+        return {"acoustic_lm": self}
+
+    @classmethod
+    def from_components(cls, acoustic_lm: "ParallelAcousticLM") -> "ParallelAcousticLM":
+        if not isinstance(acoustic_lm, cls):
+            raise TypeError(f"acoustic_lm must be a {cls.__name__}, got {type(acoustic_lm).__name__}")
+        return acoustic_lm
+
+    def generate_acoustic(self, semantic: Tensor, prompt: Tensor | None, num_frames: int, *,
+                          sampling: dict[str, dict], generator: torch.Generator | None = None,
+                          progress: bool = False) -> Tensor:
+        """:meth:`generate` with the pipeline's per-stage sampling settings (``sampling["acoustic"]``)."""
+        return self.generate(semantic, prompt, num_frames, generator=generator, progress=progress,
+                             **sampling.get("acoustic", {}))
+
+    # ------------------------------------------------------------------ inputs
+    def semantic_positions(self, start: int, end: int, num_semantic: int, device=None) -> Tensor:
+        """``LongTensor[end - start]``: index of the semantic token at the start of each acoustic frame."""
+        ratio = self.config.semantic_rate / self.config.acoustic_rate
+        frames = torch.arange(start, end, device=device, dtype=torch.float64)
+        return torch.floor(frames * ratio + 1e-6).long().clamp_(0, num_semantic - 1)
+
+    def _check_alignment(self, semantic_tokens: int, frames: int) -> None:
+        expected = frames * self.config.semantic_rate / self.config.acoustic_rate
+        if abs(semantic_tokens - expected) > max(4.0, 0.1 * expected):
+            raise ValueError(f"semantic has {semantic_tokens} tokens but {frames} acoustic frames span about "
+                             f"{expected:.0f} semantic tokens at {self.config.semantic_rate} / "
+                             f"{self.config.acoustic_rate} Hz")
+
+    def _check_codes(self, name: str, codes: Tensor, batch: int) -> Tensor:
+        codes = check_tokens(name, codes, 3, self.config.codebook_size, allow_pad=False)
+        if codes.shape[1] != self.config.num_quantizers:
+            raise ValueError(f"{name} must have {self.config.num_quantizers} levels (dim 1), got shape {tuple(codes.shape)}")
+        if codes.shape[0] != batch:
+            raise ValueError(f"batch sizes differ: semantic {batch}, {name} {codes.shape[0]}")
+        return codes
+
+    def hidden(self, semantic: Tensor, ids: Tensor) -> Tensor:
+        """One bidirectional pass: ``semantic: LongTensor[B, T]`` (already aligned to frames) and
+        ``ids: LongTensor[B, Q, T]`` (codes, or ``K`` for a masked token) -> ``Tensor[B, T, D]``."""
+        batch, levels, frames = ids.shape
+        rows = (ids + self.level_offsets[:, None]).transpose(1, 2).reshape(batch * frames, levels)
+        x = F.embedding_bag(rows, self.code_embedding.weight, mode="sum").view(batch, frames, -1)
+        return self.transformer(x + self.semantic_embedding(semantic), causal=False)
+
+    # ------------------------------------------------------------------ training
+    def masked_logits(self, semantic: Tensor, codes: Tensor, mask: TrainingMask) -> tuple[Tensor, Tensor]:
+        """Logits and targets of the scored tokens: ``(Tensor[N, K], LongTensor[N])``, ``N = mask.scored.sum()``.
+
+        ``semantic: LongTensor[B, S]``, ``codes: LongTensor[B, Q, T]`` (checked by the caller).
+        """
+        batch, _, frames = codes.shape
+        aligned = semantic[:, self.semantic_positions(0, frames, semantic.shape[1], semantic.device)]
+        ids = codes.masked_fill(mask.masked, self.config.codebook_size)
+        hidden = self.hidden(aligned, ids)  # [B, T, D]
+        logits, targets = [], []
+        for level in torch.unique(mask.level).tolist():
+            rows = mask.scored & (mask.level == level)[:, None]  # [B, T]
+            logits.append(F.linear(hidden[rows], self.head[level]))
+            targets.append(codes[:, level][rows])
+        return torch.cat(logits), torch.cat(targets)
+
+    def forward(self, semantic: Tensor, codes: Tensor, *, mask: TrainingMask | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        """The masked-token training loss: mean cross-entropy over the scored tokens (nats per token).
+
+        Args:
+            semantic: ``LongTensor[B, S]`` semantic ids of the same time span as ``codes``.
+            codes: ``LongTensor[B, Q, T]`` codes of every level.
+            mask: a fixed :class:`~audiolm_lib.lm.masking.TrainingMask` (default: drawn; in eval mode from a
+                generator seeded with 0, so validation losses are comparable between evaluations).
+            generator: draws the mask (training mode).
+        """
+        semantic = check_tokens("semantic", semantic, 2, self.config.semantic_vocab_size, allow_pad=False)
+        codes = self._check_codes("codes", codes, semantic.shape[0])
+        if codes.shape[2] == 0 or semantic.shape[1] == 0:
+            raise ValueError("semantic and codes must hold at least one token per item")
+        self._check_alignment(semantic.shape[1], codes.shape[2])
+        if codes.shape[2] > self.transformer.config.max_seq_len:
+            raise ValueError(f"{codes.shape[2]} frames exceed transformer.max_seq_len="
+                             f"{self.transformer.config.max_seq_len}; use shorter crops")
+        if mask is None:
+            if generator is None and not self.training:
+                generator = torch.Generator().manual_seed(0)
+            batch, levels, frames = codes.shape
+            mask = training_mask(batch, levels, frames, generator=generator, device=codes.device)
+        logits, targets = self.masked_logits(semantic, codes, mask)
+        return F.cross_entropy(logits.float(), targets)
+
+    # ------------------------------------------------------------------ sampling
+    def _fill_level(self, aligned: Tensor, ids: Tensor, known: int, level: int, *, temperature: float,
+                    top_k: int | None, top_p: float | None, generator: torch.Generator | None, steps: int,
+                    sampled: bool, choice_temperature: float, tick) -> None:
+        """Unmask level ``level`` of frames ``known..`` of ``ids: LongTensor[B, Q, T]`` in place."""
+        batch, _, frames = ids.shape
+        todo = frames - known
+        revealed = torch.zeros(batch, todo, dtype=torch.bool, device=ids.device)
+        weight = self.head[level]
+        temp = temperature if sampled else 0.0
+        for step in range(steps):
+            hidden = self.hidden(aligned, ids)[:, known:]  # [B, M, D]
+            logits = F.linear(hidden, weight).float().flatten(0, 1)  # [B*M, K]
+            tokens = sample_logits(logits, temp, top_k if temp else None, top_p if temp else None, generator)
+            tick()
+            target = ids[:, level, known:]
+            if step == steps - 1:
+                target.copy_(torch.where(revealed, target, tokens.view(batch, todo)))
+                return
+            confidence = logits.log_softmax(-1).gather(1, tokens[:, None]).view(batch, todo)
+            noise = choice_temperature * (1.0 - (step + 1) / steps) if temp else 0.0
+            if noise:
+                uniform = torch.rand(confidence.shape, generator=generator, device=confidence.device)
+                confidence = confidence + noise * -torch.log(-torch.log(uniform.clamp_min(1e-20)))
+            confidence = confidence.masked_fill(revealed, float("inf"))
+            keep_masked = remaining_masked(todo, step, steps)
+            chosen = confidence.topk(todo - keep_masked, dim=1).indices  # already revealed rank first
+            newly = torch.zeros_like(revealed).scatter_(1, chosen, True) & ~revealed
+            target.copy_(torch.where(newly, tokens.view(batch, todo), target))
+            revealed |= newly
+
+    @torch.inference_mode()
+    def generate(self, semantic: Tensor, prompt: Tensor | None, num_frames: int, *, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
+                 steps_per_level: tuple[int, ...] | None = None, sampled_levels: int | None = None,
+                 choice_temperature: float | None = None, progress: bool = False) -> Tensor:
+        """Generate ``num_frames`` frames of all ``Q`` levels after ``prompt``.
+
+        Args:
+            semantic: ``LongTensor[B, S]`` covering prompt + new frames,
+                ``S ≈ (F0 + num_frames) * semantic_rate / acoustic_rate`` (within 10 % or 4 tokens).
+            prompt: ``LongTensor[B, Q, F0]`` known codes of the first ``F0`` frames (never changed), or ``None``.
+            num_frames: frames to generate.
+            temperature / top_k / top_p: how the sampled levels draw candidates (``temperature=0``: greedy).
+            generator: a seeded ``torch.Generator`` makes the result exactly reproducible.
+            steps_per_level / sampled_levels / choice_temperature: override the config's decoding settings.
+            progress: a tqdm bar over forward passes.
+
+        Returns:
+            ``LongTensor[B, Q, num_frames]`` new frames only.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        validate_sampling(temperature, top_k, top_p)
+        semantic = check_tokens("semantic", semantic, 2, cfg.semantic_vocab_size, allow_pad=False)
+        batch = semantic.shape[0]
+        if prompt is not None:
+            prompt = self._check_codes("prompt", prompt, batch)
+        if num_frames < 0:
+            raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+        known = 0 if prompt is None else prompt.shape[2]
+        total = known + num_frames
+        if semantic.shape[1] == 0:
+            raise ValueError("semantic must hold at least one token per item")
+        self._check_alignment(semantic.shape[1], total)
+        steps = tuple(int(s) for s in steps_per_level) if steps_per_level is not None else None
+        if steps is not None and (not steps or min(steps) < 1):
+            raise ValueError(f"steps_per_level must be non-empty positive integers, got {steps_per_level}")
+        sampled_levels = cfg.sampled_levels if sampled_levels is None else int(sampled_levels)
+        choice = cfg.choice_temperature if choice_temperature is None else float(choice_temperature)
+        steps_of = (lambda q: steps[min(q, len(steps) - 1)]) if steps else cfg.steps
+        device = semantic.device
+        ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
+        if prompt is not None:
+            ids[:, :, :known] = prompt.to(device)
+        windows = self.windows(known, total)
+        passes = len(windows) * sum(steps_of(q) for q in range(cfg.num_quantizers))
+        bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
+        with eval_mode(self):
+            for start, cursor, end in windows:
+                window_ids = ids[:, :, start:end]  # a view: filled in place
+                aligned = semantic[:, self.semantic_positions(start, end, semantic.shape[1], device)]
+                for level in range(cfg.num_quantizers):
+                    self._fill_level(aligned, window_ids, cursor - start, level, temperature=temperature,
+                                     top_k=top_k, top_p=top_p, generator=generator, steps=steps_of(level),
+                                     sampled=level < sampled_levels, choice_temperature=choice,
+                                     tick=lambda: bar.update(1))
+        bar.close()
+        return ids[:, :, known:].clone()
+
+    def windows(self, known: int, total: int) -> list[tuple[int, int, int]]:
+        """``(start, first_new, end)`` of each window that generates frames ``known .. total``.
+
+        A window spans at most :attr:`window` frames; frames ``start .. first_new`` are its acoustic prompt (the
+        given prompt, or the previous windows' output: at most :attr:`context` frames, more for the last window).
+        """
+        spans, cursor = [], known
+        while cursor < total:
+            start = 0 if total <= self.window else max(0, min(cursor - self.context, total - self.window))
+            end = min(total, start + self.window)
+            spans.append((start, cursor, end))
+            cursor = end
+        return spans
+
+    def forward_passes(self, known: int, total: int) -> int:
+        """Transformer passes :meth:`generate` spends on frames ``known .. total`` (with the config's steps)."""
+        per_window = sum(self.config.steps(q) for q in range(self.config.num_quantizers))
+        return per_window * len(self.windows(known, total))

@@ -1,0 +1,191 @@
+"""Parallel (SoundStorm-style) acoustic model: loss on the scored tokens only, overfit + regenerate, seeds,
+prompts, windows, forward-pass count, checkpoints and clear errors."""
+import pytest
+import torch
+
+from audiolm_lib.lm.masking import training_mask
+from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+from audiolm_lib.lm.transformer import Transformer, TransformerConfig
+from audiolm_lib.serialization import CheckpointError
+
+LEVELS, CODES, CLIP, WINDOW = 3, 16, 24, 12
+VOCAB = 2 * CLIP
+
+
+def make_model(window: int = WINDOW, levels: int = LEVELS, **overrides) -> ParallelAcousticLM:
+    config = ParallelAcousticLMConfig(semantic_vocab_size=VOCAB, codebook_size=CODES, num_quantizers=levels,
+                                      window_seconds=window / 50, transformer=TransformerConfig(
+                                          dim=64, depth=1, heads=2, max_seq_len=64), **overrides)
+    return ParallelAcousticLM(config)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """Two clips of 24 frames: a distinct semantic id per frame, random codes on 3 levels."""
+    generator = torch.Generator().manual_seed(0)
+    semantic = torch.randperm(VOCAB, generator=generator).view(2, CLIP)
+    codes = torch.randint(CODES, (2, LEVELS, CLIP), generator=generator)
+    return semantic, codes
+
+
+@pytest.fixture(scope="module")
+def trained(clips):
+    """A tiny model trained on random 12-frame crops (its window) of the two clips until it memorises them."""
+    semantic, codes = clips
+    torch.manual_seed(0)
+    model = make_model().train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    draw = torch.Generator().manual_seed(0)
+    batch = 4
+    for _ in range(500):
+        item = torch.randint(2, (batch,), generator=draw)
+        frames = torch.randint(CLIP - WINDOW + 1, (batch,), generator=draw)[:, None] + torch.arange(WINDOW)
+        rows = torch.arange(batch)[:, None]
+        loss = model(semantic[item][rows, frames], codes[item][rows, :, frames].transpose(1, 2), generator=draw)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    return model.eval()
+
+
+def test_loss_only_on_the_scored_tokens_of_the_chosen_level(clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    model = make_model().eval()
+    mask = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(3))
+    mask.level[:] = 1  # level 2 of 3: level 3 is masked everywhere after the prompt
+    mask.masked[:, 2] = torch.arange(WINDOW) >= mask.prompt_frames[:, None]
+    mask.masked[:, 0] = False
+    mask.masked[:, 1] = mask.scored
+    loss = model(semantic, codes, mask=mask)
+    changed = codes.clone()
+    changed[:, 2][mask.masked[:, 2]] = (changed[:, 2][mask.masked[:, 2]] + 1) % CODES  # hidden and not scored
+    assert torch.allclose(model(semantic, changed, mask=mask), loss)
+    logits, targets = model.masked_logits(semantic, codes, mask)
+    assert logits.shape == (int(mask.scored.sum()), CODES)
+    assert torch.equal(targets, codes[:, 1][mask.scored])
+    changed = codes.clone()
+    changed[:, 1][mask.scored] = (changed[:, 1][mask.scored] + 1) % CODES  # the scored targets
+    assert not torch.allclose(model(semantic, changed, mask=mask), loss)
+
+
+def test_untrained_loss_is_near_chance_and_eval_loss_is_deterministic(clips):
+    model = make_model().eval()
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    loss = model(semantic, codes)
+    assert abs(loss.item() - torch.log(torch.tensor(float(CODES))).item()) < 0.3
+    assert loss.item() == model(semantic, codes).item()  # eval mode: the same mask every time
+
+
+def test_bidirectional_transformer_sees_later_positions():
+    torch.manual_seed(0)
+    transformer = Transformer(TransformerConfig(dim=16, depth=1, heads=2)).eval()
+    x = torch.randn(1, 6, 16)
+    later = x.clone()
+    later[:, -1] = torch.randn(16)
+    assert torch.allclose(transformer(x)[:, 0], transformer(later)[:, 0])  # causal: the past only
+    assert not torch.allclose(transformer(x, causal=False)[:, 0], transformer(later, causal=False)[:, 0])
+    with pytest.raises(ValueError, match="causal"):
+        transformer(x, transformer.new_cache(1, 8), causal=False)
+
+
+def test_overfits_and_regenerates_through_windows(trained, clips):
+    semantic, codes = clips
+    accuracies = []
+    with torch.no_grad():
+        for seed in range(10):
+            mask = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(100 + seed))
+            logits, targets = trained.masked_logits(semantic[:, :WINDOW], codes[:, :, :WINDOW], mask)
+            accuracies.append((logits.argmax(-1) == targets).float().mean().item())
+    assert sum(accuracies) / len(accuracies) > 0.9  # teacher-forced
+    # the clip is twice the training crop: three windows, each prompted by the previous one's tail
+    assert trained.windows(4, CLIP) == [(0, 4, 12), (6, 12, 18), (12, 18, 24)]
+    out = trained.generate(semantic, codes[:, :, :4], CLIP - 4, temperature=0)
+    assert out.shape == (2, LEVELS, CLIP - 4)
+    assert (out == codes[:, :, 4:]).float().mean().item() > 0.9
+    sampled = trained.generate(semantic, codes[:, :, :4], CLIP - 4, generator=torch.Generator().manual_seed(0))
+    assert (sampled == codes[:, :, 4:]).float().mean().item() > 0.8
+
+
+def test_same_seed_same_output_other_seed_differs(clips):
+    model = make_model().eval()
+    semantic = clips[0][:, :WINDOW]
+    runs = [model.generate(semantic, None, WINDOW, temperature=1.0, sampled_levels=LEVELS,
+                           generator=torch.Generator().manual_seed(seed)) for seed in (1, 1, 2)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+    greedy = [model.generate(semantic, None, WINDOW, temperature=0) for _ in range(2)]
+    assert torch.equal(greedy[0], greedy[1])
+
+
+def test_prompt_frames_never_change_and_passes_per_window(clips, monkeypatch):
+    model = make_model(levels=LEVELS).eval()
+    semantic, codes = clips
+    prompt = codes[:, :, :5]
+    seen = []
+    original = model.hidden
+
+    def spy(aligned, ids):
+        seen.append(ids.clone())
+        return original(aligned, ids)
+
+    monkeypatch.setattr(model, "hidden", spy)
+    out = model.generate(semantic[:, :WINDOW], prompt, WINDOW - 5, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, LEVELS, WINDOW - 5)
+    assert len(seen) == 16 + 1 + 1 == model.forward_passes(5, WINDOW)  # level 1: 16 iterations, others: 1
+    for ids in seen:
+        assert torch.equal(ids[:, :, :5], prompt)
+    # a level is filled only after the levels below it are complete
+    first_of_level2 = seen[16]
+    assert (first_of_level2[:, 0, 5:] < CODES).all() and (first_of_level2[:, 1, 5:] == CODES).all()
+    seen.clear()
+    model.generate(semantic, codes[:, :, :4], CLIP - 4, steps_per_level=(2, 1))
+    assert len(seen) == 3 * (2 + 1 + 1)  # three windows
+    for ids in seen[:4]:
+        assert torch.equal(ids[:, :, :4], codes[:, :, :4])
+
+
+def test_windows_cover_every_frame_once():
+    model = make_model(window=10, window_context_fraction=0.3)
+    for known, total in [(0, 10), (3, 10), (0, 35), (7, 40), (25, 31)]:
+        spans = model.windows(known, total)
+        assert spans[0][1] == known and spans[-1][2] == total
+        for (start, first, end), following in zip(spans, spans[1:] + [None]):
+            assert 0 <= start <= first < end <= start + 10
+            if following is not None:
+                assert following[1] == end
+    assert model.windows(5, 5) == []
+
+
+def test_save_load_round_trip(tmp_path, trained, clips):
+    semantic, codes = clips
+    trained.save_pretrained(tmp_path / "acoustic")
+    assert sorted(p.name for p in (tmp_path / "acoustic").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = ParallelAcousticLM.from_pretrained(tmp_path / "acoustic")
+    assert loaded.config == trained.config
+    run = lambda m: m.generate(semantic, codes[:, :, :4], CLIP - 4, generator=torch.Generator().manual_seed(3))  # noqa: E731
+    assert torch.equal(run(loaded), run(trained))
+    (tmp_path / "acoustic" / "model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        ParallelAcousticLM.from_pretrained(tmp_path / "acoustic")
+
+
+def test_clear_errors(clips):
+    model = make_model()
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    with pytest.raises(ValueError, match="levels"):
+        model(semantic, codes[:, :2])
+    with pytest.raises(ValueError, match="semantic has"):
+        model(semantic[:, :4], codes)
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 16\)"):
+        model(semantic, codes + CODES)
+    with pytest.raises(ValueError, match="batch sizes differ"):
+        model.generate(semantic, codes[:1, :, :2], 4)
+    with pytest.raises(ValueError, match="num_frames"):
+        model.generate(semantic, None, -1)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(semantic, None, WINDOW, temperature=-1.0)
+    with pytest.raises(ValueError, match="steps_per_level"):
+        ParallelAcousticLMConfig(steps_per_level=(0,))
+    with pytest.raises(ValueError, match="max_seq_len"):
+        ParallelAcousticLMConfig(window_seconds=100.0)
