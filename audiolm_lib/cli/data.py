@@ -14,51 +14,84 @@ def piano_command(
     out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav + manifest.jsonl."),
     minutes: float = typer.Option(30.0, "--minutes", "-m", help="Minutes of audio to render."),
     clip_seconds: float = typer.Option(10.0, "--clip-seconds", help="Length of each clip."),
-    seed: int = typer.Option(0, "--seed", help="Chooses and orders the pieces."),
-    valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="Share of pieces held out for validation."),
-    max_seconds_per_piece: float = typer.Option(20.0, "--max-seconds-per-piece", help="Use only the start of each piece, so more pieces fit."),
-    max_score_mb: float = typer.Option(1.0, "--max-score-mb", help="Skip scores larger than this (slow to parse)."),
+    seed: int = typer.Option(0, "--seed", help="Chooses and orders the pieces and draws the variants."),
+    valid_fraction: Optional[float] = typer.Option(None, "--valid-fraction", help="Share of the (not held-out) pieces used for validation; default: the split policy's."),
+    max_seconds_per_piece: float = typer.Option(20.0, "--max-seconds-per-piece", help="Use only the start of each rendering, so more pieces fit."),
+    max_score_mb: float = typer.Option(1.0, "--max-score-mb", help="Skip scores larger than this (slow to parse); 0 keeps all (bounded by --parse-timeout)."),
+    parse_timeout: float = typer.Option(120.0, "--parse-timeout", help="Skip a score whose parsing takes longer (seconds; 0: no limit)."),
+    variants: int = typer.Option(1, "--variants", help="Renderings per piece: the plain one, then drawn tempo/velocity/transposition/soundfont."),
+    tempo: str = typer.Option("0.85,1.15", "--tempo", help="Tempo factor range LO,HI of the drawn variants."),
+    velocity: str = typer.Option("0.7,1.2", "--velocity", help="Velocity scale range LO,HI of the drawn variants."),
+    transpose: str = typer.Option("-3,3", "--transpose", help="Transposition range LO,HI in semitones (write --transpose=-3,3)."),
+    soundfonts: str = typer.Option("TimGM6mb,FluidR3_GM", "--soundfonts", help="Training soundfonts the variants take in turn (the first plays the plain rendering)."),
+    include_test: bool = typer.Option(False, "--include-test", help="Also render the held-out test pieces (never for training)."),
     workers: int = typer.Option(2, "--workers", help="Processes parsing and rendering scores."),
 ) -> None:
-    """Render music21 corpus scores as piano (TimGM6mb soundfont, 16 kHz); resumable."""
+    """Render music21 corpus scores as piano (16 kHz), optionally in several variants per piece; resumable."""
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.piano import build_piano_dataset
+    from audiolm_lib.datasets.piano_variants import VariantSpec, parse_range, parse_soundfonts
 
+    fonts = parse_soundfonts(soundfonts)
+    spec = VariantSpec(count=variants, tempo=parse_range(tempo), velocity=parse_range(velocity),
+                       transpose=parse_range(transpose, int), soundfonts=fonts if variants > 1 else fonts[:1])
     manifest = build_piano_dataset(out_dir, minutes=minutes, clip_seconds=clip_seconds, seed=seed,
                                    valid_fraction=valid_fraction, max_seconds_per_piece=max_seconds_per_piece,
-                                   max_score_mb=max_score_mb, workers=workers)
+                                   max_score_mb=max_score_mb if max_score_mb > 0 else None,
+                                   parse_timeout=parse_timeout if parse_timeout > 0 else None, variants=spec,
+                                   splits=_splits(include_test), workers=workers)
     _report(manifest, read_manifest(manifest), "piece")
 
 
 @friendly_errors
 def speech_command(
     out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav (+ .txt transcripts) + manifest.jsonl."),
-    minutes: float = typer.Option(30.0, "--minutes", "-m", help="Minutes of speech, shared evenly by the speakers."),
+    minutes: float = typer.Option(30.0, "--minutes", "-m", help="Minutes of speech, shared by the speaker identities."),
     speakers: Optional[str] = typer.Option(None, "--speakers", help="Comma-separated voice names (see `audiolm data voices`) or a count; default: every installed voice."),
     seed: int = typer.Option(0, "--seed", help="Chooses the sentences and speaking rates."),
-    valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of utterances held out for validation."),
+    valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of a training speaker's utterances held out for validation."),
+    languages: str = typer.Option("en", "--languages", help="Comma-separated voice languages (en, it, ca, fi, cs) or 'all'."),
+    engines: Optional[str] = typer.Option(None, "--engines", help="Comma-separated engines (espeak, flite, festival, piper); default: all."),
+    include_test: bool = typer.Option(False, "--include-test", help="Also synthesise the held-out test speakers (never for training)."),
+    max_utterances_per_speaker: Optional[int] = typer.Option(None, "--max-utterances-per-speaker", help="Stop each voice after this many utterances."),
     workers: int = typer.Option(2, "--workers", help="TTS processes run at once."),
 ) -> None:
-    """Synthesise English sentences with several offline TTS voices (espeak-ng, flite, festival), 16 kHz; resumable."""
+    """Synthesise sentences with many offline TTS voices (espeak-ng, flite, festival, piper), 16 kHz; resumable."""
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.speech import build_speech_dataset
 
     chosen = None
     if speakers:
-        chosen = int(speakers) if speakers.strip().isdigit() else [s.strip() for s in speakers.split(",") if s.strip()]
+        chosen = int(speakers) if speakers.strip().isdigit() else _names(speakers)
     manifest = build_speech_dataset(out_dir, minutes=minutes, speakers=chosen, seed=seed,
-                                    valid_fraction=valid_fraction, workers=workers)
-    _report(manifest, read_manifest(manifest), "speaker")
+                                    valid_fraction=valid_fraction, workers=workers,
+                                    languages=None if languages.strip() == "all" else _names(languages),
+                                    engines=_names(engines) if engines else None, splits=_splits(include_test),
+                                    max_utterances_per_speaker=max_utterances_per_speaker)
+    _report(manifest, read_manifest(manifest), "identity")
 
 
 def voices_command() -> None:
-    """List the speech voices and whether their TTS engine is installed."""
-    from audiolm_lib.datasets.speech import ENGINE_PROGRAMS, VOICES, available_voices
+    """List the speech voices: engine, speaker identity, split, language, and whether they are installed."""
+    from audiolm_lib.datasets.voices import ENGINE_PROGRAMS, available_voices, catalogue, identities
 
     installed = set(available_voices())
-    for voice in VOICES:
+    for voice in catalogue():
         state = "installed" if voice in installed else f"missing {ENGINE_PROGRAMS[voice.engine]}"
-        typer.echo(f"{voice.name:22s} {voice.engine:9s} {voice.voice:30s} {state}")
+        typer.echo(f"{voice.name:24s} {voice.engine:9s} {voice.voice:30s} {voice.identity:24s} {voice.split:5s} "
+                   f"{voice.language:3s} {state}")
+    groups = identities(installed)
+    held_out = sum(group[0].split == "test" for group in groups.values())
+    typer.echo(f"{len(installed)} of {len(catalogue())} voices installed, {len(groups)} speaker identities "
+               f"({held_out} held out for evaluation)")
+
+
+def _names(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _splits(include_test: bool) -> tuple[str, ...]:
+    return ("train", "valid", "test") if include_test else ("train", "valid")
 
 
 @friendly_errors
@@ -77,6 +110,8 @@ def index_command(
 def _report(manifest: Path, entries: list[dict], group_key: str | None) -> None:
     seconds = sum(float(e.get("duration") or 0.0) for e in entries)
     splits = {s: sum(e["split"] == s for e in entries) for s in sorted({e["split"] for e in entries})}
+    if group_key and not any(group_key in e for e in entries):
+        group_key = "speaker"
     groups = f", {len({e.get(group_key) for e in entries})} {group_key}s" if group_key else ""
     typer.echo(f"{manifest}: {len(entries)} files, {seconds / 60:.1f} min{groups}, splits {splits}")
 

