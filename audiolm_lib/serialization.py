@@ -87,9 +87,12 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         raise CheckpointError(f"checkpoint directory not found: {directory}")
     if not directory.is_dir():
         raise CheckpointError(f"expected a checkpoint directory (config.json + model.safetensors), got a file: {directory}")
+    from audiolm_lib.safe_load import check_regular_file
+
     config_path = directory / CONFIG_NAME if path is None else Path(path)
-    if not config_path.exists():
+    if not config_path.exists() and not config_path.is_symlink():
         raise CheckpointError(f"{directory} has no {CONFIG_NAME}: not a checkpoint directory")
+    check_regular_file(config_path, "checkpoint config", inside=directory)
     try:
         meta = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -104,14 +107,24 @@ def class_path(cls: type) -> str:
 
 
 def import_class(path: str) -> type:
-    """Import ``audiolm_lib.x.Class``; refuses anything outside this library."""
-    if not path.startswith("audiolm_lib."):
+    """Import the checkpoint class ``audiolm_lib.<module>.<Class>`` named in a config; refuses anything else.
+
+    Only a class defined in a public module of this library is accepted: not another library's object, not a module attribute (``audiolm_lib.audio.os``), and no
+    ``__main__``-like module (importing it would run a command).
+    """
+    parts = path.split(".") if isinstance(path, str) else []
+    if (len(parts) < 3 or parts[0] != "audiolm_lib"
+            or not all(part.isidentifier() and not part.startswith("_") for part in parts[1:])):
         raise CheckpointError(f"refusing to load class {path!r}: only audiolm_lib classes can be loaded")
     module_name, _, name = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module_name), name)
+        found = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint names class {path!r}, which this version of audiolm_lib lacks") from exc
+    if not isinstance(found, type) or found.__module__ != module_name:
+        raise CheckpointError(f"refusing to load {path!r}: it is not a class of audiolm_lib "
+                              f"(found {type(found).__name__} {getattr(found, '__name__', '?')!r})")
+    return found
 
 
 # --------------------------------------------------------------------------------------------- weights
@@ -127,19 +140,32 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from audiolm_lib.safe_load import check_regular_file
+
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"weights file not found: {path}")
+    check_regular_file(path, "weights file", inside=path.parent)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {path} (truncated or corrupt safetensors file?): {exc}") from exc
+    nonfinite = non_finite_tensors(state)
+    if nonfinite:
+        raise CheckpointError(f"weights in {path} contain NaN or Inf values in {len(nonfinite)} tensor(s), e.g. "
+                              f"{nonfinite[:3]}: the model was saved after training diverged; use an earlier checkpoint")
     own = module.state_dict()
     # tied weights are stored once: accept a missing key whose storage is shared with a present one
     problems = state_dict_mismatch(state, own, aliases=_shared_aliases(own))
     if problems:
         raise CheckpointError(f"weights in {path} do not match {type(module).__name__}: " + "; ".join(problems))
     module.load_state_dict(state, strict=False)
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors in ``state`` holding NaN or Inf."""
+    return [key for key, tensor in state.items()
+            if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all())]
 
 
 def state_dict_mismatch(
@@ -213,7 +239,17 @@ class PretrainedMixin:
         return model.to(map_location).eval()
 
 
-def load_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu"):
-    """Load whatever audiolm_lib component ``directory`` holds (dispatch on its config's class)."""
+def load_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    kind: type | None = None, what: str | None = None):
+    """Load whatever audiolm_lib component ``directory`` holds (dispatch on its config's class).
+
+    ``kind``: a class or runtime-checkable Protocol (e.g. :class:`~audiolm_lib.interfaces.CodecProtocol`) the
+    component must be, else a :class:`CheckpointError` saying what the folder holds; ``what`` names the
+    expected role in that message (default: the kind's name).
+    """
     meta = load_config_file(directory)
-    return import_class(meta["class"]).from_pretrained(directory, map_location=map_location)
+    model = import_class(meta["class"]).from_pretrained(directory, map_location=map_location)
+    if kind is not None and not isinstance(model, kind):
+        expected = what or kind.__name__.removesuffix("Protocol")
+        raise CheckpointError(f"{directory} holds a {type(model).__name__}, not a {expected}")
+    return model

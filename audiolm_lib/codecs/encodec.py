@@ -210,10 +210,13 @@ def _load_own_directory(path: Path) -> tuple["EncodecModel", int]:
 def _load_hf_directory(path: Path) -> "EncodecModel":
     from transformers import EncodecModel
 
+    from audiolm_lib.safe_load import check_hf_directory
+
     if not (path / "config.json").exists():
         raise CheckpointError(f"{path} has no config.json: not a transformers EnCodec directory")
+    check_hf_directory(path, "EnCodec model")
     try:
-        return EncodecModel.from_pretrained(str(path), local_files_only=True)
+        return EncodecModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"cannot load an EnCodec model from {path}: {exc}") from exc
 
@@ -221,10 +224,9 @@ def _load_hf_directory(path: Path) -> "EncodecModel":
 def _load_original_checkpoint(path: Path, config: "EncodecConfig | None") -> "EncodecModel":
     from transformers import EncodecConfig, EncodecModel
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read EnCodec checkpoint {path} (not a torch state dict?): {exc}") from exc
+    from audiolm_lib.safe_load import load_torch_weights
+
+    state = load_torch_weights(path, "EnCodec checkpoint")
     if isinstance(state, dict) and "best_state" in state and isinstance(state["best_state"], dict):
         state = state["best_state"]  # training-solver checkpoints wrap the weights
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

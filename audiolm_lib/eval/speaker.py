@@ -52,7 +52,9 @@ class SpeakerEncoder(nn.Module):
         path = Path(weights_path) if weights_path else default_weights_path()
         if not path.exists():
             raise FileNotFoundError(f"speaker-encoder weights not found: {path}")
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        from audiolm_lib.safe_load import load_torch_weights
+
+        checkpoint = load_torch_weights(path, "speaker-encoder weights")
         state = checkpoint.get("model_state", checkpoint) if isinstance(checkpoint, dict) else None
         if not isinstance(state, dict):
             raise ValueError(f"{path} does not hold a resemblyzer speaker-encoder state dict")

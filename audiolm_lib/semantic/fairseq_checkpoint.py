@@ -92,12 +92,17 @@ _restricted_pickle = types.SimpleNamespace(
 
 
 def safe_load_checkpoint(path: str | os.PathLike) -> Any:
-    """Unpickle a foreign ``.pt`` file with the restricted unpickler; refuses disallowed globals."""
+    """Unpickle a foreign ``.pt`` file with the restricted unpickler; refuses disallowed globals.
+
+    The file is first checked to be a plain ``torch.save`` archive (:func:`~audiolm_lib.safe_load.inspect_torch_archive`):
+    ``torch.load`` would hand a TorchScript archive to ``torch.jit.load``, which runs its code.
+    """
+    from audiolm_lib.safe_load import inspect_torch_archive
+
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"expected a fairseq checkpoint file (.pt), got a directory: {path}")
+    inspect_torch_archive(path, "fairseq checkpoint")  # TorchScript and odd archives: refused before reading
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
     except DisallowedGlobalError as exc:

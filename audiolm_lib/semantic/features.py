@@ -225,10 +225,13 @@ class HubertFeatures(FeatureExtractor):
         if path.is_dir():
             from transformers import HubertModel
 
+            from audiolm_lib.safe_load import check_hf_directory
+
             if not (path / "config.json").exists():
                 raise CheckpointError(f"{path} has no config.json: not a Hugging Face model directory")
+            check_hf_directory(path, "HuBERT model")
             try:
-                model = HubertModel.from_pretrained(str(path), local_files_only=True)
+                model = HubertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
             except (OSError, ValueError) as exc:
                 raise CheckpointError(f"cannot load a HuBERT model from {path}: {exc}") from exc
             normalize = _hf_normalize_flag(path)
@@ -298,8 +301,11 @@ class W2VBertFeatures(FeatureExtractor):
         path = Path(path)
         if not path.is_dir() or not (path / "config.json").exists():
             raise CheckpointError(f"w2v-BERT needs a local Hugging Face model directory with config.json, got {path}")
+        from audiolm_lib.safe_load import check_hf_directory
+
+        check_hf_directory(path, "w2v-BERT model")
         try:
-            model = Wav2Vec2BertModel.from_pretrained(str(path), local_files_only=True)
+            model = Wav2Vec2BertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"cannot load a w2v-BERT model from {path}: {exc}") from exc
         _truncate_layers(model, layer, len(model.encoder.layers), f"the w2v-BERT model in {path}")
