@@ -1,34 +1,50 @@
 """Atomic file writes (temp file beside the target, fsync, rename), without importing torch.
 
+A reader of the target sees the old file or the whole new one, never a part: concurrent writers each
+rename their own complete temp file, and a full disk, an error or ``kill -9`` mid-write leaves the target
+as it was. A killed writer's temp file (``.<name>.<pid>-<random>.tmp``) is stale once that process is gone;
+:func:`remove_stale_temps` deletes such files.
+
 Torch-free on purpose: the dataset builders' worker processes use these and should start in well under a
-second. ``audiolm_lib.serialization`` re-exports both and adds ``atomic_torch_save``.
+second. ``audiolm_lib.serialization`` re-exports both writers and adds ``atomic_torch_save``.
 """
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
+import warnings
 from pathlib import Path
 from typing import Callable
+
+TEMP_SUFFIX = ".tmp"
+# .<target name>.<writer pid>-<random>.tmp ; older versions wrote .<target name>.<random>.tmp
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp$")
+LEGACY_TEMP_MAX_AGE_S = 3600.0  # a temp file without a writer pid is stale after this long
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then atomically rename the temp file onto ``path`` (folders are created).
 
-    A crash or error mid-write leaves ``path`` as it was, and the temp file is removed.
+    A crash or error mid-write leaves ``path`` as it was, and the temp file is removed. The new file gets
+    the old file's permissions, or the usual ``0o666 & ~umask`` for a new one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
-        with open(tmp, "rb") as handle:
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, _target_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    _fsync_folder(path.parent)
     return path
 
 
@@ -40,3 +56,129 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             handle.write(text)
 
     return atomic_write(path, write)
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` (a newline is added) to a log file in one ``write`` call on an ``O_APPEND`` descriptor.
+
+    Logs grow by appending (rewriting them whole per row would cost quadratic time); one write per line keeps
+    concurrent appends from interleaving, and a line cut by a crash is only ever the last one, which the
+    readers skip with a warning (:func:`read_lines`).
+    """
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+    finally:
+        os.close(fd)
+
+
+def read_lines(path: str | os.PathLike, is_valid: Callable[[str], bool], what: str = "log") -> list[str]:
+    """Non-empty lines of a log written by :func:`append_line`.
+
+    A torn last line (no final newline, or one that fails ``is_valid``) is skipped with a warning naming the
+    file; an invalid line before the last raises ``ValueError`` naming the file and line.
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    torn = lines.pop()  # "" when the file ends with a newline, else a line cut short
+    last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if is_valid(line):
+            kept.append(line)
+        elif number == last and not torn.strip():
+            warnings.warn(f"{path}: skipping torn last line {number} (an interrupted write)", stacklevel=2)
+        else:
+            raise ValueError(f"{path}, line {number}: not a valid {what} line: {line[:80]!r}")
+    if torn.strip():
+        warnings.warn(f"{path}: skipping torn last line {len(lines) + 1} (an interrupted write; no newline)",
+                      stacklevel=2)
+    return kept
+
+
+def stale_temp_files(directory: str | os.PathLike, target: str | None = None) -> list[Path]:
+    """Temp files of :func:`atomic_write` in ``directory`` (for ``target``'s name only, if given) whose
+    writer process no longer exists (or, for the older naming without a pid, older than an hour)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    pattern = f".{target}.*{TEMP_SUFFIX}" if target else f".*{TEMP_SUFFIX}"
+    stale = []
+    for path in directory.glob(pattern):
+        match = _TEMP_NAME.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        pid = match.group("pid")
+        if pid is not None:
+            if not _process_alive(int(pid)):
+                stale.append(path)
+        else:
+            try:
+                if time.time() - path.stat().st_mtime > LEGACY_TEMP_MAX_AGE_S:
+                    stale.append(path)
+            except FileNotFoundError:
+                continue
+    return sorted(stale)
+
+
+def remove_stale_temps(directory: str | os.PathLike, target: str | None = None) -> list[Path]:
+    """Delete :func:`stale_temp_files` (partials of writes that were killed); returns what was removed."""
+    removed = []
+    for path in stale_temp_files(directory, target):
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # read without changing it (os.umask sets it: a race with other threads)
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

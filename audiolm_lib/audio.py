@@ -20,11 +20,36 @@ def _check_finite(wave: np.ndarray, what: str) -> None:
         raise AudioError(f"{what} contains NaN or Inf samples")
 
 
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise AudioError(f"expected an audio file, got a directory: {path}")
+    if path.stat().st_size == 0:
+        raise AudioError(f"audio file is empty (0 bytes): {path}")
+
+
+def audio_info(path: PathLike) -> tuple[int, int]:
+    """``(frames, sample_rate)`` of an audio file, read from its header (the samples are not decoded)."""
+    import soundfile as sf
+
+    path = Path(path)
+    _check_readable(path)
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
+    return int(info.frames), int(info.samplerate)
+
+
 def load_audio(
     path: PathLike,
     sample_rate: int | None = None,
     mono: bool = True,
     min_seconds: float = 0.0,
+    *,
+    start: int = 0,
+    stop: int | None = None,
 ) -> torch.Tensor:
     """Read an audio file (wav/flac/ogg/...) as float32.
 
@@ -33,6 +58,8 @@ def load_audio(
         sample_rate: resample to this rate if given (soxr, high quality).
         mono: average the channels into one.
         min_seconds: refuse files shorter than this (after resampling).
+        start / stop: read only samples ``[start, stop)`` of the file, at its own rate (see :func:`audio_info`);
+            the rest is never decoded, so the tail of a long file costs what the tail costs.
 
     Returns:
         Tensor[C, T] float32 in [-1, 1] (C == 1 when ``mono``).
@@ -40,18 +67,17 @@ def load_audio(
     import soundfile as sf
 
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"audio file not found: {path}")
-    if path.is_dir():
-        raise AudioError(f"expected an audio file, got a directory: {path}")
-    if path.stat().st_size == 0:
-        raise AudioError(f"audio file is empty (0 bytes): {path}")
+    _check_readable(path)
+    if start < 0 or (stop is not None and stop < start):
+        raise AudioError(f"invalid sample range [{start}, {stop}) for {path}")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True, start=int(start),
+                             stop=None if stop is None else int(stop))
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError with terse text
         raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
     if data.shape[0] == 0:
-        raise AudioError(f"audio file has no samples: {path}")
+        where = f" in samples [{start}, {stop})" if start or stop is not None else ""
+        raise AudioError(f"audio file has no samples{where}: {path}")
     _check_finite(data, f"audio file {path}")
     wave = data.T  # [C, T]
     if mono and wave.shape[0] > 1:
@@ -89,13 +115,18 @@ def resample(wave, orig_rate: int, new_rate: int):
 
 
 def save_audio(path: PathLike, wave: torch.Tensor | np.ndarray, sample_rate: int) -> Path:
-    """Write ``wave`` (Tensor[C, T], Tensor[T] or Tensor[1, C, T]) as 16-bit PCM (.wav) or FLAC.
+    """Write ``wave`` (Tensor[C, T], Tensor[T] or Tensor[1, C, T]) as 16-bit PCM .wav / .flac, or .ogg Vorbis.
 
-    Samples are clipped to [-1, 1]; the parent folder is created.
+    Samples are clipped to [-1, 1]; the parent folder is created. The file is written atomically (temp
+    file + rename): a reader sees the old file or the whole new one, even on a full disk or ``kill -9``.
     """
-    import soundfile as sf
+    from audiolm_lib.atomic import atomic_write
+    from audiolm_lib.outputs import audio_write_format
 
     path = Path(path)
+    file_format, subtype = audio_write_format(path)  # before any work: unknown extensions fail here
+    if sample_rate is None or not float(sample_rate).is_integer() or int(sample_rate) <= 0:
+        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate}")
     array = wave.detach().cpu().float().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave, np.float32)
     if array.ndim == 3:
         if array.shape[0] != 1:
@@ -106,9 +137,14 @@ def save_audio(path: PathLike, wave: torch.Tensor | np.ndarray, sample_rate: int
     if array.ndim != 2 or array.shape[-1] == 0:
         raise AudioError(f"cannot save a wave of shape {tuple(array.shape)}")
     _check_finite(array, "wave to save")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(array.T, -1.0, 1.0), sample_rate, subtype="PCM_16" if path.suffix.lower() == ".wav" else None)
-    return path
+    frames = np.ascontiguousarray(np.clip(array.T, -1.0, 1.0))
+    return atomic_write(path, lambda tmp: _write_sound(tmp, frames, int(sample_rate), file_format, subtype))
+
+
+def _write_sound(tmp: str, frames: np.ndarray, sample_rate: int, file_format: str, subtype: str) -> None:
+    import soundfile as sf
+
+    sf.write(tmp, frames, sample_rate, format=file_format, subtype=subtype)
 
 
 def prepare_wave(wave: torch.Tensor, sample_rate: int, target_rate: int, min_samples: int = 1) -> torch.Tensor:
@@ -116,8 +152,7 @@ def prepare_wave(wave: torch.Tensor, sample_rate: int, target_rate: int, min_sam
 
     Accepts ``Tensor[T]``, ``Tensor[C, T]`` (channels are averaged) or ``Tensor[B, C, T]``.
     """
-    if not isinstance(wave, torch.Tensor):
-        wave = torch.as_tensor(np.asarray(wave), dtype=torch.float32)
+    wave = as_float_wave(wave)
     if wave.ndim == 1:
         wave = wave[None, None]
     elif wave.ndim == 2:
@@ -126,7 +161,6 @@ def prepare_wave(wave: torch.Tensor, sample_rate: int, target_rate: int, min_sam
         wave = wave.mean(dim=1, keepdim=True)
     else:
         raise AudioError(f"expected a wave of shape [T], [C, T] or [B, C, T], got {tuple(wave.shape)}")
-    wave = wave.float()
     if wave.shape[-1] == 0:
         raise AudioError("wave is empty (0 samples)")
     if not torch.isfinite(wave).all():
@@ -138,3 +172,30 @@ def prepare_wave(wave: torch.Tensor, sample_rate: int, target_rate: int, min_sam
             f"wave has {wave.shape[-1]} samples at {target_rate} Hz; at least {min_samples} are needed"
         )
     return wave
+
+
+# integer PCM: divide by 2**(bits - 1) (uint8 is offset binary), as soundfile reads such files
+_PCM_SCALE = {torch.int8: (0.0, 128.0), torch.uint8: (128.0, 128.0), torch.int16: (0.0, 32768.0),
+              torch.int32: (0.0, 2147483648.0)}
+
+
+def as_float_wave(wave) -> torch.Tensor:
+    """A float32 Tensor of ``wave``: float stays as is, int8/uint8/int16/int32 PCM is scaled to [-1, 1).
+
+    Other types (int64 ids, bool, complex, objects) raise :class:`AudioError` saying what was given.
+    """
+    if not isinstance(wave, torch.Tensor):
+        try:
+            array = np.asarray(wave)
+            wave = torch.from_numpy(array) if array.dtype.kind in "iuf" else None
+        except (TypeError, ValueError):
+            wave = None
+        if wave is None:
+            raise AudioError("expected a wave as a float Tensor or array, or int16/int32 PCM")
+    if wave.is_floating_point():
+        return wave.float()
+    if wave.dtype in _PCM_SCALE:
+        offset, scale = _PCM_SCALE[wave.dtype]
+        return (wave.float() - offset) / scale
+    raise AudioError(f"cannot use a {wave.dtype} tensor as audio: give float samples in [-1, 1] or "
+                     "int8/uint8/int16/int32 PCM")

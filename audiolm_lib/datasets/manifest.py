@@ -52,14 +52,16 @@ def list_audio_files(folder: str | os.PathLike, extensions: Iterable[str] = AUDI
 
 
 def write_wav(path: str | os.PathLike, wave, sample_rate: int) -> Path:
-    """Write mono float ``wave[T]`` as 16-bit PCM (clipped to [-1, 1]); the folder is created."""
+    """Write mono float ``wave[T]`` as 16-bit PCM (clipped to [-1, 1]), atomically; the folder is created."""
     import numpy as np
     import soundfile as sf
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0), sample_rate, subtype="PCM_16")
-    return path
+    from audiolm_lib.atomic import atomic_write
+    from audiolm_lib.outputs import audio_write_format
+
+    file_format, subtype = audio_write_format(path)
+    frames = np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0)
+    return atomic_write(path, lambda tmp: sf.write(tmp, frames, sample_rate, format=file_format, subtype=subtype))
 
 
 def write_manifest(path: str | os.PathLike, entries: Iterable[dict]) -> Path:

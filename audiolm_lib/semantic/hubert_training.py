@@ -178,7 +178,7 @@ def train_hubert(
     """Train HuBERT (iteration 1) on MFCC k-means targets; returns the trained ``transformers.HubertModel``.
 
     Writes ``out_dir/targets`` (the MFCC target tokenizer, fitted if ``targets`` is None),
-    ``out_dir/checkpoints/step_*.pt`` (resumable), ``out_dir/metrics.jsonl`` and ``out_dir/hubert`` (HF directory).
+    ``out_dir/checkpoints/step_*.safetensors`` (resumable), ``out_dir/metrics.jsonl`` and ``out_dir/hubert`` (HF directory).
     """
     from tqdm.auto import tqdm
 

@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
+
+from audiolm_lib.atomic import append_line, atomic_write, atomic_write_text, read_lines
 
 
 class MetricsLogger:
     """Appends ``{"step", "time", name: value, ...}`` rows to ``metrics.jsonl`` and ``metrics.csv``.
 
-    Appending (not rewriting) keeps the log of a resumed run continuous. Only rank 0 should log.
+    Appending (not rewriting) keeps the log of a resumed run continuous; each row is one ``write`` call
+    (:func:`~audiolm_lib.atomic.append_line`), so a crash can only cut the last line, which the readers skip
+    with a warning and opening a logger removes. Only rank 0 should log.
     """
 
     def __init__(self, directory: str | os.PathLike, tensorboard: bool = True, enabled: bool = True):
@@ -23,6 +29,8 @@ class MetricsLogger:
         if not enabled:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
+        for path in [self.directory / "metrics.jsonl", *sorted(self.directory.glob("metrics_*.csv"))]:
+            _drop_torn_tail(path)  # a later row must not be appended to a cut line
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -36,16 +44,15 @@ class MetricsLogger:
             return
         row = {"step": int(step), "split": split, "time": round(time.time(), 3)}
         row.update({k: float(v) for k, v in values.items()})
-        with open(self.directory / "metrics.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_line(self.directory / "metrics.jsonl", json.dumps(row))
         csv_path = self.directory / f"metrics_{split}.csv"
         fields = list(row)
-        new_file = not csv_path.exists()
-        with open(csv_path, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        if not csv_path.exists():
+            writer.writeheader()
+        writer.writerow(row)
+        append_line(csv_path, buffer.getvalue())
         if self._writer is not None:
             for key, value in values.items():
                 self._writer.add_scalar(f"{split}/{key}", float(value), step)
@@ -56,28 +63,57 @@ class MetricsLogger:
 
 
 def read_metrics(directory: str | os.PathLike) -> list[dict]:
+    """Rows of ``directory/metrics.jsonl``; a torn last line (a killed run) is skipped with a warning naming
+    the file, any other bad line raises ``ValueError`` naming the file and line."""
     path = Path(directory) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in read_lines(path, _is_json_row, "metrics")]
 
 
 def truncate_metrics(directory: str | os.PathLike, last_step: int) -> None:
-    """Drop rows logged after ``last_step`` (a run killed past its last checkpoint), so a resumed log is continuous."""
-    from audiolm_lib.serialization import atomic_write_text
-
+    """Drop rows logged after ``last_step`` (a run killed past its last checkpoint), so a resumed log is
+    continuous; a torn last line is dropped too (with a warning naming the file)."""
     directory = Path(directory)
     jsonl = directory / "metrics.jsonl"
     if jsonl.exists():
-        kept = [line for line in jsonl.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["step"] <= last_step]
+        kept = [line for line in read_lines(jsonl, _is_json_row, "metrics") if json.loads(line)["step"] <= last_step]
         atomic_write_text(jsonl, "".join(line + "\n" for line in kept))
     for csv_path in directory.glob("metrics_*.csv"):
-        with open(csv_path, newline="", encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-        if not lines:
+        lines = csv_path.read_text(encoding="utf-8", errors="replace").split("\n")
+        if not lines or not lines[0].strip():
             continue
-        header, rows = lines[0], lines[1:]
+        header = lines[0]
         step_column = header.split(",").index("step")
+        rows = read_lines(csv_path, lambda line: _is_csv_row(line, header, step_column), "CSV metrics")[1:]
         kept = [row for row in rows if int(row.split(",")[step_column]) <= last_step]
         atomic_write_text(csv_path, "\n".join([header] + kept) + "\n")
+
+
+def _is_json_row(line: str) -> bool:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and isinstance(row.get("step"), int)
+
+
+def _is_csv_row(line: str, header: str, step_column: int) -> bool:
+    if line == header:
+        return True
+    cells = line.split(",")
+    return len(cells) > step_column and cells[step_column].strip().lstrip("-").isdigit()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a log file back to its last complete line (atomically), warning that a torn line was removed."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    warnings.warn(f"{path}: removing a torn last line ({len(data) - cut} bytes, from an interrupted run)",
+                  stacklevel=3)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data[:cut]))

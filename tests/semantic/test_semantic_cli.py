@@ -44,6 +44,6 @@ def test_train_hubert_command_writes_a_hubert_directory(tmp_path):
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "hubert" / "config.json").exists()
-    assert (tmp_path / "run" / "checkpoints" / "step_00000002.pt").exists()
+    assert (tmp_path / "run" / "checkpoints" / "step_00000002.safetensors").exists()
     result = CliRunner().invoke(build_app(), args[:4] + ["--set", "steps=nope"])
     assert result.exit_code == 2 and "steps must be int" in result.output

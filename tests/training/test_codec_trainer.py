@@ -9,7 +9,7 @@ from audiolm_lib.codecs.discriminators import DiscriminatorConfig
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
 from audiolm_lib.training.codec_trainer import CodecTrainConfig, resolve_audio_files, train_codec
 from audiolm_lib.training.metrics import read_metrics
-from audiolm_lib.training.state import list_checkpoints
+from audiolm_lib.training.state import list_checkpoints, load_training_state
 
 
 def _write_tones(folder, count=3, seconds=0.5, rate=16000):
@@ -48,12 +48,12 @@ def test_training_runs_exports_and_resumes_exactly(tmp_path):
     logs = _train_logs(out)
     assert [row["step"] for row in logs] == [1, 2, 3, 4]
     assert all(np.isfinite(row["loss_mel"]) and np.isfinite(row["loss_discriminator"]) for row in logs)
-    assert [p.name for p in list_checkpoints(out)] == ["step_00000002.pt", "step_00000004.pt"]
+    assert [p.name for p in list_checkpoints(out)] == ["step_00000002.safetensors", "step_00000004.safetensors"]
     codec = SoundStream.from_pretrained(export)
     assert codec.encode(torch.zeros(1, 1, 80)).shape == (1, 3, 10)
     evals = [row for row in read_metrics(out) if row["split"] == "eval"]
     assert [row["step"] for row in evals] == [0, 2, 4] and "si_sdr_q3" in evals[0]
-    final = torch.load(list_checkpoints(out)[-1], weights_only=False)
+    final = load_training_state(list_checkpoints(out)[-1], restore_rng=False)
 
     # interrupt after step 2: drop the later checkpoint and logs, resume, and compare
     list_checkpoints(out)[-1].unlink()
@@ -64,7 +64,7 @@ def test_training_runs_exports_and_resumes_exactly(tmp_path):
     for before, after in zip(logs[2:], resumed):
         for key in ("loss_mel", "loss_stft", "loss_adversarial", "loss_discriminator", "commitment"):
             assert after[key] == pytest.approx(before[key], rel=1e-5, abs=1e-7), key
-    again = torch.load(list_checkpoints(out)[-1], weights_only=False)
+    again = load_training_state(list_checkpoints(out)[-1], restore_rng=False)
     for name, tensor in final["generator"].items():
         torch.testing.assert_close(again["generator"][name], tensor, rtol=1e-5, atol=1e-6)
 

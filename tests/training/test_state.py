@@ -1,4 +1,7 @@
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from audiolm_lib.training.state import latest_checkpoint, list_checkpoints, load
 def test_checkpoint_restores_rng_and_prunes(tmp_path):
     for step in (1, 2, 3):
         save_training_state(tmp_path, step, {"weights": torch.ones(2) * step}, keep=2)
-    assert [p.name for p in list_checkpoints(tmp_path)] == ["step_00000002.pt", "step_00000003.pt"]
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step_00000002.safetensors", "step_00000003.safetensors"]
     expected = (random.random(), np.random.rand(), torch.rand(3))
     state = load_training_state(tmp_path)
     assert state["step"] == 3 and torch.equal(state["weights"], torch.ones(2) * 3)
@@ -25,11 +28,72 @@ def test_checkpoint_restores_rng_and_prunes(tmp_path):
 def test_bad_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="no training checkpoint"):
         load_training_state(tmp_path)
-    bad = tmp_path / "step_00000001.pt"
+    bad = tmp_path / "step_00000001.safetensors"
     bad.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt"):
         load_training_state(bad)
     assert latest_checkpoint(tmp_path) == bad
+
+
+def test_training_state_round_trips_an_optimizer_without_pickle(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 3))
+    model[1].weight = torch.nn.Parameter(model[0].weight.t())  # a view: stored as its own tensor
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98))
+    model(torch.randn(2, 3)).sum().backward()
+    optimizer.step()
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "extra": {1: (2.5, None),
+             "inf": float("inf"), "tags": ["a", True]}, "array": np.arange(5, dtype=np.uint32)}
+    path = save_training_state(tmp_path, 7, state)
+    assert path.name == "step_00000007.safetensors" and b"pickle" not in path.read_bytes()[:64]
+    loaded = load_training_state(path, restore_rng=False)
+    assert loaded["step"] == 7 and loaded["extra"] == {1: (2.5, None), "inf": float("inf"), "tags": ["a", True]}
+    assert loaded["array"].dtype == np.uint32 and loaded["array"].tolist() == [0, 1, 2, 3, 4]
+    fresh = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98))
+    fresh.load_state_dict(loaded["optimizer"])
+    assert fresh.state_dict()["param_groups"] == optimizer.state_dict()["param_groups"]
+    for key, value in optimizer.state_dict()["state"][0].items():
+        assert torch.equal(fresh.state_dict()["state"][0][key], value)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded["model"][key], value)
+
+
+def test_truncated_newest_checkpoint_falls_back_and_stale_temps_go(tmp_path):
+    for step in (10, 20):
+        save_training_state(tmp_path, step, {"weights": torch.full((64,), float(step))})
+    newest = list_checkpoints(tmp_path)[-1]
+    newest.write_bytes(newest.read_bytes()[:-40])  # cut short by a full disk
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".step_00000030.safetensors.{int(dead.stdout)}-abc123.tmp"  # a killed writer's partial
+    stale.write_bytes(b"partial")
+    live = tmp_path / f".step_00000040.safetensors.{os.getpid()}-abc123.tmp"  # a write in progress: kept
+    live.write_bytes(b"in progress")
+    with pytest.warns(UserWarning) as warned:
+        state = load_training_state(tmp_path, restore_rng=False)
+    assert state["step"] == 10 and torch.equal(state["weights"], torch.full((64,), 10.0))
+    text = " ".join(str(w.message) for w in warned)
+    assert f"skipping training checkpoint {newest}" in text and "truncated or corrupt" in text
+    assert not newest.exists() and (tmp_path / (newest.name + ".corrupt")).exists()
+    assert not stale.exists() and live.exists()
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step_00000010.safetensors"]
+
+
+def test_legacy_pickled_checkpoints_load_safely_or_are_refused(tmp_path):
+    legacy = {"step": 4, "weights": torch.ones(3), "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                                                         "torch": torch.get_rng_state()}}
+    torch.save(legacy, tmp_path / "step_00000004.pt")
+    expected = (random.random(), np.random.rand())
+    assert load_training_state(tmp_path)["step"] == 4
+    assert (random.random(), np.random.rand()) == expected
+    marker = tmp_path / "marker"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"step": 5, "x": Payload()}, tmp_path / "step_00000005.pt")
+    with pytest.raises(CheckpointError, match=r"refusing training checkpoint .*step_00000005\.pt.*GLOBAL posix\.system"):
+        load_training_state(tmp_path / "step_00000005.pt")
+    assert not marker.exists()
 
 
 def test_ema_tracks_average():
@@ -63,3 +127,20 @@ def test_metrics_logger_appends(tmp_path):
     rows = read_metrics(tmp_path)
     assert [(r["step"], r["split"], r["loss"]) for r in rows] == [(1, "train", 2.0), (2, "val", 1.5)]
     assert (tmp_path / "metrics_train.csv").read_text().splitlines()[0].startswith("step,split,time,loss")
+
+
+def test_metrics_reader_skips_a_torn_last_line_and_logger_repairs_it(tmp_path):
+    log = MetricsLogger(tmp_path, tensorboard=False)
+    log.log(1, loss=2.0)
+    log.log(2, loss=1.0)
+    with (tmp_path / "metrics.jsonl").open("a") as handle:
+        handle.write('{"step": 3, "split": "tr')
+    with pytest.warns(UserWarning, match=r"metrics\.jsonl: skipping torn last line 3"):
+        assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
+    with pytest.warns(UserWarning, match=r"metrics\.jsonl: removing a torn last line"):
+        log = MetricsLogger(tmp_path, tensorboard=False)
+    log.log(3, loss=0.5)
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3]
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\nnot json\n{"step": 2}\n')
+    with pytest.raises(ValueError, match=r"metrics\.jsonl, line 2"):
+        read_metrics(tmp_path)

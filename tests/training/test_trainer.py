@@ -35,11 +35,19 @@ def test_killed_run_resumes_to_the_same_loss_curve(tmp_path):
     cache, config = _cache(), _config()
     full = StageTrainer(config, cache, tmp_path / "full")
     full.train()
-    # "kill" after step 5 with checkpoints at 3 and 5, losing the step-5 one: resume from 3 must redo 4..8
+    # "kill" after step 5 with checkpoints at 3 and 5, the step-5 one cut short (disk full): resume falls back
+    # to step 3 (saying so) and must redo 4..8
     StageTrainer(config, cache, tmp_path / "killed").train(max_steps=5)
-    assert [p.name for p in list_checkpoints(tmp_path / "killed")] == ["step_00000003.pt", "step_00000005.pt"]
-    list_checkpoints(tmp_path / "killed")[-1].unlink()
-    resumed = StageTrainer(config, cache, tmp_path / "killed", resume=True)
+    assert [p.name for p in list_checkpoints(tmp_path / "killed")] == ["step_00000003.safetensors", "step_00000005.safetensors"]
+    newest = list_checkpoints(tmp_path / "killed")[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    with (tmp_path / "killed" / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 6, "split": "tr')  # the killed run's torn last metrics line
+    with pytest.warns(UserWarning) as warned:
+        resumed = StageTrainer(config, cache, tmp_path / "killed", resume=True)
+    messages = " ".join(str(w.message) for w in warned)
+    assert "skipping training checkpoint" in messages and newest.name in messages
+    assert "metrics.jsonl" in messages and "torn" in messages
     assert resumed.step == 3
     resumed.train()
     expected = _train_log(tmp_path / "full")
@@ -117,8 +125,9 @@ def test_checkpoint_problems_give_clear_errors(tmp_path):
         StageTrainer(_config(total_steps=3, model=bigger), cache, tmp_path, resume=True)
     with pytest.raises(CheckpointError, match="'semantic' training run, not 'fine'"):
         StageTrainer(_config("fine", total_steps=3), cache, tmp_path, resume=True)
-    list_checkpoints(tmp_path)[-1].write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="corrupt"):
+    list_checkpoints(tmp_path)[-1].write_bytes(b"not a checkpoint")  # the only one: nothing to fall back to
+    with pytest.warns(UserWarning, match="skipping training checkpoint"), \
+            pytest.raises(CheckpointError, match="no readable training checkpoint.*corrupt"):
         StageTrainer(config, cache, tmp_path, resume=True)
 
 
