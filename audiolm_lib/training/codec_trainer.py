@@ -347,5 +347,5 @@ def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, 
             from audiolm_lib.serialization import CheckpointError
 
             raise CheckpointError(f"--resume: no training checkpoint (step_*.pt) in {trainer.out_dir}")
-        trainer.load_state_dict(load_training_state(newest))
+        trainer.load_state_dict(load_training_state(trainer.out_dir))  # newest readable; a damaged one is skipped
     return trainer.fit()
