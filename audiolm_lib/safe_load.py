@@ -87,6 +87,10 @@ def _check_zip_entries(path: Path, what: str) -> None:
     names = [info.filename for info in infos]
     if not names:
         raise CheckpointError(f"{what} {path} is an empty zip archive")
+    parts = [PurePosixPath(name).parts for name in names]
+    if any(p[1:2] == ("constants.pkl",) or p[1:2] == ("code",) for p in parts):
+        raise CheckpointError(f"refusing {what} {path}: it is a TorchScript archive (it carries code that "
+                              "torch.jit.load would run); give the plain state dict saved with torch.save")
     for info in infos:
         name = PurePosixPath(info.filename)
         if name.is_absolute() or ".." in name.parts or "\\" in info.filename:
@@ -101,15 +105,10 @@ def _check_zip_entries(path: Path, what: str) -> None:
     if len(set(names)) != len(names):
         duplicate = next(n for n in names if names.count(n) > 1)
         raise CheckpointError(f"refusing {what} {path}: zip entry {duplicate!r} appears twice")
-    roots = {PurePosixPath(n).parts[0] for n in names}
+    roots = {p[0] for p in parts}
     if len(roots) != 1:
         raise CheckpointError(f"refusing {what} {path}: entries under several top folders {sorted(roots)[:4]}")
-    root = roots.pop()
-    inner = {str(PurePosixPath(n).relative_to(root)) for n in names if PurePosixPath(n).parts[1:]}
-    if "constants.pkl" in inner or any(n.startswith("code/") for n in inner):
-        raise CheckpointError(f"refusing {what} {path}: it is a TorchScript archive (it carries code that "
-                              "torch.jit.load would run); give the plain state dict saved with torch.save")
-    if "data.pkl" not in inner:
+    if not any(p[1:] == ("data.pkl",) for p in parts):
         raise CheckpointError(f"{what} {path} is a zip archive without data.pkl: not a torch.save checkpoint")
 
 

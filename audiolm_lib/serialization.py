@@ -248,7 +248,11 @@ def load_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
     expected role in that message (default: the kind's name).
     """
     meta = load_config_file(directory)
-    model = import_class(meta["class"]).from_pretrained(directory, map_location=map_location)
+    try:
+        cls = import_class(meta["class"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{Path(directory) / CONFIG_NAME}: {exc}") from exc
+    model = cls.from_pretrained(directory, map_location=map_location)
     if kind is not None and not isinstance(model, kind):
         expected = what or kind.__name__.removesuffix("Protocol")
         raise CheckpointError(f"{directory} holds a {type(model).__name__}, not a {expected}")
