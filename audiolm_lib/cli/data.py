@@ -112,7 +112,8 @@ def _report(manifest: Path, entries: list[dict], group_key: str | None) -> None:
     splits = {s: sum(e["split"] == s for e in entries) for s in sorted({e["split"] for e in entries})}
     if group_key and not any(group_key in e for e in entries):
         group_key = "speaker"
-    groups = f", {len({e.get(group_key) for e in entries})} {group_key}s" if group_key else ""
+    plural = {"identity": "speaker identities"}.get(group_key or "", f"{group_key}s")
+    groups = f", {len({e.get(group_key) for e in entries})} {plural}" if group_key else ""
     typer.echo(f"{manifest}: {len(entries)} files, {seconds / 60:.1f} min{groups}, splits {splits}")
 
 

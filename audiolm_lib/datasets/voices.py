@@ -135,7 +135,8 @@ def _espeak_voices() -> list[Voice]:
 @functools.lru_cache(maxsize=1)
 def catalogue() -> tuple[Voice, ...]:
     """Every voice the speech builder knows, installed or not: legacy voices first, then the rest."""
-    voices = LEGACY_VOICES + tuple(_espeak_voices()) + OTHER_ENGLISH_VOICES + OTHER_LANGUAGE_VOICES
+    # English voices of other engines last: `available_voices()[-1]` is an English voice unlike the first
+    voices = LEGACY_VOICES + tuple(_espeak_voices()) + OTHER_LANGUAGE_VOICES + OTHER_ENGLISH_VOICES
     names = [v.name for v in voices]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

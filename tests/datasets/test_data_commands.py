@@ -32,6 +32,34 @@ def test_data_piano_command_builds_a_tiny_set(tmp_path):
     assert f"{len(entries)} files" in result.output and f"{len(seconds)} pieces" in result.output
 
 
+def test_data_piano_variants_and_speech_options(tmp_path):
+    import shutil
+
+    out = tmp_path / "piano"
+    result = runner.invoke(build_app(), ["data", "piano", str(out), "--minutes", "0.05", "--clip-seconds", "1",
+                                         "--max-seconds-per-piece", "1", "--max-score-mb", "0.05", "--workers", "1",
+                                         "--variants", "2", "--soundfonts", "TimGM6mb", "--transpose=-3,3",
+                                         "--tempo", "0.9,1.1"])
+    assert result.exit_code == 0, result.output
+    entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    renderings = {e["rendering"] for e in entries}
+    assert len(renderings) == 2 * len({e["piece"] for e in entries}) and any("@" in r for r in renderings)
+    result = runner.invoke(build_app(), ["data", "piano", str(tmp_path / "p2"), "--soundfonts", "sf_GMbank,TimGM6mb",
+                                         "--variants", "2"])
+    assert result.exit_code == 2 and "held out for evaluation" in result.output
+
+    voices = runner.invoke(build_app(), ["data", "voices"])
+    assert voices.exit_code == 0 and "speaker identities (4 held out for evaluation)" in voices.output
+    if shutil.which("espeak-ng") is None:
+        return
+    out = tmp_path / "speech"
+    result = runner.invoke(build_app(), ["data", "speech", str(out), "--speakers", "espeak_us_m3,espeak_en_f2",
+                                         "--max-utterances-per-speaker", "1", "--workers", "1"])
+    assert result.exit_code == 0 and "2 files" in result.output and "2 speaker identities" in result.output, result.output
+    result = runner.invoke(build_app(), ["data", "speech", str(out), "--speakers", "espeak_caribbean_f3"])
+    assert result.exit_code == 2 and "held out" in result.output
+
+
 def test_help_and_errors(tmp_path):
     app = build_app()
     for command in (["data", "--help"], ["data", "piano", "--help"], ["data", "speech", "--help"], ["tokenize", "--help"]):
