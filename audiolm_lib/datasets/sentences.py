@@ -74,6 +74,16 @@ def _a(word: str) -> str:
     return ("an " if word[0] in "aeiou" else "a ") + word
 
 
+TOWNS = "Bristol|York|Leeds|Oxford|Dover|Bath|Glasgow|Cardiff|Boston|Denver|Dublin|Chester".split("|")
+CONTAINERS = "bags|boxes|jars|baskets|bottles|plates|cups|bowls".split("|")
+IRREGULAR_PLURALS = {"sheep": "sheep", "deer": "deer", "fish": "fish", "mouse": "mice", "wolf": "wolves",
+                     "fox": "foxes", "goose": "geese"}
+
+
+def _plural(noun: str) -> str:
+    return IRREGULAR_PLURALS.get(noun, noun + "s")
+
+
 def _ordinal(day: int) -> str:
     suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     return f"{day}{suffix}"
@@ -117,13 +127,13 @@ def _clause(rng: random.Random) -> str:
     if pick == 2:
         return f"{_phrase(rng)} was {rng.choice(ADJECTIVES)} and {rng.choice(ADJECTIVES)}"
     if pick == 3:
-        return f"{name} bought {rng.choice(NUMBERS)} {rng.choice(FOODS)} at {rng.choice(PLACES)}"
+        return f"{name} bought {rng.choice(NUMBERS)} {rng.choice(CONTAINERS)} of {rng.choice(FOODS)} at {rng.choice(PLACES)}"
     if pick == 4:
         return f"{name} was {rng.choice(FEELINGS)} that {_name(rng)} {rng.choice(VERBS_PAST)} {_phrase(rng)}"
     if pick == 5:
         return f"{rng.choice(WEATHER).lower()}"
     if pick == 6:
-        return f"there were {rng.choice(NUMBERS)} {rng.choice(ANIMALS)}s in {rng.choice(PLACES)}"
+        return f"there were {rng.choice(NUMBERS)} {_plural(rng.choice(ANIMALS))} in {rng.choice(PLACES)}"
     if pick == 7:
         return f"{name} left {_a(rng.choice(ADJECTIVES))} {rng.choice(THINGS)} on the table {_time(rng)}"
     if pick == 8:
@@ -137,7 +147,7 @@ def _clause(rng: random.Random) -> str:
     if pick == 12:
         return f"{name} was born on the {_ordinal(rng.randint(1, 28))} of {rng.choice(MONTHS)} in {rng.randint(1950, 2015)}"
     if pick == 13:
-        return f"the train to {rng.choice(PLACES)[4:]} leaves at {rng.randint(1, 12)} {rng.choice(('o clock', 'fifteen', 'thirty', 'forty five'))}"
+        return f"the train to {rng.choice(TOWNS)} leaves at {rng.randint(1, 12)} {rng.choice(('o clock', 'fifteen', 'thirty', 'forty five'))}"
     if pick == 14:
         return f"{name} borrowed the {rng.choice(TOOLS)} from the {rng.choice(JOBS)}"
     return f"{name} and {_name(rng)} {rng.choice(MOTIONS)} {rng.choice(ADVERBS)} along the {rng.choice(('road', 'river', 'beach', 'path', 'street'))}"
@@ -158,7 +168,7 @@ def make_sentence(rng: random.Random) -> str:
                 f"where did {_name(rng)} put {_phrase(rng)}?",
                 f"why was {_phrase(rng)} left near {rng.choice(PLACES)}?",
                 f"could you {verb} {_phrase(rng)} for me, please?",
-                f"how many {rng.choice(ANIMALS)}s did {_name(rng)} see at {rng.choice(PLACES)}?",
+                f"how many {_plural(rng.choice(ANIMALS))} did {_name(rng)} see at {rng.choice(PLACES)}?",
                 f"would you like to {rng.choice(ACTIVITIES)} with {_name(rng)}?",
                 f"is the {rng.choice(JOBS)} still at {rng.choice(PLACES)}?",
             )
