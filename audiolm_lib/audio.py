@@ -76,7 +76,7 @@ def load_audio(
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError with terse text
         raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
     if data.shape[0] == 0:
-        where = f" in samples [{start}, {stop})" if start or stop is not None else ""
+        where = f" in the sample range [{start}, {stop})" if start or stop is not None else ""
         raise AudioError(f"audio file has no samples{where}: {path}")
     _check_finite(data, f"audio file {path}")
     wave = data.T  # [C, T]

@@ -75,3 +75,35 @@ def test_prepare_wave_shapes_and_checks():
         prepare_wave(torch.tensor([0.0, float("inf")]), 16000, 16000)
     with pytest.raises(AudioError, match="shape"):
         prepare_wave(torch.zeros(1, 1, 1, 5), 16000, 16000)
+
+
+def test_integer_pcm_is_scaled_and_other_dtypes_are_named():
+    pcm = torch.tensor([[-32768, 0, 16384]], dtype=torch.int16)
+    assert torch.equal(prepare_wave(pcm, 16000, 16000), torch.tensor([[[-1.0, 0.0, 0.5]]]))
+    assert torch.equal(prepare_wave(torch.tensor([0, 128, 255], dtype=torch.uint8), 16000, 16000)[0, 0],
+                       torch.tensor([-1.0, 0.0, 127 / 128]))
+    with pytest.raises(AudioError, match="torch.int64 tensor as audio"):
+        prepare_wave(torch.tensor([1, 2, 3]), 16000, 16000)
+    with pytest.raises(AudioError, match="torch.bool"):
+        prepare_wave(torch.ones(3, dtype=torch.bool), 16000, 16000)
+
+
+def test_sample_range_reads_only_that_part(tmp_path):
+    ramp = np.arange(16000, dtype=np.float32) / 32768.0
+    sf.write(tmp_path / "r.wav", ramp, 16000, subtype="PCM_16")
+    from audiolm_lib.audio import audio_info
+
+    assert audio_info(tmp_path / "r.wav") == (16000, 16000)
+    part = load_audio(tmp_path / "r.wav", start=15000, stop=15500)
+    assert part.shape == (1, 500) and torch.allclose(part[0], torch.from_numpy(ramp[15000:15500]))
+    assert load_audio(tmp_path / "r.wav", start=15900).shape == (1, 100)
+    with pytest.raises(AudioError, match=r"no samples in the sample range \[20000, None\)"):
+        load_audio(tmp_path / "r.wav", start=20000)
+
+
+def test_save_refuses_unknown_formats_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="no extension"):
+        save_audio(tmp_path / "out", torch.zeros(1, 10), 16000)
+    with pytest.raises(ValueError, match="extension '.mp4'"):
+        save_audio(tmp_path / "out.mp4", torch.zeros(1, 10), 16000)
+    assert list(tmp_path.iterdir()) == []

@@ -106,3 +106,35 @@ def test_state_dict_mismatch_names_each_kind_and_accepts_tied_aliases():
     assert problems == ["missing 2 tensor(s), e.g. ['b', 'tied']", "unexpected 1 tensor(s), e.g. ['extra']",
                         "shape mismatch in 1 tensor(s), e.g. ['a: checkpoint (4,) vs model (2,)']"]
     assert state_dict_mismatch({"a": own["a"], "b": own["b"]}, own, aliases={"tied": ["b"]}) == []
+
+
+def test_non_finite_weights_are_refused_naming_file_and_tensor(tmp_path):
+    model = Tiny(TinyConfig(dim=6))
+    with torch.no_grad():
+        model.embed.weight[3, 2] = float("nan")
+    model.save_pretrained(tmp_path / "m")
+    with pytest.raises(CheckpointError, match=r"model\.safetensors contain NaN or Inf .*embed\.weight"):
+        Tiny.from_pretrained(tmp_path / "m")
+
+
+def test_loaded_component_must_be_the_expected_kind(tmp_path):
+    from audiolm_lib.interfaces import CodecProtocol
+    from audiolm_lib.lm.stages import SemanticLM, SemanticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+
+    shape = TransformerConfig(dim=8, depth=1, heads=2, max_seq_len=64)
+    SemanticLM(SemanticLMConfig(vocab_size=4, window_seconds=0.5, transformer=shape)).save_pretrained(tmp_path / "lm")
+    with pytest.raises(CheckpointError, match=r"lm holds a SemanticLM, not a codec"):
+        load_pretrained(tmp_path / "lm", kind=CodecProtocol, what="codec")
+    assert type(load_pretrained(tmp_path / "lm")).__name__ == "SemanticLM"
+
+
+def test_symlinked_component_folder_loads_but_files_linking_outside_do_not(tmp_path):
+    Tiny(TinyConfig(dim=6)).save_pretrained(tmp_path / "real")
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)  # a linked folder is fine
+    assert Tiny.from_pretrained(tmp_path / "alias").config.dim == 6
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "config.json").write_bytes((tmp_path / "real" / "config.json").read_bytes())
+    (tmp_path / "linked" / "model.safetensors").symlink_to(tmp_path / "real" / "model.safetensors")
+    with pytest.raises(CheckpointError, match=r"linked/model\.safetensors: it is a symlink to .*outside"):
+        Tiny.from_pretrained(tmp_path / "linked")
