@@ -1,13 +1,15 @@
-"""Train a SoundStream codec: reconstruction (time, multi-resolution STFT, mel) + adversarial (waveform and
-STFT discriminators, hinge) + feature matching, balanced by EnCodec's gradient balancer, EMA generator,
-warmup-cosine LR, exact resume, JSONL/CSV metrics, torchrun/DDP.
+"""Train a codec: SoundStream (waveform losses, optionally adversarial) or the frame-rate SpectralCodec
+(STFT-grid losses), with EMA generator, warmup-cosine LR, exact resume, JSONL metrics, a wall-clock budget,
+torchrun/DDP.
 
 ``train_codec(config, audio_files, out_dir)`` writes ``out_dir/step_*.pt`` training checkpoints,
-``out_dir/metrics.jsonl`` and exports the EMA generator to ``out_dir/codec/`` (``SoundStream.from_pretrained``).
+``out_dir/metrics.jsonl`` and exports the EMA generator to ``out_dir/codec/`` (``load_pretrained``). The codec
+family is ``config.arch``; what it minimises is its objective (:mod:`audiolm_lib.training.codec_objectives`).
 """
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,26 +17,24 @@ import torch
 import torch.nn.functional as F
 
 from audiolm_lib.audio import AudioError, load_audio
-from audiolm_lib.codecs.discriminators import CodecDiscriminator, DiscriminatorConfig
-from audiolm_lib.codecs.losses import (
-    LossBalancer,
-    MultiResolutionSTFTLoss,
-    MultiScaleMelLoss,
-    discriminator_hinge_loss,
-    feature_matching_loss,
-    generator_adversarial_loss,
-    mel_distance,
-    si_sdr,
-)
+from audiolm_lib.codecs.discriminators import DiscriminatorConfig
+from audiolm_lib.codecs.losses import mel_distance, si_sdr
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
+from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
 from audiolm_lib.serialization import config_from_dict, config_to_dict
-from audiolm_lib.training.distributed import barrier, setup_distributed, unwrap, wrap_ddp
+from audiolm_lib.training.codec_objectives import SpectralObjective, WaveformObjective
+from audiolm_lib.training.distributed import any_rank, barrier, setup_distributed, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger
 from audiolm_lib.training.schedule import warmup_cosine
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, save_training_state
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
+# arch -> (model class, the CodecTrainConfig field holding its config, objective)
+CODEC_ARCHS = {
+    "soundstream": (SoundStream, "codec", WaveformObjective),
+    "spectral": (SpectralCodec, "spectral", SpectralObjective),
+}
 
 
 @dataclass
@@ -48,9 +48,16 @@ class CodecTrainConfig:
     ``adversarial_start_step``: train on reconstruction only before this step (stabilises early GAN).
     ``eval_fraction``: share of files held out for SI-SDR / mel-distance evaluation (at least one file
     when there are two or more; with one file, evaluation uses fixed segments of it).
+    ``arch``: "soundstream" (its config in ``codec``, waveform losses) or "spectral" (its config in ``spectral``,
+    STFT-grid losses ``weight_magnitude`` / ``weight_convergence``, and ``weight_phase`` / ``weight_complex``
+    with a learned phase).
+    ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
+    ``--resume`` continues to ``steps``.
     """
 
+    arch: str = "soundstream"
     codec: SoundStreamConfig = field(default_factory=SoundStreamConfig)
+    spectral: SpectralCodecConfig = field(default_factory=SpectralCodecConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     steps: int = 20000
     batch_size: int = 8
@@ -68,6 +75,10 @@ class CodecTrainConfig:
     weight_adversarial: float = 3.0
     weight_feature: float = 3.0
     commitment_weight: float = 1.0
+    weight_magnitude: float = 1.0
+    weight_convergence: float = 1.0
+    weight_phase: float = 1.0
+    weight_complex: float = 1.0
     adversarial_start_step: int = 0
     stft_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)
     mel_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256)
@@ -81,21 +92,30 @@ class CodecTrainConfig:
     eval_fraction: float = 0.1
     seed: int = 0
     device: str | None = None
+    budget_minutes: float | None = None
 
     def __post_init__(self) -> None:
+        if self.arch not in CODEC_ARCHS:
+            raise ValueError(f"CodecTrainConfig.arch must be one of {sorted(CODEC_ARCHS)}, got {self.arch!r}")
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "eval_every", "eval_segments"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"CodecTrainConfig.{name} must be positive, got {getattr(self, name)}")
         if self.segment_seconds <= 0:
             raise ValueError(f"CodecTrainConfig.segment_seconds must be positive, got {self.segment_seconds}")
         # crops must hold whole codec frames, or the reconstruction and the input differ in length
-        hop = math.prod(self.codec.strides)
-        samples = self.segment_seconds * self.codec.sample_rate
+        model_config = self.model_config
+        hop = int(getattr(model_config, "hop_length", 0) or math.prod(model_config.strides))
+        samples = self.segment_seconds * self.model_config.sample_rate
         if abs(samples - round(samples)) > 1e-6 or round(samples) % hop:
             raise ValueError(
                 f"CodecTrainConfig.segment_seconds={self.segment_seconds} is {samples:g} samples, not a whole number "
-                f"of {hop}-sample codec frames; use a multiple of {hop / self.codec.sample_rate:g} s"
+                f"of {hop}-sample codec frames; use a multiple of {hop / self.model_config.sample_rate:g} s"
             )
+
+    @property
+    def model_config(self):
+        """The config of the codec being trained (``codec`` or ``spectral``, by ``arch``)."""
+        return getattr(self, CODEC_ARCHS[self.arch][1])
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -154,7 +174,7 @@ def _load_waves(files: list[Path], sample_rate: int) -> list[torch.Tensor]:
 
 # ------------------------------------------------------------------------------------------------ trainer
 class CodecTrainer:
-    """One SoundStream + discriminator training run (use :func:`train_codec`)."""
+    """One codec training run (use :func:`train_codec`)."""
 
     def __init__(self, config: CodecTrainConfig, audio_files: list[Path] | Path | str, out_dir: Path):
         self.config = config
@@ -162,32 +182,26 @@ class CodecTrainer:
         self.dist = setup_distributed(config.device)
         device = self.dist.device
         torch.manual_seed(config.seed)
+        model_class, _, objective_class = CODEC_ARCHS[config.arch]
+        model_config = config.model_config
 
         files = resolve_audio_files(audio_files)
-        waves = _load_waves(files, config.codec.sample_rate)
+        waves = _load_waves(files, model_config.sample_rate)
         num_eval = min(len(files) - 1, max(1, round(len(files) * config.eval_fraction))) if len(files) > 1 else 0
         train_waves, eval_waves = waves[:len(waves) - num_eval], waves[len(waves) - num_eval:] or waves
-        segment = max(1, round(config.segment_seconds * config.codec.sample_rate))
+        segment = max(1, round(config.segment_seconds * model_config.sample_rate))
         self.sampler = SegmentSampler(train_waves, segment)
         eval_generator = torch.Generator().manual_seed(config.seed + 1_000_003)
         self.eval_batch = SegmentSampler(eval_waves, segment).sample(config.eval_segments, eval_generator).to(device)
 
-        self.generator = SoundStream(config.codec).to(device)
-        self.discriminator = CodecDiscriminator(config.discriminator).to(device)
+        self.generator = model_class(model_config).to(device)
+        self.objective = objective_class(config, self.generator, self.dist)
         self.ema = EMA(self.generator, config.ema_decay, config.ema_warmup_steps)
         self.generator_ddp = wrap_ddp(self.generator, self.dist)
-        self.discriminator_ddp = wrap_ddp(self.discriminator, self.dist)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas)
         self.sched_g = warmup_cosine(self.opt_g, config.warmup_steps, config.steps, config.min_lr_ratio)
-        self.sched_d = warmup_cosine(self.opt_d, config.warmup_steps, config.steps, config.min_lr_ratio)
-        self.stft_loss = MultiResolutionSTFTLoss(config.stft_fft_sizes)
-        self.mel_loss = MultiScaleMelLoss(config.codec.sample_rate, config.mel_fft_sizes).to(device)
-        self.weights = {"time": config.weight_time, "stft": config.weight_stft, "mel": config.weight_mel,
-                        "adversarial": config.weight_adversarial, "feature": config.weight_feature}
-        self.balancer = LossBalancer(self.weights)
         self.step = 0
-        self.last_perplexity = torch.zeros(config.codec.num_quantizers)
+        self.last_perplexity = torch.zeros(model_config.num_quantizers)
         self.logger = MetricsLogger(self.out_dir, tensorboard=False, enabled=self.dist.is_main)
 
     # -------------------------------------------------------------------------------------- state
@@ -195,30 +209,25 @@ class CodecTrainer:
         return {
             "config": config_to_dict(self.config),
             "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
+            "objective": self.objective.state_dict(),
             "ema": self.ema.state_dict(),
             "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
             "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict(),
-            "balancer": self.balancer.state_dict(),
             "last_perplexity": self.last_perplexity,
         }
 
     def load_state_dict(self, state: dict) -> None:
         stored = config_from_dict(CodecTrainConfig, state["config"], source="training checkpoint")
-        if stored.codec != self.config.codec or stored.discriminator != self.config.discriminator:
+        if (stored.arch, stored.model_config) != (self.config.arch, self.config.model_config) or (
+                self.config.arch == "soundstream" and stored.discriminator != self.config.discriminator):
             from audiolm_lib.serialization import CheckpointError
 
             raise CheckpointError("cannot resume: the checkpoint's codec/discriminator config differs from this run's")
         self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        self.objective.load_state_dict(state["objective"])
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
         self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
-        self.balancer.load_state_dict(state["balancer"])
         self.last_perplexity = state["last_perplexity"]
         self.step = int(state["step"])
 
@@ -235,59 +244,22 @@ class CodecTrainer:
 
     def train_step(self) -> dict[str, float]:
         config = self.config
+        model_config = config.model_config
         generator = self._step_generator(self.step)
         wave = self.sampler.sample(config.batch_size, generator).to(self.dist.device)
         level_generator = torch.Generator().manual_seed(config.seed * 7919 + self.step)
-        num_levels = (int(torch.randint(1, config.codec.num_quantizers + 1, (), generator=level_generator))
-                      if config.codec.quantizer_dropout else config.codec.num_quantizers)
+        num_levels = (int(torch.randint(1, model_config.num_quantizers + 1, (), generator=level_generator))
+                      if model_config.quantizer_dropout else model_config.num_quantizers)
         self.generator.train()
-        self.discriminator.train()
-        out = self.generator_ddp(wave, num_levels=num_levels)
-        fake = out.audio
-        adversarial = self.step >= config.adversarial_start_step
-        stats: dict[str, float] = {}
-
-        # discriminator update on detached reconstructions
-        if adversarial:
-            real_logits, _ = self.discriminator_ddp(wave)
-            fake_logits, _ = self.discriminator_ddp(fake.detach())
-            loss_d = discriminator_hinge_loss(real_logits, fake_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), config.grad_clip)
-            self.opt_d.step()
-            self.sched_d.step()
-            stats["loss_discriminator"] = loss_d.item()
-
-        # generator update (the plain discriminator: its weights are not updated here)
-        losses = {
-            "time": F.l1_loss(fake, wave),
-            "stft": self.stft_loss(fake, wave),
-            "mel": self.mel_loss(fake, wave),
-        }
-        if adversarial:
-            fake_logits, fake_features = self.discriminator(fake)
-            with torch.no_grad():
-                _, real_features = self.discriminator(wave)
-            losses["adversarial"] = generator_adversarial_loss(fake_logits)
-            losses["feature"] = feature_matching_loss(real_features, fake_features)
         self.opt_g.zero_grad(set_to_none=True)
-        commitment = out.commitment_loss * config.commitment_weight
-        if config.use_balancer:
-            grad = self.balancer.gradient(losses, fake)
-            torch.autograd.backward([fake, commitment], [grad, torch.ones_like(commitment)])
-        else:
-            total = sum(self.weights[name] * loss for name, loss in losses.items()) + commitment
-            total.backward()
+        stats, perplexity = self.objective.backward(self.generator_ddp, wave, num_levels, self.step)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.generator.parameters(), config.grad_clip)
         self.opt_g.step()
         self.sched_g.step()
         self.ema.update(self.generator)
 
-        self.last_perplexity[:num_levels] = out.perplexity.detach().cpu()
-        stats.update({f"loss_{name}": loss.item() for name, loss in losses.items()})
-        stats.update(commitment=out.commitment_loss.item(), num_levels=num_levels, grad_norm=float(grad_norm),
-                     lr=self.sched_g.get_last_lr()[0])
+        self.last_perplexity[:num_levels] = perplexity
+        stats.update(num_levels=num_levels, grad_norm=float(grad_norm), lr=self.sched_g.get_last_lr()[0])
         stats.update({f"perplexity_q{q + 1}": float(p) for q, p in enumerate(self.last_perplexity)})
         return stats
 
@@ -296,11 +268,12 @@ class CodecTrainer:
         """SI-SDR (dB, higher is better) and log-mel distance (lower is better) of the EMA generator."""
         model = self.ema.shadow.eval()
         wave = self.eval_batch
+        levels_total = self.config.model_config.num_quantizers
         results = {}
-        for levels in sorted({max(1, self.config.codec.num_quantizers // 3), self.config.codec.num_quantizers}):
+        for levels in sorted({max(1, levels_total // 3), levels_total}):
             audio = model.decode(model.encode(wave, num_levels=levels))[..., :wave.shape[-1]]
             results[f"si_sdr_q{levels}"] = float(si_sdr(audio, wave).mean())
-            results[f"mel_distance_q{levels}"] = float(mel_distance(audio, wave, self.config.codec.sample_rate))
+            results[f"mel_distance_q{levels}"] = float(mel_distance(audio, wave, self.config.model_config.sample_rate))
         return results
 
     # -------------------------------------------------------------------------------------- loop
@@ -311,6 +284,8 @@ class CodecTrainer:
         if self.step == 0 and self.dist.is_main:
             self.logger.log(0, split="eval", **self.evaluate())
         bar = tqdm(total=config.steps, initial=self.step, desc="codec", disable=not self.dist.is_main)
+        started = time.monotonic()
+        budget_seconds = None if config.budget_minutes is None else 60.0 * config.budget_minutes
         while self.step < config.steps:
             stats = self.train_step()
             self.step += 1
@@ -319,11 +294,16 @@ class CodecTrainer:
                 raise FloatingPointError(f"non-finite loss at step {self.step}: {stats}")
             if self.step % config.log_every == 0:
                 self.logger.log(self.step, **stats)
-                bar.set_postfix(mel=f"{stats['loss_mel']:.3f}", stft=f"{stats['loss_stft']:.3f}")
+                shown = {k.removeprefix("loss_"): f"{v:.3f}" for k, v in stats.items() if k.startswith("loss_")}
+                bar.set_postfix(shown)
             if self.step % config.eval_every == 0 and self.dist.is_main:
                 self.logger.log(self.step, split="eval", **self.evaluate())
-            if self.step % config.checkpoint_every == 0 or self.step == config.steps:
+            # every rank must agree, or one would wait forever in the next all-reduce
+            out_of_time = any_rank(budget_seconds is not None and time.monotonic() - started >= budget_seconds, self.dist)
+            if self.step % config.checkpoint_every == 0 or self.step == config.steps or out_of_time:
                 self.save()
+            if out_of_time:
+                break
         bar.close()
         export = self.out_dir / "codec"
         if self.dist.is_main:
@@ -335,7 +315,7 @@ class CodecTrainer:
 
 def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, out_dir: Path | str,
                 resume: bool = False) -> Path:
-    """Train a SoundStream codec on ``audio_files`` (list, folder, or JSONL manifest with ``"audio"``).
+    """Train a codec (``config.arch``) on ``audio_files`` (list, folder, or JSONL manifest with ``"audio"``).
 
     Writes ``out_dir/step_*.pt`` checkpoints and metrics; with ``resume`` continues exactly from the newest
     checkpoint in ``out_dir``. Returns ``out_dir/codec`` (the exported EMA generator).

@@ -69,6 +69,15 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def any_rank(flag: bool, info: DistInfo) -> bool:
+    """True on every rank when ``flag`` is true on any (a stop decision all ranks must share)."""
+    if not info.enabled:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=info.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
+
+
 def cleanup_distributed() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
