@@ -24,6 +24,8 @@ EVAL = [
     "librosa>=0.10",
     "requests>=2",
 ]
+# residual FSQ for SpectralCodec(quantizer="rfsq"); pinned: the codec reaches into its per-level layers
+CODECS = ["vector-quantize-pytorch==1.32.0"]
 TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel"] + DATA
 
 setup(
@@ -50,6 +52,6 @@ setup(
         "matplotlib>=3.7",
         "accelerate>=0.30",
     ],
-    extras_require={"data": DATA, "eval": EVAL, "test": TEST, "all": DATA + EVAL + TEST},
+    extras_require={"data": DATA, "eval": EVAL, "codecs": CODECS, "test": TEST, "all": DATA + EVAL + CODECS + TEST},
     entry_points={"console_scripts": ["audiolm=audiolm_lib.cli:main"]},
 )
