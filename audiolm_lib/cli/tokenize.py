@@ -26,15 +26,18 @@ def tokenize_command(
     """Tokenize a dataset with a semantic tokenizer and a codec into memory-mapped shards for stage training."""
     import torch
 
+    from audiolm_lib.interfaces import CodecProtocol
+    from audiolm_lib.outputs import check_output_dir
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.token_cache import build_token_cache
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     manifests = [manifest, *(extra_manifests or [])]
+    check_output_dir(out_dir, "token cache folder")
     if not codec.exists():
         raise FileNotFoundError(f"codec checkpoint folder not found: {codec}")
-    codec_model = load_pretrained(codec, map_location=device)
+    codec_model = load_pretrained(codec, map_location=device, kind=CodecProtocol, what="codec (--codec)")
     semantic = _load_or_fit_tokenizer(tokenizer, manifests, out_dir, clusters, device)
     cache = build_token_cache(manifests, out_dir, semantic, codec_model, split=split, shard_size=shard_size,
                               device=device, progress=True)
@@ -42,12 +45,14 @@ def tokenize_command(
 
 
 def _load_or_fit_tokenizer(spec: str, manifests: list[Path], out_dir: Path, clusters: int, device: str):
+    from audiolm_lib.interfaces import SemanticTokenizerProtocol
     from audiolm_lib.serialization import load_pretrained
 
     if spec not in ("mfcc", "logmel"):
         if not Path(spec).exists():
             raise FileNotFoundError(f"tokenizer checkpoint folder not found: {spec} (or use --tokenizer mfcc)")
-        return load_pretrained(spec, map_location=device)
+        return load_pretrained(spec, map_location=device, kind=SemanticTokenizerProtocol,
+                               what="semantic tokenizer (--tokenizer)")
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.semantic.tokenizer import fit_tokenizer
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from audiolm_lib.atomic import atomic_write_text  # noqa: F401  (torch-free; piano.py imports it from here)
+from audiolm_lib.outputs import check_output_file
 
 MANIFEST_NAME = "manifest.jsonl"
 SPLITS = ("train", "valid")
@@ -145,6 +146,16 @@ def manifest_from_folder(
     folder = Path(folder)
     files = list_audio_files(folder)
     out = Path(out) if out is not None else folder / MANIFEST_NAME
+    check_output_file(out, what="manifest")  # before reading every file's header
+    by_id: dict[str, list[str]] = {}
+    for file in files:  # ids are paths without the extension: good.wav and good.mp3 would share one
+        relative = file.relative_to(folder).as_posix()
+        by_id.setdefault(relative.rsplit(".", 1)[0], []).append(relative)
+    clashes = {key: names for key, names in by_id.items() if len(names) > 1}
+    if clashes:
+        listed = "; ".join(f"{' and '.join(names)} -> {key!r}" for key, names in list(clashes.items())[:5])
+        raise ManifestError(f"{len(clashes)} id(s) under {folder} would be shared by files differing only in their "
+                            f"extension ({listed}); keep one file per recording or rename them (nothing was written)")
     entries = []
     for file in files:
         relative = file.relative_to(folder).as_posix()

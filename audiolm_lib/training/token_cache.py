@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from audiolm_lib.atomic import append_line, read_lines
 from audiolm_lib.serialization import CheckpointError, atomic_write_text, class_path, config_to_dict
 
 FORMAT_VERSION = 1
@@ -149,7 +150,7 @@ def build_token_cache(
     acoustic_dtype = _ids_dtype(int(codec.codebook_size))
     errors: list[dict] = []
     errors_path = out_dir / ERRORS_NAME
-    errors_path.write_text("", encoding="utf-8")  # this run's errors; earlier failures are retried
+    atomic_write_text(errors_path, "")  # this run's errors; earlier failures are retried
     pending: list[tuple[dict, np.ndarray, np.ndarray]] = []
     todo = [e for e in entries if e["id"] not in done_ids]
     bar = tqdm(total=len(entries), initial=len(entries) - len(todo), unit="item", desc="tokenize", disable=not progress)
@@ -159,8 +160,7 @@ def build_token_cache(
         except (ValueError, OSError) as exc:  # AudioError is a ValueError: unreadable, empty, too short
             error = {"id": entry["id"], "audio": entry["audio"], "error": f"{type(exc).__name__}: {exc}"}
             errors.append(error)
-            with open(errors_path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(error) + "\n")
+            append_line(errors_path, json.dumps(error))
         else:
             pending.append((entry, semantic.astype(semantic_dtype), acoustic.astype(acoustic_dtype)))
             if len(pending) == shard_size:
@@ -242,7 +242,11 @@ def _tokenize_entry(entry: dict, tokenizer, codec, device: torch.device) -> tupl
     """-> ``semantic`` int64 ``[S]`` and ``acoustic`` int64 ``[F, Q]`` for one manifest entry."""
     from audiolm_lib.audio import AudioError, load_audio
 
-    waves = {rate: load_audio(entry["audio"], sample_rate=rate) for rate in {int(tokenizer.sample_rate), int(codec.sample_rate)}}
+    # shorter than one frame of the slower stream, a file would become a "frame" of mostly padding
+    min_seconds = max(1.0 / float(codec.frame_rate), 1.0 / float(tokenizer.frame_rate),
+                      getattr(tokenizer, "min_samples", 0) / float(tokenizer.sample_rate))
+    waves = {rate: load_audio(entry["audio"], sample_rate=rate, min_seconds=min_seconds)
+             for rate in {int(tokenizer.sample_rate), int(codec.sample_rate)}}
     with torch.inference_mode():
         semantic = tokenizer.tokenize(waves[int(tokenizer.sample_rate)][None].to(device))
         acoustic = codec.encode(waves[int(codec.sample_rate)][None].to(device))
@@ -420,7 +424,7 @@ class TokenCache:
         path = self.directory / ERRORS_NAME
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [json.loads(line) for line in read_lines(path, _is_json_object, "errors")]
 
     def check_compatible(self, tokenizer=None, codec=None) -> None:
         """Raise :class:`CheckpointError` if ``tokenizer``/``codec`` are not the ones this cache was built with."""
@@ -439,3 +443,10 @@ class TokenCache:
             f"TokenCache({str(self.directory)!r}, items={len(self)}, semantic {self.semantic_rate:g} Hz x "
             f"{self.semantic_vocab_size}, acoustic {self.acoustic_rate:g} Hz x {self.num_quantizers} x {self.codebook_size})"
         )
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False

@@ -91,3 +91,23 @@ def test_read_manifest_without_ids_when_allowed_and_list_audio_files(tmp_path):
         list_audio_files(tmp_path / "x" / "y", (".ogg",))
     with pytest.raises(ManifestError, match="not a folder"):
         list_audio_files(manifest)
+
+
+def test_index_refuses_ids_shared_by_extensions_before_writing(tmp_path):
+    from typer.testing import CliRunner
+
+    from audiolm_lib.cli import build_app
+
+    for name in ("good.wav", "good.ogg", "other.wav"):
+        save_audio(tmp_path / "own" / name, np.zeros((1, 800), np.float32), 16000)
+    (tmp_path / "own" / "good.mp3").write_bytes(b"\xff\xfb" + bytes(400))
+    with pytest.raises(ManifestError, match=r"good\.mp3 and good\.ogg and good\.wav -> 'good'.*nothing was written"):
+        manifest_from_folder(tmp_path / "own")
+    result = CliRunner().invoke(build_app(), ["data", "index", str(tmp_path / "own")])
+    assert result.exit_code == 2 and "-> 'good'" in result.output
+    assert not (tmp_path / "own" / "manifest.jsonl").exists()
+    (tmp_path / "own" / "manifest.jsonl").mkdir()
+    (tmp_path / "own" / "good.ogg").unlink()
+    (tmp_path / "own" / "good.mp3").unlink()
+    with pytest.raises(ValueError, match="manifest .*manifest.jsonl is a directory"):
+        manifest_from_folder(tmp_path / "own")

@@ -199,3 +199,21 @@ def test_missing_or_incomplete_cache_errors(tmp_path):
     (tmp_path / "other/precious.txt").write_text("keep me")
     with pytest.raises(CheckpointError, match="not a token cache"):
         build_token_cache(manifest, tmp_path / "other", EnergyTokenizer(), MeanCodec(), progress=False)
+
+
+def test_files_shorter_than_one_frame_are_reported_not_cached(tmp_path):
+    manifest = _make_dataset(tmp_path / "data", count=3)
+    entries = json.loads("[" + ",".join(manifest.read_text().splitlines()) + "]")
+    for name, samples in (("ten_ms", 160), ("one_sample", 1), ("one_frame", 320)):
+        save_audio(tmp_path / "data" / "audio" / f"{name}.wav", np.full((1, samples), 0.1, np.float32), 16000)
+        entries.append({"id": name, "audio": f"audio/{name}.wav", "split": "train"})
+    write_manifest(manifest, entries)
+    cache = build_token_cache(manifest, tmp_path / "cache", EnergyTokenizer(), MeanCodec())
+    assert [cache[k]["id"] for k in range(len(cache))] == ["utt0", "utt1", "utt2", "one_frame"]
+    errors = {e["id"]: e["error"] for e in cache.errors}
+    assert sorted(errors) == ["one_sample", "ten_ms"]
+    assert "0.010 s long; at least 0.020 s is needed" in errors["ten_ms"]
+    with (tmp_path / "cache" / "errors.jsonl").open("a") as handle:
+        handle.write('{"id": "x", "err')  # a build killed while logging
+    with pytest.warns(UserWarning, match=r"errors\.jsonl: skipping torn last line 3"):
+        assert sorted(e["id"] for e in TokenCache(tmp_path / "cache").errors) == ["one_sample", "ten_ms"]
