@@ -30,6 +30,7 @@ from audiolm_lib.audio import prepare_wave
 from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.sampling import SamplingConfig
+from audiolm_lib.prompt import PromptCut, decoder_context_frames
 from audiolm_lib.serialization import (
     CONFIG_NAME,
     CheckpointError,
@@ -151,6 +152,11 @@ class AudioLM(nn.Module):
     def _check_compatible(self) -> None:
         """Fail early, naming the mismatch, when components were trained for different token spaces."""
         tok, codec, acoustic = self.semantic_tokenizer, self.codec, self.acoustic
+        for name, part, kind, what in (("semantic_tokenizer", tok, SemanticTokenizerProtocol, "semantic tokenizer"),
+                                       ("codec", codec, CodecProtocol, "codec"),
+                                       ("acoustic", acoustic, AcousticGeneratorProtocol, "acoustic generator")):
+            if not isinstance(part, kind):
+                raise CheckpointError(f"AudioLM {name} is a {type(part).__name__}, not a {what}")
         sem = self.semantic_lm.config
         problems = list(acoustic.compatibility_problems())
 
@@ -170,6 +176,10 @@ class AudioLM(nn.Module):
         if acoustic.num_quantizers > codec.num_quantizers:
             problems.append(f"the acoustic generator uses {acoustic.num_quantizers} RVQ levels but the codec has "
                             f"only {codec.num_quantizers}")
+        if not problems:  # same token spaces: were the stages trained on this tokenizer's and codec's tokens?
+            from audiolm_lib.training.token_cache import provenance_problems
+
+            problems += provenance_problems(self.components())
         if problems:
             raise CheckpointError("AudioLM components do not fit together: " + "; ".join(problems))
 
@@ -232,8 +242,8 @@ class AudioLM(nn.Module):
         ``semantic`` / ``coarse`` / ``fine`` / ``acoustic``: per-stage sampling overrides (``temperature``,
         ``top_k``, ``top_p``); the acoustic generator reads the stages it names in ``sampling_stages``.
         """
-        if seconds is None or seconds <= 0:
-            raise ValueError(f"seconds must be positive, got {seconds}")
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         if fine_prompt is not None:
             if acoustic_prompt is None:
                 raise ValueError("fine_prompt needs the coarse levels of the prompt too")
@@ -282,14 +292,22 @@ class AudioLM(nn.Module):
             sample_rate: rate of ``prompt_wave`` (default: the codec's rate).
             generator: a seeded ``torch.Generator`` makes the output exactly reproducible.
             temperature / top_k / top_p: override the sampling of every stage.
-            return_prompt: include the (re-synthesised) prompt before the continuation.
+            return_prompt: include the (re-synthesised) prompt before the continuation: the part of it the
+                models use (all of a prompt shorter than :meth:`prompt_cut`'s context).
             return_tokens: also return the token dict of :meth:`generate_tokens`.
 
         Returns:
             ``Tensor[B, 1, T]`` at :attr:`sample_rate` (and the tokens if ``return_tokens``).
+
+        Only the prompt's last :meth:`prompt_cut` samples are encoded and decoded, so a 20-minute prompt costs
+        what a prompt of the context's length costs.
         """
         rate = self.sample_rate if sample_rate is None else int(sample_rate)
-        semantic_prompt, codes = self.tokenize(prompt_wave, rate)
+        prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
+        cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
+        semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
+        semantic_prompt = semantic_prompt[:, cut.drop_tokens(self.semantic_rate):]
+        codes = codes[..., cut.drop_tokens(self.acoustic_rate):]
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         tokens = self.generate_tokens(
             semantic_prompt,
@@ -331,10 +349,25 @@ class AudioLM(nn.Module):
         return (wave, tokens) if return_tokens else wave
 
     def _decode_tail(self, codes: torch.Tensor, skip_frames: int) -> torch.Tensor:
-        """Decode all frames (the prompt gives the decoder its context), then drop the first ``skip_frames``."""
-        wave = self.decode(codes)
+        """Decode from the decoder's receptive field before frame ``skip_frames`` on, and drop that context."""
+        first = max(0, skip_frames - decoder_context_frames(self.codec))
+        wave = self.decode(codes[..., first:])
         hop = int(self.codec.hop_length)
-        return wave[..., skip_frames * hop :]
+        return wave[..., (skip_frames - first) * hop :]
+
+    def prompt_cut(self, num_samples: int, sample_rate: int) -> PromptCut:
+        """Which samples of a ``num_samples`` prompt at ``sample_rate`` :meth:`continue_audio` encodes.
+
+        The largest context window of any stage, plus the codec's and the tokenizer's receptive fields,
+        before the prompt's end, on the frame grid of both token streams (see :mod:`audiolm_lib.prompt`);
+        read a long file from ``cut.start`` on to load only that.
+        """
+        from audiolm_lib.prompt import (codec_context_seconds, context_seconds, plan_prompt_cut,
+                                        tokenizer_context_seconds)
+
+        margin = max(codec_context_seconds(self.codec), tokenizer_context_seconds(self.semantic_tokenizer))
+        return plan_prompt_cut(int(num_samples), int(sample_rate), context_seconds(self.modules()), margin,
+                               (self.semantic_rate, self.acoustic_rate))
 
     def _device(self) -> torch.device:
         for module in (self.semantic_lm, self.acoustic):

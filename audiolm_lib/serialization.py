@@ -206,7 +206,8 @@ def _shared_aliases(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
 class PretrainedMixin:
     """``save_pretrained(dir)`` / ``from_pretrained(dir)`` for an ``nn.Module`` built as ``cls(config)``.
 
-    Subclasses set ``config_class`` (a dataclass) and keep the config in ``self.config``.
+    Subclasses set ``config_class`` (a dataclass) and keep the config in ``self.config``. A ``trained_on``
+    dict (what the training data's tokens came from, set by the trainer) is kept in ``config.json`` too.
     """
 
     config_class: type
@@ -215,6 +216,8 @@ class PretrainedMixin:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"class": class_path(type(self)), "format_version": FORMAT_VERSION, "config": config_to_dict(self.config)}
+        if getattr(self, "trained_on", None):
+            meta["trained_on"] = self.trained_on
         save_weights(self, directory / WEIGHTS_NAME)
         atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
         return directory
@@ -236,6 +239,8 @@ class PretrainedMixin:
         config = config_from_dict(stored.config_class, meta["config"], source=str(directory / CONFIG_NAME))
         model = stored(config)
         load_weights(model, directory / WEIGHTS_NAME)
+        if isinstance(meta.get("trained_on"), dict):
+            model.trained_on = meta["trained_on"]
         return model.to(map_location).eval()
 
 

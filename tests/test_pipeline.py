@@ -118,3 +118,76 @@ def test_mismatched_components_are_named():
         tiny_pipeline(semantic_vocab=VOCAB + 1)
     with pytest.raises(CheckpointError, match="codebook size"):
         tiny_pipeline(coarse_codebook=CODES * 2)
+
+
+# ------------------------------------------------------------------------------ long prompts: bounded work
+def _long_prompt(seconds: float) -> torch.Tensor:
+    torch.manual_seed(1)
+    t = torch.arange(int(seconds * RATE)) / RATE
+    return (0.3 * torch.sin(2 * torch.pi * 220 * t * (1 + 0.1 * torch.sin(t))) + 0.05 * torch.randn_like(t))[None]
+
+
+def test_long_prompt_encodes_only_the_context_tail_and_gives_the_whole_prompt_result():
+    model = tiny_pipeline()
+    model.semantic_tokenizer = SemanticTokenizer.mfcc(torch.randn(VOCAB, 39), normalize=False)  # no global stats
+    wave = _long_prompt(6.3)
+    encoded = []
+    encode = model.codec.encode
+    model.codec.encode = lambda w: encoded.append(w.shape[-1]) or encode(w)
+    new, tokens = model.continue_audio(wave, 0.6, sample_rate=RATE, generator=torch.Generator().manual_seed(3),
+                                       return_tokens=True)
+    del model.codec.encode
+    cut = model.prompt_cut(wave.shape[-1], RATE)
+    # the largest stage window is 2 s; the codec's receptive field adds the margin; 6.3 s are never all encoded
+    assert encoded == [wave.shape[-1] - cut.start] and 2.0 * RATE < encoded[0] < 2.5 * RATE
+    assert tokens["prompt_frames"] == 100 and tokens["semantic"].shape[1] == 100 + 30
+    # what encoding, generating from and decoding the whole prompt gives
+    semantic, codes = model.tokenize(wave, RATE)
+    whole = model.generate_tokens(semantic, codes, None, 0.6, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(tokens["codes"][..., :100], codes[..., -100:])
+    assert torch.equal(tokens["semantic"][:, :100], semantic[:, -100:])
+    assert torch.equal(tokens["codes"][..., 100:], whole["codes"][..., codes.shape[-1]:])
+    expected = model.decode(whole["codes"])[..., codes.shape[-1] * model.codec.hop_length:]
+    assert new.shape == expected.shape and torch.allclose(new, expected, atol=1e-5)
+
+
+def test_int16_prompt_and_bad_seconds(model, prompt):
+    pcm = (prompt * 32767).round().to(torch.int16)
+    from_pcm = model.continue_audio(pcm, 0.2, sample_rate=RATE, generator=torch.Generator().manual_seed(1))
+    from_float = model.continue_audio(pcm.float() / 32768, 0.2, sample_rate=RATE,
+                                      generator=torch.Generator().manual_seed(1))
+    assert torch.equal(from_pcm, from_float)
+    with pytest.raises(AudioError, match="torch.int64 tensor as audio"):
+        model.continue_audio(pcm.long(), 0.2, sample_rate=RATE)
+    for seconds in (float("inf"), float("nan"), -1.0):
+        with pytest.raises(ValueError, match="seconds must be a positive, finite number"):
+            model.continue_audio(prompt, seconds, sample_rate=RATE)
+
+
+def test_components_of_the_wrong_kind_are_named(model):
+    with pytest.raises(CheckpointError, match="semantic_tokenizer is a SemanticLM, not a semantic tokenizer"):
+        AudioLM(model.semantic_lm, model.codec, model.semantic_lm, model.coarse_lm, model.fine_lm)
+    with pytest.raises(CheckpointError, match="codec is a SemanticTokenizer, not a codec"):
+        AudioLM(model.semantic_tokenizer, model.semantic_tokenizer, model.semantic_lm, model.coarse_lm, model.fine_lm)
+
+
+def test_stages_trained_on_another_tokenizer_are_refused(tmp_path):
+    from audiolm_lib.training.token_cache import component_identity, identity_summary
+
+    model = tiny_pipeline()
+    logmel = SemanticTokenizer.logmel(torch.randn(VOCAB, 80))  # same vocabulary and rate as the MFCC one
+    trained_on = {"semantic_tokenizer": identity_summary(component_identity(logmel)),
+                  "codec": identity_summary(component_identity(model.codec))}
+    assert trained_on["semantic_tokenizer"]["features"] == "logmel"
+    model.semantic_lm.trained_on = trained_on
+    model.save_pretrained(tmp_path / "m")
+    with pytest.raises(CheckpointError, match=r"semantic_tokenizer feature type: semantic_lm was trained on tokens "
+                                              r"of 'logmel', this semantic_tokenizer is 'mfcc'"):
+        AudioLM.from_pretrained(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "semantic_lm" / "config.json").read_text())["trained_on"] == trained_on
+    model.semantic_lm.trained_on = dict(trained_on, semantic_tokenizer=identity_summary(
+        component_identity(SemanticTokenizer.mfcc(torch.randn(VOCAB, 39)))))  # another MFCC k-means: a warning
+    with pytest.warns(UserWarning, match="semantic_lm was trained on tokens of another semantic_tokenizer"):
+        AudioLM(model.semantic_tokenizer, model.codec, model.semantic_lm, model.coarse_lm, model.fine_lm)
+    model.semantic_lm.trained_on["semantic_tokenizer"] = identity_summary(component_identity(model.semantic_tokenizer))
+    AudioLM(model.semantic_tokenizer, model.codec, model.semantic_lm, model.coarse_lm, model.fine_lm)  # the right one

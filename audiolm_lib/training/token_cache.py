@@ -67,6 +67,49 @@ def component_identity(component: Any, *, with_weights: bool = True) -> dict:
     return identity
 
 
+def identity_summary(identity: dict) -> dict:
+    """What a trained stage records of the tokenizer or codec its data came from: class, feature type
+    (tokenizers: ``mfcc``, ``logmel``, ``hubert`` ...) and weights digest."""
+    summary = {"class": identity.get("class"), "weights_sha1": identity.get("weights_sha1")}
+    features = (identity.get("config") or {}).get("features")
+    if isinstance(features, dict) and features.get("kind") is not None:
+        summary["features"] = features["kind"]
+    return summary
+
+
+def provenance_problems(components: dict[str, Any]) -> list[str]:
+    """Compare what each component was trained on (its ``trained_on`` record, see :attr:`TokenCache.provenance`)
+    with the ``semantic_tokenizer`` and ``codec`` among ``components``.
+
+    Another class or feature type (log-mel tokens fed to stages trained on MFCC tokens: same vocabulary and
+    rate, different meaning) is a problem, returned; the same kind with other weights (a re-fitted k-means, a
+    fine-tuned codec) is warned about.
+    """
+    import warnings
+
+    problems, live = [], {}
+    for name, part in components.items():
+        trained_on = getattr(part, "trained_on", None)
+        if not isinstance(trained_on, dict):
+            continue
+        for role in ("semantic_tokenizer", "codec"):
+            recorded, given = trained_on.get(role), components.get(role)
+            if not isinstance(recorded, dict) or given is None:
+                continue
+            if role not in live:
+                live[role] = identity_summary(component_identity(given))
+            current = live[role]
+            mismatched = [f"{role} {label}: {name} was trained on tokens of {recorded[key]!r}, this {role} is "
+                          f"{current[key]!r}" for key, label in (("class", "class"), ("features", "feature type"))
+                          if recorded.get(key) is not None and current.get(key) not in (None, recorded[key])]
+            problems += mismatched
+            if not mismatched and recorded.get("weights_sha1") not in (None, current.get("weights_sha1")):
+                kind = recorded.get("features") or str(recorded.get("class")).rpartition(".")[2]
+                warnings.warn(f"{name} was trained on tokens of another {role} (also {kind}, other weights): "
+                              "the ids may mean something else to it", stacklevel=3)
+    return problems
+
+
 def _describe_difference(what: str, stored: dict, current: dict) -> str:
     if stored.get("class") != current.get("class"):
         return f"{what}: cache built with {stored.get('class')}, given {current.get('class')}"
@@ -425,6 +468,13 @@ class TokenCache:
         if not path.exists():
             return []
         return [json.loads(line) for line in read_lines(path, _is_json_object, "errors")]
+
+    @property
+    def provenance(self) -> dict:
+        """``{"semantic_tokenizer": ..., "codec": ...}`` summaries (:func:`identity_summary`) of the components
+        this cache was built with; a stage trained on it records this as ``trained_on``."""
+        return {role: identity_summary(self.header.get(key) or {})
+                for role, key in (("semantic_tokenizer", "tokenizer"), ("codec", "codec"))}
 
     def check_compatible(self, tokenizer=None, codec=None) -> None:
         """Raise :class:`CheckpointError` if ``tokenizer``/``codec`` are not the ones this cache was built with."""
