@@ -3,7 +3,7 @@ bf16 autocast, validation, sample generation, atomic checkpoints that resume exa
 
 Output directory layout::
 
-    out_dir/step_XXXXXXXX.pt     training state (model, EMA, optimizer, scheduler, step, data position, RNG)
+    out_dir/step_XXXXXXXX.safetensors  training state (model, EMA, optimizer, scheduler, step, data position, RNG)
     out_dir/metrics.jsonl        one row per log (+ metrics_{train,valid,sample}.csv, tensorboard/ if installed)
     out_dir/samples/step_*.json  tokens generated from a validation prompt
     out_dir/train_config.json    the StageTrainConfig of the run
@@ -148,7 +148,7 @@ class StageTrainer:
         config: the run's :class:`StageTrainConfig`.
         cache: a ``TokenCache`` (or anything with its interface) for training (and validation, by split).
         out_dir: where checkpoints, metrics, samples and the exported model go.
-        resume: continue from the newest ``out_dir/step_*.pt`` (exactly: same data, RNG and loss curve).
+        resume: continue from the newest readable ``out_dir/step_*.safetensors`` (exactly: same data, RNG and loss curve).
         valid_cache: a separate validation cache; default: the cache's items whose split is valid/dev.
         model: a ready model instead of building ``config.model`` (must take the stage's ``forward`` arguments).
         dist: the distributed position; default: read from the torchrun environment.
@@ -365,7 +365,7 @@ class StageTrainer:
 
     # -------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> Path | None:
-        """Atomic ``out_dir/step_*.pt`` plus the EMA export ``out_dir/model`` (rank 0 writes; all ranks wait)."""
+        """Atomic ``out_dir/step_*.safetensors`` plus the EMA export ``out_dir/model`` (rank 0 writes; all ranks wait)."""
         ranks_rng = [rng_state()]
         if self.dist.enabled:
             import torch.distributed as dist
@@ -395,11 +395,14 @@ class StageTrainer:
         shadow = self.ema.shadow
         if not hasattr(shadow, "save_pretrained"):
             raise TypeError(f"{type(shadow).__name__} has no save_pretrained; cannot export the trained model")
+        provenance = getattr(self.cache, "provenance", None)  # the tokenizer and codec behind the tokens
+        if isinstance(provenance, dict):
+            shadow.trained_on = provenance
         return shadow.save_pretrained(directory)
 
     def _load_checkpoint(self) -> None:
         if latest_checkpoint(self.out_dir) is None:
-            raise CheckpointError(f"cannot resume: no training checkpoint (step_*.pt) in {self.out_dir}")
+            raise CheckpointError(f"cannot resume: no training checkpoint (step_*.safetensors) in {self.out_dir}")
         state = load_training_state(self.out_dir, restore_rng=False)
         stored_stage = state.get("config", {}).get("stage")
         if stored_stage != self.config.stage:

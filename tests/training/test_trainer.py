@@ -166,3 +166,15 @@ def test_train_stage_and_yaml_config_with_overrides(tmp_path):
     exported = train_stage(config, _cache(), tmp_path / "run")
     assert isinstance(SemanticLM.from_pretrained(exported), SemanticLM)
     assert [step for step, _ in _train_log(tmp_path / "run")] == [2]  # log_interval 10: the last step is logged
+
+
+def test_export_records_the_tokenizer_and_codec_behind_the_tokens(tmp_path):
+    import json
+
+    cache = _cache()
+    cache.provenance = {"semantic_tokenizer": {"class": "audiolm_lib.semantic.tokenizer.SemanticTokenizer",
+                                               "features": "logmel", "weights_sha1": "ab"},
+                        "codec": {"class": "audiolm_lib.codecs.soundstream.SoundStream", "weights_sha1": "cd"}}
+    exported = StageTrainer(_config(total_steps=2, checkpoint_interval=2), cache, tmp_path).train()
+    assert json.loads((exported / "config.json").read_text())["trained_on"] == cache.provenance
+    assert SemanticLM.from_pretrained(exported).trained_on == cache.provenance
