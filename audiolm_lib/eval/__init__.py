@@ -1,4 +1,5 @@
-"""Evaluation: codec metrics, ASR WER/CER, speaker similarity, token perplexity, reports.
+"""Evaluation: codec metrics, the field's perceptual instruments (ViSQOL, PESQ, STOI, DNSMOS), ASR WER/CER, speaker
+similarity, music measures, token perplexity, the held-out quality benchmark and its reports.
 
 Names are imported lazily: ``import audiolm_lib.eval`` loads neither whisper nor the speaker encoder.
 """
@@ -28,6 +29,21 @@ _EXPORTS = {
     "stage_perplexity": "perplexity",
     "markdown_report": "report",
     "write_report": "report",
+    "visqol": "perceptual",
+    "pesq_wb": "perceptual",
+    "stoi": "perceptual",
+    "dnsmos": "perceptual",
+    "music_measures": "music",
+    "chroma_similarity": "music",
+    "music_continuation_report": "music",
+    "codec_quality_report": "codec_quality",
+    "speech_continuation_quality": "continuation_quality",
+    "piano_continuation_quality": "continuation_quality",
+    "build_heldout": "heldout",
+    "HeldoutSpec": "heldout",
+    "SuiteConfig": "suite",
+    "run_suite": "suite",
+    "quality_markdown": "quality_tables",
 }
 
 __all__ = sorted(_EXPORTS)

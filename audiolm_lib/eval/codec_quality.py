@@ -1,0 +1,163 @@
+"""Codec quality with the field's instruments, per number of RVQ levels.
+
+For each clip, the codec encodes once; the first ``q`` levels are decoded for every ``q`` in ``levels`` and
+compared with the clip: SI-SDR and log-mel distance always, ViSQOL (speech mode for speech, audio mode for
+music), and for speech also PESQ-wb, STOI, whisper WER/CER of the re-synthesis (next to the original's, where the
+clip has a transcript) and speaker similarity re-synthesis vs original. Per-level codebook usage is pooled over
+each domain's clips.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Sequence
+
+import torch
+
+from audiolm_lib.audio import prepare_wave
+from audiolm_lib.eval.codec_metrics import codebook_usage, mel_distance, si_sdr
+
+DOMAINS = ("speech", "piano")
+SPEECH_METRICS = ("visqol", "pesq_wb", "stoi", "si_sdr", "mel_distance", "wer", "cer", "speaker_similarity")
+MUSIC_METRICS = ("visqol", "si_sdr", "mel_distance")
+
+
+def default_levels(num_quantizers: int, num_coarse: int | None = None, quick: bool = False) -> list[int]:
+    """Levels to decode with: quick ``[coarse, all]``; else 2, 4, 8, ... below ``Q``, ``Q`` and the coarse count."""
+    if num_quantizers < 1:
+        raise ValueError(f"num_quantizers must be >= 1, got {num_quantizers}")
+    coarse = num_coarse if num_coarse and 1 <= num_coarse <= num_quantizers else max(1, num_quantizers // 2)
+    if quick:
+        return sorted({coarse, num_quantizers})
+    powers = [2**k for k in range(1, int(math.log2(num_quantizers)) + 1) if 2**k < num_quantizers]
+    return sorted(set(powers) | {coarse, num_quantizers})
+
+
+def kbps(codec, levels: int) -> float:
+    """Bit rate of ``levels`` RVQ levels: levels x log2(codebook size) x frame rate, in kbit/s."""
+    return levels * math.log2(int(codec.codebook_size)) * float(codec.sample_rate) / int(codec.hop_length) / 1000
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(values) / len(values) if values else None
+
+
+def _check_codec(codec) -> None:
+    for attribute in ("encode", "decode", "sample_rate", "hop_length", "codebook_size"):
+        if not hasattr(codec, attribute):
+            raise ValueError(f"codec of type {type(codec).__name__} has no {attribute!r}; it must follow CodecProtocol")
+
+
+@torch.inference_mode()
+def codec_quality_report(
+    codec,
+    clips: Sequence[dict],
+    levels: Sequence[int] | None = None,
+    transcriber=None,
+    speech_instruments: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Round-trip every clip through ``codec`` at several level counts and measure it.
+
+    Args:
+        codec: a :class:`~audiolm_lib.interfaces.CodecProtocol` codec.
+        clips: ``{"id", "set", "domain": "speech"|"piano", "wave": Tensor[T] or Tensor[C, T], "sample_rate",
+            "transcript" (optional)}`` each.
+        levels: numbers of leading RVQ levels to decode with (default :func:`default_levels`).
+        transcriber: a :class:`~audiolm_lib.eval.asr.WhisperTranscriber` (default: one is made when a clip has a
+            transcript).
+        speech_instruments: ``False`` skips ViSQOL, PESQ, STOI, whisper and the speaker encoder (SI-SDR and mel only).
+        progress: show a tqdm bar.
+
+    Returns:
+        ``{"levels", "kbps": {q: kbit/s}, "rows": [{"set", "levels", "kbps", "clips", <metric means>}],
+        "codebook_usage": {domain: per-level usage}, "clips": [{"id", "set", "original": {...},
+        "levels": {q: {...}}}]}``; a metric that does not apply to a set is absent from its rows.
+    """
+    from tqdm.auto import tqdm
+
+    from audiolm_lib.eval import perceptual
+
+    _check_codec(codec)
+    if not clips:
+        raise ValueError("codec_quality_report needs at least one clip")
+    for clip in clips:
+        if clip.get("domain") not in DOMAINS:
+            raise ValueError(f"clip {clip.get('id')!r}: domain must be one of {DOMAINS}, got {clip.get('domain')!r}")
+    rate = int(codec.sample_rate)
+    num_quantizers = int(getattr(codec, "num_quantizers", 0)) or None
+    levels = sorted(set(levels or default_levels(num_quantizers or 1)))
+    if num_quantizers is not None and not all(1 <= q <= num_quantizers for q in levels):
+        raise ValueError(f"levels must lie in [1, {num_quantizers}], got {levels}")
+    if hasattr(codec, "eval"):
+        codec.eval()
+    parameters = list(codec.parameters()) if hasattr(codec, "parameters") else []
+    device = parameters[0].device if parameters else torch.device("cpu")
+    if transcriber is None and speech_instruments and any(c.get("transcript") for c in clips):
+        from audiolm_lib.eval.asr import WhisperTranscriber
+
+        transcriber = WhisperTranscriber()
+    per_clip, codes_by_domain = [], defaultdict(list)
+    for clip in tqdm(clips, desc="codec quality", unit="clip", disable=not progress):
+        wave = prepare_wave(clip["wave"], int(clip["sample_rate"]), rate, min_samples=int(codec.hop_length))
+        codes = codec.encode(wave.to(device))  # [1, Q, F]
+        codes_by_domain[clip["domain"]].append(codes[0].cpu())
+        reference = wave[0, 0]
+        speech = clip["domain"] == "speech" and speech_instruments
+        record = {"id": clip["id"], "set": clip["set"], "domain": clip["domain"], "original": {}, "levels": {}}
+        if speech and clip.get("transcript"):
+            record["original"] = _asr(transcriber, reference, rate, clip["transcript"])
+        for q in levels:
+            decoded = codec.decode(codes[:, :q]).float().cpu()[0, 0]
+            length = min(len(reference), len(decoded))
+            ref, est = reference[:length], decoded[:length]
+            scores = {"si_sdr": si_sdr(ref, est).item(), "mel_distance": mel_distance(ref, est, rate).item()}
+            if speech_instruments:
+                scores["visqol"] = perceptual.visqol(ref, est, rate, mode="speech" if clip["domain"] == "speech" else "audio")
+            if speech:
+                from audiolm_lib.eval.speaker import speaker_similarity
+
+                scores["pesq_wb"] = perceptual.pesq_wb(ref, est, rate)
+                scores["stoi"] = perceptual.stoi(ref, est, rate)
+                scores["speaker_similarity"] = speaker_similarity(ref, est, rate)
+                if clip.get("transcript"):
+                    scores.update(_asr(transcriber, est, rate, clip["transcript"]))
+            record["levels"][q] = scores
+        per_clip.append(record)
+    return {
+        "levels": levels,
+        "kbps": {q: round(kbps(codec, q), 3) for q in levels},
+        "rows": _rows(per_clip, levels, codec),
+        "codebook_usage": {domain: codebook_usage(torch.cat(codes, dim=-1), int(codec.codebook_size))
+                           for domain, codes in codes_by_domain.items()},
+        "clips": per_clip,
+    }
+
+
+def _asr(transcriber, wave: torch.Tensor, rate: int, transcript: str) -> dict:
+    from audiolm_lib.eval.asr import asr_error_rates
+
+    result = asr_error_rates(wave, rate, transcript, transcriber)
+    return {"wer": result["wer"], "cer": result["cer"], "hypothesis": result["hypothesis"]}
+
+
+def _rows(per_clip: list[dict], levels: list[int], codec) -> list[dict]:
+    """Means per (set, levels); ``wer_original`` / ``cer_original`` beside the re-synthesis rates."""
+    rows = []
+    sets = list(dict.fromkeys(record["set"] for record in per_clip))
+    for name in sets:
+        records = [record for record in per_clip if record["set"] == name]
+        metrics = SPEECH_METRICS if records[0]["domain"] == "speech" else MUSIC_METRICS
+        for q in levels:
+            row = {"set": name, "levels": q, "kbps": round(kbps(codec, q), 3), "clips": len(records)}
+            for metric in metrics:
+                value = _mean(record["levels"][q].get(metric) for record in records)
+                if value is not None:
+                    row[metric] = value
+            for metric in ("wer", "cer"):
+                original = _mean(record["original"].get(metric) for record in records)
+                if original is not None:
+                    row[f"{metric}_original"] = original
+            rows.append(row)
+    return rows

@@ -1,0 +1,178 @@
+"""Continuation quality of an AudioLM on held-out prompts, each measure next to its reference.
+
+Speech: speaker similarity of prompt vs continuation, beside prompt vs the real continuation (same speaker) and
+prompt vs another held-out speaker; DNSMOS SIG/BAK/OVRL of the continuation beside that of the real continuation
+and of its codec re-synthesis (the ceiling the stages can reach); whisper transcripts and words per second of
+continuation and real continuation. Piano: :func:`~audiolm_lib.eval.music.music_continuation_report`
+(harmonicity, flatness, chroma top-3 share, onset rate, chroma similarity to the prompt) for the continuation,
+the real continuation and its re-synthesis.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Sequence
+
+import torch
+
+SPEECH_COLUMNS = ("generated", "real", "resynthesis")
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(values) / len(values) if values else None
+
+
+def speech_items(clips: Sequence[dict], prompt_seconds: float, max_continuation_seconds: float,
+                 min_continuation_seconds: float = 1.5) -> list[dict]:
+    """One prompt / real continuation pair per speaker: the speaker's clips joined in order, then cut.
+
+    Args:
+        clips: ``{"set", "speaker", "wave": Tensor[T], "sample_rate"}`` speech clips (one rate for all).
+
+    Returns:
+        ``{"id", "set", "speaker", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"}`` per speaker whose
+        clips last at least ``prompt_seconds + min_continuation_seconds``.
+    """
+    by_speaker: dict[str, list[dict]] = defaultdict(list)
+    for clip in clips:
+        by_speaker[clip["speaker"]].append(clip)
+    items = []
+    for speaker, group in by_speaker.items():
+        rate = int(group[0]["sample_rate"])
+        if any(int(c["sample_rate"]) != rate for c in group):
+            raise ValueError(f"clips of speaker {speaker!r} have different sample rates")
+        gap = torch.zeros(int(0.3 * rate))
+        passage = torch.cat([part for c in group for part in (torch.as_tensor(c["wave"]).reshape(-1), gap)][:-1])
+        prompt_samples = int(prompt_seconds * rate)
+        rest = min(len(passage) - prompt_samples, int(max_continuation_seconds * rate))
+        if rest < min_continuation_seconds * rate:
+            continue
+        items.append({"id": speaker, "set": group[0]["set"], "speaker": speaker, "sample_rate": rate,
+                      "prompt": passage[:prompt_samples], "real": passage[prompt_samples : prompt_samples + rest]})
+    return items
+
+
+def piano_items(clips: Sequence[dict], prompt_seconds: float, min_continuation_seconds: float = 1.5) -> list[dict]:
+    """Each piano clip cut into a prompt (first ``prompt_seconds``) and its real continuation (the rest)."""
+    items = []
+    for clip in clips:
+        rate, wave = int(clip["sample_rate"]), torch.as_tensor(clip["wave"]).reshape(-1)
+        cut = int(prompt_seconds * rate)
+        if len(wave) - cut >= min_continuation_seconds * rate:
+            items.append({"id": clip["id"], "set": clip["set"], "sample_rate": rate, "prompt": wave[:cut], "real": wave[cut:]})
+    return items
+
+
+def _continue(model, item: dict, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``Tensor[T]`` prompt, generated continuation, real continuation and its codec re-synthesis (through the
+    levels the stages generate), all at the model's rate; the last three of the real continuation's length."""
+    from audiolm_lib.audio import prepare_wave
+
+    rate = model.sample_rate
+    prompt = prepare_wave(item["prompt"], item["sample_rate"], rate)[0, 0]
+    real = prepare_wave(item["real"], item["sample_rate"], rate)[0, 0]
+    generator = torch.Generator().manual_seed(seed)
+    generated = model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate, generator=generator)[0, 0]
+    codes = model.codec.encode(real[None, None])[:, : model.num_coarse + model.num_fine]
+    resynthesis = model.decode(codes)[0, 0, : len(real)]
+    return prompt, generated[: len(real)].float(), real, resynthesis.float()
+
+
+def _words_per_second(text: str, seconds: float) -> float:
+    return len(text.split()) / seconds if seconds > 0 else 0.0
+
+
+@torch.inference_mode()
+def speech_continuation_quality(model, items: Sequence[dict], transcriber=None, seed: int = 0,
+                                progress: bool = True) -> dict:
+    """Continue every speech item with ``model`` (an :class:`~audiolm_lib.pipeline.AudioLM`) and measure it.
+
+    Returns:
+        ``{"rows": [per-set means], "items": [per-item results]}``. Per item: ``speaker_similarity``,
+        ``same_speaker_baseline`` (prompt vs real continuation), ``different_speaker_baseline`` (prompt vs
+        another speaker's real continuation; ``None`` with one speaker), ``dnsmos`` ``{generated, real,
+        resynthesis}`` each ``{sig, bak, ovrl, p808}``, ``transcript`` and ``words_per_second`` for the
+        generated and the real continuation.
+    """
+    from tqdm.auto import tqdm
+
+    from audiolm_lib.eval.asr import WhisperTranscriber
+    from audiolm_lib.eval.continuation import continuation_report
+    from audiolm_lib.eval.perceptual import dnsmos
+
+    if not items:
+        raise ValueError("no speech continuation items (the held-out speech clips are too short or missing)")
+    transcriber = transcriber or WhisperTranscriber()
+    results = []
+    for number, item in enumerate(tqdm(items, desc="speech continuations", unit="item", disable=not progress)):
+        prompt, generated, real, resynthesis = _continue(model, item, seed + number)
+        rate = model.sample_rate
+        other = next((o for o in items[number + 1 :] + items[:number] if o["speaker"] != item["speaker"]), None)
+        other_wave = None
+        if other is not None:
+            from audiolm_lib.audio import prepare_wave
+
+            other_wave = prepare_wave(other["real"], other["sample_rate"], rate)[0, 0][: len(real)]
+        report = continuation_report(prompt, generated, rate, reference_same_speaker=real,
+                                     reference_other_speaker=other_wave)
+        seconds = len(real) / rate
+        texts = {"generated": transcriber.transcribe(generated, rate), "real": transcriber.transcribe(real, rate)}
+        waves = {"generated": generated, "real": real, "resynthesis": resynthesis}
+        results.append({
+            "id": item["id"], "set": item["set"], "prompt_seconds": len(prompt) / rate, "continuation_seconds": seconds,
+            "speaker_similarity": report["speaker_similarity"],
+            "same_speaker_baseline": report["same_speaker_baseline"],
+            "different_speaker_baseline": report["different_speaker_baseline"],
+            "dnsmos": {name: dnsmos(wave, rate) for name, wave in waves.items()},
+            "transcript": texts,
+            "words_per_second": {name: _words_per_second(text, seconds) for name, text in texts.items()},
+        })
+    return {"rows": _speech_rows(results), "items": results}
+
+
+def _speech_rows(results: list[dict]) -> list[dict]:
+    rows = []
+    for name in dict.fromkeys(r["set"] for r in results):
+        group = [r for r in results if r["set"] == name]
+        row = {"set": name, "items": len(group)}
+        for key in ("speaker_similarity", "same_speaker_baseline", "different_speaker_baseline"):
+            row[key] = _mean(r[key] for r in group)
+        for column in SPEECH_COLUMNS:
+            for score in ("ovrl", "sig", "bak"):
+                row[f"dnsmos_{score}_{column}"] = _mean(r["dnsmos"][column][score] for r in group)
+        for column in ("generated", "real"):
+            row[f"words_per_second_{column}"] = _mean(r["words_per_second"][column] for r in group)
+        rows.append(row)
+    return rows
+
+
+@torch.inference_mode()
+def piano_continuation_quality(model, items: Sequence[dict], seed: int = 0, progress: bool = True) -> dict:
+    """Continue every piano item and compare the music measures of continuation, real continuation, re-synthesis.
+
+    Returns:
+        ``{"rows": [per-set means: "<measure>_<generated|real|resynthesis>"], "items": [per-item reports]}``.
+    """
+    from tqdm.auto import tqdm
+
+    from audiolm_lib.eval.music import music_continuation_report
+
+    if not items:
+        raise ValueError("no piano continuation items (the held-out piano clips are too short or missing)")
+    results = []
+    for number, item in enumerate(tqdm(items, desc="piano continuations", unit="item", disable=not progress)):
+        prompt, generated, real, resynthesis = _continue(model, item, seed + number)
+        report = music_continuation_report(prompt, generated, real, model.sample_rate, resynthesis=resynthesis)
+        results.append({"id": item["id"], "set": item["set"], "continuation_seconds": len(real) / model.sample_rate,
+                        **report})
+    rows = []
+    for name in dict.fromkeys(r["set"] for r in results):
+        group = [r for r in results if r["set"] == name]
+        row = {"set": name, "items": len(group)}
+        for measure in ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt", "chroma_top3_ratio",
+                        "onset_rate"):
+            for column in SPEECH_COLUMNS:
+                row[f"{measure}_{column}"] = _mean(r[measure][column] for r in group)
+        rows.append(row)
+    return {"rows": rows, "items": results}

@@ -1,0 +1,101 @@
+"""Markdown tables of quality-benchmark results (:func:`audiolm_lib.eval.suite.run_suite`), one or several models.
+
+The tables put every measure next to its reference: re-synthesis WER next to the original's, a continuation's
+speaker similarity next to the same- and different-speaker baselines, DNSMOS and music measures as
+``generated / real / re-synthesis``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+
+def _num(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _triple(row: Mapping, stem: str, columns=("generated", "real", "resynthesis"), digits: int = 2) -> str:
+    return " / ".join(_num(row.get(f"{stem}_{column}"), digits) for column in columns if f"{stem}_{column}" in row)
+
+
+def _name(results: Mapping) -> str:
+    return str(results.get("name") or results.get("model"))
+
+
+def _table(header: Sequence[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
+def codec_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "set", "levels", "kbps", "ViSQOL", "PESQ-wb", "STOI", "SI-SDR (dB)", "mel dist.",
+              "WER orig. → resynth.", "speaker sim."]
+    rows = []
+    for results in runs:
+        for row in results.get("codec", {}).get("rows", []):
+            wer = "–"
+            if "wer" in row:
+                wer = f"{_num(row.get('wer_original'))} → {_num(row['wer'])}"
+            rows.append([_name(results), row["set"], str(row["levels"]), _num(row["kbps"], 1), _num(row.get("visqol")),
+                         _num(row.get("pesq_wb")), _num(row.get("stoi")), _num(row.get("si_sdr"), 1),
+                         _num(row.get("mel_distance")), wer, _num(row.get("speaker_similarity"))])
+    return _table(header, rows) if rows else []
+
+
+def speech_continuation_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "set", "items", "speaker sim.: continuation \\| same \\| different speaker",
+              "DNSMOS OVRL gen. / real / resynth.", "SIG", "BAK", "words/s gen. / real"]
+    rows = []
+    for results in runs:
+        for row in results.get("speech_continuation", {}).get("rows", []):
+            speaker = " \\| ".join(_num(row.get(key)) for key in
+                                   ("speaker_similarity", "same_speaker_baseline", "different_speaker_baseline"))
+            rows.append([_name(results), row["set"], str(row["items"]), speaker, _triple(row, "dnsmos_ovrl"),
+                         _triple(row, "dnsmos_sig"), _triple(row, "dnsmos_bak"),
+                         _triple(row, "words_per_second", ("generated", "real"), 1)])
+    return _table(header, rows) if rows else []
+
+
+def piano_continuation_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "set", "items", "harmonic ratio", "spectral flatness", "chroma sim. to prompt",
+              "chroma top-3 share", "onsets/s"]
+    rows = []
+    for results in runs:
+        for row in results.get("piano_continuation", {}).get("rows", []):
+            rows.append([_name(results), row["set"], str(row["items"]), _triple(row, "harmonic_ratio"),
+                         _triple(row, "spectral_flatness", digits=3), _triple(row, "chroma_similarity_to_prompt"),
+                         _triple(row, "chroma_top3_ratio"), _triple(row, "onset_rate", digits=1)])
+    return _table(header, rows) if rows else []
+
+
+def usage_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "domain", "codebook perplexity per level", "share of codes used per level"]
+    rows = []
+    for results in runs:
+        for domain, usage in results.get("codec", {}).get("codebook_usage", {}).items():
+            rows.append([_name(results), domain, ", ".join(f"{u['perplexity']:.0f}" for u in usage),
+                         ", ".join(f"{u['fraction_used']:.2f}" for u in usage)])
+    return _table(header, rows) if rows else []
+
+
+def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Quality on held-out data") -> str:
+    """One or several :func:`~audiolm_lib.eval.suite.run_suite` results -> Markdown (codec, continuations, usage)."""
+    runs = [runs] if isinstance(runs, Mapping) else list(runs)
+    if not runs:
+        raise ValueError("no results to tabulate")
+    lines = [f"## {title}", ""] if title else []
+    sections = (("Codec re-synthesis per number of RVQ levels", codec_table),
+                ("Speech continuations (generated / real continuation / its codec re-synthesis)", speech_continuation_table),
+                ("Piano continuations (generated / real continuation / its codec re-synthesis)", piano_continuation_table),
+                ("Codebook usage on the held-out clips", usage_table))
+    for heading, make in sections:
+        table = make(runs)
+        if table:
+            lines += [f"**{heading}**", ""] + table
+    timing = ", ".join(f"{_name(r)}: {r['timing']['total_s']:.0f} s" for r in runs if "timing" in r)
+    if timing:
+        lines += [f"Run time ({'quick' if runs[0].get('quick') else 'full'}): {timing}.", ""]
+    return "\n".join(lines)

