@@ -12,6 +12,7 @@ and ``demo.png`` (mel spectrogram of prompt | continuation, and the semantic and
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from audiolm_lib.atomic import atomic_write, atomic_write_text
 from audiolm_lib.audio import AudioError
 
 KINDS = ("piano", "speech")
@@ -134,7 +136,7 @@ def plot_continuation(prompt: torch.Tensor, continuation: torch.Tensor, sample_r
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
     return path
 
@@ -187,8 +189,8 @@ def run_demo(
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if prompt_seconds <= 0 or seconds <= 0:
-        raise ValueError(f"prompt_seconds and seconds must be positive, got {prompt_seconds} and {seconds}")
+    if not (math.isfinite(prompt_seconds) and math.isfinite(seconds) and prompt_seconds > 0 and seconds > 0):
+        raise ValueError(f"prompt_seconds and seconds must be positive and finite, got {prompt_seconds} and {seconds}")
     started = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -216,5 +218,5 @@ def run_demo(
     result = DemoResult(out_dir=out_dir, plot=plot, model_dir=model_dir, prompt_source=source,
                         seconds_taken=round(time.monotonic() - started, 1), **paths)
     info = {k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}
-    (out_dir / "demo.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out_dir / "demo.json", json.dumps(info, indent=2) + "\n")
     return result

@@ -44,15 +44,15 @@ def check_output_file(path: str | os.PathLike, suffixes: Iterable[str] | None = 
     that its folder (created if missing) accepts a new file; removes stale temp files of ``path``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(f"{what} {path} is a directory; give a file name")
+    if path.exists() and not path.is_file():
+        raise OutputPathError(f"{what} {path} is not a regular file (a device, FIFO or socket)")
     if suffixes is not None:
         allowed = tuple(s.lower() for s in suffixes)
         if path.suffix.lower() not in allowed:
             detail = f"extension {path.suffix!r}" if path.suffix else "no extension"
             raise OutputPathError(f"{what} {path}: {detail}; use one of {', '.join(allowed)}")
-    if path.is_dir():
-        raise OutputPathError(f"{what} {path} is a directory; give a file name")
-    if path.exists() and not path.is_file():
-        raise OutputPathError(f"{what} {path} is not a regular file (a device, FIFO or socket)")
     _probe_folder(path.parent, what, path)
     remove_stale_temps(path.parent, path.name)
     return path

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from audiolm_lib.atomic import atomic_write_text
 from audiolm_lib.codecs.soundstream import SoundStreamConfig
 from audiolm_lib.lm.transformer import TransformerConfig
 
@@ -246,7 +247,7 @@ def train_small_stage(config: RecipeConfig, stage: str, cache, out_dir: str | os
     tail = losses[-20:] or [float("nan")]
     result = {"stage": stage, "steps": trainer.step, "seconds": round(time.monotonic() - started, 1),
               "train_loss": sum(tail) / len(tail), "valid_loss": valid.get("ema_loss")}
-    (out_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out_dir / "result.json", json.dumps(result, indent=2) + "\n")
     return load_pretrained(out_dir / "model")
 
 
@@ -262,7 +263,7 @@ def prepare_tokens(config: RecipeConfig, work_dir: str | os.PathLike, *, manifes
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    (work_dir / "recipe.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(work_dir / "recipe.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     manifest = Path(manifest) if manifest is not None else build_data(config, work_dir / "data", progress)
     train_files = split_files(manifest, "train")
     if not train_files:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable
 
 import typer
@@ -24,3 +25,9 @@ def friendly_errors(func: Callable) -> Callable:
             raise typer.Exit(code=2) from None
 
     return wrapper
+
+
+def check_seconds(option: str, value: float | None) -> None:
+    """``value`` (if given) must be a positive, finite number of seconds; else a ValueError naming ``option``."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{option} must be a positive, finite number of seconds, got {value}")

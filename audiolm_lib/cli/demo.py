@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
+from audiolm_lib.cli.common import check_seconds, friendly_errors
 
 
 @friendly_errors
@@ -29,7 +29,11 @@ def demo_command(
     import torch
 
     from audiolm_lib.demo import run_demo
+    from audiolm_lib.outputs import check_output_dir
 
+    check_seconds("--seconds", seconds)
+    check_seconds("--prompt-seconds", prompt_seconds)
+    check_output_dir(out, "output folder (--out)")
     if threads > 0:
         torch.set_num_threads(threads)
     result = run_demo(out, "speech" if speech else "piano", checkpoint=checkpoint, prompt_path=prompt,
@@ -47,30 +51,36 @@ def demo_command(
 def continue_command(
     model_dir: Path = typer.Argument(..., help="AudioLM folder (AudioLM.save_pretrained / checkpoints/piano)."),
     prompt: Path = typer.Argument(..., help="Prompt audio file (any rate; stereo is downmixed)."),
-    out: Path = typer.Option(Path("continuation.wav"), "--out", "-o", help="Output audio file (.wav or .flac)."),
+    out: Path = typer.Option(Path("continuation.wav"), "--out", "-o", help="Output audio file (.wav, .flac or .ogg)."),
     seconds: float = typer.Option(5.0, "--seconds", "-s", help="Length of the continuation."),
     prompt_seconds: Optional[float] = typer.Option(None, "--prompt-seconds", help="Use only the first seconds of the prompt."),
-    with_prompt: bool = typer.Option(False, "--with-prompt", help="Write the re-synthesised prompt before the continuation."),
+    with_prompt: bool = typer.Option(False, "--with-prompt", help="Write the re-synthesised prompt (the part the models use) before the continuation."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (all stages; 0 = greedy)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k likeliest tokens."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
 ) -> None:
-    """Continue a prompt file with a trained AudioLM and write the result."""
+    """Continue a prompt file with a trained AudioLM and write the result.
+
+    Only the end of the prompt that the models use (their longest context window) is read, so a long
+    recording costs what a short one does.
+    """
     import torch
 
-    from audiolm_lib.audio import load_audio, save_audio
+    from audiolm_lib.audio import audio_info, load_audio, save_audio
+    from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
 
+    check_seconds("--seconds", seconds)
+    check_seconds("--prompt-seconds", prompt_seconds)
+    check_output_file(out, AUDIO_WRITE_FORMATS, "output file (-o)")  # before minutes of generation
     if not model_dir.exists():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
-    if seconds <= 0:
-        raise ValueError(f"--seconds must be positive, got {seconds}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
-    wave = load_audio(prompt, sample_rate=model.sample_rate)
-    if prompt_seconds is not None:
-        wave = wave[:, : int(prompt_seconds * model.sample_rate)]
+    frames, file_rate = audio_info(prompt)
+    stop = frames if prompt_seconds is None else min(frames, max(1, round(prompt_seconds * file_rate)))
+    wave = load_audio(prompt, sample_rate=model.sample_rate, start=model.prompt_cut(stop, file_rate).start, stop=stop)
     generator = torch.Generator(device=device).manual_seed(seed)
     result = model.continue_audio(wave.to(device), seconds, sample_rate=model.sample_rate, generator=generator,
                                   temperature=temperature, top_k=top_k, top_p=top_p, return_prompt=with_prompt,

@@ -74,7 +74,7 @@ def test_continue_errors_are_one_line(model_dir, prompt, tmp_path):
     result = invoke("continue", model_dir, tmp_path / "missing.wav")
     assert result.exit_code == 2 and "error:" in result.output
     result = invoke("continue", model_dir, prompt, "--seconds", -1)
-    assert result.exit_code == 2 and "--seconds must be positive" in result.output
+    assert result.exit_code == 2 and "--seconds must be a positive, finite number" in result.output
     (tmp_path / "broken").mkdir()
     result = invoke("continue", tmp_path / "broken", prompt)
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -104,3 +104,48 @@ def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
     assert len(sf.read(out / "continuation.wav")[0]) == 20 * 320
     result = invoke("demo", "--out", out, "--checkpoint", tmp_path / "none")
     assert result.exit_code == 2 and "no AudioLM checkpoint" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-s", "inf"), "--seconds must be a positive, finite number of seconds, got inf"),
+    (("-s", "nan"), "--seconds must be a positive, finite number of seconds, got nan"),
+    (("--prompt-seconds", "-1"), "--prompt-seconds must be a positive, finite number of seconds, got -1.0"),
+    (("-o", "{tmp}"), "is a directory"),
+    (("-o", "/proc/out.wav"), "does not accept new files"),
+    (("-o", "{tmp}/out"), "no extension"),
+    (("-o", "{tmp}/out.mp4"), "extension '.mp4'; use one of .wav, .flac, .ogg"),
+])
+def test_bad_arguments_and_outputs_fail_before_any_work(prompt, tmp_path, args, message):
+    # the model folder does not even exist: the checks run before anything is loaded or generated
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = invoke("continue", tmp_path / "no_model", prompt, *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_long_prompt_file_reads_only_the_tail_the_models_use(model_dir, tmp_path):
+    t = torch.arange(int(30 * RATE)) / RATE
+    long = save_audio(tmp_path / "long.wav", 0.3 * torch.sin(2 * math.pi * 330 * t * (1 + 0.05 * torch.sin(t)))[None],
+                      RATE)
+    start = AudioLM.from_pretrained(model_dir).prompt_cut(30 * RATE, RATE).start
+    assert 25 * RATE < start < 30 * RATE  # 2 s context windows: most of the file is never read
+    tail = save_audio(tmp_path / "tail.wav", sf.read(long, dtype="float32")[0][start:][None], RATE)
+    for source, out in ((long, "a.wav"), (tail, "b.wav")):
+        assert invoke("continue", model_dir, source, "-o", tmp_path / out, "-s", 0.3).exit_code == 0
+    assert (sf.read(tmp_path / "a.wav")[0] == sf.read(tmp_path / "b.wav")[0]).all()
+    first = invoke("continue", model_dir, long, "-o", tmp_path / "c.wav", "-s", 0.3, "--prompt-seconds", 10)
+    assert first.exit_code == 0 and not (sf.read(tmp_path / "c.wav")[0] == sf.read(tmp_path / "a.wav")[0]).all()
+
+
+def test_stage_with_nan_weights_is_named(model_dir, prompt, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    broken = shutil.copytree(model_dir, tmp_path / "nan_model")
+    weights = load_file(broken / "fine_lm" / "model.safetensors")
+    name = sorted(weights)[0]
+    weights[name] = torch.full_like(weights[name], float("nan"))
+    save_file(weights, broken / "fine_lm" / "model.safetensors")
+    result = invoke("continue", broken, prompt, "-o", tmp_path / "out.wav", "-s", 0.3)
+    assert result.exit_code == 2 and "fine_lm" in result.output and "NaN or Inf" in result.output
+    assert not (tmp_path / "out.wav").exists()
