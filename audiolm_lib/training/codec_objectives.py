@@ -35,17 +35,25 @@ class SpectralObjective:
     """Losses of a :class:`~audiolm_lib.codecs.spectral.SpectralCodec` on the STFT grid."""
 
     def __init__(self, config: "CodecTrainConfig", model: torch.nn.Module, dist):
+        from audiolm_lib.codecs.losses import mel_filterbank
+
         self.config = config
         self.floor = math.log(model.config.magnitude_floor)
+        # log-mel L1 on the same STFT grid: weights low frequencies as hearing (and the mel-distance metric) do,
+        # where the plain log-magnitude L1 gives most of its weight to the many bins above 2 kHz
+        self.mel_filters = mel_filterbank(model.sample_rate, model.config.n_fft, config.spectral_mel_bands)
 
     def losses(self, out) -> dict[str, torch.Tensor]:
         """The named losses of a :class:`~audiolm_lib.codecs.spectral.SpectralCodecOutput`."""
         predicted = out.log_magnitude.clamp_min(self.floor)  # below the floor counts as the floor, as in the metrics
         target_magnitude = out.target.abs()
         magnitude = torch.exp(out.log_magnitude.clamp(max=math.log(1e3)))
+        filters = self.mel_filters.to(magnitude.device, magnitude.dtype)
+        mel, target_mel = filters @ magnitude, filters @ target_magnitude
         losses = {
             "magnitude": F.l1_loss(predicted, out.target_log_magnitude),
             "convergence": torch.linalg.norm(magnitude - target_magnitude) / torch.linalg.norm(target_magnitude).clamp_min(1e-7),
+            "mel": F.l1_loss(torch.log(mel.clamp_min(1e-5)), torch.log(target_mel.clamp_min(1e-5))),
         }
         if out.phase is not None:
             from audiolm_lib.codecs.phase_losses import phase_losses
@@ -62,7 +70,7 @@ class SpectralObjective:
         out = model(wave, num_levels=num_levels)
         losses = self.losses(out)
         weights = {"magnitude": config.weight_magnitude, "convergence": config.weight_convergence,
-                   "phase": config.weight_phase, "complex": config.weight_complex}
+                   "mel": config.weight_mel, "phase": config.weight_phase, "complex": config.weight_complex}
         total = sum(weights[name] * loss for name, loss in losses.items()) + config.commitment_weight * out.commitment_loss
         total.backward()
         stats = {f"loss_{name}": loss.item() for name, loss in losses.items()}

@@ -49,8 +49,9 @@ class CodecTrainConfig:
     ``eval_fraction``: share of files held out for SI-SDR / mel-distance evaluation (at least one file
     when there are two or more; with one file, evaluation uses fixed segments of it).
     ``arch``: "soundstream" (its config in ``codec``, waveform losses) or "spectral" (its config in ``spectral``,
-    STFT-grid losses ``weight_magnitude`` / ``weight_convergence``, and ``weight_phase`` / ``weight_complex``
-    with a learned phase).
+    STFT-grid losses ``weight_magnitude`` (log-magnitude L1), ``weight_convergence`` (spectral convergence),
+    ``weight_mel`` (log-mel L1 over ``spectral_mel_bands`` bands), and ``weight_phase`` / ``weight_complex`` with a
+    learned phase).
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
     ``--resume`` continues to ``steps``.
     """
@@ -79,6 +80,7 @@ class CodecTrainConfig:
     weight_convergence: float = 1.0
     weight_phase: float = 1.0
     weight_complex: float = 1.0
+    spectral_mel_bands: int = 80
     adversarial_start_step: int = 0
     stft_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)
     mel_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256)
