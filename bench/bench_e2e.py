@@ -5,7 +5,13 @@ three untrained stages of dim 256, depth 4, heads 4; ``continue_audio(prompt, se
 return_prompt=True)``, so the output is 3 s (prompt re-synthesised + 2 s continuation), the same work as
 the peer row (bench/peer/measure_peer.py). Median of 5 runs after a warm-up, 2 threads, fixed seeds.
 
-``AUDIOLM_BENCH_QUICK=1`` (or ``run(quick=True)``): 0.5 s prompt + 0.5 s, one run, no breakdown.
+Rows per acoustic generator, ``e2e_1s_to_3s_<generator>`` (same pipeline, only the acoustic generator differs;
+median of 3): ``delay`` / ``multiscale`` (coarse + fine stages in that layout), ``parallel`` (one
+``ParallelAcousticLM`` of the same size for all 12 levels, 16 + 11 passes), ``parallel_int8`` (its Linear layers
+int8-quantised), and ``e2e_1s_to_3s_batch4_<generator>``: four prompts continued as one batch (``median_s`` is
+per prompt, ``batch_s`` the whole batch).
+
+``AUDIOLM_BENCH_QUICK=1`` (or ``run(quick=True)``): 0.5 s prompt + 0.5 s, one run, no breakdown, no extra rows.
 """
 from __future__ import annotations
 
@@ -20,8 +26,13 @@ from _timing import reset_peak_rss, rss_mb, timed_runs
 SAMPLE_RATE = 16000
 
 
-def build_pipeline(device: str = "cpu"):
-    """The benchmark pipeline: untrained, seeded, in eval mode on ``device``."""
+GENERATORS = ("delay", "multiscale", "parallel", "parallel_int8")
+BATCHED = ("delay", "parallel")
+
+
+def build_pipeline(device: str = "cpu", generator: str = "flat"):
+    """The benchmark pipeline: untrained, seeded, in eval mode on ``device``; ``generator``: the acoustic
+    generator (``flat`` / ``delay`` / ``multiscale`` coarse + fine stages, ``parallel``, ``parallel_int8``)."""
     from audiolm_lib.codecs.soundstream import SoundStream
     from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
     from audiolm_lib.lm.transformer import TransformerConfig
@@ -33,18 +44,31 @@ def build_pipeline(device: str = "cpu"):
     tokenizer = SemanticTokenizer.mfcc(torch.randn(500, 39))
     codec = SoundStream()
     semantic = SemanticLM(SemanticLMConfig(vocab_size=500, transformer=shape))
+    if generator.startswith("parallel"):
+        from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+
+        acoustic = ParallelAcousticLM(ParallelAcousticLMConfig(semantic_vocab_size=500, codebook_size=1024,
+                                                               num_quantizers=12, transformer=shape))
+        if generator == "parallel_int8":
+            from audiolm_lib.lm.quantize import quantize_linear_int8
+
+            acoustic = quantize_linear_int8(acoustic)
+        return AudioLM(tokenizer, codec, semantic, acoustic=acoustic).to(device).eval()
     coarse = CoarseLM(CoarseLMConfig(semantic_vocab_size=500, codebook_size=1024, num_coarse_quantizers=4,
-                                     transformer=shape))
+                                     transformer=shape, layout=generator))
     fine = FineLM(FineLMConfig(codebook_size=1024, num_coarse_quantizers=4, num_fine_quantizers=8,
-                               transformer=shape))
+                               transformer=shape, layout=generator))
     return AudioLM(tokenizer, codec, semantic, coarse, fine).to(device).eval()
 
 
 def _stage_timer(model, breakdown: dict):
     """Wrap the pipeline's component calls so one run reports where its time went."""
     targets = [(model.semantic_tokenizer, "tokenize", "tokenize"), (model.codec, "encode", "codec_encode"),
-               (model.semantic_lm, "generate", "semantic"), (model.coarse_lm, "generate", "coarse"),
-               (model.fine_lm, "generate", "fine"), (model.codec, "decode", "codec_decode")]
+               (model.semantic_lm, "generate", "semantic"), (model.codec, "decode", "codec_decode")]
+    if model.coarse_lm is not None:
+        targets += [(model.coarse_lm, "generate", "coarse"), (model.fine_lm, "generate", "fine")]
+    else:
+        targets += [(model.acoustic, "generate_acoustic", "acoustic")]
     for obj, method, key in targets:
         original = getattr(obj, method)
 
@@ -90,7 +114,7 @@ def run(device: str = "cpu", quick: bool | None = None) -> dict:
         finally:
             restore()
     median = statistics.median(times)
-    return {
+    rows = {
         "e2e_1s_to_3s": {
             "median_s": median,
             "runs": repeats,
@@ -105,6 +129,35 @@ def run(device: str = "cpu", quick: bool | None = None) -> dict:
                     "SoundStream, untrained dim-256 depth-4 stages",
         }
     }
+    if not quick:
+        rows.update(generator_rows(prompt, device, sync))
+    return rows
+
+
+def generator_rows(prompt: torch.Tensor, device: str, sync, repeats: int = 3) -> dict:
+    """``e2e_1s_to_3s_<generator>`` and ``e2e_1s_to_3s_batch4_<generator>`` rows (see the module docstring)."""
+    rows = {}
+    for generator in GENERATORS:
+        model = build_pipeline(device, generator)
+        for batch in (1, 4) if generator in BATCHED else (1,):
+            prompts = prompt.to(device).expand(batch, 1, -1) if batch > 1 else prompt.to(device)
+
+            def once() -> torch.Tensor:
+                wave = model.continue_audio(prompts, seconds=2.0, sample_rate=SAMPLE_RATE,
+                                            generator=torch.Generator(device=device).manual_seed(0), return_prompt=True)
+                sync()
+                return wave
+
+            wave = once()
+            times, cpu_times = timed_runs(once, repeats, warmup=False)
+            name = f"e2e_1s_to_3s_{generator}" if batch == 1 else f"e2e_1s_to_3s_batch{batch}_{generator}"
+            output_s = wave.shape[-1] / SAMPLE_RATE
+            median = statistics.median(times) / batch
+            rows[name] = {"median_s": median, "runs": repeats, "times_s": [round(x, 4) for x in times],
+                          "cpu_s": round(statistics.median(cpu_times) / batch, 4), "output_s": output_s,
+                          "realtime_factor": output_s / median, "batch": batch,
+                          **({"batch_s": round(statistics.median(times), 4)} if batch > 1 else {})}
+    return rows
 
 
 if __name__ == "__main__":

@@ -238,10 +238,11 @@ class Transformer(nn.Module):
         """Append one position to ``cache`` and return its output: ``x: Tensor[B, D]`` -> ``Tensor[B, D]``.
 
         Equivalent to ``forward(x[:, None], cache)[:, 0]`` in eval mode, with less per-call overhead
-        (float32 only; other dtypes take the general path).
+        (float32 only; other dtypes and int8-quantised layers take the general path).
         """
         position = cache.length
-        if x.dtype != torch.float32 or self.training:
+        # the fast path reads Linear weights directly; int8-quantised Linears (lm/quantize.py) take the general one
+        if x.dtype != torch.float32 or self.training or type(self.blocks[0].qkv) is not nn.Linear:
             return self.forward(x[:, None], cache)[:, 0]
         if position + 1 > cache.capacity or position + 1 > self.config.max_seq_len:
             raise ValueError(f"KV cache capacity {cache.capacity} exceeded: {position + 1} positions")
