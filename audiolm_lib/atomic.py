@@ -6,7 +6,7 @@ as it was. A killed writer's temp file (``.<name>.<pid>-<random>.tmp``) is stale
 :func:`remove_stale_temps` deletes such files.
 
 Torch-free on purpose: the dataset builders' worker processes use these and should start in well under a
-second. ``audiolm_lib.serialization`` re-exports both writers and adds ``atomic_torch_save``.
+second. ``audiolm_lib.serialization`` re-exports both writers.
 """
 from __future__ import annotations
 

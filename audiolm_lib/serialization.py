@@ -28,12 +28,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, truncated, of the wrong kind or does not match the model."""
 
 
-# --------------------------------------------------------------------------------------------- atomic I/O
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through a temp file and rename (training checkpoints)."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
 # --------------------------------------------------------------------------------------------- configs
 def config_to_dict(config: Any) -> dict:
     """Dataclass -> JSON-ready dict (tuples become lists)."""

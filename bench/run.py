@@ -35,7 +35,8 @@ PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "e2e": ("bench_e2e.py", ("e2e_1s_to_3s",)),
 }
 # Other benchmarks, run only when named in --only; their JSON is passed through under "extra".
-EXTRA_PARTS = {"eval": "bench_eval.py", "layouts": "bench_layouts.py", "data": "bench_data.py"}
+EXTRA_PARTS = {"eval": "bench_eval.py", "layouts": "bench_layouts.py", "data": "bench_data.py",
+               "long_prompt": "bench_long_prompt.py"}
 DEFAULT_PARTS = tuple(PARTS)
 # Scalar keys a part may report that are not rows (throughputs are re-derived here from the row times).
 META_KEY_PREFIXES = ("tokens_per_s", "ms_per_", "threads", "meta", "device", "config", "note", "repeats")
