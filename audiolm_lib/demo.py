@@ -185,7 +185,7 @@ def run_demo(
         retrain: run the small recipe (``budget_minutes`` of training; ``tiny``: a seconds-scale run).
         seed: seeds the sampling (the same seed gives the same continuation).
     """
-    from audiolm_lib.audio import load_audio, save_audio
+    from audiolm_lib.audio import audio_info, load_audio, save_audio
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -197,7 +197,9 @@ def run_demo(
     model, model_dir = load_or_train(kind, checkpoint, retrain, out_dir / "run", budget_minutes, tiny, log)
     rate = model.sample_rate
     if prompt_path is not None:
-        prompt = load_audio(prompt_path, sample_rate=rate)[:, : int(prompt_seconds * rate)]
+        frames, file_rate = audio_info(prompt_path)  # read only the opening prompt_seconds of the file
+        stop = min(frames, math.ceil(prompt_seconds * file_rate))
+        prompt = load_audio(prompt_path, sample_rate=rate, stop=stop)[:, : int(prompt_seconds * rate)]
         source = f"file {prompt_path}"
     elif kind == "piano":
         prompt, source = piano_prompt(prompt_seconds, seed, rate)
