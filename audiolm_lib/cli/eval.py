@@ -32,7 +32,8 @@ def _emit(results: dict, json_out: Optional[Path], title: str) -> None:
 
 def register(app: typer.Typer) -> None:
     eval_app = typer.Typer(
-        help="Evaluate a codec (SI-SDR, mel distance, codebook usage) or a continuation (WER/CER, speaker similarity).",
+        help="Evaluate a codec (SI-SDR, mel distance, codebook usage), a continuation (WER/CER, speaker similarity), "
+        "or a model on the held-out quality benchmark (suite).",
         no_args_is_help=True,
     )
 
@@ -89,5 +90,35 @@ def register(app: typer.Typer) -> None:
         )
         results.update(prompt=str(prompt), continuation=str(continuation))
         _emit({"continuation": results}, json_out, "Continuation evaluation")
+
+    @eval_app.command("suite")
+    @friendly_errors
+    def suite_command(
+        models: List[Path] = typer.Argument(..., help="AudioLM folders or bare codec folders"),
+        quick: bool = typer.Option(False, help="the small held-out set and two level counts (CI size)"),
+        data: Optional[Path] = typer.Option(None, help="held-out set cache (default ~/.cache/audiolm_lib/heldout)"),
+        domain: Optional[str] = typer.Option(None, help="speech, piano or both (default: recipe.json kind, else both)"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
+    ) -> None:
+        """Held-out quality benchmark: codec report per RVQ level and continuation reports (as bench/quality.py)."""
+        import json
+
+        from audiolm_lib.eval.quality_tables import quality_markdown
+        from audiolm_lib.eval.suite import DOMAINS, SuiteConfig, run_suites
+
+        if domain not in (None, "both", *DOMAINS):
+            raise ValueError(f"--domain must be speech, piano or both, got {domain!r}")
+        domains = None if domain is None else (DOMAINS if domain == "both" else (domain,))
+        config = (SuiteConfig.quick_config if quick else SuiteConfig)(domains=domains)
+        results = run_suites(models, config, data)
+        markdown = quality_markdown(results["runs"])
+        if json_out is not None:
+            from audiolm_lib.atomic import atomic_write_text
+
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(json_out, json.dumps(results, indent=1, default=str) + "\n")
+            atomic_write_text(json_out.with_suffix(".md"), markdown)
+            typer.echo(f"wrote {json_out} and {json_out.with_suffix('.md')}", err=True)
+        typer.echo(markdown)
 
     app.add_typer(eval_app, name="eval")

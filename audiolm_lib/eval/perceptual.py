@@ -20,6 +20,7 @@ import functools
 import importlib.util
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -110,14 +111,37 @@ def stoi(reference, degraded, sample_rate: int, extended: bool = False) -> float
         return float(pystoi.stoi(ref, deg, SPEECH_RATE, extended=extended))
 
 
+@functools.lru_cache(maxsize=1)
+def _dnsmos_module(threads: int):
+    """``speechmos.dnsmos`` with its model sessions made once, on ``threads`` threads and without spin-waiting.
+
+    speechmos builds its ONNX sessions with onnxruntime's defaults, whose worker threads spin while they wait: on a
+    shared 2-core machine that made each clip 5x slower. Its own ``DNSMOS`` class and model files are kept; only
+    the sessions are rebuilt with options (speechmos has no parameter for them).
+    """
+    ort = _import("onnxruntime", "onnxruntime", "DNSMOS")
+    module = _import("speechmos.dnsmos", "speechmos", "DNSMOS")
+    folder = Path(module.__file__).parent / "dnsmos_models"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model = module.DNSMOS.__new__(module.DNSMOS)
+    model.primary_model_path = str(folder / "sig_bak_ovr.onnx")
+    model.onnx_sess = ort.InferenceSession(model.primary_model_path, options, providers=["CPUExecutionProvider"])
+    model.p808_onnx_sess = ort.InferenceSession(str(folder / "model_v8.onnx"), options,
+                                                providers=["CPUExecutionProvider"])
+    module.dnsmos = model  # speechmos.dnsmos.run reuses this instance for the same primary model path
+    return module
+
+
 def dnsmos(wave, sample_rate: int) -> dict:
     """DNSMOS P.835 of one wave (non-intrusive): ``{"sig", "bak", "ovrl", "p808"}`` MOS in [1, 5].
 
     The wave is resampled to 16 kHz and, where it peaks above 1, scaled into [-1, 1] (DNSMOS refuses it
     otherwise). Clips under DNSMOS's 9 s window are repeated to fill it, as ``speechmos`` does.
     """
-    _import("onnxruntime", "onnxruntime", "DNSMOS")
-    module = _import("speechmos.dnsmos", "speechmos", "DNSMOS")
+    module = _dnsmos_module(torch.get_num_threads())
     audio = _mono(wave, sample_rate, SPEECH_RATE, min_samples=SPEECH_RATE // 10)
     peak = float(np.abs(audio).max())
     if peak == 0:

@@ -184,3 +184,20 @@ def _describe(entries: list[dict], spec, domains: tuple[str, ...]) -> dict:
         if member not in record["members"]:
             record["members"].append(member)
     return {"spec": spec.key(), "sets": sets}
+
+
+def run_suites(model_dirs, config: SuiteConfig | None = None, cache_dir: str | os.PathLike | None = None,
+               progress: bool = True) -> dict:
+    """:func:`run_suite` on each folder -> ``{"runs": [...], "started": ISO time, "total_s"}``; a run is named
+    after its folder (``checkpoints/speech`` -> ``speech``)."""
+    import datetime
+
+    if not model_dirs:
+        raise ValueError("no model folders given")
+    started, clock = datetime.datetime.now(datetime.timezone.utc), time.perf_counter()
+    runs = []
+    for model_dir in model_dirs:
+        results = run_suite(model_dir, config, cache_dir, progress)
+        runs.append({"name": Path(model_dir).resolve().name, **results})
+    return {"runs": runs, "started": started.isoformat(timespec="seconds"),
+            "total_s": round(time.perf_counter() - clock, 1)}

