@@ -180,14 +180,16 @@ class Block(nn.Module):
         """
         batch, dim = x.shape
         norm = self.attn_norm
-        qkv = F.linear(F.layer_norm(x, (dim,), norm.weight, norm.bias, norm.eps), self.qkv.weight)
+        fp = type(self.qkv) is nn.Linear  # else int8-quantised (lm/quantize.py): call the module
+        normed = F.layer_norm(x, (dim,), norm.weight, norm.bias, norm.eps)
+        qkv = F.linear(normed, self.qkv.weight) if fp else self.qkv(normed)
         pairs = torch.view_as_complex(qkv.view(batch, 3, self.heads, self.head_dim // 2, 2))
         rotated = torch.view_as_real(pairs * rotation)  # [B, 3, H, Dh/2, 2]
         store[:, :, :, position] = rotated[:, 1:].reshape(batch, 2, self.heads, self.head_dim)
         query = rotated[:, 0].reshape(batch, self.heads, 1, self.head_dim)
         end = position + 1
         attn = F.scaled_dot_product_attention(query, store[:, 0, :, :end], store[:, 1, :, :end])
-        x = x + F.linear(attn.reshape(batch, dim), self.out.weight)
+        x = x + (F.linear(attn.reshape(batch, dim), self.out.weight) if fp else self.out(attn.reshape(batch, dim)))
         return x + self.ff_out(F.gelu(self.ff_in(self.ff_norm(x)), approximate="tanh"))
 
 
@@ -238,11 +240,10 @@ class Transformer(nn.Module):
         """Append one position to ``cache`` and return its output: ``x: Tensor[B, D]`` -> ``Tensor[B, D]``.
 
         Equivalent to ``forward(x[:, None], cache)[:, 0]`` in eval mode, with less per-call overhead
-        (float32 only; other dtypes and int8-quantised layers take the general path).
+        (float32 only; other dtypes take the general path; int8-quantised Linears are called as modules).
         """
         position = cache.length
-        # the fast path reads Linear weights directly; int8-quantised Linears (lm/quantize.py) take the general one
-        if x.dtype != torch.float32 or self.training or type(self.blocks[0].qkv) is not nn.Linear:
+        if x.dtype != torch.float32 or self.training:
             return self.forward(x[:, None], cache)[:, 0]
         if position + 1 > cache.capacity or position + 1 > self.config.max_seq_len:
             raise ValueError(f"KV cache capacity {cache.capacity} exceeded: {position + 1} positions")
