@@ -2,7 +2,7 @@
 (STFT-grid losses), with EMA generator, warmup-cosine LR, exact resume, JSONL metrics, a wall-clock budget,
 torchrun/DDP.
 
-``train_codec(config, audio_files, out_dir)`` writes ``out_dir/step_*.pt`` training checkpoints,
+``train_codec(config, audio_files, out_dir)`` writes ``out_dir/step_*.safetensors`` training checkpoints,
 ``out_dir/metrics.jsonl`` and exports the EMA generator to ``out_dir/codec/`` (``load_pretrained``). The codec
 family is ``config.arch``; what it minimises is its objective (:mod:`audiolm_lib.training.codec_objectives`).
 """
@@ -319,7 +319,7 @@ def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, 
                 resume: bool = False) -> Path:
     """Train a codec (``config.arch``) on ``audio_files`` (list, folder, or JSONL manifest with ``"audio"``).
 
-    Writes ``out_dir/step_*.pt`` checkpoints and metrics; with ``resume`` continues exactly from the newest
+    Writes ``out_dir/step_*.safetensors`` checkpoints and metrics; with ``resume`` continues exactly from the newest
     checkpoint in ``out_dir``. Returns ``out_dir/codec`` (the exported EMA generator).
     """
     trainer = CodecTrainer(config, audio_files, Path(out_dir))
@@ -328,6 +328,6 @@ def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, 
         if newest is None:
             from audiolm_lib.serialization import CheckpointError
 
-            raise CheckpointError(f"--resume: no training checkpoint (step_*.pt) in {trainer.out_dir}")
+            raise CheckpointError(f"--resume: no training checkpoint (step_*.safetensors) in {trainer.out_dir}")
         trainer.load_state_dict(load_training_state(trainer.out_dir))  # newest readable; a damaged one is skipped
     return trainer.fit()
