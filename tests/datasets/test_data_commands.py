@@ -32,9 +32,8 @@ def test_data_piano_command_builds_a_tiny_set(tmp_path):
     assert f"{len(entries)} files" in result.output and f"{len(seconds)} pieces" in result.output
 
 
+@pytest.mark.requires(programs=["espeak-ng"])
 def test_data_piano_variants_and_speech_options(tmp_path):
-    import shutil
-
     out = tmp_path / "piano"
     result = runner.invoke(build_app(), ["data", "piano", str(out), "--minutes", "0.05", "--clip-seconds", "1",
                                          "--max-seconds-per-piece", "1", "--max-score-mb", "0.05", "--workers", "1",
@@ -50,8 +49,6 @@ def test_data_piano_variants_and_speech_options(tmp_path):
 
     voices = runner.invoke(build_app(), ["data", "voices"])
     assert voices.exit_code == 0 and "speaker identities (4 held out for evaluation)" in voices.output
-    if shutil.which("espeak-ng") is None:
-        return
     out = tmp_path / "speech"
     result = runner.invoke(build_app(), ["data", "speech", str(out), "--speakers", "espeak_us_m3,espeak_en_f2",
                                          "--max-utterances-per-speaker", "1", "--workers", "1"])

