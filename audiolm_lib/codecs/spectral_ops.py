@@ -114,7 +114,8 @@ def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iter
     target = current  # t_n: the extrapolated point the next projection starts from
     for _ in range(iterations):
         projected = front_end.stft(front_end.istft(target, length))
-        following = magnitude * torch.exp(1j * torch.angle(projected))
+        # keep the phase, impose the magnitude: a rescale, not exp(1j * angle) (complex exp is ~10x slower)
+        following = projected * (magnitude / projected.abs().clamp_min(1e-8))
         target = following + momentum * (following - current)
         current = following
     return front_end.istft(current, length)
