@@ -1,10 +1,14 @@
 """Codec quality with the field's instruments, per number of RVQ levels.
 
 For each clip, the codec encodes once; the first ``q`` levels are decoded for every ``q`` in ``levels`` and
-compared with the clip: SI-SDR and log-mel distance always, ViSQOL (speech mode for speech, audio mode for
-music), and for speech also PESQ-wb, STOI, whisper WER/CER of the re-synthesis (next to the original's, where the
-clip has a transcript) and speaker similarity re-synthesis vs original. Per-level codebook usage is pooled over
-each domain's clips.
+compared with the clip: SI-SDR and log-mel distance always; ViSQOL in speech mode (16 kHz) for every clip and
+in audio mode (48 kHz) for music; for speech also PESQ-wb, STOI, whisper WER/CER of the re-synthesis (next to the
+original's, where the clip has a transcript) and speaker similarity re-synthesis vs original. Per-level codebook
+usage is pooled over each domain's clips.
+
+Why both ViSQOL modes for music: audio mode is the field's convention for music, but on 16 kHz audio (empty above
+8 kHz in reference and re-synthesis alike) it hardly reacts to lost treble. Measured here on a held-out piano
+clip: a 1 kHz low-pass scores 4.1 in audio mode and 1.0 in speech mode, 20 dB of white noise 2.8 and 2.1.
 """
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from audiolm_lib.audio import prepare_wave
 from audiolm_lib.eval.codec_metrics import codebook_usage, mel_distance, si_sdr
 
 DOMAINS = ("speech", "piano")
-SPEECH_METRICS = ("visqol", "pesq_wb", "stoi", "si_sdr", "mel_distance", "wer", "cer", "speaker_similarity")
-MUSIC_METRICS = ("visqol", "si_sdr", "mel_distance")
+SPEECH_METRICS = ("visqol_speech", "pesq_wb", "stoi", "si_sdr", "mel_distance", "wer", "cer", "speaker_similarity")
+MUSIC_METRICS = ("visqol_speech", "visqol_audio", "si_sdr", "mel_distance")
 
 
 def default_levels(num_quantizers: int, num_coarse: int | None = None, quick: bool = False) -> list[int]:
@@ -68,6 +72,7 @@ def codec_quality_report(
         transcriber: a :class:`~audiolm_lib.eval.asr.WhisperTranscriber` (default: one is made when a clip has a
             transcript).
         speech_instruments: ``False`` skips ViSQOL, PESQ, STOI, whisper and the speaker encoder (SI-SDR and mel only).
+            Music clips get ViSQOL in both modes, never PESQ/STOI/whisper/speaker.
         progress: show a tqdm bar.
 
     Returns:
@@ -114,7 +119,9 @@ def codec_quality_report(
             ref, est = reference[:length], decoded[:length]
             scores = {"si_sdr": si_sdr(ref, est).item(), "mel_distance": mel_distance(ref, est, rate).item()}
             if speech_instruments:
-                scores["visqol"] = perceptual.visqol(ref, est, rate, mode="speech" if clip["domain"] == "speech" else "audio")
+                scores["visqol_speech"] = perceptual.visqol(ref, est, rate, mode="speech")
+                if clip["domain"] == "piano":
+                    scores["visqol_audio"] = perceptual.visqol(ref, est, rate, mode="audio")
             if speech:
                 from audiolm_lib.eval.speaker import speaker_similarity
 

@@ -31,17 +31,18 @@ def _table(header: Sequence[str], rows: list[list[str]]) -> list[str]:
 
 
 def codec_table(runs: Sequence[Mapping]) -> list[str]:
-    header = ["model", "set", "levels", "kbps", "ViSQOL", "PESQ-wb", "STOI", "SI-SDR (dB)", "mel dist.",
-              "WER orig. → resynth.", "speaker sim."]
+    header = ["model", "set", "levels", "kbps", "ViSQOL speech mode", "ViSQOL audio mode", "PESQ-wb", "STOI",
+              "SI-SDR (dB)", "mel dist.", "WER orig. → resynth.", "speaker sim."]
     rows = []
     for results in runs:
         for row in results.get("codec", {}).get("rows", []):
             wer = "–"
             if "wer" in row:
                 wer = f"{_num(row.get('wer_original'))} → {_num(row['wer'])}"
-            rows.append([_name(results), row["set"], str(row["levels"]), _num(row["kbps"], 1), _num(row.get("visqol")),
-                         _num(row.get("pesq_wb")), _num(row.get("stoi")), _num(row.get("si_sdr"), 1),
-                         _num(row.get("mel_distance")), wer, _num(row.get("speaker_similarity"))])
+            rows.append([_name(results), row["set"], str(row["levels"]), _num(row["kbps"], 1),
+                         _num(row.get("visqol_speech")), _num(row.get("visqol_audio")), _num(row.get("pesq_wb")),
+                         _num(row.get("stoi")), _num(row.get("si_sdr"), 1), _num(row.get("mel_distance")), wer,
+                         _num(row.get("speaker_similarity"))])
     return _table(header, rows) if rows else []
 
 

@@ -66,7 +66,7 @@ def test_more_levels_reconstruct_better_and_rows_per_set():
     assert report["levels"] == [1, 2] and set(report["codebook_usage"]) == {"speech", "piano"}
     rows = {(row["set"], row["levels"]): row for row in report["rows"]}
     assert set(rows) == {("speechy", 1), ("speechy", 2), ("keys", 1), ("keys", 2)}
-    assert rows["speechy", 1]["clips"] == 2 and "visqol" not in rows["speechy", 1]
+    assert rows["speechy", 1]["clips"] == 2 and "visqol_speech" not in rows["speechy", 1]
     for name in ("speechy", "keys"):
         assert rows[name, 2]["si_sdr"] > rows[name, 1]["si_sdr"] + 15
         assert rows[name, 2]["mel_distance"] < rows[name, 1]["mel_distance"]
@@ -95,7 +95,7 @@ def test_speech_instruments_prefer_more_levels(librivox_clips):
     report = codec_quality_report(ScalarRVQCodec(), clips, levels=[1, 2], progress=False)
     coarse, fine = report["rows"]
     assert (coarse["levels"], fine["levels"]) == (1, 2)
-    for metric in ("visqol", "pesq_wb", "stoi", "speaker_similarity"):
+    for metric in ("visqol_speech", "pesq_wb", "stoi", "speaker_similarity"):
         assert fine[metric] > coarse[metric], (metric, coarse, fine)
     assert fine["wer"] <= coarse["wer"] and fine["wer_original"] == coarse["wer_original"] < 0.3
     assert fine["wer"] <= fine["wer_original"] + 0.15

@@ -67,7 +67,7 @@ def test_speech_suite_on_a_tiny_audiolm(folders):
     assert codec["levels"] == [4] and list(codec["codebook_usage"]) == ["speech"]
     rows = {(row["set"], row["levels"]): row for row in codec["rows"]}
     librivox = rows["librivox", 4]
-    for metric in ("visqol", "pesq_wb", "stoi", "si_sdr", "mel_distance", "speaker_similarity", "wer", "wer_original"):
+    for metric in ("visqol_speech", "pesq_wb", "stoi", "si_sdr", "mel_distance", "speaker_similarity", "wer", "wer_original"):
         assert metric in librivox, metric
     assert librivox["wer_original"] < librivox["wer"]  # real speech vs an untrained codec's babble
     assert "wer" not in rows["asterisk", 4]  # no transcripts there
@@ -92,7 +92,7 @@ def test_bare_codec_folder_gets_the_codec_report_only(folders):
     assert results["model_kind"] == "codec" and "piano_continuation" not in results
     rows = {row["levels"]: row for row in results["codec"]["rows"]}
     assert set(rows) == {1, 4} and rows[1]["set"] == "piano-TimGM6mb"
-    assert "visqol" in rows[4] and "pesq_wb" not in rows[4]  # audio-mode ViSQOL for music; PESQ is speech-only
+    assert {"visqol_speech", "visqol_audio"} <= set(rows[4]) and "pesq_wb" not in rows[4]  # PESQ: speech only
 
 
 def test_piano_continuation_and_cli(folders, tmp_path, monkeypatch):
