@@ -25,6 +25,9 @@ class StageTrainConfig:
     (vocabulary sizes, token rates, quantizer counts) or the model config's defaults.
     ``crop_seconds`` None means the papers' crops: 30 s semantic, 10 s coarse, 3 s fine, 30 s parallel (SoundStorm).
     ``precision`` "auto" is bf16 autocast on CUDA devices that support it and fp32 elsewhere.
+    ``early_stopping_patience``: stop after this many validations in a row without a better EMA validation loss
+    (0: never); the exported ``model/`` is then the best EMA weights seen, not the last.
+    ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training in this run.
     """
 
     stage: str = "semantic"
@@ -44,6 +47,8 @@ class StageTrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     ema_warmup_steps: int = 100
+    early_stopping_patience: int = 0
+    budget_minutes: float | None = None
     # bookkeeping
     log_interval: int = 10
     eval_interval: int = 1000
@@ -74,6 +79,10 @@ class StageTrainConfig:
             raise ValueError(f"crop_seconds must be positive, got {self.crop_seconds}")
         if self.lr <= 0 or self.grad_clip < 0 or self.warmup_steps < 0:
             raise ValueError(f"need lr > 0, grad_clip >= 0, warmup_steps >= 0 (got {self.lr}, {self.grad_clip}, {self.warmup_steps})")
+        if self.early_stopping_patience < 0:
+            raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
+        if self.budget_minutes is not None and self.budget_minutes <= 0:
+            raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 

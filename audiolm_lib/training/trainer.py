@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from torch import nn
 from audiolm_lib.serialization import CheckpointError, atomic_write_text, config_from_dict
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import CropSpec, StageBatches, _mix, validation_batches
-from audiolm_lib.training.distributed import DistInfo, barrier, setup_distributed, unwrap, wrap_ddp
+from audiolm_lib.training.distributed import DistInfo, any_rank, barrier, setup_distributed, unwrap, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger, truncate_metrics
 from audiolm_lib.training.schedule import warmup_cosine
@@ -201,6 +202,8 @@ class StageTrainer:
                                            betas=tuple(config.betas))
         self.scheduler = warmup_cosine(self.optimizer, config.warmup_steps, config.total_steps, config.min_lr_ratio)
         self.step = 0
+        # early stopping on the EMA validation loss: the best so far, its step, validations since
+        self.best = {"loss": float("inf"), "step": 0, "stale": 0}
         if resume:
             self._load_checkpoint()
         else:
@@ -255,6 +258,8 @@ class StageTrainer:
         stop = config.total_steps if max_steps is None else min(config.total_steps, max_steps)
         bar = tqdm(total=config.total_steps, initial=self.step, desc=f"train {config.stage}", unit="step",
                    disable=not (config.progress and self.dist.is_main), dynamic_ncols=True)
+        started = time.monotonic()
+        budget = None if config.budget_minutes is None else 60.0 * config.budget_minutes
         try:
             while self.step < stop:
                 stats = self.train_step()
@@ -263,17 +268,38 @@ class StageTrainer:
                     loss = self._mean_over_ranks(stats["loss"])
                     self.logger.log(step, "train", loss=loss, grad_norm=float(stats["grad_norm"]), lr=stats["lr"])
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}")
+                converged = False
                 if step % config.eval_interval == 0 or step == config.total_steps:
-                    self.evaluate()
+                    converged = self._track_best(self.evaluate())
                 if step % config.sample_interval == 0 or step == config.total_steps:
                     self.sample()
-                if step % config.checkpoint_interval == 0 or step == stop:
+                # every rank must agree to stop, or one would wait forever in the next all-reduce
+                out_of_time = any_rank(budget is not None and time.monotonic() - started >= budget, self.dist)
+                converged = any_rank(converged, self.dist)
+                if step % config.checkpoint_interval == 0 or step == stop or out_of_time or converged:
                     self.save_checkpoint()
                 bar.update(1)
+                if out_of_time or converged:
+                    break
         finally:
             bar.close()
             self.logger.close()
         return self.out_dir / "model"
+
+    def _track_best(self, result: dict[str, float]) -> bool:
+        """Export the EMA weights when their validation loss is the best yet; True once patience runs out."""
+        loss = result.get("ema_loss")
+        if loss is None:
+            return False
+        if loss < self.best["loss"]:
+            self.best = {"loss": float(loss), "step": self.step, "stale": 0}
+            if self.dist.is_main:
+                self.export()
+        else:
+            self.best["stale"] += 1
+        self.logger.log(self.step, "best", ema_loss=self.best["loss"], best_step=self.best["step"], stale=self.best["stale"])
+        patience = self.config.early_stopping_patience
+        return patience > 0 and self.best["stale"] >= patience
 
     def _mean_over_ranks(self, value: torch.Tensor) -> float:
         if self.dist.enabled:
@@ -383,9 +409,11 @@ class StageTrainer:
                 "config": self.config.to_dict(),
                 "world_size": self.dist.world_size,
                 "rank_rng": ranks_rng,
+                "best": dict(self.best),
             }
             path = save_training_state(self.out_dir, self.step, state, keep=self.config.keep_checkpoints)
-            self.export()
+            if self.valid_source is None or not math.isfinite(self.best["loss"]):
+                self.export()  # no validation (yet): the newest EMA weights; otherwise model/ holds the best
         barrier(self.dist)
         return path
 
@@ -417,6 +445,9 @@ class StageTrainer:
                                   f"(changed model settings?): {exc}") from exc
         self.batches.load_state_dict(state["data"])
         self.step = int(state["step"])
+        if "best" in state:
+            self.best = {"loss": float(state["best"]["loss"]), "step": int(state["best"]["step"]),
+                         "stale": int(state["best"]["stale"])}
         ranks_rng = state.get("rank_rng") or [state["rng"]]
         if len(ranks_rng) == self.dist.world_size:
             set_rng_state(ranks_rng[self.dist.rank])

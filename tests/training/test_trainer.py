@@ -178,3 +178,30 @@ def test_export_records_the_tokenizer_and_codec_behind_the_tokens(tmp_path):
     exported = StageTrainer(_config(total_steps=2, checkpoint_interval=2), cache, tmp_path).train()
     assert json.loads((exported / "config.json").read_text())["trained_on"] == cache.provenance
     assert SemanticLM.from_pretrained(exported).trained_on == cache.provenance
+
+
+def test_early_stopping_keeps_the_best_ema_weights(tmp_path):
+    # random tokens: nothing generalises, so the validation loss soon stops improving while training memorises
+    cache = _cache()
+    config = _config(total_steps=200, eval_interval=2, checkpoint_interval=50, lr=2e-2, ema_decay=0.5,
+                     ema_warmup_steps=1, early_stopping_patience=3, sample_interval=10**6)
+    trainer = StageTrainer(config, cache, tmp_path / "run")
+    trainer.train()
+    valid = _train_log(tmp_path / "run", "valid", "ema_loss")
+    assert trainer.step < 200  # stopped early
+    best_step, best_loss = min(valid, key=lambda row: row[1])
+    assert trainer.best["step"] == best_step and trainer.best["loss"] == pytest.approx(best_loss)
+    assert [step for step, _ in valid][-1] - best_step == 3 * 2  # three validations without improvement
+    exported = SemanticLM.from_pretrained(tmp_path / "run" / "model")
+    assert trainer.validation_loss(exported) == pytest.approx(best_loss, rel=1e-5)  # model/ is the best, not the last
+    # the early-stopping state survives a resume
+    resumed = StageTrainer(config, cache, tmp_path / "run", resume=True)
+    assert resumed.best == trainer.best
+
+
+def test_budget_minutes_stops_with_a_checkpoint(tmp_path):
+    config = _config(total_steps=10**6, budget_minutes=1e-6, checkpoint_interval=10**6, eval_interval=10**6,
+                     sample_interval=10**6)
+    trainer = StageTrainer(config, _cache(), tmp_path / "run")
+    trainer.train()
+    assert trainer.step == 1 and [p.name for p in list_checkpoints(tmp_path / "run")] == ["step_00000001.safetensors"]
