@@ -24,6 +24,7 @@ import torch
 
 from audiolm_lib.atomic import atomic_write_text
 from audiolm_lib.codecs.soundstream import SoundStreamConfig
+from audiolm_lib.codecs.spectral import SpectralCodecConfig
 from audiolm_lib.lm.transformer import TransformerConfig
 
 KINDS = ("piano", "speech")
@@ -50,7 +51,9 @@ class RecipeConfig:
     Attributes:
         kind: "piano" (music21 corpus rendered with a soundfont) or "speech" (offline TTS voices).
         data_minutes: minutes of audio to build.
-        codec: the SoundStream to train (or ``codec_dir``: a trained codec folder to reuse instead).
+        codec_arch: "spectral" (the frame-rate :class:`~audiolm_lib.codecs.spectral.SpectralCodec`, config in
+            ``spectral_codec``; it won the codec table of BENCHMARKS.md) or "soundstream" (the paper baseline, config
+            in ``codec``); or ``codec_dir``: a trained codec folder to reuse instead.
         tokenizer_features / tokenizer_clusters: semantic tokenizer = these features + k-means.
         num_coarse_quantizers / num_fine_quantizers: RVQ levels of the coarse and fine stages.
     """
@@ -60,13 +63,15 @@ class RecipeConfig:
     clip_seconds: float = 10.0
     valid_fraction: float = 0.05
     max_speakers: int | None = None
+    codec_arch: str = "spectral"
     codec: SoundStreamConfig = field(default_factory=lambda: SoundStreamConfig(
         channels=16, latent_dim=64, num_quantizers=8, codebook_size=256))
+    spectral_codec: SpectralCodecConfig = field(default_factory=SpectralCodecConfig)
     codec_dir: str | None = None
     codec_steps: int = 3000
     codec_minutes: float = 15.0
     codec_batch_size: int = 8
-    codec_segment_seconds: float = 0.5  # a whole number of hops (320 samples)
+    codec_segment_seconds: float = 1.0  # a whole number of hops (320 samples)
     codec_adversarial: bool = False
     tokenizer_features: str = "mfcc"
     tokenizer_clusters: int = 128
@@ -80,9 +85,17 @@ class RecipeConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.num_coarse_quantizers + self.num_fine_quantizers > self.codec.num_quantizers:
+        if self.codec_arch not in ("spectral", "soundstream"):
+            raise ValueError(f"codec_arch must be 'spectral' or 'soundstream', got {self.codec_arch!r}")
+        levels = self.codec_config.num_quantizers
+        if self.num_coarse_quantizers + self.num_fine_quantizers > levels:
             raise ValueError(f"{self.num_coarse_quantizers} coarse + {self.num_fine_quantizers} fine levels exceed "
-                             f"the codec's {self.codec.num_quantizers}")
+                             f"the codec's {levels}")
+
+    @property
+    def codec_config(self):
+        """The config of the codec to train (``spectral_codec`` or ``codec``, by ``codec_arch``)."""
+        return self.spectral_codec if self.codec_arch == "spectral" else self.codec
 
     @classmethod
     def small(cls, kind: str, budget_minutes: float = 60.0) -> "RecipeConfig":
@@ -100,7 +113,9 @@ class RecipeConfig:
         stage = lambda crop, layout="flat": StageRecipe(steps=4, minutes=1.0, batch_size=2, crop_seconds=crop,  # noqa: E731
                                                         layout=layout, transformer=small_shape)
         return cls(kind=kind, data_minutes=0.5, clip_seconds=4.0, valid_fraction=0.3, max_speakers=2,
-                   codec=SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=2, codebook_size=32),
+                   spectral_codec=SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=8,
+                                                      upsampler_depth=1, latent_dim=16, num_quantizers=2,
+                                                      codebook_size=32, phase_iterations=2),
                    codec_steps=3, codec_batch_size=2, codec_segment_seconds=0.4, tokenizer_clusters=8,
                    num_coarse_quantizers=1, num_fine_quantizers=1,
                    semantic=stage(2.0), coarse=stage(1.0, "delay"), fine=stage(1.0, "delay"))
@@ -143,44 +158,33 @@ def split_files(manifest: str | os.PathLike, split: str) -> list[Path]:
 
 def train_small_codec(config: RecipeConfig, audio_files: list[Path], out_dir: str | os.PathLike,
                       progress: bool = True):
-    """Train ``config.codec`` for ``codec_steps`` or ``codec_minutes``; returns the EMA ``SoundStream``.
+    """Train ``config.codec_arch`` for ``codec_steps`` or ``codec_minutes``; returns the exported EMA codec.
 
-    Reconstruction losses only unless ``codec_adversarial`` (the GAN roughly doubles a CPU step).
+    The spectral codec trains on STFT-grid losses (no GAN); the SoundStream on reconstruction losses unless
+    ``codec_adversarial`` (the GAN roughly doubles a CPU step).
     """
-    from tqdm.auto import tqdm
-
-    from audiolm_lib.codecs.soundstream import SoundStream
+    from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, CodecTrainer
 
     out_dir = Path(out_dir)
     export = out_dir / "codec"
     if (export / "config.json").exists():
-        return SoundStream.from_pretrained(export)
+        return load_pretrained(export)
     if not audio_files:
         raise ValueError("no training audio for the codec")
     steps = config.codec_steps
     train_config = CodecTrainConfig(
-        codec=config.codec, steps=steps, batch_size=config.codec_batch_size,
-        segment_seconds=config.codec_segment_seconds, lr=1e-3, warmup_steps=min(200, steps // 10),
+        arch=config.codec_arch, codec=config.codec, spectral=config.spectral_codec, steps=steps,
+        batch_size=config.codec_batch_size, segment_seconds=config.codec_segment_seconds, lr=1e-3,
+        betas=(0.9, 0.99) if config.codec_arch == "spectral" else (0.5, 0.9), warmup_steps=min(200, steps // 10),
         adversarial_start_step=0 if config.codec_adversarial else steps + 1,
         stft_fft_sizes=(1024, 512, 256, 128), mel_fft_sizes=(1024, 512, 256),
         ema_decay=0.99, ema_warmup_steps=min(100, steps), eval_every=10**9, checkpoint_every=10**9,
-        log_every=max(1, min(50, steps)), eval_segments=4, seed=config.seed, device="cpu")
+        log_every=max(1, min(50, steps)), eval_segments=4, seed=config.seed, device="cpu",
+        budget_minutes=config.codec_minutes)
     trainer = CodecTrainer(train_config, list(audio_files), out_dir)
-    deadline = time.monotonic() + config.codec_minutes * 60.0
-    bar = tqdm(total=steps, desc="codec", disable=not progress, dynamic_ncols=True)
-    while trainer.step < steps and time.monotonic() < deadline:
-        stats = trainer.train_step()
-        trainer.step += 1
-        bar.update(1)
-        if trainer.step % train_config.log_every == 0:
-            trainer.logger.log(trainer.step, **stats)
-            bar.set_postfix(mel=f"{stats['loss_mel']:.3f}")
-    bar.close()
-    trainer.logger.log(trainer.step, split="eval", **trainer.evaluate())
-    trainer.logger.close()
-    trainer.ema.shadow.save_pretrained(export)
-    return SoundStream.from_pretrained(export)
+    trainer.fit(progress=progress)
+    return load_pretrained(export)
 
 
 def fit_small_tokenizer(config: RecipeConfig, audio_files: list[Path], out_dir: str | os.PathLike,
@@ -257,7 +261,7 @@ def prepare_tokens(config: RecipeConfig, work_dir: str | os.PathLike, *, manifes
 
     Returns ``(tokenizer, codec, cache)``; the three stages can then train on ``cache`` in parallel processes.
     """
-    from audiolm_lib.codecs.soundstream import SoundStream
+    from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.token_cache import TokenCache, build_token_cache
 
     work_dir = Path(work_dir)
@@ -269,7 +273,7 @@ def prepare_tokens(config: RecipeConfig, work_dir: str | os.PathLike, *, manifes
     if not train_files:
         raise ValueError(f"{manifest} has no train-split audio")
     if config.codec_dir:
-        codec = SoundStream.from_pretrained(config.codec_dir)
+        codec = load_pretrained(config.codec_dir)
     else:
         codec = train_small_codec(config, train_files, work_dir / "codec_run", progress)
     codec.eval()

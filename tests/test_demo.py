@@ -137,7 +137,7 @@ def test_recipe_config_budget_and_checks():
     with pytest.raises(ValueError, match="kind must be one of"):
         RecipeConfig(kind="drums")
     with pytest.raises(ValueError, match="exceed"):
-        RecipeConfig(num_coarse_quantizers=6, num_fine_quantizers=6)
+        RecipeConfig(num_coarse_quantizers=8, num_fine_quantizers=8)
 
 
 @pytest.mark.slow

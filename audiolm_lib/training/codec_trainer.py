@@ -279,13 +279,14 @@ class CodecTrainer:
         return results
 
     # -------------------------------------------------------------------------------------- loop
-    def fit(self) -> Path:
+    def fit(self, progress: bool = True) -> Path:
+        """Train to ``config.steps`` or ``config.budget_minutes``; export the EMA codec to ``out_dir/codec``."""
         from tqdm.auto import tqdm
 
         config = self.config
-        if self.step == 0 and self.dist.is_main:
+        if self.step == 0 and self.dist.is_main and config.eval_every < 10**9:
             self.logger.log(0, split="eval", **self.evaluate())
-        bar = tqdm(total=config.steps, initial=self.step, desc="codec", disable=not self.dist.is_main)
+        bar = tqdm(total=config.steps, initial=self.step, desc="codec", disable=not (progress and self.dist.is_main))
         started = time.monotonic()
         budget_seconds = None if config.budget_minutes is None else 60.0 * config.budget_minutes
         while self.step < config.steps:
