@@ -425,6 +425,8 @@ class StageTrainer:
             raise TypeError(f"{type(shadow).__name__} has no save_pretrained; cannot export the trained model")
         provenance = getattr(self.cache, "provenance", None)  # the tokenizer and codec behind the tokens
         if isinstance(provenance, dict):
+            if self.config.stage == "semantic":  # it never sees codec tokens: any codec goes with it
+                provenance = {role: value for role, value in provenance.items() if role == "semantic_tokenizer"}
             shadow.trained_on = provenance
         return shadow.save_pretrained(directory)
 

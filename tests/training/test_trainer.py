@@ -175,9 +175,13 @@ def test_export_records_the_tokenizer_and_codec_behind_the_tokens(tmp_path):
     cache.provenance = {"semantic_tokenizer": {"class": "audiolm_lib.semantic.tokenizer.SemanticTokenizer",
                                                "features": "logmel", "weights_sha1": "ab"},
                         "codec": {"class": "audiolm_lib.codecs.soundstream.SoundStream", "weights_sha1": "cd"}}
-    exported = StageTrainer(_config(total_steps=2, checkpoint_interval=2), cache, tmp_path).train()
+    exported = StageTrainer(_config("coarse", total_steps=2, checkpoint_interval=2), cache, tmp_path / "c").train()
     assert json.loads((exported / "config.json").read_text())["trained_on"] == cache.provenance
-    assert SemanticLM.from_pretrained(exported).trained_on == cache.provenance
+    assert CoarseLM.from_pretrained(exported).trained_on == cache.provenance
+    # the semantic stage never sees codec tokens: only the tokenizer is recorded, so any codec goes with it
+    exported = StageTrainer(_config(total_steps=2, checkpoint_interval=2), cache, tmp_path / "s").train()
+    semantic_only = {"semantic_tokenizer": cache.provenance["semantic_tokenizer"]}
+    assert SemanticLM.from_pretrained(exported).trained_on == semantic_only
 
 
 def test_early_stopping_keeps_the_best_ema_weights(tmp_path):
