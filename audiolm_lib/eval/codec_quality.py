@@ -8,7 +8,8 @@ usage is pooled over each domain's clips.
 
 Why both ViSQOL modes for music: audio mode is the field's convention for music, but on 16 kHz audio (empty above
 8 kHz in reference and re-synthesis alike) it hardly reacts to lost treble. Measured here on a held-out piano
-clip: a 15-tap moving average (first null at 1.07 kHz) scores 4.1 in audio mode and 1.0 in speech mode, 20 dB of white noise 2.8 and 2.1.
+clip: a 15-tap moving average (first null at 1.07 kHz) scores 4.1 in audio mode and 1.0 in speech mode, 20 dB of
+white noise 2.8 and 2.1.
 """
 from __future__ import annotations
 
