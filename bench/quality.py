@@ -66,5 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _main_with_clean_errors() -> int:
+    """Expected failures (a wrong folder, a missing package or data) as one line and exit code 2, no traceback."""
+    from audiolm_lib.audio import AudioError
+    from audiolm_lib.serialization import CheckpointError
+
+    try:
+        return main()
+    except (AudioError, CheckpointError, FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_with_clean_errors())
