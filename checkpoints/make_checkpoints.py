@@ -1,68 +1,188 @@
-"""How the shipped checkpoints were made (CPU only): one codec shared by piano and speech, then each
-kind's tokenizer, token cache and three stages with :mod:`audiolm_lib.recipes`.
+"""How the shipped checkpoints are made, phase by phase; every phase resumes exactly where it stopped, so a budget can
+span several runs (a killed run loses at most one checkpoint interval).
 
-    python checkpoints/make_checkpoints.py codec  --work /tmp/ckpt --minutes 25
-    python checkpoints/make_checkpoints.py cache  --work /tmp/ckpt --kind piano
-    python checkpoints/make_checkpoints.py stage  --work /tmp/ckpt --kind piano --stage coarse --minutes 40  # x3, in parallel
-    python checkpoints/make_checkpoints.py stages --work /tmp/ckpt --kind piano --out checkpoints/piano  # assemble
+    python checkpoints/make_checkpoints.py data      --work W            # build the training sets (W/data/...)
+    python checkpoints/make_checkpoints.py codec     --work W [--minutes M]   # recipes/codec.json, both domains
+    python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer"
+    python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
+    python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
+    python checkpoints/make_checkpoints.py assemble  --work W --kind speech --out checkpoints/speech
 
-The data folders ``WORK/piano_data`` and ``WORK/speech_data`` come from ``audiolm data piano|speech``
-(built here when missing).
+The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
+the data are built by the library's own builders (``audiolm data``), split by speaker / piece
+(``audiolm_lib/datasets/splits.py``): the held-out voices and pieces of the quality benchmark are never built.
+``--threads 1`` per process is fastest on a shared 2-core machine (two processes: codec + a stage, or two stages).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import torch
 
+RECIPES = Path(__file__).resolve().parent / "recipes"
+# the data sets of the recipes: (folder under WORK/data, `audiolm data` arguments)
+DATA_SETS = {
+    "speech": ("speech", ["speech", "--minutes", "180", "--workers", "1"]),
+    "speech_other_languages": ("speech_other_languages",
+                               ["speech", "--minutes", "30", "--languages", "it,ca,fi,cs", "--workers", "1"]),
+    "piano": ("piano", ["piano", "--minutes", "180", "--variants", "3", "--max-seconds-per-piece", "24",
+                        "--max-score-mb", "0", "--parse-timeout", "120", "--workers", "1"]),
+}
+
+
+def recipe(name: str) -> dict:
+    return json.loads((RECIPES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def manifest(work: Path, data_set: str) -> Path:
+    path = work / "data" / DATA_SETS[data_set][0] / "manifest.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run the 'data' phase first")
+    return path
+
+
+def split_files(manifests: list[Path], split: str, language: str | None = None) -> list[Path]:
+    files = []
+    for path in manifests:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry["split"] == split and (language is None or entry.get("language", "en") == language):
+                files.append(path.parent / entry["audio"])
+    return files
+
+
+# ------------------------------------------------------------------------------------------------ phases
+def build_data(work: Path) -> None:
+    for data_set, (folder, arguments) in DATA_SETS.items():
+        out = work / "data" / folder
+        if (out / "manifest.jsonl").exists():
+            continue
+        command = ["audiolm", "data", arguments[0], str(out), *arguments[1:]]
+        print("+", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
+
+
+def train_codec(work: Path, minutes: float | None) -> None:
+    """The shared codec: all training audio of both domains (other-language speech too: more voices); the last
+    40 files of the list are unseen valid-split clips for its evaluation rows."""
+    from audiolm_lib.config import load_config
+    from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
+
+    sets = [manifest(work, name) for name in DATA_SETS]
+    files = split_files(sets, "train")
+    valid = split_files([manifest(work, "speech"), manifest(work, "piano")], "valid")
+    valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
+    overrides = [] if minutes is None else [f"budget_minutes={minutes}"]
+    config = load_config(CodecTrainConfig, RECIPES / "codec.json", overrides + [f"eval_fraction={40 / (len(files) + 40) + 1e-9}"])
+    out = work / "codec"
+    resume = any(out.glob("step_*.safetensors"))
+    started = time.process_time()
+    run(config, files + valid, out, resume=resume)
+    _record_cpu(out, "codec", time.process_time() - started)
+
+
+def fit_tokenizer(work: Path, kind: str) -> Path:
+    from audiolm_lib.semantic.tokenizer import fit_tokenizer as fit
+
+    settings = recipe(kind)["tokenizer"]
+    out = work / kind / "tokenizer"
+    if not (out / "config.json").exists():
+        files = split_files([manifest(work, kind)], "train", language="en" if kind == "speech" else None)
+        tokenizer = fit([str(f) for f in files], settings["features"], settings["clusters"],
+                        max_frames=settings.get("max_frames", 1_000_000), seed=0)
+        tokenizer.save_pretrained(out)
+    return out
+
+
+def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None = None) -> Path:
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+    from audiolm_lib.serialization import load_pretrained
+    from audiolm_lib.training.token_cache import build_token_cache
+
+    out = out or work / kind / "tokens"
+    if not (out / "header.json").exists():
+        tokenizer = SemanticTokenizer.from_pretrained(fit_tokenizer(work, kind)).eval()
+        codec = load_pretrained(codec_dir or work / "codec" / "codec").eval()
+        build_token_cache(manifest(work, kind), out, tokenizer, codec)
+    return out
+
+
+def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
+    from audiolm_lib.training.config import load_stage_config
+    from audiolm_lib.training.trainer import train_stage as run
+
+    settings = recipe(kind)["stages"][stage]
+    overrides = [] if minutes is None else [f"budget_minutes={minutes}"]
+    config = load_stage_config(None, overrides, stage=settings.get("stage", stage),
+                               **{k: v for k, v in settings.items() if k != "stage"})
+    out = work / kind / f"stage_{stage}"
+    resume = any(out.glob("step_*.safetensors"))
+    started = time.process_time()
+    run(config, cache or work / kind / "tokens", out, resume=resume)
+    _record_cpu(out, stage, time.process_time() - started)
+
+
+def assemble(work: Path, kind: str, out: Path) -> None:
+    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+    from audiolm_lib.serialization import atomic_write_text, load_pretrained
+
+    stages = recipe(kind)["stages"]
+    parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in stages}
+    tokenizer = SemanticTokenizer.from_pretrained(work / kind / "tokenizer")
+    codec = load_pretrained(work / "codec" / "codec")
+    if "parallel" in parts:
+        model = AudioLM(tokenizer, codec, parts["semantic"], acoustic=parts["parallel"])
+    else:
+        model = AudioLM(tokenizer, codec, parts["semantic"], parts["coarse"], parts["fine"])
+    model.save_pretrained(out)
+    atomic_write_text(out / "recipe.json", json.dumps({"kind": kind, **recipe(kind)}, indent=2) + "\n")
+    print("saved", out)
+
+
+def _record_cpu(out: Path, what: str, seconds: float) -> None:
+    """Append this run's process CPU seconds to ``out/cpu_seconds.jsonl`` (runs of one budget add up)."""
+    from audiolm_lib.atomic import append_line
+
+    append_line(out / "cpu_seconds.jsonl", json.dumps({"phase": what, "cpu_seconds": round(seconds, 1),
+                                                       "threads": torch.get_num_threads(), "time": time.time()}))
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("codec", "cache", "stage", "stages"))
-    parser.add_argument("--stage", choices=("semantic", "coarse", "fine"), default="semantic")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/ckpt"))
+    parser.add_argument("phase", choices=("data", "codec", "tokenizer", "cache", "stage", "assemble"))
+    parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
-    parser.add_argument("--minutes", type=float, default=30.0, help="training time of this phase")
-    parser.add_argument("--data-minutes", type=float, default=20.0)
+    parser.add_argument("--stage", choices=("semantic", "coarse", "fine", "parallel"), default="semantic")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run (resume adds more)")
+    parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default WORK/codec/codec)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="stage phase: another token cache (default WORK/KIND/tokens); the semantic stage only "
+                             "reads semantic ids, so a cache built with any codec gives it the same data")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-
-    from audiolm_lib.recipes import (RecipeConfig, build_data, prepare_tokens, run_recipe, split_files,
-                                     train_small_codec, train_small_stage)
-
-    manifests = {}
-    for kind in ("piano", "speech"):
-        config = RecipeConfig.small(kind)
-        config.data_minutes = args.data_minutes
-        manifest = args.work / f"{kind}_data" / "manifest.jsonl"
-        manifests[kind] = manifest if manifest.exists() else build_data(config, args.work / f"{kind}_data")
-    if args.phase == "codec":
-        config = RecipeConfig.small("piano")
-        config.codec_minutes, config.codec_steps = args.minutes, 100_000
-        files = split_files(manifests["piano"], "train") + split_files(manifests["speech"], "train")
-        codec = train_small_codec(config, files, args.work / "codec_run")
-        print("codec:", args.work / "codec_run" / "codec", sum(p.numel() for p in codec.parameters()), "parameters")
-        return
-    config = RecipeConfig.small(args.kind)
-    config.codec_dir = str(args.work / "codec_run" / "codec")
-    for stage in ("semantic", "coarse", "fine"):
-        getattr(config, stage).steps = 100_000  # the time limit decides
-        getattr(config, stage).minutes = args.minutes
-    work = args.work / args.kind
-    if args.phase == "cache":
-        print(prepare_tokens(config, work, manifest=manifests[args.kind])[2])
+    torch.set_flush_denormal(True)  # denormal activations of a young codec made steps up to 7x slower on CPU
+    work = args.work
+    if args.phase == "data":
+        build_data(work)
+    elif args.phase == "codec":
+        train_codec(work, args.minutes)
+    elif args.phase == "tokenizer":
+        print(fit_tokenizer(work, args.kind))
+    elif args.phase == "cache":
+        print(build_cache(work, args.kind, args.codec, args.out))
     elif args.phase == "stage":
-        cache = prepare_tokens(config, work, manifest=manifests[args.kind])[2]
-        train_small_stage(config, args.stage, cache, work / f"stage_{args.stage}")
-        print((work / f"stage_{args.stage}" / "result.json").read_text())
+        train_stage(work, args.kind, args.stage, args.minutes, args.cache)
     else:
-        out = args.out or args.work / f"out_{args.kind}"
-        run_recipe(config, work, out, manifest=manifests[args.kind])
-        print("saved", out)
+        assemble(work, args.kind, args.out or Path(__file__).resolve().parent / args.kind)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
