@@ -348,6 +348,18 @@ class AudioLM(nn.Module):
         wave = self.decode(tokens["codes"])
         return (wave, tokens) if return_tokens else wave
 
+    def quantize_int8(self) -> "AudioLM":
+        """A copy whose language models (semantic stage, acoustic generator) run their Linear layers in int8.
+
+        CPU inference only (``torch.ao`` dynamic quantisation, :mod:`audiolm_lib.lm.quantize`): weights are read as
+        int8, activations quantised per call. The tokenizer and codec are shared with this model, not copied.
+        Not for training or ``save_pretrained``: quantise after loading. Speed and loss change: BENCHMARKS.md.
+        """
+        from audiolm_lib.lm.quantize import quantize_linear_int8
+
+        return AudioLM(self.semantic_tokenizer, self.codec, quantize_linear_int8(self.semantic_lm), config=self.config,
+                       acoustic=quantize_linear_int8(self.acoustic)).eval()
+
     def _decode_tail(self, codes: torch.Tensor, skip_frames: int) -> torch.Tensor:
         """Decode from the decoder's receptive field before frame ``skip_frames`` on, and drop that context."""
         first = max(0, skip_frames - decoder_context_frames(self.codec))

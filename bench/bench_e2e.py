@@ -7,8 +7,8 @@ the peer row (bench/peer/measure_peer.py). Median of 5 runs after a warm-up, 2 t
 
 Rows per acoustic generator, ``e2e_1s_to_3s_<generator>`` (same pipeline, only the acoustic generator differs;
 median of 3): ``delay`` / ``multiscale`` (coarse + fine stages in that layout), ``parallel`` (one
-``ParallelAcousticLM`` of the same size for all 12 levels, 16 + 11 passes), ``parallel_int8`` (its Linear layers
-int8-quantised), and ``e2e_1s_to_3s_batch4_<generator>``: four prompts continued as one batch (``median_s`` is
+``ParallelAcousticLM`` of the same size for all 12 levels, 16 + 11 passes), ``*_int8`` (semantic stage and
+acoustic generator int8-quantised, ``AudioLM.quantize_int8``), and ``e2e_1s_to_3s_batch4_<generator>``: four prompts continued as one batch (``median_s`` is
 per prompt, ``batch_s`` the whole batch).
 
 ``AUDIOLM_BENCH_QUICK=1`` (or ``run(quick=True)``): 0.5 s prompt + 0.5 s, one run, no breakdown, no extra rows.
@@ -26,13 +26,14 @@ from _timing import reset_peak_rss, rss_mb, timed_runs
 SAMPLE_RATE = 16000
 
 
-GENERATORS = ("delay", "multiscale", "parallel", "parallel_int8")
+GENERATORS = ("delay", "delay_int8", "multiscale", "parallel", "parallel_int8")
 BATCHED = ("delay", "parallel")
 
 
 def build_pipeline(device: str = "cpu", generator: str = "flat"):
     """The benchmark pipeline: untrained, seeded, in eval mode on ``device``; ``generator``: the acoustic
-    generator (``flat`` / ``delay`` / ``multiscale`` coarse + fine stages, ``parallel``, ``parallel_int8``)."""
+    generator (``flat`` / ``delay`` / ``multiscale`` coarse + fine stages, or ``parallel``); a ``_int8`` suffix
+    int8-quantises the semantic stage and the acoustic generator (``AudioLM.quantize_int8``)."""
     from audiolm_lib.codecs.soundstream import SoundStream
     from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
     from audiolm_lib.lm.transformer import TransformerConfig
@@ -44,21 +45,21 @@ def build_pipeline(device: str = "cpu", generator: str = "flat"):
     tokenizer = SemanticTokenizer.mfcc(torch.randn(500, 39))
     codec = SoundStream()
     semantic = SemanticLM(SemanticLMConfig(vocab_size=500, transformer=shape))
-    if generator.startswith("parallel"):
+    base = generator.removesuffix("_int8")
+    if base == "parallel":
         from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
 
         acoustic = ParallelAcousticLM(ParallelAcousticLMConfig(semantic_vocab_size=500, codebook_size=1024,
                                                                num_quantizers=12, transformer=shape))
-        if generator == "parallel_int8":
-            from audiolm_lib.lm.quantize import quantize_linear_int8
-
-            acoustic = quantize_linear_int8(acoustic)
-        return AudioLM(tokenizer, codec, semantic, acoustic=acoustic).to(device).eval()
-    coarse = CoarseLM(CoarseLMConfig(semantic_vocab_size=500, codebook_size=1024, num_coarse_quantizers=4,
-                                     transformer=shape, layout=generator))
-    fine = FineLM(FineLMConfig(codebook_size=1024, num_coarse_quantizers=4, num_fine_quantizers=8,
-                               transformer=shape, layout=generator))
-    return AudioLM(tokenizer, codec, semantic, coarse, fine).to(device).eval()
+        model = AudioLM(tokenizer, codec, semantic, acoustic=acoustic)
+    else:
+        coarse = CoarseLM(CoarseLMConfig(semantic_vocab_size=500, codebook_size=1024, num_coarse_quantizers=4,
+                                         transformer=shape, layout=base))
+        fine = FineLM(FineLMConfig(codebook_size=1024, num_coarse_quantizers=4, num_fine_quantizers=8,
+                                   transformer=shape, layout=base))
+        model = AudioLM(tokenizer, codec, semantic, coarse, fine)
+    model = model.to(device).eval()
+    return model.quantize_int8() if generator.endswith("_int8") else model
 
 
 def _stage_timer(model, breakdown: dict):

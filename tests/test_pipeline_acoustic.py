@@ -148,3 +148,14 @@ def test_train_parallel_and_assemble(tmp_path, prompt):
     assert isinstance(AudioLM.from_pretrained(tmp_path / "lm").acoustic, ParallelAcousticLM)
     result = runner.invoke(build_app(), common + ["--acoustic", str(tmp_path / "parallel"), "--coarse", "x"])
     assert result.exit_code != 0 and "not both" in result.output
+
+
+def test_int8_copy_generates_and_leaves_the_original_alone(model, prompt):
+    quantized = model.quantize_int8()
+    assert quantized.codec is model.codec and type(model.semantic_lm.transformer.blocks[0].qkv) is torch.nn.Linear
+    assert type(quantized.acoustic.transformer.blocks[0].qkv).__module__.startswith("torch.ao.nn.quantized")
+    wave, tokens = quantized.continue_audio(prompt, seconds=0.3, sample_rate=RATE, return_tokens=True,
+                                            generator=torch.Generator().manual_seed(0))
+    assert wave.shape == (1, 1, 15 * model.codec.hop_length)
+    assert torch.equal(tokens["codes"][..., : tokens["prompt_frames"]],
+                       model.codec.encode(prompt[None])[..., : tokens["prompt_frames"]])
