@@ -62,9 +62,10 @@ class VectorQuantizer(nn.Module):
     def nearest(self, vectors: torch.Tensor) -> torch.Tensor:
         """``Tensor[N, D]`` -> ``LongTensor[N]`` index of the closest code (squared L2)."""
         codebook = self.codebook
-        distances = (vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t()
-                     + codebook.pow(2).sum(1)[None, :])
-        return distances.argmin(dim=1)
+        # |v|^2 - 2 v.c + |c|^2 in place on the [N, K] product: the same roundings as the out-of-place sum
+        # (-2x is exact and v2 + (-2x) == v2 - 2x), so the same codes, without three [N, K] temporaries
+        distances = (vectors @ codebook.t()).mul_(-2).add_(vectors.pow(2).sum(1, keepdim=True))
+        return distances.add_(codebook.pow(2).sum(1)[None, :]).argmin(dim=1)
 
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
         """``LongTensor[...]`` -> ``Tensor[..., D]``."""

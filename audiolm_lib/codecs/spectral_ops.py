@@ -10,6 +10,12 @@ log-magnitude, integrated over time; bins around a peak are locked to the peak's
 alternating sign, as in Laroche & Dolson's identity phase locking), then a few iterations of the fast
 Griffin-Lim algorithm (Perraudin et al. 2013) to make the STFT consistent. Fully vectorised: no per-frame
 Python loop, so 10 s costs milliseconds rather than the seconds of a heap-based PGHI in Python.
+
+Layout: ``torch.stft`` computes its frames frame-major (``[B, N, bins]`` in memory, returned as a transposed
+view), and so does the codec's magnitude head. The Griffin-Lim loop and the phase-locked start therefore work on
+frame-major ``[B, N, bins]`` tensors (:meth:`SpectralFrontEnd.stft_frames` / :meth:`~SpectralFrontEnd.istft_frames`):
+every FFT and elementwise op then reads contiguous memory, where the ``[B, bins, N]`` views used to cost a copy per
+op (and overlap-add by ``F.fold`` a slow ``col2im``). Same arithmetic, so the same wave up to float rounding.
 """
 from __future__ import annotations
 
@@ -32,7 +38,9 @@ class SpectralFrontEnd(torch.nn.Module):
         self.stft_hop = stft_hop
         self.hop_length = hop_length
         self.sub_frames = hop_length // stft_hop
+        self.pieces = -(-n_fft // stft_hop)  # hop-sized pieces of one (zero-padded) window: frames overlapping a sample
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self._envelope_cache: tuple[tuple, torch.Tensor] | None = None
 
     @property
     def bins(self) -> int:
@@ -40,10 +48,14 @@ class SpectralFrontEnd(torch.nn.Module):
 
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[B, 1, T]`` (``T`` a multiple of ``hop_length``) -> complex ``Tensor[B, bins, T / stft_hop]``."""
+        return self.stft_frames(wave).transpose(1, 2)
+
+    def stft_frames(self, wave: torch.Tensor) -> torch.Tensor:
+        """:meth:`stft` frame-major: complex ``Tensor[B, T / stft_hop, bins]`` (bins contiguous, no copy)."""
         flat = wave.reshape(-1, wave.shape[-1])
         spec = torch.stft(flat, self.n_fft, self.stft_hop, window=self.window.to(flat.dtype), center=True,
                           pad_mode="constant", return_complex=True)
-        return spec[..., :-1]  # T / stft_hop frames, the last one (centred past the end) dropped
+        return spec.transpose(1, 2)[:, :-1]  # T / stft_hop frames, the last one (centred past the end) dropped
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """complex ``Tensor[B, bins, N]`` -> ``Tensor[B, 1, length]`` (``length <= N * stft_hop``).
@@ -51,16 +63,38 @@ class SpectralFrontEnd(torch.nn.Module):
         Overlap-add normalised by the windows actually present (as Vocos' "same"-padded ISTFT): exact at the
         ends too, where ``torch.istft`` would need the frame centred past the end that analysis dropped.
         """
-        batch, _, frames = spec.shape
+        return self.istft_frames(spec.transpose(1, 2), length)
+
+    def istft_frames(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """:meth:`istft` of a frame-major complex ``Tensor[B, N, bins]``."""
+        frames = spec.shape[1]
         window = self.window.to(spec.real.dtype)
-        pieces = torch.fft.irfft(spec, n=self.n_fft, dim=1) * window[None, :, None]  # [B, n_fft, N]
-        total = (frames - 1) * self.stft_hop + self.n_fft
-        folded = F.fold(pieces, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.stft_hop))
-        envelope = F.fold(window.square()[None, :, None].expand(1, -1, frames), output_size=(1, total),
-                          kernel_size=(1, self.n_fft), stride=(1, self.stft_hop))
+        pieces = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * window  # [B, N, n_fft]
+        folded = self._overlap_add(pieces)  # [B, (N + pieces - 1) * stft_hop]
         start = self.n_fft // 2  # the first frame is centred on sample 0
-        wave = folded[:, 0, 0, start:start + length] / envelope[0, 0, 0, start:start + length].clamp_min(1e-8)
-        return wave[:, None]
+        envelope = self._envelope(frames, window)[start:start + length]
+        return (folded[:, start:start + length] / envelope)[:, None]
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, N, n_fft]`` (or broadcastable to it) -> ``Tensor[B, (N + pieces - 1) * stft_hop]``: frame
+        ``n`` added at sample ``n * stft_hop``, as ``pieces`` shifted adds of hop-sized blocks (no ``col2im``)."""
+        batch, count, size = frames.shape
+        hop, pieces = self.stft_hop, self.pieces
+        if pieces * hop != size:
+            frames = F.pad(frames, (0, pieces * hop - size))
+        blocks = frames.reshape(batch, count, pieces, hop)
+        out = frames.new_zeros(batch, count + pieces - 1, hop)
+        for piece in range(pieces):
+            out[:, piece:piece + count] += blocks[:, :, piece]
+        return out.reshape(batch, -1)
+
+    def _envelope(self, frames: int, window: torch.Tensor) -> torch.Tensor:
+        """Overlap-added squared windows of ``frames`` frames (clamped away from 0), cached for the last size."""
+        key = (frames, window.dtype, window.device)
+        if self._envelope_cache is None or self._envelope_cache[0] != key:
+            squared = window.square().expand(1, frames, -1)
+            self._envelope_cache = (key, self._overlap_add(squared)[0].clamp_min(1e-8))
+        return self._envelope_cache[1]
 
 
 def phase_locked_init(magnitude: torch.Tensor, n_fft: int, stft_hop: int, peak_range_db: float = 70.0) -> torch.Tensor:
@@ -72,30 +106,36 @@ def phase_locked_init(magnitude: torch.Tensor, n_fft: int, stft_hop: int, peak_r
     Returns:
         ``Tensor[B, bins, N]`` phases (radians).
     """
+    return _phase_locked_init_frames(magnitude.transpose(1, 2), n_fft, stft_hop, peak_range_db).transpose(1, 2)
+
+
+def _phase_locked_init_frames(magnitude: torch.Tensor, n_fft: int, stft_hop: int,
+                              peak_range_db: float = 70.0) -> torch.Tensor:
+    """:func:`phase_locked_init` frame-major: ``Tensor[B, N, bins]`` -> ``Tensor[B, N, bins]``."""
     log_mag = torch.log(magnitude.clamp_min(1e-7))
-    batch, bins, frames = magnitude.shape
-    left, centre, right = log_mag[:, :-2], log_mag[:, 1:-1], log_mag[:, 2:]
-    floor = log_mag.amax(dim=1, keepdim=True) - peak_range_db / 20.0 * math.log(10.0)
-    is_peak = torch.zeros_like(magnitude, dtype=torch.bool)
-    is_peak[:, 1:-1] = (centre > left) & (centre >= right) & (centre > floor)
+    bins = magnitude.shape[-1]
+    left, centre, right = log_mag[..., :-2], log_mag[..., 1:-1], log_mag[..., 2:]
+    floor = log_mag.amax(dim=-1, keepdim=True) - peak_range_db / 20.0 * math.log(10.0)
+    is_peak = torch.zeros_like(log_mag, dtype=torch.bool)
+    is_peak[..., 1:-1] = (centre > left) & (centre >= right) & (centre > floor)
     # parabolic interpolation of the log-magnitude: the peak's fractional bin
     curvature = left - 2 * centre + right
-    offset = torch.zeros_like(magnitude)
+    offset = torch.zeros_like(log_mag)
     safe = curvature.abs() > 1e-9
-    offset[:, 1:-1] = torch.where(safe, 0.5 * (left - right) / torch.where(safe, curvature, torch.ones_like(curvature)),
-                                  torch.zeros_like(curvature)).clamp(-0.5, 0.5)
-    bin_index = torch.arange(bins, device=magnitude.device, dtype=magnitude.dtype)[None, :, None].expand_as(magnitude)
+    offset[..., 1:-1] = torch.where(safe, 0.5 * (left - right) / torch.where(safe, curvature, torch.ones_like(curvature)),
+                                    torch.zeros_like(curvature)).clamp(-0.5, 0.5)
+    bin_index = torch.arange(bins, device=magnitude.device, dtype=log_mag.dtype)
     # nearest peak of every bin: last peak at or below and next peak at or above, whichever is closer
     big = float(bins * 4)
-    below = torch.cummax(torch.where(is_peak, bin_index, torch.full_like(bin_index, -big)), dim=1).values
-    above = torch.where(is_peak, bin_index, torch.full_like(bin_index, big)).flip(1).cummin(dim=1).values.flip(1)
+    below = torch.cummax(torch.where(is_peak, bin_index, -big), dim=-1).values
+    above = torch.where(is_peak, bin_index, big).flip(-1).cummin(dim=-1).values.flip(-1)
     nearest = torch.where((bin_index - below) <= (above - bin_index), below, above)
     nearest = torch.where(nearest.abs() >= big, bin_index, nearest).long().clamp_(0, bins - 1)
-    frequency = torch.gather(bin_index + offset, 1, nearest)  # fractional bin of the governing peak
+    frequency = torch.gather(bin_index + offset, -1, nearest)  # fractional bin of the governing peak
     advance = 2 * math.pi * frequency * stft_hop / n_fft
-    accumulated = torch.cumsum(advance, dim=-1)
+    accumulated = torch.cumsum(advance, dim=1)  # over frames
     # Hann main lobe: adjacent bins alternate sign relative to the peak (phase referenced to the frame start)
-    return torch.gather(accumulated, 1, nearest) + math.pi * (bin_index - nearest.to(bin_index.dtype))
+    return torch.gather(accumulated, -1, nearest) + math.pi * (bin_index - nearest.to(bin_index.dtype))
 
 
 def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iterations: int = 8,
@@ -103,19 +143,28 @@ def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iter
     """Wave from a magnitude spectrogram: phase-locked init, then ``iterations`` of fast Griffin-Lim.
 
     Args:
-        magnitude: ``Tensor[B, bins, N]`` STFT magnitudes on ``front_end``'s grid.
+        magnitude: ``Tensor[B, bins, N]`` STFT magnitudes on ``front_end``'s grid (a transposed view of a
+            frame-major ``[B, N, bins]`` tensor, as the codec's head writes it, costs no copy).
 
     Returns:
         ``Tensor[B, 1, N * stft_hop]``.
     """
-    length = magnitude.shape[-1] * front_end.stft_hop
-    phase = phase_locked_init(magnitude, front_end.n_fft, front_end.stft_hop)
+    magnitude = magnitude.transpose(1, 2).contiguous()  # frame-major [B, N, bins]
+    length = magnitude.shape[1] * front_end.stft_hop
+    phase = _phase_locked_init_frames(magnitude, front_end.n_fft, front_end.stft_hop)
     current = torch.polar(magnitude, phase)  # c_n: magnitude-projected estimate
     target = current  # t_n: the extrapolated point the next projection starts from
     for _ in range(iterations):
-        projected = front_end.stft(front_end.istft(target, length))
-        # keep the phase, impose the magnitude: a rescale, not exp(1j * angle) (complex exp is ~10x slower)
-        following = projected * (magnitude / projected.abs().clamp_min(1e-8))
-        target = following + momentum * (following - current)
+        projected = front_end.stft_frames(front_end.istft_frames(target, length))
+        # keep the phase, impose the magnitude: a rescale, not exp(1j * angle) (complex exp is ~10x slower).
+        # |projected| and the extrapolation on real [..., 2] views: torch's complex abs and lerp kernels are
+        # scalar, the real ones vectorised (same values up to rounding)
+        parts = torch.view_as_real(projected)
+        real, imag = parts[..., 0], parts[..., 1]
+        scale = torch.addcmul(real.square(), imag, imag).sqrt_().clamp_min_(1e-8)  # |projected|
+        following = projected * torch.div(magnitude, scale, out=scale)
+        # following + momentum * (following - current)
+        target = torch.view_as_complex(torch.lerp(torch.view_as_real(current), torch.view_as_real(following),
+                                                  1.0 + momentum))
         current = following
-    return front_end.istft(current, length)
+    return front_end.istft_frames(current, length)
