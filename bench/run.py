@@ -4,6 +4,7 @@
     python bench/run.py --device cuda       # the same rows on a GPU
     python bench/run.py --peer              # + audiolm-pytorch 2.4.0 (bench/peer/setup_peer_env.sh first)
     python bench/run.py --only codec --quick
+    python bench/run.py --only codec --peer --codec runs/codec/codec   # a codec folder instead of the shipped one
 
 Each part (``bench/bench_<part>.py`` exposing ``run(device) -> dict``) runs in its own subprocess, so its
 peak RSS is its own and one failing part leaves the others intact. Rows are normalised to
@@ -45,6 +46,12 @@ ROW_ORDER = tuple(row for _, rows in PARTS.values() for row in rows)
 # Work per row, to derive throughput: generated tokens, or seconds of audio processed / produced.
 ROW_TOKENS = {"gen_semantic_100": 100, "gen_coarse_100f": 400, "gen_fine_100f": 800}
 ROW_AUDIO_SECONDS = {"codec_encode_10s": 10.0, "codec_decode_10s": 10.0, "tokenize_10s": 10.0, "e2e_1s_to_3s": 3.0}
+# The codec part also reports each codec family at its defaults (bench/bench_codec.py), and every codec gets an
+# encode + decode row (``<prefix>_roundtrip_10s``, derived here), each compared with the peer's SoundStream.
+CODEC_PREFIXES = ("codec", "codec_spectral", "codec_soundstream")
+PEER_ROW = {f"{prefix}_{kind}_10s": f"codec_{kind}_10s" for prefix in CODEC_PREFIXES
+            for kind in ("encode", "decode", "roundtrip")}
+ROW_AUDIO_SECONDS.update({row: 10.0 for row in PEER_ROW})
 SECONDS_KEYS = ("median_s", "seconds", "median_seconds", "time_s", "median", "s")
 
 TARGETS = {
@@ -55,7 +62,11 @@ TARGETS = {
     "train_step_fine": "speedup_vs_peer >= 4",
     "codec_encode_10s": "realtime_factor >= 10",
     "codec_decode_10s": "realtime_factor >= 10",
+    # issue 12: encode + decode of 10 s on 2 threads, and against the peer's SoundStream in the same run
+    "codec_roundtrip_10s": "median_s <= 0.15 and speedup_vs_peer >= 3",
+    "codec_spectral_roundtrip_10s": "median_s <= 0.15 and speedup_vs_peer >= 3",
 }
+CODEC_ENV = "AUDIOLM_BENCH_CODEC"  # read by bench/bench_codec.py in the worker
 
 PEER_SCRIPT = BENCH_DIR / "peer" / "measure_peer.py"
 DEFAULT_PEER_PYTHON = REPO_ROOT / ".venv-peer" / "bin" / "python"
@@ -221,18 +232,35 @@ def run_peer(device: str, quick: bool, peer_python: Path, rows: list[str], timeo
     if done.returncode != 0:
         return {"error": f"peer measurement failed: {_last_lines(done.stderr)}"}
     result = _parse_last_json(done.stdout)
-    result["rows"] = normalise_rows(result.get("rows") or {})
+    result["rows"] = add_roundtrip_rows(normalise_rows(result.get("rows") or {}))
     return result
+
+
+def add_roundtrip_rows(rows: dict) -> dict:
+    """``<prefix>_roundtrip_10s`` (encode + decode medians, and CPU seconds) for each codec measured both ways."""
+    for prefix in CODEC_PREFIXES:
+        encode, decode = rows.get(f"{prefix}_encode_10s", {}), rows.get(f"{prefix}_decode_10s", {})
+        seconds = [encode.get("median_s"), decode.get("median_s")]
+        if not all(isinstance(value, (int, float)) for value in seconds):
+            continue
+        entry = {"median_s": sum(seconds), "note": "encode + decode medians"}
+        cpu = [encode.get("cpu_s"), decode.get("cpu_s")]
+        if all(isinstance(value, (int, float)) for value in cpu):
+            entry["cpu_s"] = sum(cpu)
+        add_derived(f"{prefix}_roundtrip_10s", entry)
+        rows[f"{prefix}_roundtrip_10s"] = entry
+    return rows
 
 
 def compare(ours: dict, peer_rows: dict, key: str = "median_s") -> dict:
     """``{row: peer_seconds / our_seconds}`` (> 1: we are faster) for rows both sides measured.
 
-    ``key="cpu_s"`` compares process CPU time instead, for rows where both sides report it.
+    The codec rows of every codec are compared with the peer's codec rows (:data:`PEER_ROW`). ``key="cpu_s"``
+    compares process CPU time instead, for rows where both sides report it.
     """
     ratios = {}
-    for row in ROW_ORDER:
-        a, b = ours.get(row, {}).get(key), peer_rows.get(row, {}).get(key)
+    for row in [*ROW_ORDER, *(row for row in PEER_ROW if row not in ROW_ORDER)]:
+        a, b = ours.get(row, {}).get(key), peer_rows.get(PEER_ROW.get(row, row), {}).get(key)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0:
             ratios[row] = round(b / a, 2)
     return ratios
@@ -242,7 +270,16 @@ def check_targets(ours: dict, speedups: dict, with_peer: bool) -> dict:
     verdicts = {}
     for row, target in TARGETS.items():
         entry = ours.get(row, {})
-        if "speedup_vs_peer" in target:
+        if row.endswith("_roundtrip_10s"):  # a time bound and a ratio to the peer, both
+            value = {"median_s": entry.get("median_s"), "speedup_vs_peer": speedups.get(row)}
+            fast = None if value["median_s"] is None else value["median_s"] <= 0.15
+            if not with_peer:
+                verdicts[row] = {"target": target, "value": value, "met": False if fast is False else None,
+                                 "why": "the peer half needs --peer"}
+                continue
+            faster = None if value["speedup_vs_peer"] is None else value["speedup_vs_peer"] >= 3.0
+            met = False if False in (fast, faster) else (None if None in (fast, faster) else True)
+        elif "speedup_vs_peer" in target:
             if not with_peer:
                 verdicts[row] = {"target": target, "met": None, "why": "needs --peer"}
                 continue
@@ -359,6 +396,7 @@ def run_all(device: str = "cpu", parts: list[str] | None = None, quick: bool = F
         if "_meta" in part_rows:
             part_meta[part] = part_rows.pop("_meta")
         rows.update(part_rows)
+    add_roundtrip_rows(rows)
     # The issue's rows first, then any extra rows a part reports (e.g. a HuBERT-size tokenizer variant).
     ordered = {row: rows[row] for row in ROW_ORDER if row in rows}
     ordered.update({row: values for row, values in rows.items() if row not in ordered})
@@ -395,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", action="store_true", help="also measure audiolm-pytorch 2.4.0 and print ratios")
     parser.add_argument("--peer-python", default=str(DEFAULT_PEER_PYTHON), help="the peer venv's interpreter")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per part (3x for the peer)")
+    parser.add_argument("--codec", default=None, help="codec folder (or AudioLM folder) for the codec rows "
+                        "(default: checkpoints/piano/codec)")
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -407,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     parts = [p for p in args.only.split(",") if p] or None
+    if args.codec:
+        os.environ[CODEC_ENV] = str(Path(args.codec).resolve())
     try:
         result = run_all(args.device, parts, args.quick, args.peer, Path(args.peer_python), args.timeout)
     except ValueError as exc:

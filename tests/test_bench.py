@@ -110,3 +110,81 @@ def test_peer_without_its_venv_says_how_to_make_it(tmp_path):
     bench = load_run_module()
     result = bench.run_peer("cpu", True, tmp_path / "missing" / "python", ["gen_semantic_100"], timeout=5)
     assert "rows" not in result and "bash bench/peer/setup_peer_env.sh" in result["error"]
+
+
+def test_codec_rows_of_every_codec_are_compared_with_the_peer_codec_and_summed_into_roundtrips():
+    bench = load_run_module()
+    ours = bench.add_roundtrip_rows({
+        "codec_encode_10s": {"median_s": 0.5, "cpu_s": 0.9}, "codec_decode_10s": {"median_s": 0.7, "cpu_s": 1.1},
+        "codec_spectral_encode_10s": {"median_s": 0.05}, "codec_spectral_decode_10s": {"median_s": 0.08},
+        "codec_soundstream_encode_10s": {"median_s": 0.4},  # no decode row: no roundtrip
+    })
+    assert ours["codec_roundtrip_10s"]["median_s"] == pytest.approx(1.2)
+    assert ours["codec_roundtrip_10s"]["cpu_s"] == pytest.approx(2.0)
+    assert ours["codec_roundtrip_10s"]["realtime_factor"] == pytest.approx(10 / 1.2)
+    assert ours["codec_spectral_roundtrip_10s"]["median_s"] == pytest.approx(0.13)
+    assert "cpu_s" not in ours["codec_spectral_roundtrip_10s"]
+    assert "codec_soundstream_roundtrip_10s" not in ours
+    peer = bench.add_roundtrip_rows({"codec_encode_10s": {"median_s": 1.0}, "codec_decode_10s": {"median_s": 1.0}})
+    ratios = bench.compare(ours, peer)
+    assert ratios["codec_spectral_encode_10s"] == 20.0 and ratios["codec_spectral_roundtrip_10s"] == pytest.approx(15.38)
+    assert ratios["codec_encode_10s"] == 2.0 and ratios["codec_roundtrip_10s"] == pytest.approx(1.67)
+    verdicts = bench.check_targets(ours, ratios, with_peer=True)
+    assert verdicts["codec_spectral_roundtrip_10s"]["met"] is True  # 0.13 s and 15x
+    assert verdicts["codec_roundtrip_10s"]["met"] is False  # 1.2 s and 1.7x
+    alone = bench.check_targets(ours, {}, with_peer=False)
+    assert alone["codec_spectral_roundtrip_10s"]["met"] is None  # fast enough, the peer half unknown
+    assert alone["codec_roundtrip_10s"]["met"] is False  # already slower than 0.15 s
+
+
+def test_codec_bench_measures_the_named_codec_folder_and_both_families(tmp_path):
+    """bench/bench_codec.py --codec DIR: the folder's codec in the main rows, both families beside it."""
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+
+    tiny = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=8,
+                                             upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=16))
+    tiny.save_pretrained(tmp_path / "model" / "codec")
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "bench_codec.py"), "--codec",
+                           str(tmp_path / "model"), "--quick"], capture_output=True, text=True, timeout=600,
+                          cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["codec_class"] == "SpectralCodec" and result["codec_folder"].endswith("model/codec")
+    assert result["codec_encode_10s"]["levels"] == 3 and result["codec_encode_10s"]["frames"] == 500
+    assert result["codec_spectral_decode_10s"]["levels"] == 12  # the default config, not the folder's
+    assert result["codec_soundstream_encode_10s"]["codec"] == "SoundStream"
+    for prefix in ("codec", "codec_spectral", "codec_soundstream"):
+        for kind in ("encode", "decode"):
+            assert result[f"{prefix}_{kind}_10s"]["median_s"] > 0
+            assert result["codec_cpu_s"][f"{prefix}_{kind}_10s"] > 0
+    bench = load_run_module()
+    rows = bench.add_roundtrip_rows(bench.normalise_rows(result))
+    assert {"codec_roundtrip_10s", "codec_spectral_roundtrip_10s", "codec_soundstream_roundtrip_10s"} <= set(rows)
+    assert rows["codec_spectral_decode_10s"]["cpu_s"] == result["codec_cpu_s"]["codec_spectral_decode_10s"]
+    assert rows["_meta"]["codec_class"] == "SpectralCodec"
+
+
+def test_phase_iteration_rows_time_and_measure_each_count_and_restore_the_default():
+    spec = importlib.util.spec_from_file_location("codec_phase_iterations",
+                                                  REPO_ROOT / "bench" / "codec_phase_iterations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import math
+
+    import torch
+
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+
+    torch.manual_seed(0)
+    codec = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=8,
+                                              upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=16))
+    t = torch.arange(8000) / 16000
+    clips = [{"id": "tone", "set": "synthetic", "domain": "piano", "sample_rate": 16000,
+              "wave": 0.3 * torch.sin(2 * math.pi * 220 * t)}]
+    codec.train()
+    codec(clips[0]["wave"][None, None], num_levels=3)  # k-means initialised codebooks
+    rows = module.iteration_rows(codec.eval(), clips, [0, 4], levels=3, speech_instruments=False)
+    assert [row["phase_iterations"] for row in rows] == [0, 4] and codec.config.phase_iterations == 8
+    assert all(row["decode_10s_cpu_s"] > 0 and row["set"] == "synthetic" for row in rows)
+    assert rows[0]["mel_distance"] != rows[1]["mel_distance"]  # the count reached the decoder
+    assert "| 4 |" in module.markdown(rows)
