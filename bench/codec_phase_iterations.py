@@ -41,16 +41,19 @@ def iteration_rows(codec, clips: list[dict], iterations, levels: int, speech_ins
 
     default = codec.config.phase_iterations
     codes = torch.randint(0, codec.codebook_size, (1, levels, round(10 * codec.frame_rate)))
-    transcriber = None
-    if speech_instruments and any(clip.get("transcript") for clip in clips):
-        from audiolm_lib.eval.asr import WhisperTranscriber
-
-        transcriber = WhisperTranscriber()
     rows = []
     try:
+        seconds = {}
+        for count in iterations:  # timed before whisper and the other instruments start threads in this process
+            codec.config.phase_iterations = count
+            seconds[count] = decode_cpu_seconds(codec, codes)
+        transcriber = None
+        if speech_instruments and any(clip.get("transcript") for clip in clips):
+            from audiolm_lib.eval.asr import WhisperTranscriber
+
+            transcriber = WhisperTranscriber()
         for count in iterations:
             codec.config.phase_iterations = count
-            seconds = decode_cpu_seconds(codec, codes)
             report = codec_quality_report(codec, clips, levels=[levels], transcriber=transcriber,
                                           speech_instruments=speech_instruments, progress=False)
             for row in report["rows"]:
@@ -59,7 +62,7 @@ def iteration_rows(codec, clips: list[dict], iterations, levels: int, speech_ins
                     values = [s[metric] for s in scores if s.get(metric) is not None]
                     if values:
                         row[f"{metric}_median"] = statistics.median(values)
-                rows.append({"phase_iterations": count, "decode_10s_cpu_s": seconds, **row})
+                rows.append({"phase_iterations": count, "decode_10s_cpu_s": seconds[count], **row})
     finally:
         codec.config.phase_iterations = default
     return rows
