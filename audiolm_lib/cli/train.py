@@ -63,7 +63,7 @@ def train_codec_command(
     steps: Optional[int] = STEPS_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
-    """Train the SoundStream codec (reconstruction + adversarial + feature losses) on audio files."""
+    """Train a codec on audio files: the frame-rate SpectralCodec (default) or SoundStream (--set arch=soundstream)."""
     import dataclasses
 
     from audiolm_lib.cli.common import load_config

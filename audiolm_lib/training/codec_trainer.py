@@ -48,7 +48,8 @@ class CodecTrainConfig:
     ``adversarial_start_step``: train on reconstruction only before this step (stabilises early GAN).
     ``eval_fraction``: share of files held out for SI-SDR / mel-distance evaluation (at least one file
     when there are two or more; with one file, evaluation uses fixed segments of it).
-    ``arch``: "soundstream" (its config in ``codec``, waveform losses) or "spectral" (its config in ``spectral``,
+    ``arch``: "spectral" (the default, its config in ``spectral``; see BENCHMARKS.md for why) or "soundstream" (the
+    paper baseline, its config in ``codec``, waveform losses; the loss weights below apply to it). "spectral":
     STFT-grid losses ``weight_magnitude`` (log-magnitude L1), ``weight_convergence`` (spectral convergence),
     ``weight_mel`` (log-mel L1 over ``spectral_mel_bands`` bands), and ``weight_phase`` / ``weight_complex`` with a
     learned phase).
@@ -56,7 +57,7 @@ class CodecTrainConfig:
     ``--resume`` continues to ``steps``.
     """
 
-    arch: str = "soundstream"
+    arch: str = "spectral"
     codec: SoundStreamConfig = field(default_factory=SoundStreamConfig)
     spectral: SpectralCodecConfig = field(default_factory=SpectralCodecConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)

@@ -124,6 +124,7 @@ def test_train_codec_from_a_manifest(tmp_path):
     write_manifest(folder / "manifest.jsonl", [{"id": f"t{i}", "audio": f"t{i}.wav"} for i in range(2)])
     config = tmp_path / "codec.yaml"
     config.write_text(
+        "arch: soundstream\n"
         "codec: {channels: 2, strides: [2, 4], latent_dim: 8, num_quantizers: 3, codebook_size: 16}\n"
         "discriminator: {wave_scales: 1, wave_channels: 2, wave_max_channels: 8, stft_ffts: [128], stft_channels: 2}\n"
         "batch_size: 2\nsegment_seconds: 0.05\nwarmup_steps: 1\ncheckpoint_every: 2\nlog_every: 1\neval_every: 2\n"
@@ -134,3 +135,27 @@ def test_train_codec_from_a_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "codec" / "codec" / "config.json").exists() or (tmp_path / "codec" / "model" / "config.json").exists()
     assert [row["step"] for row in read_metrics(tmp_path / "codec") if row["split"] == "train"] == [1]
+
+
+def test_train_the_default_spectral_codec_with_set_overrides(tmp_path):
+    folder = tmp_path / "tones"
+    folder.mkdir()
+    t = np.arange(int(0.4 * RATE)) / RATE
+    sf.write(folder / "t.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), RATE)
+    tiny = ["spectral.dim=8", "spectral.encoder_depth=1", "spectral.decoder_depth=1", "spectral.upsampler_dim=8",
+            "spectral.upsampler_depth=1", "spectral.latent_dim=8", "spectral.num_quantizers=2",
+            "spectral.codebook_size=16", "batch_size=2", "segment_seconds=0.2", "eval_every=1", "eval_segments=1",
+            "log_every=1"]
+    arguments = ["train", "codec", str(folder), str(tmp_path / "codec"), "--steps", "2", "--device", "cpu"]
+    for item in tiny:
+        arguments += ["--set", item]
+    result = CliRunner().invoke(build_app(), arguments)
+    assert result.exit_code == 0, result.output
+    from audiolm_lib.codecs.spectral import SpectralCodec
+    from audiolm_lib.serialization import load_pretrained
+
+    codec = load_pretrained(tmp_path / "codec" / "codec")
+    assert isinstance(codec, SpectralCodec) and codec.num_quantizers == 2
+    rows = read_metrics(tmp_path / "codec")
+    assert [row["step"] for row in rows if row["split"] == "train"] == [1, 2]
+    assert all("loss_magnitude" in row for row in rows if row["split"] == "train")

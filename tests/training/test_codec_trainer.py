@@ -26,6 +26,7 @@ def _write_tones(folder, count=3, seconds=0.5, rate=16000):
 
 def tiny_train_config(**overrides):
     values = dict(
+        arch="soundstream",
         codec=SoundStreamConfig(channels=2, strides=(2, 4), latent_dim=8, num_quantizers=3, codebook_size=16),
         discriminator=DiscriminatorConfig(wave_scales=1, wave_channels=2, wave_max_channels=8, stft_ffts=(128,),
                                           stft_channels=2),
@@ -94,4 +95,4 @@ def test_segment_must_hold_whole_codec_frames():
     with pytest.raises(ValueError, match="whole number of 320-sample codec frames"):
         CodecTrainConfig(segment_seconds=0.25)  # 4000 samples
     with pytest.raises(ValueError, match="multiple of 0.001 s"):
-        CodecTrainConfig(codec=SoundStreamConfig(strides=(2, 8)), segment_seconds=0.0105)
+        CodecTrainConfig(arch="soundstream", codec=SoundStreamConfig(strides=(2, 8)), segment_seconds=0.0105)
