@@ -133,7 +133,9 @@ def _phase_locked_init_frames(magnitude: torch.Tensor, n_fft: int, stft_hop: int
     nearest = torch.where(nearest.abs() >= big, bin_index, nearest).long().clamp_(0, bins - 1)
     frequency = torch.gather(bin_index + offset, -1, nearest)  # fractional bin of the governing peak
     advance = 2 * math.pi * frequency * stft_hop / n_fft
-    accumulated = torch.cumsum(advance, dim=1)  # over frames
+    # integrated in float64 and wrapped: a float32 running sum reaches ~1e5 rad over 10 s, where its resolution
+    # (~0.01 rad) is already an audible phase error
+    accumulated = torch.remainder(torch.cumsum(advance.double(), dim=1), 2 * math.pi).to(advance.dtype)  # over frames
     # Hann main lobe: adjacent bins alternate sign relative to the peak (phase referenced to the frame start)
     return torch.gather(accumulated, -1, nearest) + math.pi * (bin_index - nearest.to(bin_index.dtype))
 

@@ -187,7 +187,8 @@ def plain_locked_phase(magnitude, n_fft, hop):
     above = torch.where(is_peak, index, torch.full_like(index, big)).flip(1).cummin(dim=1).values.flip(1)
     nearest = torch.where((index - below) <= (above - index), below, above)
     nearest = torch.where(nearest.abs() >= big, index, nearest).long().clamp_(0, bins - 1)
-    accumulated = torch.cumsum(2 * math.pi * torch.gather(index + offset, 1, nearest) * hop / n_fft, dim=-1)
+    advance = 2 * math.pi * torch.gather(index + offset, 1, nearest) * hop / n_fft
+    accumulated = torch.remainder(torch.cumsum(advance.double(), dim=-1), 2 * math.pi).float()
     return torch.gather(accumulated, 1, nearest) + math.pi * (index - nearest.to(index.dtype))
 
 
