@@ -132,8 +132,10 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer
     from audiolm_lib.serialization import atomic_write_text, load_pretrained
 
-    stages = recipe(kind)["stages"]
-    parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in stages}
+    settings = recipe(kind)
+    # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
+    names = ["semantic"] + (["parallel"] if settings.get("acoustic_generator") == "parallel" else ["coarse", "fine"])
+    parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in names}
     tokenizer = SemanticTokenizer.from_pretrained(work / kind / "tokenizer")
     codec = load_pretrained(work / "codec" / "codec")
     if "parallel" in parts:
