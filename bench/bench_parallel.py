@@ -18,6 +18,7 @@ machine hits all alike; the load average before and after is reported.
     python bench/bench_parallel.py                      # JSON on stdout
     python bench/bench_parallel.py --peer               # + soundstorm-pytorch (bench/peer/setup_soundstorm_env.sh)
     python bench/bench_parallel.py --only parallel,delay --seconds 10
+    python bench/run.py --only parallel                  # the same rows through the common runner (under "extra")
 """
 from __future__ import annotations
 
@@ -93,7 +94,11 @@ def _load() -> float:
 
 
 def run(device: str = "cpu", generators=GENERATORS, seconds_list=(10.0, 30.0), repeats: int = REPEATS,
-        threads: int = 2) -> dict:
+        threads: int = 2, quick: bool = False) -> dict:
+    """The rows of the module docstring; ``quick`` (``bench/run.py --only parallel --quick``): 2 s, delay and
+    parallel only, one repeat."""
+    if quick:
+        generators, seconds_list, repeats = ("delay", "parallel"), (2.0,), 1
     torch.set_num_threads(threads)
     sampling = {"coarse": {"temperature": 1.0}, "fine": {"temperature": 1.0}, "acoustic": {"temperature": 1.0}}
     models = {name: build_generator(name) for name in generators}
