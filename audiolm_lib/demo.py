@@ -24,6 +24,7 @@ from audiolm_lib.atomic import atomic_write, atomic_write_text
 from audiolm_lib.audio import AudioError
 
 KINDS = ("piano", "speech")
+INT8_CHOICES = ("auto", "on", "off")
 PROMPT_SENTENCE_OFFSET = 1_000_000  # sentence numbers far beyond any training set built with the same seed
 VALID_FRACTION = 0.05  # the split the shipped checkpoints were trained with
 
@@ -174,7 +175,7 @@ def run_demo(
     tiny: bool = False,
     seed: int = 0,
     temperature: float | None = None,
-    int8: bool = True,
+    int8: str = "auto",
     log=print,
 ) -> DemoResult:
     """Continue an unseen prompt with a small AudioLM and write the audio and a plot to ``out_dir``.
@@ -185,8 +186,9 @@ def run_demo(
         prompt_path: your own prompt audio instead of a rendered one (its first ``prompt_seconds``).
         retrain: run the small recipe (``budget_minutes`` of training; ``tiny``: a seconds-scale run).
         seed: seeds the sampling (the same seed gives the same continuation).
-        int8: run the language models with int8 Linear layers on CPU (``AudioLM.quantize_int8``; ~1.3-1.4x faster
-            end to end, validation loss within 0.03 nats: BENCHMARKS.md, "Acoustic generators").
+        int8: int8 Linear layers on CPU (``AudioLM.quantize_int8``): ``"auto"`` for the components where it is
+            faster (a parallel acoustic model: ~1.5x), ``"on"`` for all language models, ``"off"``; validation
+            losses move by at most 0.03 nats (BENCHMARKS.md, "Acoustic generators").
     """
     from audiolm_lib.audio import audio_info, load_audio, save_audio
 
@@ -198,8 +200,10 @@ def run_demo(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, model_dir = load_or_train(kind, checkpoint, retrain, out_dir / "run", budget_minutes, tiny, log)
-    if int8 and next(model.semantic_lm.parameters()).device.type == "cpu":
-        model = model.quantize_int8()
+    if int8 not in INT8_CHOICES:
+        raise ValueError(f"int8 must be one of {INT8_CHOICES}, got {int8!r}")
+    if int8 != "off" and next(model.semantic_lm.parameters()).device.type == "cpu":
+        model = model.quantize_int8("all" if int8 == "on" else "preferred")
     rate = model.sample_rate
     if prompt_path is not None:
         frames, file_rate = audio_info(prompt_path)  # read only the opening prompt_seconds of the file

@@ -348,17 +348,25 @@ class AudioLM(nn.Module):
         wave = self.decode(tokens["codes"])
         return (wave, tokens) if return_tokens else wave
 
-    def quantize_int8(self) -> "AudioLM":
-        """A copy whose language models (semantic stage, acoustic generator) run their Linear layers in int8.
+    def quantize_int8(self, which: str = "all") -> "AudioLM":
+        """A copy whose language models run their Linear layers in int8 (CPU inference).
 
-        CPU inference only (``torch.ao`` dynamic quantisation, :mod:`audiolm_lib.lm.quantize`): weights are read as
-        int8, activations quantised per call. The tokenizer and codec are shared with this model, not copied.
-        Not for training or ``save_pretrained``: quantise after loading. Speed and loss change: BENCHMARKS.md.
+        ``which``: ``"all"`` quantises the semantic stage and the acoustic generator; ``"preferred"`` only the
+        components that declare ``prefers_int8 = True`` (whose passes are large GEMMs, where int8 measured faster:
+        the parallel acoustic model); a copy with nothing quantised is this model itself. ``torch.ao`` dynamic
+        quantisation (:mod:`audiolm_lib.lm.quantize`): weights int8, activations quantised per call. The tokenizer
+        and codec are shared, not copied. Not for training or ``save_pretrained``: quantise after loading. Speed
+        and loss change per component: BENCHMARKS.md, "Acoustic generators".
         """
         from audiolm_lib.lm.quantize import quantize_linear_int8
 
-        return AudioLM(self.semantic_tokenizer, self.codec, quantize_linear_int8(self.semantic_lm), config=self.config,
-                       acoustic=quantize_linear_int8(self.acoustic)).eval()
+        if which not in ("all", "preferred"):
+            raise ValueError(f"which must be 'all' or 'preferred', got {which!r}")
+        pick = lambda part: quantize_linear_int8(part) if which == "all" or getattr(part, "prefers_int8", False) else part  # noqa: E731
+        semantic, acoustic = pick(self.semantic_lm), pick(self.acoustic)
+        if semantic is self.semantic_lm and acoustic is self.acoustic:
+            return self
+        return AudioLM(self.semantic_tokenizer, self.codec, semantic, config=self.config, acoustic=acoustic).eval()
 
     def _decode_tail(self, codes: torch.Tensor, skip_frames: int) -> torch.Tensor:
         """Decode from the decoder's receptive field before frame ``skip_frames`` on, and drop that context."""

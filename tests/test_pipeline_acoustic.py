@@ -159,3 +159,21 @@ def test_int8_copy_generates_and_leaves_the_original_alone(model, prompt):
     assert wave.shape == (1, 1, 15 * model.codec.hop_length)
     assert torch.equal(tokens["codes"][..., : tokens["prompt_frames"]],
                        model.codec.encode(prompt[None])[..., : tokens["prompt_frames"]])
+
+
+def test_preferred_int8_quantises_only_the_parallel_model(model):
+    preferred = model.quantize_int8("preferred")
+    assert type(preferred.semantic_lm.transformer.blocks[0].qkv) is torch.nn.Linear
+    assert type(preferred.acoustic.transformer.blocks[0].qkv) is not torch.nn.Linear
+    tokenizer, codec, semantic, _ = parts()
+    from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig
+
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    pair = AudioLM(tokenizer, codec, semantic,
+                   CoarseLM(CoarseLMConfig(semantic_vocab_size=VOCAB, codebook_size=CODES, num_coarse_quantizers=2,
+                                           window_seconds=1.0, transformer=shape)),
+                   FineLM(FineLMConfig(codebook_size=CODES, num_coarse_quantizers=2, num_fine_quantizers=2,
+                                       window_seconds=0.5, transformer=shape)))
+    assert pair.quantize_int8("preferred") is pair  # small sequential stages measured slower in int8
+    with pytest.raises(ValueError, match="which"):
+        model.quantize_int8("some")

@@ -9,6 +9,9 @@ import typer
 
 from audiolm_lib.cli.common import check_seconds, friendly_errors
 
+INT8_HELP = ("int8 Linear layers on CPU: auto = where measured faster (a parallel acoustic model, ~1.5x), on = every "
+             "language model (slower for small sequential stages), off.")
+
 
 @friendly_errors
 def demo_command(
@@ -24,8 +27,7 @@ def demo_command(
     seed: int = typer.Option(0, "--seed", help="Sampling seed: the same seed gives the same continuation."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Override the sampling temperature of all stages."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
-    int8: bool = typer.Option(True, "--int8/--no-int8", help="int8 Linear layers in the language models (CPU; faster, "
-                              "loss within 0.03 nats)."),
+    int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
 ) -> None:
     """Continue an unseen piano (or --speech) prompt with the shipped small models; writes WAVs and a plot."""
     import torch
@@ -62,8 +64,7 @@ def continue_command(
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    int8: bool = typer.Option(True, "--int8/--no-int8", help="int8 Linear layers in the language models (CPU only; "
-                              "faster, loss within 0.03 nats)."),
+    int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
 ) -> None:
     """Continue a prompt file with a trained AudioLM and write the result.
 
@@ -81,9 +82,11 @@ def continue_command(
     check_output_file(out, AUDIO_WRITE_FORMATS, "output file (-o)")  # before minutes of generation
     if not model_dir.exists():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
+    if int8 not in ("auto", "on", "off"):
+        raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
-    if int8 and device == "cpu":
-        model = model.quantize_int8()
+    if int8 != "off" and device == "cpu":
+        model = model.quantize_int8("all" if int8 == "on" else "preferred")
     frames, file_rate = audio_info(prompt)
     stop = frames if prompt_seconds is None else min(frames, max(1, round(prompt_seconds * file_rate)))
     wave = load_audio(prompt, sample_rate=model.sample_rate, start=model.prompt_cut(stop, file_rate).start, stop=stop)
