@@ -24,7 +24,6 @@ its acoustic prompt.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
