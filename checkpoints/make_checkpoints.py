@@ -3,6 +3,7 @@ span several runs (a killed run loses at most one checkpoint interval).
 
     python checkpoints/make_checkpoints.py data      --work W            # build the training sets (W/data/...)
     python checkpoints/make_checkpoints.py codec     --work W [--minutes M]   # recipes/codec.json, both domains
+    python checkpoints/make_checkpoints.py codec-decoder --work W         # decoder only, codes unchanged (any time later)
     python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer"
     python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
     python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
@@ -86,6 +87,31 @@ def train_codec(work: Path, minutes: float | None) -> None:
     _record_cpu(out, "codec", time.process_time() - started)
 
 
+def tune_codec_decoder(work: Path, minutes: float | None) -> None:
+    """Second codec phase: the decoder alone, from the first phase's codec (recipes/codec_decoder.json). Encoder and
+    codebooks are frozen, so the codes do not change and the stages (trained on them meanwhile) stay valid."""
+    from audiolm_lib.config import load_config
+    from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
+
+    sets = [manifest(work, name) for name in DATA_SETS]
+    files = split_files(sets, "train")
+    valid = split_files([manifest(work, "speech"), manifest(work, "piano")], "valid")
+    valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
+    overrides = [f"init_from={work / 'codec' / 'codec'}", f"eval_fraction={40 / (len(files) + 40) + 1e-9}"]
+    overrides += [] if minutes is None else [f"budget_minutes={minutes}"]
+    config = load_config(CodecTrainConfig, RECIPES / "codec_decoder.json", overrides)
+    out = work / "codec_decoder"
+    started = time.process_time()
+    run(config, files + valid, out, resume=any(out.glob("step_*.safetensors")))
+    _record_cpu(out, "codec_decoder", time.process_time() - started)
+
+
+def shipped_codec(work: Path) -> Path:
+    """The decoder-tuned codec where that phase ran, else the first phase's (their codes are identical)."""
+    tuned = work / "codec_decoder" / "codec"
+    return tuned if (tuned / "config.json").exists() else work / "codec" / "codec"
+
+
 def fit_tokenizer(work: Path, kind: str) -> Path:
     from audiolm_lib.semantic.tokenizer import fit_tokenizer as fit
 
@@ -137,7 +163,7 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     names = ["semantic"] + (["parallel"] if settings.get("acoustic_generator") == "parallel" else ["coarse", "fine"])
     parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in names}
     tokenizer = SemanticTokenizer.from_pretrained(work / kind / "tokenizer")
-    codec = load_pretrained(work / "codec" / "codec")
+    codec = load_pretrained(shipped_codec(work))
     if "parallel" in parts:
         model = AudioLM(tokenizer, codec, parts["semantic"], acoustic=parts["parallel"])
     else:
@@ -157,7 +183,7 @@ def _record_cpu(out: Path, what: str, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("data", "codec", "tokenizer", "cache", "stage", "assemble"))
+    parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "tokenizer", "cache", "stage", "assemble"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
     parser.add_argument("--stage", choices=("semantic", "coarse", "fine", "parallel"), default="semantic")
@@ -176,6 +202,8 @@ def main() -> None:
         build_data(work)
     elif args.phase == "codec":
         train_codec(work, args.minutes)
+    elif args.phase == "codec-decoder":
+        tune_codec_decoder(work, args.minutes)
     elif args.phase == "tokenizer":
         print(fit_tokenizer(work, args.kind))
     elif args.phase == "cache":

@@ -132,6 +132,25 @@ class SpectralCodec(nn.Module, PretrainedMixin):
         self.upsampler = ConvNeXtStack(config.upsampler_dim, config.upsampler_depth, config.mlp_ratio)
         self.magnitude_head = nn.Linear(config.upsampler_dim, bins)
         self.phase_head = nn.Linear(config.upsampler_dim, 2 * bins) if config.phase == "learned" else None
+        self.encoder_frozen = False
+
+    def _encoding_modules(self) -> tuple[nn.Module, ...]:
+        return self.encoder_in, self.encoder, self.encoder_out, self.quantizer
+
+    def freeze_encoder(self) -> "SpectralCodec":
+        """From now on train only the decoder side: the encoder and the codebooks (no EMA updates, no re-seeding)
+        stay as they are, so every code -- and every language model trained on this codec's codes -- stays valid."""
+        for module in self._encoding_modules():
+            module.requires_grad_(False)
+        self.encoder_frozen = True
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> "SpectralCodec":
+        super().train(mode)
+        if self.encoder_frozen:
+            for module in self._encoding_modules():
+                module.eval()
+        return self
 
     @staticmethod
     def _make_quantizer(config: SpectralCodecConfig) -> nn.Module:
@@ -258,7 +277,8 @@ class SpectralCodec(nn.Module, PretrainedMixin):
             else:
                 num_levels = self.num_quantizers
         spec = self.front_end.stft(wave)
-        result: RVQOutput = self.quantizer(self._latent(spec), num_levels)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            result: RVQOutput = self.quantizer(self._latent(spec), num_levels)
         log_magnitude, phase = self._heads(self._decode_features(result.quantized))
         return SpectralCodecOutput(log_magnitude, self._log_magnitude(spec), phase, spec, result.codes,
                                    result.commitment_loss, result.perplexity)

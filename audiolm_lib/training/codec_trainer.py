@@ -55,6 +55,9 @@ class CodecTrainConfig:
     learned phase).
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
     ``--resume`` continues to ``steps``.
+    ``init_from``: a codec folder (same architecture) whose weights start the run; with ``train_decoder_only``
+    the encoder and codebooks stay frozen, so the codes -- and language models trained on them -- stay valid
+    while the decoder improves.
     """
 
     arch: str = "spectral"
@@ -96,6 +99,8 @@ class CodecTrainConfig:
     seed: int = 0
     device: str | None = None
     budget_minutes: float | None = None
+    init_from: str | None = None
+    train_decoder_only: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in CODEC_ARCHS:
@@ -175,6 +180,17 @@ def _load_waves(files: list[Path], sample_rate: int) -> list[torch.Tensor]:
     return [load_audio(f, sample_rate=sample_rate) for f in tqdm(files, desc="loading audio", leave=False)]
 
 
+def _load_initial_weights(model: torch.nn.Module, directory: Path) -> None:
+    """Start from a trained codec of the same class and config (``init_from``)."""
+    from audiolm_lib.serialization import CheckpointError, load_pretrained
+
+    source = load_pretrained(directory)
+    if type(source) is not type(model) or source.config != model.config:
+        raise CheckpointError(f"init_from {directory}: holds a {type(source).__name__} with another config than the "
+                              f"{type(model).__name__} being trained")
+    model.load_state_dict(source.state_dict())
+
+
 # ------------------------------------------------------------------------------------------------ trainer
 class CodecTrainer:
     """One codec training run (use :func:`train_codec`)."""
@@ -197,11 +213,19 @@ class CodecTrainer:
         eval_generator = torch.Generator().manual_seed(config.seed + 1_000_003)
         self.eval_batch = SegmentSampler(eval_waves, segment).sample(config.eval_segments, eval_generator).to(device)
 
-        self.generator = model_class(model_config).to(device)
+        self.generator = model_class(model_config)
+        if config.init_from:
+            _load_initial_weights(self.generator, Path(config.init_from))
+        if config.train_decoder_only:
+            if not hasattr(self.generator, "freeze_encoder"):
+                raise ValueError(f"train_decoder_only: a {model_class.__name__} cannot freeze its encoder")
+            self.generator.freeze_encoder()
+        self.generator = self.generator.to(device)
         self.objective = objective_class(config, self.generator, self.dist)
         self.ema = EMA(self.generator, config.ema_decay, config.ema_warmup_steps)
         self.generator_ddp = wrap_ddp(self.generator, self.dist)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
+        trainable = [p for p in self.generator.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.Adam(trainable, lr=config.lr, betas=config.betas)
         self.sched_g = warmup_cosine(self.opt_g, config.warmup_steps, config.steps, config.min_lr_ratio)
         self.step = 0
         self.last_perplexity = torch.zeros(model_config.num_quantizers)
@@ -256,7 +280,7 @@ class CodecTrainer:
         self.generator.train()
         self.opt_g.zero_grad(set_to_none=True)
         stats, perplexity = self.objective.backward(self.generator_ddp, wave, num_levels, self.step)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.generator.parameters(), config.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.opt_g.param_groups[0]["params"], config.grad_clip)
         self.opt_g.step()
         self.sched_g.step()
         self.ema.update(self.generator)

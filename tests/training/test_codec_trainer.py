@@ -7,7 +7,7 @@ import torch
 
 from audiolm_lib.codecs.discriminators import DiscriminatorConfig
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
-from audiolm_lib.training.codec_trainer import CodecTrainConfig, resolve_audio_files, train_codec
+from audiolm_lib.training.codec_trainer import CodecTrainConfig, CodecTrainer, resolve_audio_files, train_codec
 from audiolm_lib.training.metrics import read_metrics
 from audiolm_lib.training.state import list_checkpoints, load_training_state
 
@@ -96,3 +96,26 @@ def test_segment_must_hold_whole_codec_frames():
         CodecTrainConfig(segment_seconds=0.25)  # 4000 samples
     with pytest.raises(ValueError, match="multiple of 0.001 s"):
         CodecTrainConfig(arch="soundstream", codec=SoundStreamConfig(strides=(2, 8)), segment_seconds=0.0105)
+
+
+def test_decoder_only_fine_tuning_keeps_every_code(tmp_path):
+    from audiolm_lib.codecs.spectral import SpectralCodecConfig
+    from audiolm_lib.serialization import load_pretrained
+
+    _write_tones(tmp_path / "audio", seconds=0.6)
+    tiny = SpectralCodecConfig(hop_length=80, n_fft=128, stft_hop=20, dim=16, encoder_depth=1, decoder_depth=1,
+                               upsampler_dim=8, upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=16)
+    common = dict(arch="spectral", spectral=tiny, batch_size=2, segment_seconds=0.2, warmup_steps=1, log_every=1,
+                  eval_every=10**6, checkpoint_every=10**6, ema_warmup_steps=1, lr=3e-3)
+    first = train_codec(CodecTrainConfig(steps=3, **common), tmp_path / "audio", tmp_path / "base")
+    tuned = train_codec(CodecTrainConfig(steps=6, init_from=str(first), train_decoder_only=True, **common),
+                        tmp_path / "audio", tmp_path / "tuned")
+    before, after = load_pretrained(first), load_pretrained(tuned)
+    wave = torch.randn(2, 1, 4000) * 0.1
+    assert torch.equal(before.encode(wave), after.encode(wave))  # the same codes: trained LMs stay valid
+    for name, tensor in before.state_dict().items():
+        same = torch.equal(tensor, after.state_dict()[name])
+        assert same == name.startswith(("encoder", "quantizer")), name  # only the decoder side moved
+    with pytest.raises(Exception, match="another config"):
+        CodecTrainer(CodecTrainConfig(steps=1, init_from=str(first), **dict(common, spectral=SpectralCodecConfig())),
+                     tmp_path / "audio", tmp_path / "bad")
