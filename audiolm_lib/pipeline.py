@@ -396,15 +396,16 @@ class AudioLM(nn.Module):
         return torch.device("cpu")
 
     # ------------------------------------------------------------------------------------ checkpoints
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write one sub-directory per component (each ``config.json`` + ``model.safetensors``)."""
+    def save_pretrained(self, directory: str | os.PathLike, dtype: str | None = None) -> Path:
+        """Write one sub-directory per component (each ``config.json`` + ``model.safetensors``); ``dtype``
+        "float16" stores the weights at half width (loading casts them back; for distributing a model)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         parts = self.components()
         for name, component in parts.items():
             if not hasattr(component, "save_pretrained"):
                 raise TypeError(f"{name} ({type(component).__name__}) has no save_pretrained")
-            component.save_pretrained(directory / name)
+            component.save_pretrained(directory / name, **({"dtype": dtype} if dtype else {}))
         acoustic_parts = [name for name in parts if name not in BASE_COMPONENTS]
         meta = {
             "class": class_path(type(self)),

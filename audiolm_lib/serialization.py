@@ -122,11 +122,28 @@ def import_class(path: str) -> type:
 
 
 # --------------------------------------------------------------------------------------------- weights
-def save_weights(module: torch.nn.Module, path: str | os.PathLike) -> Path:
-    """Write ``module``'s state dict as safetensors (tied weights stored once), atomically."""
+STORAGE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def save_weights(module: torch.nn.Module, path: str | os.PathLike, dtype: str | None = None) -> Path:
+    """Write ``module``'s state dict as safetensors (tied weights stored once), atomically.
+
+    ``dtype`` ("float16" or "bfloat16"): store float32 tensors at that width (half the file; loading casts them
+    back to the module's dtype). For distributing trained models, not for training state.
+    """
     from safetensors.torch import save_model
 
-    return atomic_write(path, lambda tmp: save_model(module, tmp))
+    if dtype is None:
+        return atomic_write(path, lambda tmp: save_model(module, tmp))
+    if dtype not in STORAGE_DTYPES:
+        raise ValueError(f"storage dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
+    import copy
+
+    narrow = copy.deepcopy(module)
+    for tensor in list(narrow.parameters()) + list(narrow.buffers()):
+        if tensor.dtype == torch.float32:
+            tensor.data = tensor.data.to(STORAGE_DTYPES[dtype])
+    return atomic_write(path, lambda tmp: save_model(narrow, tmp))
 
 
 def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
@@ -206,13 +223,14 @@ class PretrainedMixin:
 
     config_class: type
 
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+    def save_pretrained(self, directory: str | os.PathLike, dtype: str | None = None) -> Path:
+        """``directory/config.json`` + ``model.safetensors``; ``dtype`` "float16" stores the weights at half width."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"class": class_path(type(self)), "format_version": FORMAT_VERSION, "config": config_to_dict(self.config)}
         if getattr(self, "trained_on", None):
             meta["trained_on"] = self.trained_on
-        save_weights(self, directory / WEIGHTS_NAME)
+        save_weights(self, directory / WEIGHTS_NAME, dtype)
         atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
         return directory
 

@@ -168,7 +168,9 @@ def assemble(work: Path, kind: str, out: Path) -> None:
         model = AudioLM(tokenizer, codec, parts["semantic"], acoustic=parts["parallel"])
     else:
         model = AudioLM(tokenizer, codec, parts["semantic"], parts["coarse"], parts["fine"])
-    model.save_pretrained(out)
+    # float16 storage: half the download, loaded back as float32; the codec's bytes are the same in both kinds'
+    # folders, so git keeps one copy
+    model.save_pretrained(out, dtype="float16")
     atomic_write_text(out / "recipe.json", json.dumps({"kind": kind, **recipe(kind)}, indent=2) + "\n")
     print("saved", out)
 

@@ -135,3 +135,25 @@ def test_symlinked_component_folder_loads_but_files_linking_outside_do_not(tmp_p
     (tmp_path / "linked" / "model.safetensors").symlink_to(tmp_path / "real" / "model.safetensors")
     with pytest.raises(CheckpointError, match=r"linked/model\.safetensors: it is a symlink to .*outside"):
         Tiny.from_pretrained(tmp_path / "linked")
+
+
+def test_float16_storage_halves_the_file_and_loads_back_as_float32(tmp_path):
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+    from audiolm_lib.serialization import load_pretrained
+
+    torch.manual_seed(0)
+    model = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=8,
+                                              upsampler_depth=1, latent_dim=8, num_quantizers=2, codebook_size=16))
+    model.save_pretrained(tmp_path / "full")
+    model.save_pretrained(tmp_path / "half", dtype="float16")
+    full, half = (tmp_path / "full" / "model.safetensors").stat().st_size, (tmp_path / "half" / "model.safetensors").stat().st_size
+    assert half < 0.55 * full
+    loaded = load_pretrained(tmp_path / "half")
+    for name, tensor in model.state_dict().items():
+        stored = loaded.state_dict()[name]
+        assert stored.dtype == tensor.dtype  # cast back to the module's dtype
+        if tensor.is_floating_point():
+            torch.testing.assert_close(stored, tensor.half().float(), rtol=0, atol=0)
+    assert next(model.parameters()).dtype == torch.float32  # saving never changed the live model
+    with pytest.raises(ValueError, match="storage dtype"):
+        model.save_pretrained(tmp_path / "bad", dtype="int8")
