@@ -26,7 +26,6 @@ from audiolm_lib.audio import AudioError
 KINDS = ("piano", "speech")
 INT8_CHOICES = ("auto", "on", "off")
 PROMPT_SENTENCE_OFFSET = 1_000_000  # sentence numbers far beyond any training set built with the same seed
-VALID_FRACTION = 0.05  # the split the shipped checkpoints were trained with
 
 
 @dataclass
@@ -57,12 +56,13 @@ def has_checkpoint(directory: str | os.PathLike) -> bool:
 
 # ------------------------------------------------------------------------------------------------ prompts
 def piano_prompt(seconds: float, seed: int = 0, sample_rate: int = 16000) -> tuple[torch.Tensor, str]:
-    """The opening ``seconds`` of the first validation-split piece of the music21 corpus: ``(Tensor[1, T], name)``."""
-    from audiolm_lib.datasets.manifest import stable_split
+    """The opening ``seconds`` of the first held-out piece of the music21 corpus (split "test" of
+    :mod:`audiolm_lib.datasets.splits`: never in any training set): ``(Tensor[1, T], name)``."""
     from audiolm_lib.datasets.piano import list_pieces, render_notes, score_notes
+    from audiolm_lib.datasets.splits import piece_split
 
     for name, path in list_pieces(seed, max_score_mb=0.2):
-        if stable_split(name, VALID_FRACTION) != "valid":
+        if piece_split(name) != "test":
             continue
         try:
             notes = score_notes(path, max_seconds=seconds + 0.5, seed=seed)
@@ -72,16 +72,23 @@ def piano_prompt(seconds: float, seed: int = 0, sample_rate: int = 16000) -> tup
             continue
         wave = torch.from_numpy(render_notes(notes, sample_rate))
         if wave.numel() >= seconds * sample_rate:
-            return wave[None, : int(seconds * sample_rate)], f"piano piece '{name}' (validation split)"
-    raise AudioError("no validation piano piece could be rendered from the music21 corpus")
+            return wave[None, : int(seconds * sample_rate)], f"piano piece '{name}' (held out from training)"
+    raise AudioError("no held-out piano piece could be rendered from the music21 corpus")
 
 
 def speech_prompt(seconds: float, seed: int = 0, voice: str | None = None) -> tuple[torch.Tensor, str]:
-    """``seconds`` of unseen sentences read by ``voice`` (default: the first installed): ``(Tensor[1, T], text)``."""
+    """``seconds`` of unseen sentences read by ``voice`` (default: the first held-out speaker, a voice no training
+    set contains): ``(Tensor[1, T], text)``."""
     from audiolm_lib.datasets.sentences import sentence_at
     from audiolm_lib.datasets.speech import SAMPLE_RATE, resolve_voices, synthesize
 
-    chosen = resolve_voices([voice] if voice else 1)[0]
+    if voice:
+        chosen = resolve_voices([voice])[0]
+    else:
+        from audiolm_lib.eval.heldout import heldout_voices
+
+        voices = heldout_voices()
+        chosen = voices[0] if voices else resolve_voices(1)[0]
     pieces, texts, total, index = [], [], 0, PROMPT_SENTENCE_OFFSET
     while total < seconds * SAMPLE_RATE:
         text = sentence_at(index, seed)
@@ -91,7 +98,7 @@ def speech_prompt(seconds: float, seed: int = 0, voice: str | None = None) -> tu
         total += wave.numel()
         index += 1
     wave = torch.cat(pieces)[: int(seconds * SAMPLE_RATE)]
-    return wave[None], f"voice {chosen.name} reading unseen text: {' '.join(texts)!r}"
+    return wave[None], f"voice {chosen.name} (held-out speaker) reading unseen text: {' '.join(texts)!r}"
 
 
 # ------------------------------------------------------------------------------------------------ plot

@@ -141,17 +141,20 @@ def test_recipe_config_budget_and_checks():
 
 
 @pytest.mark.slow
-def test_piano_prompt_is_an_unseen_validation_piece():
-    from audiolm_lib.datasets.manifest import stable_split
-    from audiolm_lib.demo import VALID_FRACTION, piano_prompt
+def test_demo_prompts_come_from_held_out_pieces_and_speakers():
+    from audiolm_lib.datasets.splits import piece_split, speaker_split
+    from audiolm_lib.datasets.voices import catalogue
+    from audiolm_lib.demo import piano_prompt, speech_prompt
 
     wave, source = piano_prompt(1.0)
     assert wave.shape == (1, RATE) and wave.abs().max() > 0.05
-    name = source.split("'")[1]
-    assert stable_split(name, VALID_FRACTION) == "valid"
+    assert piece_split(source.split("'")[1]) == "test"
+    wave, source = speech_prompt(1.0)
+    assert wave.shape == (1, RATE) and wave.abs().max() > 0.05
+    voice = {v.name: v for v in catalogue()}[source.split()[1]]
+    assert speaker_split(voice.identity) == "test"
 
 
-@pytest.mark.skipif(not has_checkpoint(default_checkpoint("piano")), reason="no shipped piano checkpoint")
 def test_shipped_piano_checkpoint_continues_a_prompt():
     model = AudioLM.from_pretrained(default_checkpoint("piano"))
     wave = model.continue_audio(chord(1.0), 1.0, sample_rate=RATE, generator=torch.Generator().manual_seed(0))
