@@ -97,7 +97,7 @@ def run(device: str = "cpu", codec: str | None = None, quick: bool = False) -> d
         del model
     out.update({
         "codec_cpu_s": {name: round(seconds, 4) for name, seconds in cpu.items()},
-        "codec_folder": str(folder.relative_to(REPO_ROOT) if folder.resolve().is_relative_to(REPO_ROOT) else folder),
+        "codec_folder": str(folder.resolve().relative_to(REPO_ROOT) if folder.resolve().is_relative_to(REPO_ROOT) else folder),
         "codec_class": type(shipped).__name__,
         "codec_peak_rss_mb": round(process_peak_rss_mb(), 1),
         "device": device,

@@ -143,14 +143,28 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
     from audiolm_lib.training.trainer import train_stage as run
 
     settings = recipe(kind)["stages"][stage]
-    overrides = [] if minutes is None else [f"budget_minutes={minutes}"]
-    config = load_stage_config(None, overrides, stage=settings.get("stage", stage),
-                               **{k: v for k, v in settings.items() if k != "stage"})
+    # "continue_to_steps": later legs of the same run, each resumed with a larger total_steps (the cosine schedule
+    # restarts from where the larger total puts it: a warm restart). A budget can so grow after a run ended without
+    # starting over, and the recipe still says exactly how the shipped weights were made.
+    legs = [int(settings["total_steps"])] + [int(n) for n in settings.get("continue_to_steps", [])]
     out = work / kind / f"stage_{stage}"
-    resume = any(out.glob("step_*.safetensors"))
-    started = time.process_time()
-    run(config, cache or work / kind / "tokens", out, resume=resume)
-    _record_cpu(out, stage, time.process_time() - started)
+    for total in legs:
+        done = _latest_step(out)
+        if done >= total:
+            continue
+        fields = {k: v for k, v in settings.items() if k not in ("stage", "continue_to_steps")}
+        fields.update(total_steps=total, budget_minutes=minutes)  # explicit fields win over file and overrides
+        config = load_stage_config(None, None, stage=settings.get("stage", stage), **fields)
+        started = time.process_time()
+        run(config, cache or work / kind / "tokens", out, resume=done > 0)
+        _record_cpu(out, stage, time.process_time() - started)
+        if _latest_step(out) < total:  # stopped early (patience or the minutes budget): no further leg
+            break
+
+
+def _latest_step(out: Path) -> int:
+    steps = [int(path.stem.split("_")[-1]) for path in out.glob("step_*.safetensors")]
+    return max(steps, default=0)
 
 
 def assemble(work: Path, kind: str, out: Path) -> None:
@@ -189,10 +203,19 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     else:
         model = AudioLM(tokenizer, codec, parts["semantic"], parts["coarse"], parts["fine"])
     # half-width storage: half the download; the codec's bytes are the same in both kinds' folders (git keeps one)
-    model.save_pretrained(out, dtype="float16")
+    # a fresh folder swapped in whole: no component of an earlier recipe (say coarse_lm/ beside a new
+    # acoustic_lm/) survives in the shipped folder, and an interrupted run leaves the old one intact
+    fresh, retired = out.parent / f".{out.name}.new", out.parent / f".{out.name}.old"
+    for leftover in (fresh, retired):
+        shutil.rmtree(leftover, ignore_errors=True)
+    model.save_pretrained(fresh, dtype="float16")
     shutil.rmtree(staging)
-    atomic_write_text(out / "recipe.json", json.dumps({"kind": kind, **settings, "token_agreement": agreement},
-                                                      indent=2) + "\n")
+    atomic_write_text(fresh / "recipe.json", json.dumps({"kind": kind, **settings, "token_agreement": agreement},
+                                                        indent=2) + "\n")
+    if out.exists():
+        out.rename(retired)
+    fresh.rename(out)
+    shutil.rmtree(retired, ignore_errors=True)
     print("saved", out)
 
 

@@ -45,17 +45,30 @@ class MetricsLogger:
         row = {"step": int(step), "split": split, "time": round(time.time(), 3)}
         row.update({k: float(v) for k, v in values.items()})
         append_line(self.directory / "metrics.jsonl", json.dumps(row))
-        csv_path = self.directory / f"metrics_{split}.csv"
-        fields = list(row)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        if not csv_path.exists():
-            writer.writeheader()
-        writer.writerow(row)
-        append_line(csv_path, buffer.getvalue())
+        self._append_csv(self.directory / f"metrics_{split}.csv", row)
         if self._writer is not None:
             for key, value in values.items():
                 self._writer.add_scalar(f"{split}/{key}", float(value), step)
+
+    def _append_csv(self, csv_path: Path, row: dict[str, Any]) -> None:
+        """One row under the file's own header: a row with fewer keys leaves those cells empty, and a row with a
+        key the header lacks rewrites the file once with the widened header (columns never shift)."""
+        header = _csv_header(csv_path)
+        if header is not None and not set(row) <= set(header):
+            header = header + [key for key in row if key not in header]
+            with open(csv_path, newline="", encoding="utf-8") as handle:
+                old_rows = list(csv.DictReader(handle))
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(old_rows)
+            atomic_write_text(csv_path, buffer.getvalue())
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header or list(row), lineterminator="\n")
+        if header is None:
+            writer.writeheader()
+        writer.writerow(row)
+        append_line(csv_path, buffer.getvalue())
 
     def close(self) -> None:
         if self._writer is not None:
@@ -117,3 +130,12 @@ def _drop_torn_tail(path: Path) -> None:
     warnings.warn(f"{path}: removing a torn last line ({len(data) - cut} bytes, from an interrupted run)",
                   stacklevel=3)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data[:cut]))
+
+
+def _csv_header(csv_path: Path) -> list[str] | None:
+    """The column names of an existing, non-empty CSV file, else ``None``."""
+    if not csv_path.exists():
+        return None
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        first = handle.readline().strip()
+    return first.split(",") if first else None

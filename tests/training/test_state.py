@@ -129,6 +129,25 @@ def test_metrics_logger_appends(tmp_path):
     assert (tmp_path / "metrics_train.csv").read_text().splitlines()[0].startswith("step,split,time,loss")
 
 
+def test_metrics_csv_columns_stay_aligned_when_rows_differ(tmp_path):
+    import csv
+
+    log = MetricsLogger(tmp_path, tensorboard=False)
+    log.log(1, split="valid", loss=2.0, ema_loss=1.9)
+    log.log(2, split="valid", loss=1.5)  # a missing key leaves its cell empty
+    log.log(3, split="valid", ema_loss=1.2, mel=0.7)  # a new key widens the header, old rows keep their values
+    with open(tmp_path / "metrics_valid.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["step", "split", "time", "loss", "ema_loss", "mel"]
+    assert [(r["step"], r["loss"], r["ema_loss"], r["mel"]) for r in rows] == [
+        ("1", "2.0", "1.9", ""), ("2", "1.5", "", ""), ("3", "", "1.2", "0.7")]
+    # reopening (a resumed run) keeps appending under the widened header
+    MetricsLogger(tmp_path, tensorboard=False).log(4, split="valid", loss=1.0, mel=0.5)
+    with open(tmp_path / "metrics_valid.csv", newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert (last["step"], last["loss"], last["ema_loss"], last["mel"]) == ("4", "1.0", "", "0.5")
+
+
 def test_metrics_reader_skips_a_torn_last_line_and_logger_repairs_it(tmp_path):
     log = MetricsLogger(tmp_path, tensorboard=False)
     log.log(1, loss=2.0)
