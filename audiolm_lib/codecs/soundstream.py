@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from audiolm_lib.audio import AudioError
+from audiolm_lib.codecs.base import CodecBase
 from audiolm_lib.codecs.modules import Decoder, Encoder
 from audiolm_lib.codecs.rvq import ResidualVQ, RVQOutput
 from audiolm_lib.serialization import PretrainedMixin
@@ -67,7 +67,7 @@ class SoundStreamOutput:
     perplexity: torch.Tensor
 
 
-class SoundStream(nn.Module, PretrainedMixin):
+class SoundStream(CodecBase, nn.Module, PretrainedMixin):
     """The codec. ``encode``: ``Tensor[B, 1, T]`` -> ``LongTensor[B, Q, F]``; ``decode`` inverts it."""
 
     config_class = SoundStreamConfig
@@ -83,60 +83,13 @@ class SoundStream(nn.Module, PretrainedMixin):
 
     # ------------------------------------------------------------------------------ protocol attributes
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
     def hop_length(self) -> int:
         return math.prod(self.config.strides)
-
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop_length
-
-    @property
-    def num_quantizers(self) -> int:
-        return self.config.num_quantizers
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
 
     @property
     def receptive_field(self) -> int:
         """Input samples that determine one code frame (the encoder's span)."""
         return self.encoder.receptive_field()
-
-    # ------------------------------------------------------------------------------ shapes and checks
-    def _check_wave(self, wave: torch.Tensor) -> torch.Tensor:
-        if not isinstance(wave, torch.Tensor):
-            raise AudioError(f"expected a torch.Tensor wave, got {type(wave).__name__}")
-        if wave.dim() != 3 or wave.shape[1] != 1:
-            raise AudioError(f"expected a mono wave Tensor[B, 1, T], got shape {tuple(wave.shape)}")
-        if wave.shape[-1] == 0:
-            raise AudioError("wave has 0 samples")
-        if not wave.is_floating_point():
-            raise AudioError(f"expected a float wave, got dtype {wave.dtype}")
-        if not torch.isfinite(wave).all():
-            raise AudioError("wave contains NaN or Inf samples")
-        return wave
-
-    def _pad_to_hop(self, wave: torch.Tensor) -> torch.Tensor:
-        remainder = wave.shape[-1] % self.hop_length
-        return wave if remainder == 0 else nn.functional.pad(wave, (0, self.hop_length - remainder))
-
-    def _check_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        if not isinstance(codes, torch.Tensor) or codes.dim() != 3:
-            shape = tuple(codes.shape) if isinstance(codes, torch.Tensor) else type(codes).__name__
-            raise ValueError(f"expected codes LongTensor[B, Q, F], got {shape}")
-        if codes.is_floating_point():
-            raise ValueError(f"codes must be integers, got dtype {codes.dtype}")
-        if not 1 <= codes.shape[1] <= self.num_quantizers:
-            raise ValueError(f"codes have {codes.shape[1]} levels; this codec decodes 1..{self.num_quantizers}")
-        if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"codes must lie in [0, {self.codebook_size}), got range "
-                             f"[{int(codes.min())}, {int(codes.max())}]")
-        return codes.long()
 
     # ------------------------------------------------------------------------------ training forward
     def forward(self, wave: torch.Tensor, num_levels: int | None = None) -> SoundStreamOutput:
@@ -145,7 +98,7 @@ class SoundStream(nn.Module, PretrainedMixin):
         ``num_levels``: RVQ levels to use; default a random ``1..Q`` in training when quantizer dropout
         is on, else all of them.
         """
-        wave = self._pad_to_hop(self._check_wave(wave))
+        wave = self._check_wave(wave)
         if num_levels is None:
             if self.training and self.config.quantizer_dropout:
                 num_levels = int(torch.randint(1, self.num_quantizers + 1, ()).item())
@@ -160,7 +113,7 @@ class SoundStream(nn.Module, PretrainedMixin):
     @torch.inference_mode()
     def encode(self, wave: torch.Tensor, num_levels: int | None = None) -> torch.Tensor:
         """``Tensor[B, 1, T]`` -> ``LongTensor[B, Q, F]``, ``F = ceil(T / hop_length)`` (right zero-padded)."""
-        wave = self._pad_to_hop(self._check_wave(wave))
+        wave = self._check_wave(wave)
         return self.quantizer.encode(self.encoder(wave.to(self._device())), num_levels)
 
     @torch.inference_mode()
@@ -178,24 +131,9 @@ class SoundStream(nn.Module, PretrainedMixin):
         much following audio) whose frames are dropped. With the default context -- the encoder's receptive
         field -- a causal model gives exactly the codes of whole-file encoding.
         """
-        wave = self._pad_to_hop(self._check_wave(wave))
         hop = self.hop_length
-        chunk = max(1, round(chunk_seconds * self.sample_rate / hop)) * hop
         if context_seconds is None:
             context = math.ceil(self.receptive_field / hop) * hop
         else:
             context = math.ceil(context_seconds * self.sample_rate / hop) * hop
-        lookahead = 0 if self.config.causal else context
-        total = wave.shape[-1]
-        pieces = []
-        for start in range(0, total, chunk):
-            end = min(start + chunk, total)
-            left = max(0, start - context)
-            right = min(total, end + lookahead)
-            codes = self.encode(wave[..., left:right])
-            first = (start - left) // hop
-            pieces.append(codes[..., first:first + (end - start) // hop])
-        return torch.cat(pieces, dim=-1)
-
-    def _device(self) -> torch.device:
-        return next(self.parameters()).device
+        return self._encode_in_chunks(wave, chunk_seconds, context, 0 if self.config.causal else context)

@@ -23,10 +23,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from audiolm_lib.audio import AudioError
+from audiolm_lib.codecs.base import CodecBase
 from audiolm_lib.codecs.convnext import ConvNeXtStack
 from audiolm_lib.codecs.rvq import ResidualVQ, RVQOutput
 from audiolm_lib.codecs.spectral_ops import SpectralFrontEnd, reconstruct_phase
@@ -111,7 +110,7 @@ class SpectralCodecOutput:
     perplexity: torch.Tensor
 
 
-class SpectralCodec(nn.Module, PretrainedMixin):
+class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
     """The codec. ``encode``: ``Tensor[B, 1, T]`` -> ``LongTensor[B, Q, F]``; ``decode`` inverts it."""
 
     config_class = SpectralCodecConfig
@@ -163,24 +162,8 @@ class SpectralCodec(nn.Module, PretrainedMixin):
 
     # ------------------------------------------------------------------------------ protocol attributes
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
     def hop_length(self) -> int:
         return self.config.hop_length
-
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop_length
-
-    @property
-    def num_quantizers(self) -> int:
-        return self.config.num_quantizers
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
 
     @property
     def context_frames(self) -> int:
@@ -192,35 +175,6 @@ class SpectralCodec(nn.Module, PretrainedMixin):
     def receptive_field(self) -> int:
         """Input samples that determine one code frame (both sides together)."""
         return (2 * self.context_frames + 1) * self.hop_length
-
-    # ------------------------------------------------------------------------------ checks
-    def _check_wave(self, wave: torch.Tensor) -> torch.Tensor:
-        if not isinstance(wave, torch.Tensor):
-            raise AudioError(f"expected a torch.Tensor wave, got {type(wave).__name__}")
-        if wave.dim() != 3 or wave.shape[1] != 1:
-            raise AudioError(f"expected a mono wave Tensor[B, 1, T], got shape {tuple(wave.shape)}")
-        if wave.shape[-1] == 0:
-            raise AudioError("wave has 0 samples")
-        if not wave.is_floating_point():
-            raise AudioError(f"expected a float wave, got dtype {wave.dtype}")
-        if not torch.isfinite(wave).all():
-            raise AudioError("wave contains NaN or Inf samples")
-        remainder = wave.shape[-1] % self.hop_length
-        return wave if remainder == 0 else F.pad(wave, (0, self.hop_length - remainder))
-
-    def _check_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        if not isinstance(codes, torch.Tensor) or codes.dim() != 3:
-            shape = tuple(codes.shape) if isinstance(codes, torch.Tensor) else type(codes).__name__
-            raise ValueError(f"expected codes LongTensor[B, Q, F], got {shape}")
-        if codes.is_floating_point():
-            raise ValueError(f"codes must be integers, got dtype {codes.dtype}")
-        if not 1 <= codes.shape[1] <= self.num_quantizers:
-            raise ValueError(f"codes have {codes.shape[1]} levels; this codec decodes 1..{self.num_quantizers}")
-        if codes.shape[-1] == 0:
-            raise ValueError("codes have 0 frames")
-        if codes.min() < 0 or codes.max() >= self.codebook_size:
-            raise ValueError(f"codes must lie in [0, {self.codebook_size}), got range [{int(codes.min())}, {int(codes.max())}]")
-        return codes.long()
 
     # ------------------------------------------------------------------------------ network pieces
     def _log_magnitude(self, spec: torch.Tensor) -> torch.Tensor:
@@ -307,19 +261,5 @@ class SpectralCodec(nn.Module, PretrainedMixin):
 
         Each chunk is encoded with :attr:`context_frames` frames of audio on both sides, whose codes are dropped.
         """
-        wave = self._check_wave(wave)
-        hop = self.hop_length
-        chunk = max(1, round(chunk_seconds * self.sample_rate / hop)) * hop
-        context = self.context_frames * hop
-        total = wave.shape[-1]
-        pieces = []
-        for start in range(0, total, chunk):
-            end = min(start + chunk, total)
-            left, right = max(0, start - context), min(total, end + context)
-            codes = self.encode(wave[..., left:right])
-            first = (start - left) // hop
-            pieces.append(codes[..., first:first + (end - start) // hop])
-        return torch.cat(pieces, dim=-1)
-
-    def _device(self) -> torch.device:
-        return next(self.parameters()).device
+        context = self.context_frames * self.hop_length
+        return self._encode_in_chunks(wave, chunk_seconds, context, context)
