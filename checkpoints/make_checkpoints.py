@@ -199,9 +199,15 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     for name, part in parts.items():  # the semantic stage never sees codec tokens
         part.trained_on = {"semantic_tokenizer": provenance["semantic_tokenizer"]} if name == "semantic" else provenance
     if "parallel" in parts:
+        # decoding settings chosen on the training data's validation split (never the evaluation sets)
+        for key, value in settings.get("acoustic_decoding", {}).items():
+            setattr(parts["parallel"].config, key, value)
         model = AudioLM(tokenizer, codec, parts["semantic"], acoustic=parts["parallel"])
     else:
         model = AudioLM(tokenizer, codec, parts["semantic"], parts["coarse"], parts["fine"])
+    for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
+        for key, value in values.items():
+            setattr(getattr(model.config, stage), key, value)
     # half-width storage: half the download; the codec's bytes are the same in both kinds' folders (git keeps one)
     # a fresh folder swapped in whole: no component of an earlier recipe (say coarse_lm/ beside a new
     # acoustic_lm/) survives in the shipped folder, and an interrupted run leaves the old one intact
