@@ -1,7 +1,6 @@
 """The small recipe, the demo job and its plot, on tiny random components (seconds, no shipped weights needed)."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,30 +8,12 @@ import soundfile as sf
 import torch
 
 from audiolm_lib.audio import save_audio
-from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
-from audiolm_lib.demo import default_checkpoint, has_checkpoint, plot_continuation, run_demo
-from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
-from audiolm_lib.lm.transformer import TransformerConfig
+from audiolm_lib.demo import default_checkpoint, plot_continuation, run_demo
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.recipes import RecipeConfig, run_recipe, stage_train_config
-from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+from tiny_pipeline import tiny_model_dir
 
 RATE = 16000
-
-
-def tiny_model_dir(directory: Path) -> Path:
-    torch.manual_seed(0)
-    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
-    model = AudioLM(
-        SemanticTokenizer.mfcc(torch.randn(16, 39)),
-        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=4, codebook_size=32)),
-        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
-        CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
-                                window_seconds=1.0, layout="delay", transformer=shape)),
-        FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=2, window_seconds=0.5,
-                            layout="delay", transformer=shape)),
-    )
-    return model.save_pretrained(directory)
 
 
 def chord(seconds: float, freqs=(220.0, 277.2, 329.6), rate: int = RATE) -> torch.Tensor:

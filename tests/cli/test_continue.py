@@ -9,11 +9,8 @@ from typer.testing import CliRunner
 
 from audiolm_lib.audio import save_audio
 from audiolm_lib.cli import build_app
-from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
-from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
-from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.pipeline import AudioLM
-from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+from tiny_pipeline import tiny_model_dir
 
 RATE = 16000
 runner = CliRunner()
@@ -21,18 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
-    model = AudioLM(
-        SemanticTokenizer.mfcc(torch.randn(16, 39)),
-        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=3, codebook_size=32)),
-        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
-        CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
-                                window_seconds=1.0, transformer=shape)),
-        FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=1, window_seconds=0.5,
-                            transformer=shape)),
-    )
-    return model.save_pretrained(tmp_path_factory.mktemp("cli_model"))
+    return tiny_model_dir(tmp_path_factory.mktemp("cli_model"), num_fine_quantizers=1, layout="flat")
 
 
 @pytest.fixture

@@ -7,18 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from audiolm_lib.cli import build_app
-from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
 from audiolm_lib.eval.heldout import HeldoutSpec
 from audiolm_lib.eval.quality_tables import quality_markdown
 from audiolm_lib.eval.suite import SuiteConfig, load_model, model_domains, run_suite
-from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
-from audiolm_lib.lm.transformer import TransformerConfig
-from audiolm_lib.pipeline import AudioLM
-from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+from tiny_pipeline import tiny_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = HeldoutSpec(librivox_clips=1, asterisk_clips=1, asterisk_seconds=4.0, tts_identities=0, tts_sentences=0,
@@ -40,19 +35,8 @@ def tiny_config(**overrides) -> SuiteConfig:
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """A tiny AudioLM folder with a recipe.json saying 'speech', and its bare codec folder."""
-    torch.manual_seed(0)
-    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
-    model = AudioLM(
-        SemanticTokenizer.mfcc(torch.randn(16, 39)),
-        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=4, codebook_size=32)),
-        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
-        CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
-                                window_seconds=1.0, layout="delay", transformer=shape)),
-        FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=2, window_seconds=0.5,
-                            layout="delay", transformer=shape)),
-    )
     root = tmp_path_factory.mktemp("suite")
-    model_dir = model.save_pretrained(root / "tiny_speech")
+    model_dir = tiny_model_dir(root / "tiny_speech")
     (model_dir / "recipe.json").write_text(json.dumps({"kind": "speech"}))
     return model_dir, model_dir / "codec", root / "heldout"
 
