@@ -71,39 +71,31 @@ def build_data(work: Path) -> None:
 def train_codec(work: Path, minutes: float | None) -> None:
     """The shared codec: all training audio of both domains (other-language speech too: more voices); the last
     40 files of the list are unseen valid-split clips for its evaluation rows."""
-    from audiolm_lib.config import load_config
-    from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
-
-    sets = [manifest(work, name) for name in DATA_SETS]
-    files = split_files(sets, "train")
-    valid = split_files([manifest(work, "speech"), manifest(work, "piano")], "valid")
-    valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
-    overrides = [] if minutes is None else [f"budget_minutes={minutes}"]
-    config = load_config(CodecTrainConfig, RECIPES / "codec.json", overrides + [f"eval_fraction={40 / (len(files) + 40) + 1e-9}"])
-    out = work / "codec"
-    resume = any(out.glob("step_*.safetensors"))
-    started = time.process_time()
-    run(config, files + valid, out, resume=resume)
-    _record_cpu(out, "codec", time.process_time() - started)
+    _run_codec_phase(work, "codec", minutes)
 
 
 def tune_codec_decoder(work: Path, minutes: float | None) -> None:
     """Second codec phase: the decoder alone, from the first phase's codec (recipes/codec_decoder.json). Encoder and
     codebooks are frozen, so the codes do not change and the stages (trained on them meanwhile) stay valid."""
+    _run_codec_phase(work, "codec_decoder", minutes, [f"init_from={work / 'codec' / 'codec'}"])
+
+
+def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: list[str] | None = None) -> None:
+    """``recipes/<phase>.json`` on the train files of every data set plus 40 seeded valid-split clips (its
+    evaluation rows), into ``work/<phase>``, resuming where a run stopped."""
     from audiolm_lib.config import load_config
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
 
-    sets = [manifest(work, name) for name in DATA_SETS]
-    files = split_files(sets, "train")
+    files = split_files([manifest(work, name) for name in DATA_SETS], "train")
     valid = split_files([manifest(work, "speech"), manifest(work, "piano")], "valid")
     valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
-    overrides = [f"init_from={work / 'codec' / 'codec'}", f"eval_fraction={40 / (len(files) + 40) + 1e-9}"]
+    overrides = list(overrides or []) + [f"eval_fraction={40 / (len(files) + 40) + 1e-9}"]
     overrides += [] if minutes is None else [f"budget_minutes={minutes}"]
-    config = load_config(CodecTrainConfig, RECIPES / "codec_decoder.json", overrides)
-    out = work / "codec_decoder"
+    config = load_config(CodecTrainConfig, RECIPES / f"{phase}.json", overrides)
+    out = work / phase
     started = time.process_time()
     run(config, files + valid, out, resume=any(out.glob("step_*.safetensors")))
-    _record_cpu(out, "codec_decoder", time.process_time() - started)
+    _record_cpu(out, phase, time.process_time() - started)
 
 
 def shipped_codec(work: Path) -> Path:
@@ -178,7 +170,7 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     from audiolm_lib.pipeline import AudioLM
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer
     from audiolm_lib.serialization import atomic_write_text, load_pretrained
-    from audiolm_lib.training.token_cache import TokenCache, component_identity, identity_summary
+    from audiolm_lib.training.token_cache import component_identity, identity_summary
 
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
@@ -208,9 +200,9 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
         for key, value in values.items():
             setattr(getattr(model.config, stage), key, value)
-    # half-width storage: half the download; the codec's bytes are the same in both kinds' folders (git keeps one)
     # a fresh folder swapped in whole: no component of an earlier recipe (say coarse_lm/ beside a new
-    # acoustic_lm/) survives in the shipped folder, and an interrupted run leaves the old one intact
+    # acoustic_lm/) survives in the shipped folder, and an interrupted run leaves the old one intact; half-width
+    # storage halves the download, and the codec's bytes are the same in both kinds' folders (git keeps one)
     fresh, retired = out.parent / f".{out.name}.new", out.parent / f".{out.name}.old"
     for leftover in (fresh, retired):
         shutil.rmtree(leftover, ignore_errors=True)
