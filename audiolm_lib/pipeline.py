@@ -302,12 +302,7 @@ class AudioLM(nn.Module):
         Only the prompt's last :meth:`prompt_cut` samples are encoded and decoded, so a 20-minute prompt costs
         what a prompt of the context's length costs.
         """
-        rate = self.sample_rate if sample_rate is None else int(sample_rate)
-        prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
-        cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
-        semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
-        semantic_prompt = semantic_prompt[:, cut.drop_tokens(self.semantic_rate):]
-        codes = codes[..., cut.drop_tokens(self.acoustic_rate):]
+        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate)
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         tokens = self.generate_tokens(
             semantic_prompt,
@@ -324,6 +319,47 @@ class AudioLM(nn.Module):
         tokens["prompt_frames"] = codes.shape[-1]
         wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1])
         return (wave, tokens) if return_tokens else wave
+
+    def _prompt_tokens(self, prompt_wave, sample_rate: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``), of the part the models use."""
+        rate = self.sample_rate if sample_rate is None else int(sample_rate)
+        prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
+        cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
+        semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
+        return semantic_prompt[:, cut.drop_tokens(self.semantic_rate):], codes[..., cut.drop_tokens(self.acoustic_rate):]
+
+    @torch.inference_mode()
+    def stream(self, prompt_wave: torch.Tensor, seconds: float, *, sample_rate: int | None = None,
+               generator: torch.Generator | None = None, temperature: float | None = None, top_k: int | None = None,
+               top_p: float | None = None, chunk_seconds: float | None = None,
+               first_chunk_seconds: float | None = 0.5, **options):
+        """Continue ``prompt_wave`` by ``seconds`` of audio, chunk by chunk: an iterator of ``Tensor[B, 1, t]``.
+
+        The arguments are :meth:`continue_audio`'s; ``chunk_seconds`` / ``first_chunk_seconds`` and ``options``
+        (``first_context_seconds``, ``lookahead_frames``, ``crossfade_frames``) are a
+        :class:`~audiolm_lib.streaming.StreamConfig`. The returned :class:`~audiolm_lib.streaming.AudioStream`
+        holds all generation state (this model holds none), so several streams may run on one model; with
+        ``first_chunk_seconds=None, chunk_seconds=None`` its codes equal :meth:`continue_audio`'s for the same
+        seed. Its chunks, concatenated, are as long as :meth:`continue_audio`'s result.
+
+        Example::
+
+            for chunk in model.stream(prompt, 30.0, sample_rate=16000, generator=torch.Generator().manual_seed(0)):
+                play(chunk[0, 0])
+        """
+        import time
+
+        from audiolm_lib.streaming import AudioStream, StreamConfig
+
+        started = time.perf_counter()
+        config = StreamConfig(first_chunk_seconds=first_chunk_seconds, chunk_seconds=chunk_seconds, **options)
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
+        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate)
+        overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        sampling = {stage: self._sampling(stage, overrides) for stage in ("semantic",) + tuple(self.acoustic.sampling_stages)}
+        return AudioStream(self, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
+                           config=config, started=started)
 
     @torch.inference_mode()
     def generate(
