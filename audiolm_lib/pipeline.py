@@ -332,7 +332,7 @@ class AudioLM(nn.Module):
     def stream(self, prompt_wave: torch.Tensor, seconds: float, *, sample_rate: int | None = None,
                generator: torch.Generator | None = None, temperature: float | None = None, top_k: int | None = None,
                top_p: float | None = None, chunk_seconds: float | None = None,
-               first_chunk_seconds: float | None = 0.5, **options):
+               first_chunk_seconds: float | None = 1.0, **options):
         """Continue ``prompt_wave`` by ``seconds`` of audio, chunk by chunk: an iterator of ``Tensor[B, 1, t]``.
 
         The arguments are :meth:`continue_audio`'s; ``chunk_seconds`` / ``first_chunk_seconds`` and ``options``

@@ -48,15 +48,16 @@ class StreamConfig:
             generator's own window minus its context (or 1 s for a sequential generator).
         first_context_seconds: acoustic context of the first chunk (the prompt's tail; later chunks get the
             generator's full context).
-        lookahead_frames / crossfade_frames: the decoder's hold-back and cross-fade
-            (:class:`~audiolm_lib.codecs.chunked_decode.ChunkedDecoder`).
+        lookahead_frames / crossfade_frames: the decoder's hold-back (None: its receptive field, 29 frames for
+            the shipped codec: less leaves the end of each chunk decoded against missing frames, a visible
+            seam) and cross-fade (:class:`~audiolm_lib.codecs.chunked_decode.ChunkedDecoder`).
     """
 
-    first_chunk_seconds: float | None = 0.5
+    first_chunk_seconds: float | None = 1.0
     chunk_seconds: float | None = None
-    first_context_seconds: float = 1.0
-    lookahead_frames: int = 8
-    crossfade_frames: int = 2
+    first_context_seconds: float = 0.5
+    lookahead_frames: int | None = None
+    crossfade_frames: int = 4
 
     def __post_init__(self) -> None:
         for name in ("first_chunk_seconds", "chunk_seconds"):
@@ -65,7 +66,7 @@ class StreamConfig:
                 raise ValueError(f"{name} must be a positive number of seconds or None, got {value}")
         if not (math.isfinite(self.first_context_seconds) and self.first_context_seconds >= 0):
             raise ValueError(f"first_context_seconds must be >= 0, got {self.first_context_seconds}")
-        if self.lookahead_frames < 0 or self.crossfade_frames < 0:
+        if (self.lookahead_frames or 0) < 0 or self.crossfade_frames < 0:
             raise ValueError("lookahead_frames and crossfade_frames must be >= 0")
 
     @property

@@ -28,16 +28,16 @@ class ChunkedDecoder:
         codec: any codec (``decode(LongTensor[B, Q, F]) -> Tensor[B, 1, F * hop_length]``).
         context: ``LongTensor[B, Q, F0]`` codes before the first pushed frame (the prompt): decoded as left
             context, never output. None: the stream starts from nothing.
-        context_frames / lookahead_frames / crossfade_frames: see the module docstring (context default: the
-            codec's decoder receptive field).
+        context_frames / lookahead_frames / crossfade_frames: see the module docstring (context and lookahead
+            default: the codec's decoder receptive field, :func:`~audiolm_lib.prompt.decoder_context_frames`).
     """
 
     def __init__(self, codec, context: Tensor | None = None, *, context_frames: int | None = None,
-                 lookahead_frames: int = 8, crossfade_frames: int = 2):
+                 lookahead_frames: int | None = None, crossfade_frames: int = 4):
         self.codec = codec
         self.hop = int(codec.hop_length)
         self.context_frames = decoder_context_frames(codec) if context_frames is None else int(context_frames)
-        self.lookahead_frames = int(lookahead_frames)
+        self.lookahead_frames = self.context_frames if lookahead_frames is None else int(lookahead_frames)
         self.crossfade = int(crossfade_frames) * self.hop
         if self.context_frames < 0 or self.lookahead_frames < 0 or crossfade_frames < 0:
             raise ValueError("context_frames, lookahead_frames and crossfade_frames must be >= 0")

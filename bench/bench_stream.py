@@ -1,0 +1,175 @@
+"""Streaming continuation (issue 21) on the shipped models: latency, speed, memory, seams, independence.
+
+Per model (``checkpoints/speech``, ``checkpoints/piano``; int8 "preferred" as the CLI's default), a 3 s unseen
+prompt (``audiolm_lib.demo``'s), ``AudioLM.stream`` with its default chunk plan:
+
+- ``time_to_first_audio``: seconds from the ``stream`` call (prompt already loaded) to the first chunk out;
+- ``rtf_30s``: compute seconds / audio seconds over a 30 s stream; ``rtf_after_first_chunk``: the same without
+  the first chunk (the sustained rate);
+- ``peak_rss_mb_30s`` / ``peak_rss_mb_long``: peak resident memory (VmHWM, reset before each stream) of a 30 s
+  and a ``--long-seconds`` stream (chunks are consumed, not kept), and their ratio;
+- ``seam_flux_*``: spectral flux at the decoder's chunk boundaries over the median elsewhere
+  (``audiolm_lib.eval.seams``) in the 30 s stream;
+- ``exact_*``: a 30 s stream with ``first_chunk_seconds=None, chunk_seconds=None`` (the one-shot computation):
+  its codes equal ``continue_audio``'s; its seam flux next to the one-shot audio's flux at the same positions
+  (same codes: the difference is what chunked decoding does);
+- ``concurrent_equal``: two streams (seeds 1 and 2) advanced in turn on one model equal each run alone.
+
+Writes the figure of the seam flux to ``--figure``. JSON on stdout.
+
+    OMP_NUM_THREADS=2 python bench/bench_stream.py --threads 2 [--long-seconds 600] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import reset_peak_rss, rss_mb  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROMPT_SECONDS = 3.0
+
+
+def prompt_for(kind: str) -> torch.Tensor:
+    from audiolm_lib.demo import piano_prompt, speech_prompt
+
+    wave, _ = piano_prompt(PROMPT_SECONDS, seed=7) if kind == "piano" else speech_prompt(PROMPT_SECONDS, seed=7)
+    return wave
+
+
+def run_stream(model, prompt, seconds: float, seed: int, keep: bool = True, **options) -> dict:
+    """One stream, consumed chunk by chunk; returns its stats, peak RSS, seams and (``keep``) the audio."""
+    reset_peak_rss()
+    stream = model.stream(prompt, seconds, generator=torch.Generator().manual_seed(seed), **options)
+    chunks, first_chunk_compute = [], None
+    for chunk in stream:
+        if first_chunk_compute is None:
+            first_chunk_compute = (stream.elapsed, stream.samples_out)
+        if keep:
+            chunks.append(chunk)
+    stats = stream.stats
+    later_compute = stats["compute_seconds"] - first_chunk_compute[0]
+    later_audio = (stream.samples_out - first_chunk_compute[1]) / model.sample_rate
+    stats["rtf_after_first_chunk"] = later_compute / later_audio if later_audio else None
+    stats["peak_rss_mb"] = rss_mb("VmHWM")
+    return {"stats": stats, "seams": list(stream.decoder.seams), "codes": stream.codes,
+            "wave": torch.cat(chunks, -1)[0, 0] if keep else None}
+
+
+def bench_model(kind: str, long_seconds: float, quick: bool) -> tuple[dict, dict]:
+    from audiolm_lib.eval.seams import seam_flux, spectral_flux
+    from audiolm_lib.pipeline import AudioLM
+
+    model = AudioLM.from_pretrained(REPO_ROOT / "checkpoints" / kind).quantize_int8("preferred")
+    prompt = prompt_for(kind)
+    seconds = 10.0 if quick else 30.0
+    run_stream(model, prompt, 2.0, seed=0)  # warm-up: allocator, int8 kernels, caches
+    short = run_stream(model, prompt, seconds, seed=0)
+    seams = seam_flux(short["wave"], short["seams"])
+    long = run_stream(model, prompt, long_seconds, seed=0, keep=False)
+    # the one-shot computation, streamed: the same codes as continue_audio, so its seams against the one-shot
+    # audio at the same positions isolate what chunked decoding does
+    exact = run_stream(model, prompt, seconds, seed=0, first_chunk_seconds=None)
+    start = time.perf_counter()
+    one_shot, tokens = model.continue_audio(prompt, seconds, generator=torch.Generator().manual_seed(0),
+                                            return_tokens=True)
+    one_shot_seconds = time.perf_counter() - start
+    exact_seams = seam_flux(exact["wave"], exact["seams"])
+    reference = seam_flux(one_shot[0, 0], exact["seams"])
+    check_seconds = 4.0 if quick else 8.0  # independence on a shorter stretch
+    alone = [torch.cat(list(model.stream(prompt, check_seconds, generator=torch.Generator().manual_seed(s))), -1)
+             for s in (1, 2)]
+    together = [model.stream(prompt, check_seconds, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
+    outputs = [[], []]
+    while not all(stream.done for stream in together):
+        for index, stream in enumerate(together):
+            if not stream.done:
+                outputs[index].append(stream.step())
+    concurrent = [torch.cat(out, -1) for out in outputs]
+    row = {
+        "model": f"checkpoints/{kind}",
+        "prompt_seconds": PROMPT_SECONDS,
+        "stream_seconds": seconds,
+        "chunks": short["stats"]["chunks"],
+        "time_to_first_audio": round(short["stats"]["time_to_first_audio"], 3),
+        "rtf_30s": round(short["stats"]["real_time_factor"], 3),
+        "rtf_after_first_chunk": round(short["stats"]["rtf_after_first_chunk"], 3),
+        "one_shot_rtf": round(one_shot_seconds / seconds, 3),
+        "peak_rss_mb_30s": round(short["stats"]["peak_rss_mb"], 1),
+        "long_seconds": long_seconds,
+        "peak_rss_mb_long": round(long["stats"]["peak_rss_mb"], 1),
+        "peak_rss_ratio_long_vs_30s": round(long["stats"]["peak_rss_mb"] / short["stats"]["peak_rss_mb"], 3),
+        "rtf_long": round(long["stats"]["real_time_factor"], 3),
+        "seam_flux_mean_ratio": round(seams["mean_ratio"], 3),
+        "seam_flux_max_ratio": round(seams["max_ratio"], 3),
+        "seam_flux_ratios": [round(r, 3) for r in seams["ratios"]],
+        "exact_stream_time_to_first_audio": round(exact["stats"]["time_to_first_audio"], 3),
+        "exact_stream_seam_flux_mean_ratio": round(exact_seams["mean_ratio"], 3),
+        "exact_stream_seam_flux_max_ratio": round(exact_seams["max_ratio"], 3),
+        "one_shot_flux_mean_ratio_at_those_seams": round(reference["mean_ratio"], 3),
+        "one_shot_flux_max_ratio_at_those_seams": round(reference["max_ratio"], 3),
+        # per seam: the streamed audio's flux there over the one-shot audio's (same codes), averaged
+        "exact_stream_seam_flux_over_one_shot": round(sum(a / b for a, b in zip(exact_seams["seam_flux"],
+                                                                               reference["seam_flux"]))
+                                                      / max(1, len(exact_seams["seam_flux"])), 3),
+        "exact_codes_equal": bool(torch.equal(exact["codes"], tokens["codes"])),
+        "exact_samples_equal_one_shot": int(exact["wave"].shape[-1]) == int(one_shot.shape[-1]),
+        "concurrent_equal": all(torch.equal(a, b) for a, b in zip(alone, concurrent)),
+    }
+    curve = {"flux": spectral_flux(short["wave"]), "seams": short["seams"], "median": seams["median_flux"],
+             "rate": model.sample_rate}
+    return row, curve
+
+
+def plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(curves), 1, figsize=(11, 2.6 * len(curves)), squeeze=False)
+    for ax, (kind, curve) in zip(axes[:, 0], curves.items()):
+        hop_seconds = 160 / curve["rate"]
+        times = torch.arange(len(curve["flux"])) * hop_seconds
+        ax.plot(times, curve["flux"], linewidth=0.6, color="tab:blue", label="spectral flux")
+        for index, seam in enumerate(curve["seams"]):
+            ax.axvline(seam / curve["rate"], color="tab:red", linewidth=0.8, alpha=0.7,
+                       label="chunk seam" if index == 0 else None)
+        ax.axhline(curve["median"], color="black", linestyle="--", linewidth=0.8, label="median (max over 5 frames)")
+        ax.set_title(f"checkpoints/{kind}: streamed continuation, spectral flux per 10 ms frame")
+        ax.set_xlabel("seconds after the prompt")
+        ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--long-seconds", type=float, default=600.0)
+    parser.add_argument("--models", nargs="+", default=["speech", "piano"])
+    parser.add_argument("--figure", type=Path, default=REPO_ROOT / "bench" / "results" / "stream_seams.png")
+    parser.add_argument("--quick", action="store_true", help="10 s streams and a 30 s long one (smoke run)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    long_seconds = 30.0 if args.quick else args.long_seconds
+    rows, curves = [], {}
+    for kind in args.models:
+        row, curves[kind] = bench_model(kind, long_seconds, args.quick)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    plot(curves, args.figure)
+    print(json.dumps({"threads": args.threads, "rows": rows, "figure": str(args.figure.relative_to(REPO_ROOT))
+                      if args.figure.is_relative_to(REPO_ROOT) else str(args.figure)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
