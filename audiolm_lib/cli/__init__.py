@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("data", "semantic", "tokenize", "train", "assemble", "demo", "eval", "bench")
+COMMAND_MODULES = ("data", "semantic", "tokenize", "train", "assemble", "demo", "eval", "bench", "serve")
 
 
 def build_app() -> typer.Typer:
