@@ -189,3 +189,55 @@ def test_clear_errors(clips):
         ParallelAcousticLMConfig(steps_per_level=(0,))
     with pytest.raises(ValueError, match="max_seq_len"):
         ParallelAcousticLMConfig(window_seconds=100.0)
+
+
+def test_guidance_scale_one_is_the_sampling_of_before(trained, clips):
+    semantic, codes = clips
+    run = lambda model, **kw: model.generate(semantic, codes[:, :, :4], CLIP - 4,  # noqa: E731
+                                             generator=torch.Generator().manual_seed(7), **kw)
+    before = run(trained)
+    assert torch.equal(run(trained, guidance_scale=1.0), before)
+    # a checkpoint config written before guidance existed loads with guidance off and dropout 0
+    from audiolm_lib.serialization import config_from_dict, config_to_dict
+
+    old = {k: v for k, v in config_to_dict(trained.config).items() if k not in ("prompt_dropout", "guidance_scale")}
+    config = config_from_dict(ParallelAcousticLMConfig, old)
+    assert (config.prompt_dropout, config.guidance_scale) == (0.0, 1.0)
+    # with a prompt, guidance changes the samples; in one window without one there is nothing to contrast
+    assert not torch.equal(run(trained, guidance_scale=3.0), before)
+    free = lambda **kw: trained.generate(semantic[:, :WINDOW], None, WINDOW, generator=torch.Generator().manual_seed(7), **kw)  # noqa: E731
+    assert torch.equal(free(guidance_scale=3.0), free())
+
+
+def test_guided_logits_combine_prompted_and_unprompted_passes(trained, clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    known, weight = 5, trained.head[0]
+    ids = codes.clone()
+    ids[:, :, known:] = CODES  # the frames to generate are masked
+    aligned = semantic[:, trained.semantic_positions(0, WINDOW, semantic.shape[1])]
+    with torch.no_grad():
+        cond = trained._level_logits(aligned, ids, known, weight, 1.0)
+        unprompted = ids.clone()
+        unprompted[:, :, :known] = CODES
+        uncond = trained._level_logits(aligned, unprompted, known, weight, 1.0)
+        assert cond.shape == uncond.shape == (2 * (WINDOW - known), CODES)
+        assert torch.allclose(trained._level_logits(aligned, ids, known, weight, 0.0), uncond, atol=1e-4)
+        guided = trained._level_logits(aligned, ids, known, weight, 2.5)
+        assert torch.allclose(guided, uncond + 2.5 * (cond - uncond), atol=1e-4)
+        assert not torch.allclose(cond, uncond, atol=1e-3)  # the trained model does use its prompt
+    with pytest.raises(ValueError, match="guidance_scale"):
+        trained.generate(semantic, codes[:, :, :4], 4, guidance_scale=-1.0)
+    with pytest.raises(ValueError, match="prompt_dropout"):
+        make_model(prompt_dropout=2.0)
+
+
+def test_prompt_dropout_applies_in_training_only(clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    plain, dropping = make_model(), make_model(prompt_dropout=1.0)
+    dropping.load_state_dict(plain.state_dict())
+    draw = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    assert plain.eval()(semantic, codes).item() == dropping.eval()(semantic, codes).item()  # validation: prompted
+    expected_mask = training_mask(2, LEVELS, WINDOW, generator=draw(), prompt_dropout=1.0)
+    loss = dropping.train()(semantic, codes, generator=draw())
+    assert torch.allclose(loss, plain.train()(semantic, codes, mask=expected_mask))
+    assert expected_mask.prompt_frames.max() > 0 and not torch.allclose(loss, plain(semantic, codes, generator=draw()))
