@@ -57,7 +57,7 @@ def cosine_ratio(u: Tensor) -> Tensor:
 
 def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Generator | None = None,
                   device: torch.device | str | None = None, prompt: bool = True,
-                  prompt_dropout: float = 0.0) -> TrainingMask:
+                  prompt_dropout: float = 0.0, prompt_frames: Tensor | None = None) -> TrainingMask:
     """Draw SoundStorm's training mask for ``batch`` examples of ``levels`` x ``frames`` tokens.
 
     Args:
@@ -66,6 +66,8 @@ def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Gene
         device: where the returned tensors live.
         prompt: draw the prompt delimiter (``False``: ``t = 0``, no prompt).
         prompt_dropout: share of examples whose prompt is masked on every level (step 6; 0: none, no draw).
+        prompt_frames: ``LongTensor[B]``, the prompt delimiter of examples whose prompt is given (the data put a
+            prompt from elsewhere there), ``-1`` where it is drawn; ``None``: all drawn.
 
     Returns:
         a :class:`TrainingMask`.
@@ -75,10 +77,16 @@ def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Gene
     if not 0.0 <= prompt_dropout <= 1.0:
         raise ValueError(f"prompt_dropout must be in [0, 1], got {prompt_dropout}")
     level = torch.randint(levels, (batch,), generator=generator)
+    given = prompt_frames
     if prompt:
         prompt_frames = torch.randint(frames, (batch,), generator=generator)
     else:
         prompt_frames = torch.zeros(batch, dtype=torch.long)
+    if given is not None:  # the draw above still happens: the rest of the mask is what it would have been
+        given = given.detach().cpu().long()
+        if given.shape != (batch,) or int(given.max()) >= frames:
+            raise ValueError(f"prompt_frames must be a LongTensor[{batch}] of values < {frames}, got {tuple(given.shape)}")
+        prompt_frames = torch.where(given >= 0, given, prompt_frames)
     ratio = cosine_ratio(torch.rand(batch, generator=generator) * (math.pi / 2))
     free = frames - prompt_frames  # >= 1
     count = torch.clamp(torch.round(ratio * free), min=1).long()

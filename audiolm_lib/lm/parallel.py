@@ -224,7 +224,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         return torch.cat(logits), torch.cat(targets)
 
     def forward(self, semantic: Tensor, codes: Tensor, *, mask: TrainingMask | None = None,
-                generator: torch.Generator | None = None) -> Tensor:
+                generator: torch.Generator | None = None, prompt_frames: Tensor | None = None) -> Tensor:
         """The masked-token training loss: mean cross-entropy over the scored tokens (nats per token).
 
         Args:
@@ -233,6 +233,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             mask: a fixed :class:`~audiolm_lib.lm.masking.TrainingMask` (default: drawn; in eval mode from a
                 generator seeded with 0, so validation losses are comparable between evaluations).
             generator: draws the mask (training mode).
+            prompt_frames: ``LongTensor[B]`` prompt delimiters fixed by the data (``-1``: drawn), for prompts
+                taken from another segment (:mod:`audiolm_lib.training.prompt_crops`).
         """
         semantic = check_tokens("semantic", semantic, 2, self.config.semantic_vocab_size, allow_pad=False)
         codes = self._check_codes("codes", codes, semantic.shape[0])
@@ -247,7 +249,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
                 generator = torch.Generator().manual_seed(0)
             batch, levels, frames = codes.shape
             mask = training_mask(batch, levels, frames, generator=generator, device=codes.device,
-                                 prompt_dropout=self.config.prompt_dropout if self.training else 0.0)
+                                 prompt_dropout=self.config.prompt_dropout if self.training else 0.0,
+                                 prompt_frames=prompt_frames)
         logits, targets = self.masked_logits(semantic, codes, mask)
         return F.cross_entropy(logits.float(), targets)
 
