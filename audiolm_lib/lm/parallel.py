@@ -30,7 +30,6 @@ its acoustic prompt.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from audiolm_lib.lm.base import check_tokens, eval_mode
+from audiolm_lib.lm.guidance import check_guidance
 from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
 from audiolm_lib.lm.transformer import Transformer, TransformerConfig
@@ -95,7 +95,7 @@ class ParallelAcousticLMConfig:
             raise ValueError("sampled_levels and choice_temperature must be >= 0")
         if not 0.0 <= self.prompt_dropout <= 1.0:
             raise ValueError(f"prompt_dropout must be in [0, 1], got {self.prompt_dropout}")
-        _check_guidance(self.guidance_scale)
+        check_guidance(self.guidance_scale)
         window = round(self.window_seconds * self.acoustic_rate)
         if window > self.transformer.max_seq_len:
             raise ValueError(f"a {self.window_seconds} s window is {window} frames but transformer.max_seq_len="
@@ -338,7 +338,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             raise ValueError(f"steps_per_level must be non-empty positive integers, got {steps_per_level}")
         sampled_levels = cfg.sampled_levels if sampled_levels is None else int(sampled_levels)
         choice = cfg.choice_temperature if choice_temperature is None else float(choice_temperature)
-        guidance = cfg.guidance_scale if guidance_scale is None else _check_guidance(float(guidance_scale))
+        guidance = cfg.guidance_scale if guidance_scale is None else check_guidance(float(guidance_scale))
         steps_of = (lambda q: steps[min(q, len(steps) - 1)]) if steps else cfg.steps
         device = semantic.device
         ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
@@ -377,9 +377,3 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         """Transformer passes :meth:`generate` spends on frames ``known .. total`` (with the config's steps)."""
         per_window = sum(self.config.steps(q) for q in range(self.config.num_quantizers))
         return per_window * len(self.windows(known, total))
-
-
-def _check_guidance(scale: float) -> float:
-    if not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"guidance_scale must be a finite number >= 0 (1: no guidance), got {scale}")
-    return scale
