@@ -254,6 +254,41 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         logits, targets = self.masked_logits(semantic, codes, mask)
         return F.cross_entropy(logits.float(), targets)
 
+    @torch.no_grad()
+    def level_cross_entropy(self, semantic: Tensor, codes: Tensor, prompt_frames: int, *,
+                            guidance_scale: float = 1.0) -> Tensor:
+        """Teacher-forced cross-entropy of each level on the frames after the prompt: ``Tensor[Q]`` (nats/token).
+
+        Level ``q`` is scored on frames ``>= prompt_frames`` with the true codes of levels ``< q`` given on every
+        frame, the prompt given on every level, and levels ``>= q`` masked after it (SoundStorm's training mask
+        at ratio 1): how well the model predicts a held-out continuation, level by level, given its prompt and
+        its true semantic tokens. ``guidance_scale != 1`` scores the guided logits (the unprompted pass masks the
+        prompt frames on every level), to choose a scale on validation data.
+
+        ``semantic: LongTensor[B, S]``, ``codes: LongTensor[B, Q, T]`` (one window at most).
+        """
+        semantic = check_tokens("semantic", semantic, 2, self.config.semantic_vocab_size, allow_pad=False)
+        codes = self._check_codes("codes", codes, semantic.shape[0])
+        batch, levels, frames = codes.shape
+        if not 0 <= prompt_frames < frames:
+            raise ValueError(f"prompt_frames must be in [0, {frames}), got {prompt_frames}")
+        check_guidance(guidance_scale)
+        free = (torch.arange(frames, device=codes.device) >= prompt_frames).expand(batch, frames)
+        losses = []
+        with eval_mode(self):
+            for level in range(levels):
+                above = (torch.arange(levels, device=codes.device) >= level)[None, :, None] & free[:, None]
+                mask = TrainingMask(above, free, torch.full((batch,), level, device=codes.device),
+                                    torch.full((batch,), prompt_frames, device=codes.device),
+                                    torch.ones(batch, device=codes.device))
+                logits, targets = self.masked_logits(semantic, codes, mask)
+                if guidance_scale != 1.0 and prompt_frames:
+                    mask.masked = mask.masked | ~free[:, None]
+                    uncond = self.masked_logits(semantic, codes, mask)[0]
+                    logits = uncond + guidance_scale * (logits - uncond)
+                losses.append(F.cross_entropy(logits.float(), targets))
+        return torch.stack(losses)
+
     # ------------------------------------------------------------------ sampling
     def _fill_level(self, aligned: Tensor, ids: Tensor, known: int, level: int, *, temperature: float,
                     top_k: int | None, top_p: float | None, generator: torch.Generator | None, steps: int,

@@ -241,3 +241,24 @@ def test_prompt_dropout_applies_in_training_only(clips):
     loss = dropping.train()(semantic, codes, generator=draw())
     assert torch.allclose(loss, plain.train()(semantic, codes, mask=expected_mask))
     assert expected_mask.prompt_frames.max() > 0 and not torch.allclose(loss, plain(semantic, codes, generator=draw()))
+
+
+def test_level_cross_entropy_is_the_masked_loss_of_each_level(trained, clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    per_level = trained.level_cross_entropy(semantic, codes, 4)
+    assert per_level.shape == (LEVELS,)
+    for level in range(LEVELS):  # the same as the training loss with SoundStorm's mask at ratio 1
+        mask = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(0))
+        free = torch.arange(WINDOW) >= 4
+        mask.level[:], mask.prompt_frames[:] = level, 4
+        mask.scored[:] = free
+        mask.masked[:] = (torch.arange(LEVELS) >= level)[:, None] & free
+        assert torch.allclose(per_level[level], trained(semantic, codes, mask=mask), atol=1e-5)
+    assert per_level.max() < 1.0 < torch.log(torch.tensor(float(CODES)))  # memorised clips: far below chance
+    shuffled = codes[:, :, torch.randperm(WINDOW, generator=torch.Generator().manual_seed(1))]
+    assert trained.level_cross_entropy(semantic, shuffled, 4).mean() > per_level.mean() + 1.0
+    assert torch.equal(trained.level_cross_entropy(semantic, codes, 4, guidance_scale=1.0), per_level)
+    guided_zero = trained.level_cross_entropy(semantic, codes, 4, guidance_scale=0.0)  # the unprompted pass alone
+    assert guided_zero.shape == (LEVELS,) and (guided_zero > per_level).any()
+    with pytest.raises(ValueError, match="prompt_frames"):
+        trained.level_cross_entropy(semantic, codes, WINDOW)
