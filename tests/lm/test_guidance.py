@@ -66,3 +66,13 @@ def test_guided_sampling_stops_at_eos():
     out = model.generate(prompt, 6, generator=gen(5), stop_at_eos=True, guidance_scale=2.0)
     assert out.shape == (2, 6) and (out == -1).all()
     assert ((model.generate(prompt, 6, generator=gen(5), guidance_scale=2.0) >= 0)).all()  # EOS never sampled
+
+
+def test_scale_one_reproduces_the_tokens_sampled_before_guidance_existed():
+    """Tokens the semantic stage sampled before guidance was added (commit 041f93d, same seeds)."""
+    draw = torch.Generator().manual_seed(0)
+    torch.randint(20, (1, 24), generator=draw), torch.randint(16, (1, 3, 4), generator=draw)  # the draws before
+    prompt = torch.randint(12, (1, 15), generator=draw)
+    out = semantic_lm().generate(prompt, 30, generator=gen(2), guidance_scale=1.0)
+    assert out[0].tolist() == [10, 7, 3, 5, 6, 4, 6, 0, 11, 11, 0, 10, 5, 6, 6, 1, 1, 10, 10, 5, 6, 3, 2, 0, 6, 11,
+                               8, 6, 10, 8]

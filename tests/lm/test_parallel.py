@@ -262,3 +262,19 @@ def test_level_cross_entropy_is_the_masked_loss_of_each_level(trained, clips):
     assert guided_zero.shape == (LEVELS,) and (guided_zero > per_level).any()
     with pytest.raises(ValueError, match="prompt_frames"):
         trained.level_cross_entropy(semantic, codes, WINDOW)
+
+
+def test_guidance_scale_one_reproduces_the_tokens_sampled_before_guidance_existed():
+    """Tokens the library sampled before guidance and prompt dropout were added (commit 041f93d, same seeds)."""
+    torch.manual_seed(0)
+    model = ParallelAcousticLM(ParallelAcousticLMConfig(
+        semantic_vocab_size=20, codebook_size=16, num_quantizers=3, window_seconds=0.24,
+        transformer=TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=64))).eval()
+    draw = torch.Generator().manual_seed(0)
+    semantic, prompt = torch.randint(20, (1, 24), generator=draw), torch.randint(16, (1, 3, 4), generator=draw)
+    out = model.generate(semantic, prompt, 20, generator=torch.Generator().manual_seed(5), sampled_levels=2,
+                         steps_per_level=(4, 2), guidance_scale=1.0)
+    assert out[0].tolist() == [
+        [0, 6, 1, 13, 13, 9, 11, 1, 12, 1, 4, 15, 10, 12, 12, 12, 8, 4, 11, 4],
+        [8, 8, 5, 4, 4, 0, 13, 1, 15, 12, 13, 9, 0, 14, 7, 15, 9, 10, 10, 10],
+        [12, 6, 12, 12, 12, 14, 14, 12, 12, 1, 1, 12, 1, 12, 5, 15, 5, 5, 15, 15]]
