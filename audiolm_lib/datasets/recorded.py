@@ -185,7 +185,8 @@ def prepare_clip(wave: np.ndarray, rate: int) -> np.ndarray | None:
     return wave if len(wave) >= MIN_CLIP_SECONDS * SAMPLE_RATE else None
 
 
-def utterances(clips: Sequence[Clip], utterance_seconds: float = UTTERANCE_SECONDS) -> Iterator[tuple[list[Clip], np.ndarray]]:
+def utterances(clips: Sequence[Clip],
+               utterance_seconds: float = UTTERANCE_SECONDS) -> Iterator[tuple[list[Clip], np.ndarray]]:
     """Consecutive usable ``clips`` (one identity and split) joined into waves of at least ``utterance_seconds``
     (the last one may be shorter): ``(parts, float32 [T] at 16 kHz)``."""
     parts: list[Clip] = []

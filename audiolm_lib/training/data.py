@@ -218,7 +218,8 @@ class StageBatches:
         if self.spec.prompt_elsewhere:
             from audiolm_lib.training.prompt_crops import replace_prompts
 
-            return replace_prompts(crops, loaded, numbers, self.spec, seconds, lambda n: _mix(self.seed, self.rank, n, 2))
+            return replace_prompts(crops, loaded, numbers, self.spec, seconds,
+                                   lambda n: _mix(self.seed, self.rank, n, 2))
         return _stack(crops)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:

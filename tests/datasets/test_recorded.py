@@ -186,7 +186,8 @@ def test_tiny_build_end_to_end(tmp_path):
 def test_unknown_sources_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown recorded source"):
         resolve_sources(["asterisk-core-sounds-en-wav"])
-    result = CliRunner().invoke(build_app(), ["data", "recorded", str(tmp_path / "o"), "--sources", "pocketsphinx-testdata"])
+    result = CliRunner().invoke(build_app(), ["data", "recorded", str(tmp_path / "o"),
+                                              "--sources", "pocketsphinx-testdata"])
     assert result.exit_code == 2 and "unknown recorded source" in result.output and "Traceback" not in result.output
 
 

@@ -205,7 +205,8 @@ def test_guidance_scale_one_is_the_sampling_of_before(trained, clips):
     assert (config.prompt_dropout, config.guidance_scale) == (0.0, 1.0)
     # with a prompt, guidance changes the samples; in one window without one there is nothing to contrast
     assert not torch.equal(run(trained, guidance_scale=3.0), before)
-    free = lambda **kw: trained.generate(semantic[:, :WINDOW], None, WINDOW, generator=torch.Generator().manual_seed(7), **kw)  # noqa: E731
+    free = lambda **kw: trained.generate(semantic[:, :WINDOW], None, WINDOW,  # noqa: E731
+                                         generator=torch.Generator().manual_seed(7), **kw)
     assert torch.equal(free(guidance_scale=3.0), free())
 
 

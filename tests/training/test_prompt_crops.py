@@ -13,8 +13,8 @@ from audiolm_lib.training.prompt_crops import elsewhere_example
 def _timeline_cache(seconds, semantic_rate=25.0, acoustic_rate=50.0, levels=3):
     """Items whose tokens encode their own position: semantic[i] = i, acoustic[q, f] = 1000 * f + q."""
     items = [{"semantic": torch.arange(int(d * semantic_rate)),
-              "acoustic": torch.arange(int(d * acoustic_rate))[None].repeat(levels, 1) * 1000 + torch.arange(levels)[:, None]}
-             for d in seconds]
+              "acoustic": torch.arange(int(d * acoustic_rate))[None].repeat(levels, 1) * 1000
+              + torch.arange(levels)[:, None]} for d in seconds]
     return InMemoryTokenCache(items, semantic_rate=semantic_rate, acoustic_rate=acoustic_rate, codebook_size=10**6)
 
 
