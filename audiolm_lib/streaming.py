@@ -153,8 +153,10 @@ class AudioStream:
                 return [(0, known, total)]
             window = context = max(1, total)
             default_chunk = round(DEFAULT_SEQUENTIAL_CHUNK_SECONDS * rate)
-        frames = lambda seconds, default: max(1, round(seconds * rate)) if seconds is not None else default  # noqa: E731
-        chunk = min(window - 1 if window > 1 else 1, frames(cfg.chunk_seconds, default_chunk))
+        def frames(seconds: float | None, default: int) -> int:
+            return default if seconds is None else max(1, round(seconds * rate))
+
+        chunk = min(max(1, window - 1), frames(cfg.chunk_seconds, default_chunk))
         first = frames(cfg.first_chunk_seconds, chunk)
         return plan_chunks(known, total, window=window, context=context, first_new=first, chunk_new=chunk,
                            first_context=round(cfg.first_context_seconds * rate))
