@@ -18,7 +18,8 @@ prompt (``audiolm_lib.demo``'s), ``AudioLM.stream`` with its default chunk plan:
 
 Writes the figure of the seam flux to ``--figure``. JSON on stdout.
 
-    OMP_NUM_THREADS=2 python bench/bench_stream.py --threads 2 [--long-seconds 600] [--quick]
+    OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE python bench/bench_stream.py --threads 2 [--long-seconds 600] [--quick]
+    python bench/run.py --only stream
 """
 from __future__ import annotations
 
@@ -167,6 +168,21 @@ def plot(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def run(device: str = "cpu", quick: bool = False, long_seconds: float = 600.0, seam_seconds: float = 180.0,
+        models=("speech", "piano"), figure: Path | None = REPO_ROOT / "bench" / "results" / "stream_seams.png") -> dict:
+    """``{"stream_<model>": row}`` (``python bench/run.py --only stream``); CPU only (the targets are CPU ones)."""
+    if device != "cpu":
+        raise ValueError("bench_stream measures the CPU targets of issue 21; run it with --device cpu")
+    rows, curves = {}, {}
+    for kind in models:
+        rows[f"stream_{kind}"], curves[kind] = bench_model(kind, 30.0 if quick else long_seconds,
+                                                           20.0 if quick else seam_seconds, quick)
+        print(json.dumps(rows[f"stream_{kind}"]), file=sys.stderr, flush=True)
+    if figure is not None:
+        plot(curves, figure)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -177,15 +193,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 s streams and a 30 s long one (smoke run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    long_seconds = 30.0 if args.quick else args.long_seconds
-    rows, curves = [], {}
-    for kind in args.models:
-        row, curves[kind] = bench_model(kind, long_seconds, 20.0 if args.quick else args.seam_seconds, args.quick)
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-    plot(curves, args.figure)
-    print(json.dumps({"threads": args.threads, "rows": rows, "figure": str(args.figure.relative_to(REPO_ROOT))
-                      if args.figure.is_relative_to(REPO_ROOT) else str(args.figure)}, indent=2))
+    rows = run(quick=args.quick, long_seconds=args.long_seconds, seam_seconds=args.seam_seconds, models=args.models,
+               figure=args.figure)
+    figure = str(args.figure.relative_to(REPO_ROOT)) if args.figure.is_relative_to(REPO_ROOT) else str(args.figure)
+    print(json.dumps({"threads": args.threads, "rows": list(rows.values()), "figure": figure}, indent=2))
 
 
 if __name__ == "__main__":
