@@ -51,10 +51,16 @@ def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(hints.get(name), value)
+    from audiolm_lib.limits import LimitError, check_config_bounds
+
     try:
-        return cls(**kwargs)
+        config = cls(**kwargs)
+        check_config_bounds(config, f"{source} ({cls.__name__})")
+    except LimitError as exc:
+        raise CheckpointError(str(exc)) from None
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: invalid {cls.__name__}: {exc}") from exc
+    return config
 
 
 def _coerce(hint: Any, value: Any) -> Any:
@@ -81,6 +87,7 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         raise CheckpointError(f"checkpoint directory not found: {directory}")
     if not directory.is_dir():
         raise CheckpointError(f"expected a checkpoint directory (config.json + model.safetensors), got a file: {directory}")
+    from audiolm_lib.inputs import InputFileError, read_json
     from audiolm_lib.safe_load import check_regular_file
 
     config_path = directory / CONFIG_NAME if path is None else Path(path)
@@ -88,9 +95,9 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         raise CheckpointError(f"{directory} has no {CONFIG_NAME}: not a checkpoint directory")
     check_regular_file(config_path, "checkpoint config", inside=directory)
     try:
-        meta = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+        meta = read_json(config_path, "checkpoint config", inside=directory)
+    except InputFileError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(meta, dict) or "class" not in meta or "config" not in meta:
         raise CheckpointError(f"{config_path} lacks the 'class' and 'config' entries of an audiolm_lib checkpoint")
     return meta
@@ -147,7 +154,13 @@ def save_weights(module: torch.nn.Module, path: str | os.PathLike, dtype: str | 
 
 
 def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Load safetensors weights into ``module`` strictly, with errors that name the problem."""
+    """Load safetensors weights into ``module`` strictly, with errors that name the problem.
+
+    Names, shapes and dtypes are checked from the file's header before any tensor is read (an extra or
+    oversized tensor is never allocated); a floating-point weight must be stored as a float and be finite once
+    converted to the module's dtype (float64 1e300 becomes inf in float32); integer and bool buffers must be
+    stored with their own dtype.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -157,20 +170,41 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
     if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"weights file not found: {path}")
     check_regular_file(path, "weights file", inside=path.parent)
+    own = module.state_dict()
+    check_weights_header(own, path, type(module).__name__)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {path} (truncated or corrupt safetensors file?): {exc}") from exc
-    nonfinite = non_finite_tensors(state)
+    nonfinite = non_finite_tensors({k: t.to(own[k].dtype) if own[k].is_floating_point() else t
+                                    for k, t in state.items()})
     if nonfinite:
-        raise CheckpointError(f"weights in {path} contain NaN or Inf values in {len(nonfinite)} tensor(s), e.g. "
-                              f"{nonfinite[:3]}: the model was saved after training diverged; use an earlier checkpoint")
-    own = module.state_dict()
-    # tied weights are stored once: accept a missing key whose storage is shared with a present one
-    problems = state_dict_mismatch(state, own, aliases=_shared_aliases(own))
-    if problems:
-        raise CheckpointError(f"weights in {path} do not match {type(module).__name__}: " + "; ".join(problems))
+        raise CheckpointError(f"weights in {path} contain NaN or Inf values (after conversion to the model's "
+                              f"dtype) in {len(nonfinite)} tensor(s), e.g. {nonfinite[:3]}: the model was saved after "
+                              "training diverged, or the file is not a model of this library; use an earlier checkpoint")
     module.load_state_dict(state, strict=False)
+
+
+_SAFETENSORS_NAMES = {torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+                      torch.uint8: "U8", torch.bool: "BOOL"}
+
+
+def check_weights_header(own: dict[str, torch.Tensor], path: Path, model_name: str) -> None:
+    """Tensor names, shapes and dtypes of safetensors ``path`` (from its header) against a state dict ``own``
+    (real or on the ``meta`` device); a :class:`CheckpointError` listing the differences."""
+    from audiolm_lib.safe_load import FLOAT_STORAGE, read_safetensors_header
+
+    header = read_safetensors_header(path)
+    stored = {k: torch.empty(v["shape"], device="meta") for k, v in header.items()}
+    # tied weights are stored once: accept a missing key whose storage is shared with a present one
+    problems = state_dict_mismatch(stored, own, aliases=_shared_aliases(own))
+    wrong = [f"{k}: {v['dtype']}" for k, v in header.items() if k in own and v["dtype"] not in (
+        FLOAT_STORAGE if own[k].is_floating_point() else (_SAFETENSORS_NAMES.get(own[k].dtype),))]
+    if wrong:
+        problems.append(f"wrong dtype in {len(wrong)} tensor(s), e.g. {wrong[:3]} (weights must be stored as "
+                        "float16, bfloat16, float32 or float64, buffers with their own integer type)")
+    if problems:
+        raise CheckpointError(f"weights in {path} do not match {model_name}: " + "; ".join(problems))
 
 
 def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
@@ -209,7 +243,9 @@ def state_dict_mismatch(
 def _shared_aliases(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
     by_ptr: dict[tuple, list[str]] = {}
     for key, tensor in state.items():
-        by_ptr.setdefault((tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape)), []).append(key)
+        # on the meta device (a probed model, its state_dict(keep_vars=True)) tied weights are one object
+        where = ("meta", id(tensor)) if tensor.is_meta else tensor.untyped_storage().data_ptr()
+        by_ptr.setdefault((where, tensor.storage_offset(), tuple(tensor.shape)), []).append(key)
     return {k: [o for o in keys if o != k] for keys in by_ptr.values() if len(keys) > 1 for k in keys}
 
 
@@ -249,11 +285,34 @@ class PretrainedMixin:
             if stored is None or not issubclass(stored, cls):
                 raise CheckpointError(f"{directory} holds a {stored_path.rpartition('.')[2]}, not a {cls.__name__}")
         config = config_from_dict(stored.config_class, meta["config"], source=str(directory / CONFIG_NAME))
+        _check_before_building(stored, config, directory)
         model = stored(config)
         load_weights(model, directory / WEIGHTS_NAME)
         if isinstance(meta.get("trained_on"), dict):
             model.trained_on = meta["trained_on"]
         return model.to(map_location).eval()
+
+
+def _check_before_building(cls: type, config: Any, directory: Path) -> None:
+    """Build ``cls(config)`` on the ``meta`` device (no memory) and refuse, before the real model is allocated,
+    a model larger than :data:`~audiolm_lib.limits.MAX_PARAMETERS` or one the weights file does not fit."""
+    from audiolm_lib.limits import LimitError, check_model_size
+
+    try:
+        with torch.device("meta"):
+            probe = cls(config)
+    except CheckpointError:
+        raise
+    except Exception:  # a class that cannot be built on meta: the config's field bounds still applied
+        return
+    tensors = {**dict(probe.named_parameters()), **dict(probe.named_buffers())}
+    try:
+        check_model_size(sum(t.numel() for t in tensors.values()), str(directory / CONFIG_NAME))
+    except LimitError as exc:
+        raise CheckpointError(str(exc)) from None
+    weights = directory / WEIGHTS_NAME
+    if weights.exists():
+        check_weights_header(probe.state_dict(keep_vars=True), weights, cls.__name__)
 
 
 def load_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu",
