@@ -80,8 +80,10 @@ def check_length(option: str, value: float | None, *, low: float = 0.0, high: fl
         return
     ok = math.isfinite(value) and (value >= low if allow_low else value > low) and value <= high
     if not ok:
-        bound = f"at least {low:g}" if allow_low else f"more than {low:g}"
-        raise LimitError(f"{option} must be a finite number of {unit}, {bound} and at most {high:g}, got {value}")
+        kind = "a positive, finite" if low == 0 and not allow_low else f"a finite (at least {low:g})" if allow_low \
+            else f"a finite (more than {low:g})"
+        most = f" (at most {high:g})" if math.isfinite(high) else ""
+        raise LimitError(f"{option} must be {kind} number of {unit}, got {value}{most}")
 
 
 def check_model_size(parameters: int, source: str) -> None:

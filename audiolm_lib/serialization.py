@@ -285,7 +285,7 @@ class PretrainedMixin:
             if stored is None or not issubclass(stored, cls):
                 raise CheckpointError(f"{directory} holds a {stored_path.rpartition('.')[2]}, not a {cls.__name__}")
         config = config_from_dict(stored.config_class, meta["config"], source=str(directory / CONFIG_NAME))
-        _check_before_building(stored, config, directory)
+        check_buildable(stored, config, str(directory / CONFIG_NAME), directory / WEIGHTS_NAME)
         model = stored(config)
         load_weights(model, directory / WEIGHTS_NAME)
         if isinstance(meta.get("trained_on"), dict):
@@ -293,9 +293,9 @@ class PretrainedMixin:
         return model.to(map_location).eval()
 
 
-def _check_before_building(cls: type, config: Any, directory: Path) -> None:
+def check_buildable(cls: type, config: Any, source: str, weights: Path | None = None) -> None:
     """Build ``cls(config)`` on the ``meta`` device (no memory) and refuse, before the real model is allocated,
-    a model larger than :data:`~audiolm_lib.limits.MAX_PARAMETERS` or one the weights file does not fit."""
+    a model larger than :data:`~audiolm_lib.limits.MAX_PARAMETERS` or one the ``weights`` file does not fit."""
     from audiolm_lib.limits import LimitError, check_model_size
 
     try:
@@ -307,11 +307,10 @@ def _check_before_building(cls: type, config: Any, directory: Path) -> None:
         return
     tensors = {**dict(probe.named_parameters()), **dict(probe.named_buffers())}
     try:
-        check_model_size(sum(t.numel() for t in tensors.values()), str(directory / CONFIG_NAME))
+        check_model_size(sum(t.numel() for t in tensors.values()), source)
     except LimitError as exc:
         raise CheckpointError(str(exc)) from None
-    weights = directory / WEIGHTS_NAME
-    if weights.exists():
+    if weights is not None and weights.exists():
         check_weights_header(probe.state_dict(keep_vars=True), weights, cls.__name__)
 
 

@@ -32,6 +32,7 @@ def piano_command(
     from audiolm_lib.datasets.piano import build_piano_dataset
     from audiolm_lib.datasets.piano_variants import VariantSpec, parse_range, parse_soundfonts
 
+    check_dataset_folder(out_dir)
     fonts = parse_soundfonts(soundfonts)
     spec = VariantSpec(count=variants, tempo=parse_range(tempo), velocity=parse_range(velocity),
                        transpose=parse_range(transpose, int), soundfonts=fonts if variants > 1 else fonts[:1])
@@ -60,6 +61,7 @@ def speech_command(
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.speech import build_speech_dataset
 
+    check_dataset_folder(out_dir)
     chosen = None
     if speakers:
         chosen = int(speakers) if speakers.strip().isdigit() else _names(speakers)
@@ -84,6 +86,14 @@ def voices_command() -> None:
     held_out = sum(group[0].split == "test" for group in groups.values())
     typer.echo(f"{len(installed)} of {len(catalogue())} voices installed, {len(groups)} speaker identities "
                f"({held_out} held out for evaluation)")
+
+
+def check_dataset_folder(out_dir: Path) -> None:
+    """A new or empty folder, or one this builder wrote before (it resumes): never a folder of other files."""
+    from audiolm_lib.outputs import check_output_dir, holds_only
+
+    check_output_dir(out_dir, "dataset folder", fresh=True, flag=None,
+                     ours=holds_only("audio", "manifest.jsonl", ".progress"))
 
 
 def _names(text: str) -> list[str]:
