@@ -206,6 +206,13 @@ HF_BOUNDS = {
                      "num_codevector_groups"), (0, 4096)),
     "max_source_positions": (0, 1 << 20),
     "max_position_embeddings": (0, 1 << 20),
+    # EnCodec
+    **dict.fromkeys(("kernel_size", "last_kernel_size", "residual_kernel_size", "upsampling_ratios"), (1, 4096)),
+    **dict.fromkeys(("codebook_dim", "num_filters"), (1, 16_384)),
+    "codebook_size": (1, 1 << 20),
+    **dict.fromkeys(("num_lstm_layers", "num_residual_layers"), (0, 256)),
+    "sampling_rate": (1000, 384_000),
+    "audio_channels": (1, 16),
 }
 HF_MAX_LIST = 256  # conv_dim & co.: one entry per layer
 
