@@ -213,13 +213,13 @@ def _load_own_directory(path: Path) -> tuple["EncodecModel", int]:
 
 
 def _load_hf_directory(path: Path) -> "EncodecModel":
-    from transformers import EncodecModel
-
     from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
     if not (path / "config.json").exists():
         raise CheckpointError(f"{path} has no config.json: not a transformers EnCodec directory")
-    check_hf_directory(path, "EnCodec model")
+    check_hf_directory(path, "EnCodec model")  # before the (slow) transformers import
+    from transformers import EncodecModel
+
     try:
         with offline_hub():
             return EncodecModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)

@@ -223,13 +223,13 @@ class HubertFeatures(FeatureExtractor):
         path = Path(path)
         normalize = False
         if path.is_dir():
-            from transformers import HubertModel
-
             from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
             if not (path / "config.json").exists():
                 raise CheckpointError(f"{path} has no config.json: not a Hugging Face model directory")
-            check_hf_directory(path, "HuBERT model")
+            check_hf_directory(path, "HuBERT model")  # before the (slow) transformers import
+            from transformers import HubertModel
+
             try:
                 with offline_hub():
                     model = HubertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
@@ -296,8 +296,6 @@ class W2VBertFeatures(FeatureExtractor):
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, layer: int) -> "W2VBertFeatures":
-        from transformers import Wav2Vec2BertModel
-
         from audiolm_lib.serialization import CheckpointError
 
         path = Path(path)
@@ -305,7 +303,9 @@ class W2VBertFeatures(FeatureExtractor):
             raise CheckpointError(f"w2v-BERT needs a local Hugging Face model directory with config.json, got {path}")
         from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
-        check_hf_directory(path, "w2v-BERT model")
+        check_hf_directory(path, "w2v-BERT model")  # before the (slow) transformers import
+        from transformers import Wav2Vec2BertModel
+
         try:
             with offline_hub():
                 model = Wav2Vec2BertModel.from_pretrained(str(path), local_files_only=True,
