@@ -428,7 +428,11 @@ class AudioLM(nn.Module):
         # written before acoustic generators were pluggable: the coarse + fine pair
         acoustic_meta = meta.get("acoustic") or {"class": class_path(HierarchicalAcoustic),
                                                  "components": ["coarse_lm", "fine_lm"]}
-        acoustic_names = list(acoustic_meta.get("components") or [])
+        if (not isinstance(components, dict) or not isinstance(acoustic_meta, dict)
+                or not isinstance(acoustic_meta.get("components") or [], list)):
+            raise CheckpointError(f"{directory / CONFIG_NAME}: 'components' and 'acoustic' must be JSON objects "
+                                  "(as save_pretrained writes them)")
+        acoustic_names = [str(name) for name in acoustic_meta.get("components") or []]
         missing = [name for name in BASE_COMPONENTS + tuple(acoustic_names) if name not in components]
         if missing:
             raise CheckpointError(f"{directory / CONFIG_NAME} lists no {missing}")

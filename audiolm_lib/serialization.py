@@ -50,7 +50,7 @@ def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
         raise CheckpointError(f"{source}: unknown field(s) {unknown} for {cls.__name__}")
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(hints.get(name), value)
+        kwargs[name] = _coerce(hints.get(name), value, f"{source}: {cls.__name__}.{name}")
     from audiolm_lib.limits import LimitError, check_config_bounds
 
     try:
@@ -63,20 +63,56 @@ def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
     return config
 
 
-def _coerce(hint: Any, value: Any) -> Any:
-    if hint is None or value is None:
+def _coerce(hint: Any, value: Any, where: str = "config") -> Any:
+    """``value`` as a field of type ``hint``: nested configs rebuilt, lists made tuples, and the simple types
+    checked (an integral float such as ``16.0`` or ``1e3`` is taken as an int); else a :class:`CheckpointError`."""
+    if hint is None or hint is Any:
         return value
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return config_from_dict(hint, value)
-    if (hint is tuple or origin is tuple) and isinstance(value, list):
-        return tuple(value)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        for arg in typing.get_args(hint):
-            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
-                return config_from_dict(arg, value)
-            if typing.get_origin(arg) is tuple and isinstance(value, list):
-                return tuple(value)
+        arms = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if value is None and len(arms) < len(typing.get_args(hint)):
+            return None
+        failures = []
+        for arg in arms:
+            try:
+                return _coerce(arg, value, where)
+            except CheckpointError as exc:
+                failures.append(exc)
+        raise failures[0] if failures else CheckpointError(f"{where}: unexpected value {value!r:.60}")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{where}: expected an object for {hint.__name__}, got {type(value).__name__}")
+        return config_from_dict(hint, value, source=where)
+    if hint is tuple or origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise CheckpointError(f"{where}: expected a list, got {type(value).__name__}")
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], item, where) for item in value)
+        return tuple(_coerce(arg, item, where) for arg, item in zip(args, value)) if len(args) == len(value) \
+            else tuple(value)
+    if hint in (int, float, bool, str):
+        return _simple(hint, value, where)
+    return value
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _simple(hint: type, value: Any, where: str) -> Any:
+    if hint is int and isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    ok = {bool: isinstance(value, bool), str: isinstance(value, str),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool)}[hint]
+    if ok and hint is float:
+        try:
+            return float(value)
+        except OverflowError:
+            ok = False
+    if not ok:
+        raise CheckpointError(f"{where}: expected {_TYPE_NAMES[hint]}, got {type(value).__name__} {value!r:.60}")
     return value
 
 
@@ -98,8 +134,9 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         meta = read_json(config_path, "checkpoint config", inside=directory)
     except InputFileError as exc:
         raise CheckpointError(str(exc)) from None
-    if not isinstance(meta, dict) or "class" not in meta or "config" not in meta:
-        raise CheckpointError(f"{config_path} lacks the 'class' and 'config' entries of an audiolm_lib checkpoint")
+    if not isinstance(meta, dict) or not isinstance(meta.get("class"), str) or "config" not in meta:
+        raise CheckpointError(f"{config_path} lacks the 'class' (a string) and 'config' entries of an audiolm_lib "
+                              "checkpoint")
     return meta
 
 
