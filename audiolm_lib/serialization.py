@@ -97,7 +97,7 @@ def _coerce(hint: Any, value: Any, where: str = "config") -> Any:
     return value
 
 
-_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_TYPE_NAMES = {int: "int", float: "a number", bool: "true or false", str: "a string"}
 
 
 def _simple(hint: type, value: Any, where: str) -> Any:
@@ -112,7 +112,7 @@ def _simple(hint: type, value: Any, where: str) -> Any:
         except OverflowError:
             ok = False
     if not ok:
-        raise CheckpointError(f"{where}: expected {_TYPE_NAMES[hint]}, got {type(value).__name__} {value!r:.60}")
+        raise CheckpointError(f"{where} must be {_TYPE_NAMES[hint]}, got {type(value).__name__} {value!r:.60}")
     return value
 
 

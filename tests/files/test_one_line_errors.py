@@ -86,8 +86,8 @@ BROKEN = {
     "acoustic is a string": (dict(top=lambda m: m.update(acoustic="x")), "JSON objects"),
     "components is a list": (dict(top=lambda m: m.update(components=["x"])), "JSON objects"),
     "transformer is a string": (dict(semantic=lambda m: m["config"].update(transformer="x")), "expected an object"),
-    "vocabulary is a float": (dict(semantic=lambda m: m["config"].update(vocab_size=16.5)), "expected an integer"),
-    "vocabulary is text": (dict(semantic=lambda m: m["config"].update(vocab_size="16")), "expected an integer"),
+    "vocabulary is a float": (dict(semantic=lambda m: m["config"].update(vocab_size=16.5)), "must be int"),
+    "vocabulary is text": (dict(semantic=lambda m: m["config"].update(vocab_size="16")), "must be int"),
     "window is NaN": (dict(semantic=lambda m: m["config"].update(window_seconds=float("nan"))), "finite"),
 }
 
