@@ -279,10 +279,17 @@ def load_fairseq_hubert(path: str | os.PathLike):
         model_cfg = dict(to_plain(model_cfg.get("w2v_args") or {}).get("model", model_cfg), _name="hubert")
     _check_is_hubert(checkpoint, model_cfg, state, path)
     config = hubert_config_from_fairseq(model_cfg)
+    from audiolm_lib.limits import LimitError, check_model_size
     from audiolm_lib.safe_load import check_hf_model_config, offline_hub
 
     check_hf_model_config(config.to_dict(), f"{path} (fairseq model config)")  # bounded before allocation
     with offline_hub():
+        with torch.device("meta"):  # sized before any memory is allocated
+            parameters = sum(p.numel() for p in HubertModel(config).parameters())
+        try:
+            check_model_size(parameters, f"{path} (fairseq model config)")
+        except LimitError as exc:
+            raise CheckpointError(str(exc)) from None
         model = HubertModel(config)
     mapped = {}
     for key, tensor in state.items():

@@ -174,3 +174,21 @@ def test_kmeans_npy_claiming_four_billion_rows(tmp_path):
 def test_generation_lengths_are_bounded(tmp_path, args):
     result = invoke("continue", tmp_path / "model", wav(tmp_path / "p.wav"), *args)
     assert refused(result, args[0]), result.output
+
+
+@pytest.mark.parametrize("dims", [{"encoder_embed_dim": 10**6}, {"encoder_layers": 10**5},
+                                  {"encoder_embed_dim": 16384, "encoder_layers": 256, "encoder_ffn_embed_dim": 65536}])
+def test_fairseq_args_asking_for_a_huge_model(tmp_path, dims):
+    import argparse
+
+    import torch
+
+    from audiolm_lib.semantic.fairseq_checkpoint import load_fairseq_hubert
+
+    args = argparse.Namespace(arch="hubert", encoder_embed_dim=32, encoder_layers=1, encoder_attention_heads=2,
+                              encoder_ffn_embed_dim=64, conv_feature_layers="[(32,10,5)] + [(32,3,2)]", conv_pos=16,
+                              conv_pos_groups=2)
+    vars(args).update(dims)
+    path = tmp_path / "hubert.pt"
+    torch.save({"args": args, "model": {"feature_extractor.conv_layers.0.0.weight": torch.zeros(1)}}, path)
+    refused_cheaply(CheckpointError, "outside the accepted range|parameters", load_fairseq_hubert, path)
