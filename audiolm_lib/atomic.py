@@ -92,8 +92,10 @@ def read_lines(path: str | os.PathLike, is_valid: Callable[[str], bool], what: s
     A torn last line (no final newline, or one that fails ``is_valid``) is skipped with a warning naming the
     file; an invalid line before the last raises ``ValueError`` naming the file and line.
     """
+    from audiolm_lib.inputs import MAX_MANIFEST_BYTES, read_text
+
     path = Path(path)
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    lines = read_text(path, what, max_bytes=MAX_MANIFEST_BYTES, errors="replace").split("\n")  # regular, bounded
     torn = lines.pop()  # "" when the file ends with a newline, else a line cut short
     last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
     kept = []

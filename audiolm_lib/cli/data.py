@@ -126,10 +126,19 @@ def index_command(
     folder: Path = typer.Argument(..., help="Folder of your own audio files (searched recursively)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Manifest to write (default: FOLDER/manifest.jsonl)."),
     valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of files held out for validation."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file that is not a manifest."),
 ) -> None:
     """Write a manifest.jsonl for a folder of your own audio (a .txt beside a file is its transcript)."""
-    from audiolm_lib.datasets.manifest import manifest_from_folder, read_manifest
+    from audiolm_lib.cli.common import check_number
+    from audiolm_lib.datasets.manifest import ManifestError, manifest_from_folder, read_manifest
 
+    check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    if out is not None and out.exists() and not overwrite:
+        try:  # an earlier manifest is replaced; any other file of that name is the user's
+            read_manifest(out, resolve=False)
+        except ManifestError:
+            raise ValueError(f"--out {out} exists and is not a manifest; choose another name, or pass --overwrite "
+                             "to replace it") from None
     manifest = manifest_from_folder(folder, out, valid_fraction=valid_fraction)
     _report(manifest, read_manifest(manifest), None)
 

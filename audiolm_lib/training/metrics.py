@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from audiolm_lib.atomic import append_line, atomic_write, atomic_write_text, read_lines
-from audiolm_lib.inputs import check_input_file
+from audiolm_lib.inputs import MAX_MANIFEST_BYTES, check_input_file, read_text
 
 
 class MetricsLogger:
@@ -136,10 +136,10 @@ def _is_csv_row(line: str, header: str, step_column: int) -> bool:
 
 def _drop_torn_tail(path: Path) -> None:
     """Cut a log file back to its last complete line (atomically), warning that a torn line was removed."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         return
+    data = read_text(path, "metrics log", max_bytes=MAX_MANIFEST_BYTES, errors="surrogateescape").encode(
+        "utf-8", errors="surrogateescape")
     if not data or data.endswith(b"\n"):
         return
     cut = data.rfind(b"\n") + 1
@@ -152,6 +152,6 @@ def _csv_header(csv_path: Path) -> list[str] | None:
     """The column names of an existing, non-empty CSV file, else ``None``."""
     if not csv_path.exists():
         return None
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+    with open(check_input_file(csv_path, "metrics CSV"), newline="", encoding="utf-8") as handle:
         first = handle.readline().strip()
     return first.split(",") if first else None

@@ -143,3 +143,13 @@ def test_output_checks_write_nothing_when_they_refuse(tmp_path):
         check_output_dir(tmp_path / "in", fresh=True)
     assert check_output_dir(tmp_path / "in", fresh=True, overwrite=True) == tmp_path / "in"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.wav", "in"]
+
+
+def test_data_index_keeps_a_users_jsonl_unless_told(user, tmp_path):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"my": "log"}\n')
+    assert refused(invoke("data", "index", user, "--out", notes), "not a manifest", "--overwrite")
+    assert notes.read_text() == '{"my": "log"}\n'
+    assert invoke("data", "index", user, "--out", tmp_path / "m.jsonl").exit_code == 0
+    assert invoke("data", "index", user, "--out", tmp_path / "m.jsonl").exit_code == 0  # its own manifest: rewritten
+    assert invoke("data", "index", user, "--out", notes, "--overwrite").exit_code == 0

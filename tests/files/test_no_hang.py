@@ -128,3 +128,34 @@ def test_seconds_are_bounded(tmp_path, value):
     prompt = wav(tmp_path / "p.wav")
     result = within(LIMIT_S, invoke, "continue", tmp_path / "model", prompt, "--seconds", value)
     assert refused(result, "--seconds"), result.output
+
+
+def test_logs_read_back_fifo(tmp_path):
+    from audiolm_lib.training.metrics import MetricsLogger, read_metrics
+
+    tracked_fifo(tmp_path / "run" / "metrics.jsonl")
+    with pytest.raises(ValueError, match="not a regular file"):
+        within(LIMIT_S, read_metrics, tmp_path / "run")
+    with pytest.raises(ValueError, match="not a regular file"):
+        within(LIMIT_S, MetricsLogger, tmp_path / "run", False)
+
+
+def test_training_state_fifo(tmp_path):
+    from audiolm_lib.training.state import load_training_state
+
+    tracked_fifo(tmp_path / "run" / "step_00000010.safetensors")
+    with pytest.raises(CheckpointError, match="not a regular file"), pytest.warns(UserWarning, match="moved aside"):
+        within(LIMIT_S, load_training_state, tmp_path / "run")
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.json"])
+def test_device_files_in_a_model_folder(tmp_path, name):
+    from audiolm_lib.serialization import load_pretrained
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"class": "audiolm_lib.semantic.tokenizer.SemanticTokenizer", "config": {}}')
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).symlink_to("/dev/zero")
+    with pytest.raises(CheckpointError, match="not a regular file|outside"):
+        within(LIMIT_S, load_pretrained, folder)
