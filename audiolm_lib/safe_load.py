@@ -243,6 +243,22 @@ def check_hf_model_config(config: Any, source: str) -> None:
         raise CheckpointError(str(exc)) from None
 
 
+def check_hf_model_size(model_class: type, config: Any, source: str) -> None:
+    """Build ``model_class(config)`` (a transformers model and config object) on the ``meta`` device and refuse
+    it, before any memory is allocated, if it is larger than :data:`~audiolm_lib.limits.MAX_PARAMETERS`
+    (transformers would allocate the weights a folder lacks)."""
+    import torch
+
+    from audiolm_lib.limits import LimitError, check_model_size
+
+    with offline_hub(), torch.device("meta"):
+        parameters = sum(p.numel() for p in model_class(config).parameters())
+    try:
+        check_model_size(parameters, source)
+    except LimitError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
 @contextlib.contextmanager
 def offline_hub() -> Iterator[None]:
     """Within the block, Hugging Face libraries run offline (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` and

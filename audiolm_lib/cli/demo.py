@@ -78,7 +78,7 @@ def continue_command(
     """
     import torch
 
-    from audiolm_lib.audio import audio_info, load_audio, save_audio
+    from audiolm_lib.audio import MAX_DECODED_SAMPLES, audio_info, load_audio, save_audio
     from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
 
@@ -95,6 +95,9 @@ def continue_command(
     if int8 not in ("auto", "on", "off"):
         raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
+    if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
+        raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
+                         "samples; ask for less")
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     frames, file_rate = audio_info(prompt)

@@ -203,11 +203,14 @@ def _load_own_directory(path: Path) -> tuple["EncodecModel", int]:
     stored = meta["config"]
     if not isinstance(stored, dict) or "encodec" not in stored or "num_quantizers" not in stored:
         raise CheckpointError(f"{path / CONFIG_NAME} lacks the 'encodec' and 'num_quantizers' entries")
-    from audiolm_lib.safe_load import check_hf_model_config, offline_hub
+    from audiolm_lib.safe_load import check_hf_model_config, check_hf_model_size, offline_hub
 
     check_hf_model_config(stored["encodec"], f"{path / CONFIG_NAME} (encodec)")
     with offline_hub():
-        model = EncodecModel(EncodecConfig.from_dict(stored["encodec"])).eval()
+        encodec_config = EncodecConfig.from_dict(stored["encodec"])
+    check_hf_model_size(EncodecModel, encodec_config, f"{path / CONFIG_NAME} (encodec)")
+    with offline_hub():
+        model = EncodecModel(encodec_config).eval()
     load_weights(model, path / WEIGHTS_NAME)
     return model, int(stored["num_quantizers"])
 
@@ -218,8 +221,14 @@ def _load_hf_directory(path: Path) -> "EncodecModel":
     if not (path / "config.json").exists():
         raise CheckpointError(f"{path} has no config.json: not a transformers EnCodec directory")
     check_hf_directory(path, "EnCodec model")  # before the (slow) transformers import
-    from transformers import EncodecModel
+    from transformers import EncodecConfig, EncodecModel
 
+    from audiolm_lib.inputs import read_json
+    from audiolm_lib.safe_load import check_hf_model_size
+
+    with offline_hub():
+        config = EncodecConfig.from_dict(read_json(path / "config.json", "EnCodec config", inside=path))
+    check_hf_model_size(EncodecModel, config, str(path / "config.json"))
     try:
         with offline_hub():
             return EncodecModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)

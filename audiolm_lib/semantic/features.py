@@ -228,8 +228,9 @@ class HubertFeatures(FeatureExtractor):
             if not (path / "config.json").exists():
                 raise CheckpointError(f"{path} has no config.json: not a Hugging Face model directory")
             check_hf_directory(path, "HuBERT model")  # before the (slow) transformers import
-            from transformers import HubertModel
+            from transformers import HubertConfig, HubertModel
 
+            _check_folder_model_size(HubertModel, HubertConfig, path)
             try:
                 with offline_hub():
                     model = HubertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
@@ -304,7 +305,9 @@ class W2VBertFeatures(FeatureExtractor):
         from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
         check_hf_directory(path, "w2v-BERT model")  # before the (slow) transformers import
-        from transformers import Wav2Vec2BertModel
+        from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+        _check_folder_model_size(Wav2Vec2BertModel, Wav2Vec2BertConfig, path)
 
         try:
             with offline_hub():
@@ -373,11 +376,25 @@ def _json_config(hf_config) -> dict:
 def _build_hf_model(model_class, config_class, model_config: dict, source: str) -> nn.Module:
     """A transformers model from a stored config dict, once :func:`~audiolm_lib.safe_load.check_hf_model_config`
     passed (nothing fetched, sizes bounded), with the hub offline while it is built."""
-    from audiolm_lib.safe_load import check_hf_model_config, offline_hub
+    from audiolm_lib.safe_load import check_hf_model_config, check_hf_model_size, offline_hub
 
     check_hf_model_config(model_config, source)
     with offline_hub():
-        return model_class(config_class.from_dict(model_config))
+        config = config_class.from_dict(model_config)
+    if torch.get_default_device().type != "meta":  # (already sized when probed on meta)
+        check_hf_model_size(model_class, config, source)
+    with offline_hub():
+        return model_class(config)
+
+
+def _check_folder_model_size(model_class, config_class, directory: Path) -> None:
+    """A Hugging Face folder's model, sized on the meta device from its (already checked) config.json."""
+    from audiolm_lib.inputs import read_json
+    from audiolm_lib.safe_load import check_hf_model_size, offline_hub
+
+    with offline_hub():
+        config = config_class.from_dict(read_json(directory / "config.json", "model config", inside=directory))
+    check_hf_model_size(model_class, config, str(directory / "config.json"))
 
 
 def _hf_normalize_flag(directory: Path) -> bool:

@@ -192,3 +192,14 @@ def test_fairseq_args_asking_for_a_huge_model(tmp_path, dims):
     path = tmp_path / "hubert.pt"
     torch.save({"args": args, "model": {"feature_extractor.conv_layers.0.0.weight": torch.zeros(1)}}, path)
     refused_cheaply(CheckpointError, "outside the accepted range|parameters", load_fairseq_hubert, path)
+
+
+def test_hugging_face_folder_config_asking_for_a_huge_model(tmp_path):
+    from transformers import HubertConfig
+
+    from audiolm_lib.semantic.features import HubertFeatures
+
+    config = HubertConfig(hidden_size=16384, num_hidden_layers=256, num_attention_heads=256, intermediate_size=65536)
+    (tmp_path / "config.json").write_text(config.to_json_string())
+    (tmp_path / "model.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    refused_cheaply(CheckpointError, "parameters", HubertFeatures.from_pretrained, tmp_path, 1)
