@@ -83,7 +83,7 @@ def parse_json(text: str, source: str) -> Any:
         raise InputFileError(f"{source}: JSON nested more than {MAX_JSON_DEPTH} levels deep; refusing it")
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
         raise InputFileError(f"{source} is not valid JSON (truncated or corrupt?): {exc}") from None
     except RecursionError:
         raise InputFileError(f"{source}: JSON nested too deeply; refusing it") from None

@@ -107,8 +107,9 @@ def read_manifest(
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{path}, line {number}: not valid JSON (truncated or corrupt?): {exc.msg}") from exc
+        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+            raise ManifestError(f"{path}, line {number}: not valid JSON (truncated or corrupt?): "
+                                f"{getattr(exc, 'msg', exc)}") from exc
         except RecursionError:
             raise ManifestError(f"{path}, line {number}: JSON nested too deeply") from None
         if not isinstance(entry, dict):
