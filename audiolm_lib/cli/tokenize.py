@@ -70,13 +70,13 @@ def _load_or_fit_tokenizer(spec: str, manifests: list[Path], out_dir: Path, clus
     if (fitted / "config.json").exists():  # fitted by an earlier (interrupted) run: reuse, so the cache resumes
         typer.echo(f"using the {spec} tokenizer fitted earlier: {fitted}")
         return load_pretrained(fitted, map_location=device)
-    import soundfile as sf
+    from audiolm_lib.audio import AudioError, audio_info
 
     files = []
     for entry in (e for m in manifests for e in read_manifest(m) if e.get("split", "train") == "train"):
-        try:  # unreadable files are left to the cache build, which lists them in errors.jsonl
-            sf.info(entry["audio"])
-        except Exception:
+        try:  # unreadable files (a FIFO too) are left to the cache build, which lists them in errors.jsonl
+            audio_info(entry["audio"])
+        except AudioError:
             continue
         files.append(entry["audio"])
     if not files:
