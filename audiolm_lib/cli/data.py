@@ -130,15 +130,16 @@ def index_command(
 ) -> None:
     """Write a manifest.jsonl for a folder of your own audio (a .txt beside a file is its transcript)."""
     from audiolm_lib.cli.common import check_number
-    from audiolm_lib.datasets.manifest import ManifestError, manifest_from_folder, read_manifest
+    from audiolm_lib.datasets.manifest import MANIFEST_NAME, ManifestError, manifest_from_folder, read_manifest
 
     check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
-    if out is not None and out.exists() and not overwrite:
+    target = out if out is not None else folder / MANIFEST_NAME
+    if target.is_file() and not overwrite:
         try:  # an earlier manifest is replaced; any other file of that name is the user's
-            read_manifest(out, resolve=False)
+            read_manifest(target, resolve=False)
         except ManifestError:
-            raise ValueError(f"--out {out} exists and is not a manifest; choose another name, or pass --overwrite "
-                             "to replace it") from None
+            raise ValueError(f"{target} exists and is not a manifest; choose another name (--out), or pass "
+                             "--overwrite to replace it") from None
     manifest = manifest_from_folder(folder, out, valid_fraction=valid_fraction)
     _report(manifest, read_manifest(manifest), None)
 

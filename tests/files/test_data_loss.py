@@ -149,6 +149,9 @@ def test_data_index_keeps_a_users_jsonl_unless_told(user, tmp_path):
     notes = tmp_path / "notes.jsonl"
     notes.write_text('{"my": "log"}\n')
     assert refused(invoke("data", "index", user, "--out", notes), "not a manifest", "--overwrite")
+    (user / "manifest.jsonl").write_text("my own list\n")
+    assert refused(invoke("data", "index", user), "not a manifest")
+    (user / "manifest.jsonl").unlink()
     assert notes.read_text() == '{"my": "log"}\n'
     assert invoke("data", "index", user, "--out", tmp_path / "m.jsonl").exit_code == 0
     assert invoke("data", "index", user, "--out", tmp_path / "m.jsonl").exit_code == 0  # its own manifest: rewritten
