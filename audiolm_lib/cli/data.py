@@ -1,12 +1,15 @@
 """``audiolm data piano|speech|recorded|voices|index``: build the embedded datasets (no download) or index your own audio."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
+from audiolm_lib.cli.common import check_number, friendly_errors
+
+MAX_MINUTES = 7 * 24 * 60.0  # a week of audio: more is a typo, not a dataset
 
 
 @friendly_errors
@@ -32,6 +35,15 @@ def piano_command(
     from audiolm_lib.datasets.piano import build_piano_dataset
     from audiolm_lib.datasets.piano_variants import VariantSpec, parse_range, parse_soundfonts
 
+    check_number("--minutes", minutes, -math.inf, MAX_MINUTES)  # (the builders say "must be positive")
+    check_number("--clip-seconds", clip_seconds, 0.0, 3600.0, open_low=True)
+    check_number("--max-seconds-per-piece", max_seconds_per_piece, 0.0, 3600.0, open_low=True)
+    check_number("--max-score-mb", max_score_mb, 0.0, 1024.0)
+    check_number("--parse-timeout", parse_timeout, 0.0, 24 * 3600.0)
+    check_number("--variants", variants, 1, 1000)
+    check_number("--workers", workers, 1, 256)
+    if valid_fraction is not None:
+        check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
     check_dataset_folder(out_dir)
     fonts = parse_soundfonts(soundfonts)
     spec = VariantSpec(count=variants, tempo=parse_range(tempo), velocity=parse_range(velocity),
@@ -61,6 +73,10 @@ def speech_command(
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.speech import build_speech_dataset
 
+    check_number("--minutes", minutes, -math.inf, MAX_MINUTES)  # (the builders say "must be positive")
+    check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    check_number("--workers", workers, 1, 256)
+    check_number("--max-utterances-per-speaker", max_utterances_per_speaker, 1, 1 << 30)
     check_dataset_folder(out_dir)
     chosen = None
     if speakers:
@@ -85,6 +101,10 @@ def recorded_command(
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.recorded import build_recorded_dataset
 
+    check_number("--minutes", minutes, -math.inf, MAX_MINUTES)
+    check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    check_number("--utterance-seconds", utterance_seconds, 0.0, 3600.0, open_low=True)
+    check_dataset_folder(out_dir)
     manifest = build_recorded_dataset(out_dir, minutes=minutes, sources=_names(sources) if sources else None,
                                       valid_fraction=valid_fraction, utterance_seconds=utterance_seconds)
     _report(manifest, read_manifest(manifest), "identity")
@@ -129,7 +149,6 @@ def index_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file that is not a manifest."),
 ) -> None:
     """Write a manifest.jsonl for a folder of your own audio (a .txt beside a file is its transcript)."""
-    from audiolm_lib.cli.common import check_number
     from audiolm_lib.datasets.manifest import MANIFEST_NAME, ManifestError, manifest_from_folder, read_manifest
 
     check_number("--valid-fraction", valid_fraction, 0.0, 1.0)

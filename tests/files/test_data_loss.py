@@ -103,6 +103,7 @@ def test_other_commands_refuse_a_folder_of_someone_elses_files(user, tmp_path):
     assert refused(invoke("train-hubert", user / "rec.wav", "--out", user), "contains the input")
     assert refused(invoke("data", "piano", user, "--minutes", 0.1), "not empty")
     assert refused(invoke("data", "speech", user, "--minutes", 0.1), "not empty")
+    assert refused(invoke("data", "recorded", user, "--minutes", 0.1), "not empty")
     assert snapshot(user) == before
 
 
