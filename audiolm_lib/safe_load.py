@@ -171,6 +171,13 @@ def check_hf_directory(path: str | os.PathLike, what: str) -> Path:
                                  max_bytes=MAX_CONFIG_BYTES if name.endswith(".json") else None)
         check_hf_model_config(read_json(path / "config.json", f"{what} config", inside=path),
                               str(path / "config.json"))
+        if "model.safetensors.index.json" in present:  # sharded weights: each shard a file of this folder
+            index = read_json(path / "model.safetensors.index.json", f"{what} weights index", inside=path)
+            shards = set((index.get("weight_map") or {}).values()) if isinstance(index, dict) else {None}
+            for shard in shards:
+                if not isinstance(shard, str) or shard not in present or not shard.endswith(".safetensors"):
+                    raise CheckpointError(f"refusing {what} weights index {path / 'model.safetensors.index.json'}: "
+                                          f"shard {shard!r:.80} is not a safetensors file of the folder")
     except InputFileError as exc:
         raise CheckpointError(str(exc)) from None
     if any(name in present for name in SAFE_HF_WEIGHTS):

@@ -41,6 +41,7 @@ def demo_command(
     check_seconds("--prompt-seconds", prompt_seconds)
     check_number("--budget-minutes", budget_minutes, 0.0, 7 * 24 * 60, open_low=True)
     check_number("--temperature", temperature, 0.0, 100.0)
+    check_number("--threads", threads, 0, 1024)
     check_output_dir(out, "output folder (--out)", inputs=[prompt, checkpoint], fresh=True, overwrite=overwrite,
                      ours=holds_only(*DEMO_OUTPUTS))
     if threads > 0:

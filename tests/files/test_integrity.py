@@ -145,3 +145,13 @@ def test_out_of_range_options(tmp_path, command, args, option):
         result = invoke("train", "semantic", tmp_path / "cache", tmp_path / "run", *args)
     assert refused(result, option), result.output
     assert not (tmp_path / "tok").exists() and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "/etc/passwd", "missing.safetensors", 5])
+def test_sharded_weights_index_out_of_the_folder(tmp_path, shard):
+    from audiolm_lib.safe_load import check_hf_directory
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": shard}}))
+    with pytest.raises(CheckpointError, match="not a safetensors file of the folder"):
+        check_hf_directory(tmp_path, "HuBERT model")
