@@ -237,7 +237,8 @@ def check_hf_model_config(config: Any, source: str) -> None:
         if name in HF_REFUSED_FIELDS or "remote_code" in name or ("kernel" in name and name not in HF_BOUNDS):
             raise CheckpointError(f"refusing {source}: field {key!r} loads code or content from a model hub; "
                                   "audiolm_lib never fetches anything")
-        if "attn_implementation" in name and value not in HF_ATTENTION:
+        if "attn_implementation" in name and (isinstance(value, (str, dict)) or name.endswith("implementation")) \
+                and value not in HF_ATTENTION:  # (not the boolean _attn_implementation_autoset)
             raise CheckpointError(f"refusing {source}: {key} = {value!r} would fetch an attention kernel; use one of "
                                   f"{[a for a in HF_ATTENTION if a]} (or leave it out)")
         if isinstance(value, dict):

@@ -99,3 +99,11 @@ def test_importing_the_library_changes_no_environment():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={k: v for k, v in os.environ.items() if "OFFLINE" not in k})
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_local_attention_settings_are_accepted():
+    from audiolm_lib.safe_load import check_hf_model_config
+
+    for value in (None, "eager", "sdpa"):
+        check_hf_model_config(dict(_tiny_hubert_config(), _attn_implementation=value,
+                                   _attn_implementation_autoset=True), "config")
