@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 WIDTH = (1, 16_384)
 DEPTH = (1, 256)
-VOCAB = (1, 1 << 20)
+VOCAB = (1, 1 << 17)  # k-means clusters, codebooks, FSQ grids: thousands in practice
 CODEBOOKS = (1, 64)
 FFT = (1, 1 << 16)
 
@@ -45,7 +45,7 @@ FIELD_BOUNDS: dict[str, tuple[float, float]] = {
     "ff_mult": (0, 64),
     "mlp_ratio": (0, 64),
 }
-MAX_PARAMETERS = 2_000_000_000  # a model built from a config (8 GB of float32); counted before allocation
+MAX_PARAMETERS = 1_000_000_000  # a model built from a config (4 GB of float32); counted before allocation
 MAX_SECONDS = 3600.0  # --seconds, --prompt-seconds and other lengths of audio to generate or read at once
 
 

@@ -4,7 +4,10 @@ A command that generates for minutes must not fail at the end because ``-o`` nam
 folder, ``/proc/...`` or a file without a known audio extension. :func:`check_output_file` and
 :func:`check_output_dir` find that out first, by creating (and removing) a temp file where the atomic writer
 (:mod:`audiolm_lib.atomic`) will put its own, and they remove stale partials of earlier killed writes.
-Torch-free.
+
+They are also the one place every command asks whether writing is safe: an output that is (or holds) one of
+the command's inputs is refused (:func:`check_not_input`), and so is an existing non-empty output folder
+unless ``--overwrite`` (``--resume``) says so or it is the command's own earlier output. Torch-free.
 """
 from __future__ import annotations
 
