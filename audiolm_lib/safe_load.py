@@ -169,8 +169,9 @@ def check_hf_directory(path: str | os.PathLike, what: str) -> Path:
             if not (path / name).is_dir():
                 check_input_file(path / name, f"{what} file", inside=path,
                                  max_bytes=MAX_CONFIG_BYTES if name.endswith(".json") else None)
-        check_hf_model_config(read_json(path / "config.json", f"{what} config", inside=path),
-                              str(path / "config.json"))
+        for name in present:  # config.json, and any other JSON transformers may read (generation, preprocessor)
+            if name.endswith(".json") and name != "model.safetensors.index.json":
+                check_hf_model_config(read_json(path / name, f"{what} {name}", inside=path), str(path / name))
         if "model.safetensors.index.json" in present:  # sharded weights: each shard a file of this folder
             index = read_json(path / "model.safetensors.index.json", f"{what} weights index", inside=path)
             shards = set((index.get("weight_map") or {}).values()) if isinstance(index, dict) else {None}
@@ -198,8 +199,8 @@ def check_hf_directory(path: str | os.PathLike, what: str) -> Path:
 # transformers fetch a kernel from the hub through the `kernels` package
 HF_ATTENTION = (None, "eager", "sdpa")
 # config fields that resolve hub content or remote code
-HF_REFUSED_FIELDS = ("auto_map", "trust_remote_code", "custom_pipelines", "use_kernels", "kernel_config",
-                     "quantization_config", "custom_code", "hub_kernels")
+HF_REFUSED_FIELDS = ("auto_map", "trust_remote_code", "custom_pipelines", "custom_generate", "use_kernels",
+                     "kernel_config", "quantization_config", "custom_code", "hub_kernels")
 HF_BOUNDS = {
     **dict.fromkeys(("hidden_size", "output_hidden_size", "feature_projection_input_dim", "tdnn_dim", "conv_dim",
                      "classifier_proj_size", "xvector_output_dim", "proj_codevector_dim"), (0, 16_384)),
@@ -234,7 +235,8 @@ def check_hf_model_config(config: Any, source: str) -> None:
         raise CheckpointError(f"{source}: expected a Hugging Face config object, got {type(config).__name__}")
     for key, value in config.items():
         name = str(key).lower()
-        if name in HF_REFUSED_FIELDS or "remote_code" in name or ("kernel" in name and name not in HF_BOUNDS):
+        if (name in HF_REFUSED_FIELDS or "remote_code" in name or name.startswith("custom_")
+                or ("kernel" in name and name not in HF_BOUNDS)):
             raise CheckpointError(f"refusing {source}: field {key!r} loads code or content from a model hub; "
                                   "audiolm_lib never fetches anything")
         if "attn_implementation" in name and (isinstance(value, (str, dict)) or name.endswith("implementation")) \

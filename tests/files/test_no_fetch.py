@@ -107,3 +107,13 @@ def test_local_attention_settings_are_accepted():
     for value in (None, "eager", "sdpa"):
         check_hf_model_config(dict(_tiny_hubert_config(), _attn_implementation=value,
                                    _attn_implementation_autoset=True), "config")
+
+
+@pytest.mark.parametrize("name,field", [("generation_config.json", "custom_generate"),
+                                        ("preprocessor_config.json", "auto_map")])
+def test_other_json_of_a_hugging_face_folder_naming_hub_content(tmp_path, name, field):
+    (tmp_path / "config.json").write_text(json.dumps(_tiny_hubert_config()))
+    (tmp_path / "model.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    (tmp_path / name).write_text(json.dumps({field: "org/repo"}))
+    with pytest.raises(CheckpointError, match="refusing.*(hub|kernel)"):
+        check_hf_directory(tmp_path, "HuBERT model")
