@@ -114,7 +114,7 @@ def describe_model(model_dir: Path) -> dict:
         layout = getattr(getattr(module, "config", None), "layout", None)
         if layout is not None:
             components[name]["layout"] = layout
-    return {
+    info = {
         "model_dir": str(model_dir),
         "sample_rate": model.sample_rate,
         "semantic_rate": model.semantic_rate,
@@ -122,11 +122,22 @@ def describe_model(model_dir: Path) -> dict:
         "acoustic_rate": model.acoustic_rate,
         "codebook_size": int(model.codec.codebook_size),
         "codec_levels": int(model.codec.num_quantizers),
-        "coarse_levels": model.num_coarse,
-        "fine_levels": model.num_fine,
+        "acoustic_levels": model.num_quantizers,
         "acoustic_generator": type(model.acoustic).__name__,
+        "acoustic_generation": describe_acoustic(model.acoustic),
         "components": components,
     }
+    if model.coarse_lm is not None:  # the coarse + fine pair: which levels each stage makes
+        info.update(coarse_levels=model.num_coarse, fine_levels=model.num_fine)
+    return info
+
+
+def describe_acoustic(acoustic) -> str:
+    """The generator's own ``describe()`` line, or its class and level count for one without."""
+    describe = getattr(acoustic, "describe", None)
+    if callable(describe):
+        return str(describe())
+    return f"{type(acoustic).__name__}: {int(acoustic.num_quantizers)} levels"
 
 
 @friendly_errors
@@ -144,7 +155,8 @@ def info_command(
     typer.echo(f"{info['model_dir']}: {info['sample_rate']} Hz audio")
     typer.echo(f"  semantic tokens: {info['semantic_vocab_size']} ids at {info['semantic_rate']:g} Hz")
     typer.echo(f"  acoustic tokens: {info['codec_levels']} RVQ levels x {info['codebook_size']} codes at "
-               f"{info['acoustic_rate']:g} Hz (coarse {info['coarse_levels']}, fine {info['fine_levels']})")
+               f"{info['acoustic_rate']:g} Hz; the generator makes {info['acoustic_levels']}")
+    typer.echo(f"  acoustic generator: {info['acoustic_generation']}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""
         typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "
