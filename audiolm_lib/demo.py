@@ -114,7 +114,7 @@ def plot_continuation(prompt: torch.Tensor, continuation: torch.Tensor, sample_r
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from audiolm_lib.eval.mel import mel_spectrogram
+    from audiolm_lib.measures import mel_spectrogram
 
     wave = torch.cat([prompt.reshape(-1), continuation.reshape(-1)]).float()
     mel = mel_spectrogram(wave, sample_rate, n_fft=1024, hop_length=160, n_mels=80)

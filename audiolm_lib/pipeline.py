@@ -31,6 +31,7 @@ from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, Sem
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.sampling import SamplingConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
+from audiolm_lib.provenance import provenance_problems
 from audiolm_lib.serialization import (
     CONFIG_NAME,
     CheckpointError,
@@ -177,8 +178,6 @@ class AudioLM(nn.Module):
             problems.append(f"the acoustic generator uses {acoustic.num_quantizers} RVQ levels but the codec has "
                             f"only {codec.num_quantizers}")
         if not problems:  # same token spaces: were the stages trained on this tokenizer's and codec's tokens?
-            from audiolm_lib.training.token_cache import provenance_problems
-
             problems += provenance_problems(self.components())
         if problems:
             raise CheckpointError("AudioLM components do not fit together: " + "; ".join(problems))

@@ -16,16 +16,14 @@ from typing import Any, TypeVar
 import torch
 
 from audiolm_lib.atomic import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
+from audiolm_lib.errors import CheckpointError  # noqa: F401  (re-exported)
+from audiolm_lib.safe_load import check_regular_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 
 T = TypeVar("T")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, of the wrong kind or does not match the model."""
 
 
 # --------------------------------------------------------------------------------------------- configs
@@ -81,7 +79,6 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         raise CheckpointError(f"checkpoint directory not found: {directory}")
     if not directory.is_dir():
         raise CheckpointError(f"expected a checkpoint directory (config.json + model.safetensors), got a file: {directory}")
-    from audiolm_lib.safe_load import check_regular_file
 
     config_path = directory / CONFIG_NAME if path is None else Path(path)
     if not config_path.exists() and not config_path.is_symlink():
@@ -151,7 +148,6 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from audiolm_lib.safe_load import check_regular_file
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

@@ -170,7 +170,7 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     from audiolm_lib.pipeline import AudioLM
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer
     from audiolm_lib.serialization import atomic_write_text, load_pretrained
-    from audiolm_lib.training.token_cache import component_identity, identity_summary
+    from audiolm_lib.provenance import component_identity, identity_summary
 
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair

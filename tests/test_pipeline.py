@@ -172,7 +172,7 @@ def test_components_of_the_wrong_kind_are_named(model):
 
 
 def test_stages_trained_on_another_tokenizer_are_refused(tmp_path):
-    from audiolm_lib.training.token_cache import component_identity, identity_summary
+    from audiolm_lib.provenance import component_identity, identity_summary
 
     model = tiny_pipeline()
     logmel = SemanticTokenizer.logmel(torch.randn(VOCAB, 80))  # same vocabulary and rate as the MFCC one

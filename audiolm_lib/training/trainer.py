@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiolm_lib.datasets.splits import VALID_SPLITS, split_indices
 from audiolm_lib.serialization import CheckpointError, atomic_write_text, config_from_dict
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import CropSpec, StageBatches, _mix, validation_batches
@@ -39,7 +40,6 @@ STAGE_CLASSES = {  # stage -> (module, model class, config class)
     "fine": ("audiolm_lib.lm.stages", "FineLM", "FineLMConfig"),
     "parallel": ("audiolm_lib.lm.parallel", "ParallelAcousticLM", "ParallelAcousticLMConfig"),
 }
-VALID_SPLITS = ("valid", "validation", "val", "dev")
 
 
 # ------------------------------------------------------------------------------------------ model + data
@@ -98,21 +98,6 @@ def check_cache_fits(model: nn.Module, cache: Any, stage: str) -> None:
     if stage != "fine" and vocab is not None and getattr(cache, "semantic_vocab_size", 0) > vocab:
         raise ValueError(f"token cache has {cache.semantic_vocab_size} semantic tokens but the {stage} model's "
                          f"vocabulary holds only {vocab}")
-
-
-def split_indices(cache: Any) -> tuple[list[int], list[int]]:
-    """(train, validation) item indices by each item's ``split`` field (validation: valid/validation/val/dev)."""
-    if callable(getattr(cache, "indices", None)):  # TokenCache reads splits from its index, not the items
-        held_out = {name: set(cache.indices(name)) for name in VALID_SPLITS + ("test",)}
-        everything = list(cache.indices())
-    else:
-        splits = [str(cache[i].get("split")).lower() for i in range(len(cache))]
-        held_out = {name: {i for i, s in enumerate(splits) if s == name} for name in VALID_SPLITS + ("test",)}
-        everything = list(range(len(cache)))
-    valid_set = set().union(*(held_out[name] for name in VALID_SPLITS))
-    valid = [i for i in everything if i in valid_set]
-    train = [i for i in everything if i not in valid_set and i not in held_out["test"]]
-    return (train or everything), valid
 
 
 def open_token_cache(source: Any) -> Any:

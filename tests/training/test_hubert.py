@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from audiolm_lib.audio import save_audio
-from audiolm_lib.semantic import hubert_training
-from audiolm_lib.semantic.hubert_training import (
+from audiolm_lib.training import hubert as hubert_training
+from audiolm_lib.training.hubert import (
     HubertTrainingConfig,
     frame_targets,
     num_frames,
