@@ -73,7 +73,7 @@ def continue_command(
     """
     import torch
 
-    from audiolm_lib.audio import audio_info, load_audio, save_audio
+    from audiolm_lib.audio import save_audio
     from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
 
@@ -87,9 +87,7 @@ def continue_command(
     model = AudioLM.from_pretrained(model_dir, map_location=device)
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
-    frames, file_rate = audio_info(prompt)
-    stop = frames if prompt_seconds is None else min(frames, max(1, round(prompt_seconds * file_rate)))
-    wave = load_audio(prompt, sample_rate=model.sample_rate, start=model.prompt_cut(stop, file_rate).start, stop=stop)
+    wave = model.load_prompt(prompt, prompt_seconds)
     generator = torch.Generator(device=device).manual_seed(seed)
     result = model.continue_audio(wave.to(device), seconds, sample_rate=model.sample_rate, generator=generator,
                                   temperature=temperature, top_k=top_k, top_p=top_p, return_prompt=with_prompt,
