@@ -54,6 +54,30 @@ def has_checkpoint(directory: str | os.PathLike) -> bool:
     return (Path(directory) / "config.json").exists()
 
 
+def tiny_random_audiolm(levels: int = 4) -> "AudioLM":
+    """The shipped architecture at a toy size with random weights (seeded), for examples that must run in seconds:
+    an MFCC k-means tokenizer of 16 ids, a ``levels`` x 32-code SpectralCodec, dim-32 depth-1 semantic stage and
+    parallel acoustic generator."""
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.stages import SemanticLM, SemanticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    codec = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=16,
+                                              upsampler_depth=1, latent_dim=8, num_quantizers=levels,
+                                              codebook_size=32, phase_iterations=1))
+    acoustic = ParallelAcousticLM(ParallelAcousticLMConfig(semantic_vocab_size=16, codebook_size=32,
+                                                           num_quantizers=levels, window_seconds=1.0,
+                                                           steps_per_level=(4, 1), transformer=shape))
+    return AudioLM(SemanticTokenizer.mfcc(torch.randn(16, 39)), codec,
+                   SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
+                   acoustic=acoustic).eval()
+
+
 # ------------------------------------------------------------------------------------------------ prompts
 def piano_prompt(seconds: float, seed: int = 0, sample_rate: int = 16000) -> tuple[torch.Tensor, str]:
     """The opening ``seconds`` of the first held-out piece of the music21 corpus (split "test" of

@@ -7,13 +7,15 @@
                                                        ▼
         SemanticLM (continue semantic) ─► acoustic generator (all Q levels) ─► codec.decode(codes) ─► wave
 
-The acoustic generator is anything with the :class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`: by
-default the paper's CoarseLM (levels 1..Qc) + FineLM (levels Qc+1..Qc+Qf) pair
-(:class:`~audiolm_lib.lm.hierarchical.HierarchicalAcoustic`), or a parallel masked model
-(:class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`). Its parts are saved as sub-folders named by its
+The acoustic generator is anything with the :class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`: a
+parallel masked model (:class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`, what the shipped checkpoints use), or
+the paper's CoarseLM (levels 1..Qc) + FineLM (levels Qc+1..Qc+Qf) pair
+(:class:`~audiolm_lib.lm.hierarchical.HierarchicalAcoustic`, what ``AudioLM(tok, codec, sem, coarse, fine)``
+builds). Its parts are saved as sub-folders named by its
 ``components()`` and rebuilt by its class's ``from_components``.
 
-Only this module (and ``audiolm_lib.training``) sees both audio components and language models.
+Only this module (and ``audiolm_lib.training``) sees both audio components and language models; what a
+component was trained on is checked by :mod:`audiolm_lib.provenance`.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class AudioLM(nn.Module):
         semantic_tokenizer: audio -> semantic ids (:class:`~audiolm_lib.interfaces.SemanticTokenizerProtocol`).
         codec: audio <-> RVQ codes (:class:`~audiolm_lib.interfaces.CodecProtocol`).
         semantic_lm: the semantic stage (:mod:`audiolm_lib.lm.stages`).
-        coarse_lm / fine_lm: the paper's acoustic stages (the default acoustic generator).
+        coarse_lm / fine_lm: the paper's acoustic stages (give these, or ``acoustic``).
         config: default sampling settings.
         acoustic: any acoustic generator (:class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`), e.g. a
             :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`, in place of ``coarse_lm`` + ``fine_lm``.
@@ -76,7 +78,7 @@ class AudioLM(nn.Module):
 
         model = AudioLM.from_pretrained("checkpoints/piano")
         wave = model.continue_audio("prompt.wav", seconds=4.0, generator=torch.Generator().manual_seed(0))
-        fast = AudioLM(tokenizer, codec, semantic_lm, acoustic=ParallelAcousticLM.from_pretrained("runs/parallel/model"))
+        built = AudioLM(tokenizer, codec, semantic_lm, acoustic=ParallelAcousticLM.from_pretrained("runs/parallel/model"))
     """
 
     def __init__(

@@ -9,8 +9,6 @@ from pathlib import Path
 import torch
 
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
-from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
-from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
 from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.pipeline import AudioLM
@@ -34,19 +32,10 @@ def tiny_audiolm(num_fine_quantizers: int = 2, layout: str = "delay") -> AudioLM
 
 
 def tiny_shipped_audiolm(levels: int = 4) -> AudioLM:
-    """The shipped architecture in miniature: a ``levels`` x 32-code SpectralCodec and a parallel acoustic
-    generator (dim-32 depth-1 Transformers, seeded)."""
-    torch.manual_seed(0)
-    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
-    codec = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=16,
-                                              upsampler_depth=1, latent_dim=8, num_quantizers=levels,
-                                              codebook_size=32, phase_iterations=1))
-    acoustic = ParallelAcousticLM(ParallelAcousticLMConfig(semantic_vocab_size=16, codebook_size=32,
-                                                           num_quantizers=levels, window_seconds=1.0,
-                                                           steps_per_level=(4, 1), transformer=shape))
-    return AudioLM(SemanticTokenizer.mfcc(torch.randn(16, 39)), codec,
-                   SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
-                   acoustic=acoustic)
+    """The shipped architecture in miniature (SpectralCodec + parallel acoustic generator, random, seeded)."""
+    from audiolm_lib.demo import tiny_random_audiolm
+
+    return tiny_random_audiolm(levels)
 
 
 def tiny_model_dir(directory: Path, **settings) -> Path:

@@ -2,7 +2,7 @@
 
 Every extractor is an ``nn.Module`` mapping ``Tensor[B, 1, T]`` audio at ``sample_rate`` to
 ``Tensor[B, F, D]`` features at ``frame_rate`` Hz. The spectral baselines default to 16 kHz and a hop of
-320 samples (50 Hz), so their frames align 1:1 with the SoundStream codec's frames: ``F = ceil(T / 320)``.
+320 samples (50 Hz), so their frames align 1:1 with the codecs' 50 Hz frames: ``F = ceil(T / 320)``.
 They are HuBERT's iteration-0 targets (13 MFCCs + deltas + delta-deltas = 39 dims).
 """
 from __future__ import annotations
