@@ -20,7 +20,7 @@ def demo_command(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="AudioLM folder (default: checkpoints/piano or checkpoints/speech)."),
     prompt: Optional[Path] = typer.Option(None, "--prompt", help="Your own prompt audio instead of a rendered, unseen one."),
     prompt_seconds: float = typer.Option(3.0, "--prompt-seconds", help="Length of the prompt."),
-    seconds: float = typer.Option(7.0, "--seconds", help="Length of the continuation."),
+    seconds: float = typer.Option(7.0, "--seconds", "-s", help="Length of the continuation."),
     retrain: bool = typer.Option(False, "--retrain", help="Build the data and train the small recipe instead of loading a checkpoint."),
     budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec + three stages)."),
     tiny: bool = typer.Option(False, "--tiny", help="With --retrain: a seconds-scale run (smoke test; the audio is noise)."),

@@ -22,7 +22,7 @@ STAGE_HELP = {
 }
 
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="JSON or YAML file of training settings.")
-SET_OPTION = typer.Option(None, "--set", "-s", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
+SET_OPTION = typer.Option(None, "--set", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
 RESUME_OPTION = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT_DIR, exactly.")
 STEPS_OPTION = typer.Option(None, "--steps", help="Total optimisation steps (overrides the config).")
 DEVICE_OPTION = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's, auto).")
