@@ -17,11 +17,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from audiolm_lib.atomic import atomic_write, atomic_write_text
 from audiolm_lib.audio import AudioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from audiolm_lib.pipeline import AudioLM
 
 KINDS = ("piano", "speech")
 INT8_CHOICES = ("auto", "on", "off")

@@ -22,7 +22,7 @@ def demo_command(
     prompt_seconds: float = typer.Option(3.0, "--prompt-seconds", help="Length of the prompt."),
     seconds: float = typer.Option(7.0, "--seconds", "-s", help="Length of the continuation."),
     retrain: bool = typer.Option(False, "--retrain", help="Build the data and train the small recipe instead of loading a checkpoint."),
-    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec + three stages)."),
+    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec, semantic stage and parallel acoustic generator)."),
     tiny: bool = typer.Option(False, "--tiny", help="With --retrain: a seconds-scale run (smoke test; the audio is noise)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed: the same seed gives the same continuation."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Override the sampling temperature of all stages."),

@@ -34,6 +34,8 @@ class CodecTrainConfig:
     learned phase).
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
     ``--resume`` continues to ``steps``.
+    ``eval_every`` / ``checkpoint_every``: steps between evaluations / checkpoints; ``None``: never evaluate /
+    checkpoint only at the end (or when the budget runs out). The names match :class:`~audiolm_lib.training.config.StageTrainConfig`'s.
     ``init_from``: a codec folder (same architecture) whose weights start the run; with ``train_decoder_only``
     the encoder and codebooks stay frozen, so the codes -- and language models trained on them -- stay valid
     while the decoder improves.
@@ -69,10 +71,10 @@ class CodecTrainConfig:
     mel_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256)
     ema_decay: float = 0.999
     ema_warmup_steps: int = 100
-    checkpoint_every: int = 1000
+    checkpoint_every: int | None = 1000
     keep_checkpoints: int = 2
     log_every: int = 10
-    eval_every: int = 500
+    eval_every: int | None = 500
     eval_segments: int = 8
     eval_fraction: float = 0.1
     seed: int = 0
@@ -85,7 +87,7 @@ class CodecTrainConfig:
         if self.arch not in CODEC_MODELS:
             raise ValueError(f"CodecTrainConfig.arch must be one of {sorted(CODEC_MODELS)}, got {self.arch!r}")
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "eval_every", "eval_segments"):
-            if int(getattr(self, name)) <= 0:
+            if getattr(self, name) is not None and int(getattr(self, name)) <= 0:
                 raise ValueError(f"CodecTrainConfig.{name} must be positive, got {getattr(self, name)}")
         if self.segment_seconds <= 0:
             raise ValueError(f"CodecTrainConfig.segment_seconds must be positive, got {self.segment_seconds}")

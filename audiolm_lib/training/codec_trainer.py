@@ -23,7 +23,7 @@ from audiolm_lib.training.codec_objectives import SpectralObjective, WaveformObj
 from audiolm_lib.training.distributed import any_rank, barrier, setup_distributed, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger
-from audiolm_lib.training.schedule import warmup_cosine
+from audiolm_lib.training.schedule import due, warmup_cosine
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, save_training_state
 
 CODEC_OBJECTIVES = {"soundstream": WaveformObjective, "spectral": SpectralObjective}
@@ -216,7 +216,7 @@ class CodecTrainer:
         from tqdm.auto import tqdm
 
         config = self.config
-        if self.step == 0 and self.dist.is_main and config.eval_every < 10**9:
+        if self.step == 0 and self.dist.is_main and config.eval_every is not None:
             self.logger.log(0, split="eval", **self.evaluate())
         bar = tqdm(total=config.steps, initial=self.step, desc="codec", disable=not (progress and self.dist.is_main))
         started = time.monotonic()
@@ -227,15 +227,15 @@ class CodecTrainer:
             bar.update(1)
             if not all(math.isfinite(v) for v in stats.values()):
                 raise FloatingPointError(f"non-finite loss at step {self.step}: {stats}")
-            if self.step % config.log_every == 0:
+            if due(self.step, config.log_every):
                 self.logger.log(self.step, **stats)
                 shown = {k.removeprefix("loss_"): f"{v:.3f}" for k, v in stats.items() if k.startswith("loss_")}
                 bar.set_postfix(shown)
-            if self.step % config.eval_every == 0 and self.dist.is_main:
+            if due(self.step, config.eval_every) and self.dist.is_main:
                 self.logger.log(self.step, split="eval", **self.evaluate())
             # every rank must agree, or one would wait forever in the next all-reduce
             out_of_time = any_rank(budget_seconds is not None and time.monotonic() - started >= budget_seconds, self.dist)
-            if self.step % config.checkpoint_every == 0 or self.step == config.steps or out_of_time:
+            if due(self.step, config.checkpoint_every, config.steps) or out_of_time:
                 self.save()
             if out_of_time:
                 break

@@ -1,15 +1,12 @@
-"""Random crops of cached tokens for the three stages, drawn by a seeded, resumable, DDP-aware sampler.
+"""Random crops of cached tokens for the stages, drawn by a seeded, resumable, DDP-aware sampler.
 
 Works on anything with the ``TokenCache`` interface: ``len(cache)``, ``cache[i] -> {"semantic": LongTensor[S],
 "acoustic": LongTensor[Q, F], ...}``, ``cache.lengths()`` (acoustic frames per item) and the attributes
 ``semantic_rate`` / ``acoustic_rate`` (tokens per second).
 
-Batches per stage (names match the stage models' ``forward`` arguments):
-
-- semantic: ``{"semantic": LongTensor[B, S]}``
-- coarse:   ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}``  (the same stretch of time)
-- fine:     ``{"coarse": LongTensor[B, Qc, F], "fine": LongTensor[B, Qf, F]}``
-- parallel: ``{"semantic": LongTensor[B, S], "codes": LongTensor[B, Q, F]}``  (every level the model fills)
+Batches per stage: the keys of its :attr:`~audiolm_lib.training.stages.StageKind.batch_keys` (names match the
+stage models' ``forward`` arguments), e.g. ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}`` for
+the coarse stage (the same stretch of time), ``{"semantic": [B, S], "codes": [B, Q, F]}`` for the parallel model.
 
 Short items: items shorter than ``min_seconds`` are skipped; a batch is cropped to the configured length or to
 the shortest item in it, whichever is shorter. Nothing is padded, so the models need no padding mask and every
@@ -28,10 +25,9 @@ from typing import Any, Iterator, Protocol
 
 import torch
 
-STAGES = ("semantic", "coarse", "fine", "parallel")
-# AudioLM (Borsos et al. 2022, sec. 5): training crops of 30 s (semantic), 10 s (coarse) and 3 s (fine);
-# SoundStorm (Borsos et al. 2023): 30 s for the parallel acoustic model
-PAPER_CROP_SECONDS = {"semantic": 30.0, "coarse": 10.0, "fine": 3.0, "parallel": 30.0}
+from audiolm_lib.training.stages import ACOUSTIC_KEYS, STAGE_KINDS, STAGES, stage_kind  # noqa: F401  (STAGES re-exported)
+
+PAPER_CROP_SECONDS = {name: kind.crop_seconds for name, kind in STAGE_KINDS.items()}
 
 
 class TokenSource(Protocol):
@@ -50,7 +46,7 @@ class CropSpec:
     """What one stage's training example looks like.
 
     Args:
-        stage: "semantic", "coarse", "fine" or "parallel".
+        stage: a registered stage kind (:mod:`audiolm_lib.training.stages`); its batch keys say what is cropped.
         seconds: crop length in seconds.
         semantic_rate / acoustic_rate: tokens per second of the two token streams.
         num_coarse: RVQ levels the coarse stage models (levels ``[0, num_coarse)``).
@@ -68,20 +64,28 @@ class CropSpec:
     min_seconds: float = 1.0
 
     def __post_init__(self):
-        if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}; expected one of {STAGES}")
+        stage_kind(self.stage)  # a registered kind
         if self.seconds <= 0 or self.min_seconds < 0:
             raise ValueError(f"crop seconds must be positive, got seconds={self.seconds}, min_seconds={self.min_seconds}")
         if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
             raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return stage_kind(self.stage).batch_keys
+
+    def level_range(self, key: str) -> tuple[int, int]:
+        """RVQ levels ``[first, end)`` an acoustic batch key holds."""
+        return {"coarse": (0, self.num_coarse), "fine": (self.num_coarse, self.num_coarse + self.num_fine),
+                "codes": (0, self.num_coarse + self.num_fine)}[key]
+
 
 def _item_seconds(item: dict[str, Any], spec: CropSpec) -> float:
     """Duration covered by the token streams this stage needs."""
     durations = []
-    if spec.stage in ("semantic", "coarse", "parallel"):
+    if "semantic" in spec.keys:
         durations.append(item["semantic"].shape[-1] / spec.semantic_rate)
-    if spec.stage in ("coarse", "fine", "parallel"):
+    if any(key in ACOUSTIC_KEYS for key in spec.keys):
         durations.append(item["acoustic"].shape[-1] / spec.acoustic_rate)
     return min(durations)
 
@@ -92,18 +96,19 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
     ``fraction`` in ``[0, 1)`` picks the start among all valid starts (0 = the beginning). The acoustic and
     semantic windows start at the same time, converted through the two rates.
 
-    Returns (per stage) ``semantic: LongTensor[S]``, ``coarse: LongTensor[Qc, F]``, ``fine: LongTensor[Qf, F]``,
-    ``codes: LongTensor[Qc + Qf, F]`` (parallel).
+    Returns the stage's batch keys: ``semantic: LongTensor[S]``, ``coarse: LongTensor[Qc, F]``,
+    ``fine: LongTensor[Qf, F]``, ``codes: LongTensor[Qc + Qf, F]``.
     """
     out: dict[str, torch.Tensor] = {}
-    if spec.stage == "semantic":
+    acoustic_keys = [key for key in spec.keys if key in ACOUSTIC_KEYS]
+    if not acoustic_keys:  # semantic tokens only: the crop may start at any semantic token
         semantic = item["semantic"]
         length = max(1, int(math.floor(seconds * spec.semantic_rate)))
         start = int(fraction * (semantic.shape[-1] - length + 1))
         out["semantic"] = semantic[start : start + length].long()
         return out
     acoustic = item["acoustic"]
-    needed = spec.num_coarse + (spec.num_fine if spec.stage in ("fine", "parallel") else 0)
+    needed = max(spec.level_range(key)[1] for key in acoustic_keys)
     if acoustic.dim() != 2 or acoustic.shape[0] < needed:
         raise ValueError(
             f"{spec.stage} stage needs acoustic codes of shape [Q >= {needed}, F], got {tuple(acoustic.shape)}"
@@ -111,12 +116,10 @@ def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: fl
     frames = max(1, int(math.floor(seconds * spec.acoustic_rate)))
     start = int(fraction * (acoustic.shape[-1] - frames + 1))
     window = acoustic[:, start : start + frames].long()
-    if spec.stage == "parallel":
-        out["codes"] = window[:needed]
-    else:
-        out["coarse"] = window[: spec.num_coarse]
-    if spec.stage == "fine":
-        out["fine"] = window[spec.num_coarse : needed]
+    for key in acoustic_keys:
+        first, end = spec.level_range(key)
+        out[key] = window[first:end]
+    if "semantic" not in spec.keys:
         return out
     semantic = item["semantic"]
     tokens = max(1, int(math.floor(seconds * spec.semantic_rate)))

@@ -1,4 +1,4 @@
-"""Learning-rate schedules."""
+"""Learning-rate schedules, and when periodic actions (logs, validations, checkpoints) fall."""
 from __future__ import annotations
 
 import math
@@ -34,3 +34,8 @@ def short_run_warmup(warmup_steps: int, total_steps: int) -> int:
     warnings.warn(f"a {warmup_steps}-step learning-rate warm-up is more than half of this {total_steps}-step run; "
                   f"warming up over {scaled} steps instead (set warmup_steps to choose)", stacklevel=3)
     return scaled
+
+
+def due(step: int, every: int | None, last: int | None = None) -> bool:
+    """Whether a periodic action (every ``every`` steps; ``None``: never) or the run's ``last`` step falls on ``step``."""
+    return step == last or (every is not None and step % every == 0)
