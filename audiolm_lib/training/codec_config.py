@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from audiolm_lib.codecs.discriminators import DiscriminatorConfig
+from audiolm_lib.codecs.discriminators import DiscriminatorConfig, SpectrogramDiscriminatorConfig
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
 from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
 
@@ -31,7 +31,9 @@ class CodecTrainConfig:
     paper baseline, its config in ``codec``, waveform losses; the loss weights below apply to it). "spectral":
     STFT-grid losses ``weight_magnitude`` (log-magnitude L1), ``weight_convergence`` (spectral convergence),
     ``weight_mel`` (log-mel L1 over ``spectral_mel_bands`` bands), and ``weight_phase`` / ``weight_complex`` with a
-    learned phase).
+    learned phase). ``spectral_adversarial``: also a multi-band discriminator on the log-magnitude
+    (``spectrogram_discriminator``), its hinge loss and feature matching weighted by ``weight_adversarial`` /
+    ``weight_feature`` (no balancer: set them in proportion to the reconstruction weights, e.g. 0.1 / 0.2).
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
     ``--resume`` continues to ``steps``.
     ``eval_every`` / ``checkpoint_every``: steps between evaluations / checkpoints; ``None``: never evaluate /
@@ -45,6 +47,7 @@ class CodecTrainConfig:
     codec: SoundStreamConfig = field(default_factory=SoundStreamConfig)
     spectral: SpectralCodecConfig = field(default_factory=SpectralCodecConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    spectrogram_discriminator: SpectrogramDiscriminatorConfig = field(default_factory=SpectrogramDiscriminatorConfig)
     steps: int = 20000
     batch_size: int = 8
     segment_seconds: float = 1.0
@@ -66,6 +69,7 @@ class CodecTrainConfig:
     weight_phase: float = 1.0
     weight_complex: float = 1.0
     spectral_mel_bands: int = 80
+    spectral_adversarial: bool = False
     adversarial_start_step: int = 0
     stft_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)
     mel_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256)

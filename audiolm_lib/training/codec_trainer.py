@@ -153,7 +153,9 @@ class CodecTrainer:
     def load_state_dict(self, state: dict) -> None:
         stored = config_from_dict(CodecTrainConfig, state["config"], source="training checkpoint")
         if (stored.arch, stored.model_config) != (self.config.arch, self.config.model_config) or (
-                self.config.arch == "soundstream" and stored.discriminator != self.config.discriminator):
+                self.config.arch == "soundstream" and stored.discriminator != self.config.discriminator) or (
+                (stored.spectral_adversarial, stored.spectrogram_discriminator)
+                != (self.config.spectral_adversarial, self.config.spectrogram_discriminator)):
             from audiolm_lib.serialization import CheckpointError
 
             raise CheckpointError("cannot resume: the checkpoint's codec/discriminator config differs from this run's")
