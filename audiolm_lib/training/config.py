@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from audiolm_lib.config import apply_override, parse_override, read_config_file  # noqa: F401  (parse_override re-exported)
 from audiolm_lib.serialization import config_from_dict, config_to_dict, renamed_fields
-from audiolm_lib.training.stages import STAGES, stage_kind
+from audiolm_lib.training.stages import check_prompt_elsewhere, stage_kind
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -75,8 +75,7 @@ class StageTrainConfig:
     tensorboard: bool = True
 
     def __post_init__(self):
-        if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}; expected one of {STAGES}")
+        stage_kind(self.stage)  # a registered kind, or a ValueError naming them
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not isinstance(self.model, dict):
@@ -96,9 +95,7 @@ class StageTrainConfig:
             raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}")
-        if not 0.0 <= self.prompt_elsewhere <= 1.0 or (self.prompt_elsewhere and self.stage != "parallel"):
-            raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the parallel stage only, got "
-                             f"{self.prompt_elsewhere} for the {self.stage} stage")
+        check_prompt_elsewhere(self.stage, self.prompt_elsewhere)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from audiolm_lib.training.stages import ACOUSTIC_KEYS, stage_kind
+from audiolm_lib.training.stages import ACOUSTIC_KEYS, check_prompt_elsewhere, stage_kind
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,7 @@ class CropSpec:
             raise ValueError(f"crop seconds must be positive, got seconds={self.seconds}, min_seconds={self.min_seconds}")
         if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
             raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
-        if not 0.0 <= self.prompt_elsewhere <= 1.0 or (self.prompt_elsewhere and self.stage != "parallel"):
-            raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the parallel stage only, got "
-                             f"{self.prompt_elsewhere} for the {self.stage} stage")
+        check_prompt_elsewhere(self.stage, self.prompt_elsewhere)
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -73,6 +73,8 @@ class StageKind:
         semantic_vocab_field: the model-config field holding the semantic vocabulary (None: no semantic input).
         levels_from_cache: fills the RVQ level counts from a token cache ``(data, config_cls, cache)``.
         preview: ``(model, batch, semantic tokens to draw, generator) -> (prompt, reference, generated)``.
+        prompt_elsewhere: takes prompts from another segment of the item (:mod:`audiolm_lib.training.prompt_crops`;
+            the batch then also holds ``prompt_frames``).
     """
 
     name: str
@@ -84,6 +86,7 @@ class StageKind:
     semantic_vocab_field: str | None = "semantic_vocab_size"
     levels_from_cache: Callable[[dict, type, Any], None] | None = None
     preview: Callable[..., tuple["Tensor", "Tensor", "Tensor"]] = field(default=_semantic_preview, repr=False)
+    prompt_elsewhere: bool = False
 
     @property
     def uses_codec(self) -> bool:
@@ -118,7 +121,7 @@ STAGE_KINDS: dict[str, StageKind] = {kind.name: kind for kind in (
               "audiolm_lib.lm.parallel:ParallelAcousticLMConfig", ("semantic", "codes"), 30.0,
               "Train the parallel acoustic model (every RVQ level given semantic tokens, masked decoding as in "
               "SoundStorm; what ships; 30 s crops) on a token cache.", levels_from_cache=_all_levels,
-              preview=_conditioned_preview("semantic", "codes", frames_argument=True)),
+              preview=_conditioned_preview("semantic", "codes", frames_argument=True), prompt_elsewhere=True),
 )}
 STAGES = tuple(STAGE_KINDS)
 
@@ -131,6 +134,14 @@ def stage_kind(name: str) -> StageKind:
     if name not in STAGE_KINDS:
         raise ValueError(f"unknown stage {name!r}; expected one of {STAGES}")
     return STAGE_KINDS[name]
+
+
+def check_prompt_elsewhere(stage: str, share: float) -> None:
+    """``share`` of prompts from elsewhere is in [0, 1], and nonzero only for a stage that takes them."""
+    if not 0.0 <= share <= 1.0 or (share and not stage_kind(stage).prompt_elsewhere):
+        takers = [name for name, kind in STAGE_KINDS.items() if kind.prompt_elsewhere]
+        raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the {' / '.join(takers)} stage only, got "
+                         f"{share} for the {stage} stage")
 
 
 def generator_stages(generator: str) -> tuple[str, ...]:
