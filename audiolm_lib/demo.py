@@ -113,7 +113,7 @@ def speech_prompt(seconds: float, seed: int = 0, voice: str | None = None) -> tu
     if voice:
         chosen = resolve_voices([voice])[0]
     else:
-        from audiolm_lib.eval.heldout import heldout_voices
+        from audiolm_lib.datasets.heldout import heldout_voices
 
         voices = heldout_voices()
         chosen = voices[0] if voices else resolve_voices(1)[0]

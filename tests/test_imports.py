@@ -108,3 +108,10 @@ def test_evaluation_and_inference_do_not_import_training():
     wrong = sorted(f"{name} -> {dep}" for name, deps in GRAPH.items() if _within(name, users)
                    for dep in deps if _within(dep, ("audiolm_lib.training", "audiolm_lib.cli")))
     assert wrong == []
+
+
+def test_the_demo_and_the_datasets_do_not_import_evaluation():
+    wrong = sorted(f"{name} -> {dep}" for name, deps in GRAPH.items()
+                   if _within(name, ("audiolm_lib.demo", "audiolm_lib.datasets", "audiolm_lib.pipeline"))
+                   for dep in deps if _within(dep, ("audiolm_lib.eval",)))
+    assert wrong == []
