@@ -9,7 +9,6 @@ family is ``config.arch``; what it minimises is its objective (:mod:`audiolm_lib
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -20,9 +19,10 @@ from audiolm_lib.measures import mel_distance, si_sdr
 from audiolm_lib.serialization import config_from_dict, config_to_dict
 from audiolm_lib.training.codec_config import CODEC_MODELS, CodecTrainConfig  # noqa: F401  (re-exported)
 from audiolm_lib.training.codec_objectives import SpectralObjective, WaveformObjective
-from audiolm_lib.training.distributed import any_rank, barrier, setup_distributed, wrap_ddp
+from audiolm_lib.training.distributed import barrier, setup_distributed, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger
+from audiolm_lib.training.loop import run_loop
 from audiolm_lib.training.schedule import due, warmup_cosine
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, save_training_state
 
@@ -213,35 +213,29 @@ class CodecTrainer:
         return results
 
     # -------------------------------------------------------------------------------------- loop
+    def _counted_step(self) -> dict[str, float]:
+        stats = self.train_step()
+        self.step += 1
+        if not all(math.isfinite(v) for v in stats.values()):
+            raise FloatingPointError(f"non-finite loss at step {self.step}: {stats}")
+        return stats
+
+    def _periodic(self, step: int, stats: dict[str, float], bar) -> bool:
+        if due(step, self.config.log_every):
+            self.logger.log(step, **stats)
+            bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in stats.items() if k.startswith("loss_")})
+        if due(step, self.config.eval_every) and self.dist.is_main:
+            self.logger.log(step, split="eval", **self.evaluate())
+        return False
+
     def fit(self, progress: bool = True) -> Path:
         """Train to ``config.steps`` or ``config.budget_minutes``; export the EMA codec to ``out_dir/codec``."""
-        from tqdm.auto import tqdm
-
         config = self.config
         if self.step == 0 and self.dist.is_main and config.eval_every is not None:
             self.logger.log(0, split="eval", **self.evaluate())
-        bar = tqdm(total=config.steps, initial=self.step, desc="codec", disable=not (progress and self.dist.is_main))
-        started = time.monotonic()
-        budget_seconds = None if config.budget_minutes is None else 60.0 * config.budget_minutes
-        while self.step < config.steps:
-            stats = self.train_step()
-            self.step += 1
-            bar.update(1)
-            if not all(math.isfinite(v) for v in stats.values()):
-                raise FloatingPointError(f"non-finite loss at step {self.step}: {stats}")
-            if due(self.step, config.log_every):
-                self.logger.log(self.step, **stats)
-                shown = {k.removeprefix("loss_"): f"{v:.3f}" for k, v in stats.items() if k.startswith("loss_")}
-                bar.set_postfix(shown)
-            if due(self.step, config.eval_every) and self.dist.is_main:
-                self.logger.log(self.step, split="eval", **self.evaluate())
-            # every rank must agree, or one would wait forever in the next all-reduce
-            out_of_time = any_rank(budget_seconds is not None and time.monotonic() - started >= budget_seconds, self.dist)
-            if due(self.step, config.checkpoint_every, config.steps) or out_of_time:
-                self.save()
-            if out_of_time:
-                break
-        bar.close()
+        run_loop(step=self._counted_step, periodic=self._periodic, checkpoint=self.save, current=lambda: self.step,
+                 stop=config.steps, total=config.steps, checkpoint_every=config.checkpoint_every,
+                 budget_minutes=config.budget_minutes, dist=self.dist, desc="codec", progress=progress)
         export = self.out_dir / "codec"
         if self.dist.is_main:
             self.ema.shadow.save_pretrained(export)

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from audiolm_lib.training.data import CropSpec, StageBatches, _mix, validation_b
 from audiolm_lib.training.distributed import DistInfo, any_rank, barrier, setup_distributed, unwrap, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger, truncate_metrics
+from audiolm_lib.training.loop import run_loop
 from audiolm_lib.training.schedule import due, warmup_cosine
 from audiolm_lib.training.stages import StageKind, stage_kind
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, rng_state, save_training_state, set_rng_state
@@ -225,40 +225,31 @@ class StageTrainer:
     # -------------------------------------------------------------- loop
     def train(self, max_steps: int | None = None) -> Path:
         """Train to ``config.steps`` (or stop after step ``max_steps``); returns ``out_dir / "model"``."""
-        from tqdm.auto import tqdm
-
         config = self.config
         stop = config.steps if max_steps is None else min(config.steps, max_steps)
-        bar = tqdm(total=config.steps, initial=self.step, desc=f"train {config.stage}", unit="step",
-                   disable=not (config.progress and self.dist.is_main), dynamic_ncols=True)
-        started = time.monotonic()
-        budget = None if config.budget_minutes is None else 60.0 * config.budget_minutes
         try:
-            while self.step < stop:
-                stats = self.train_step()
-                step = self.step
-                if due(step, config.log_every, config.steps):
-                    loss = self._mean_over_ranks(stats["loss"])
-                    self.logged_losses.append(loss)
-                    self.logger.log(step, "train", loss=loss, grad_norm=float(stats["grad_norm"]), lr=stats["lr"])
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}")
-                converged = False
-                if due(step, config.eval_every, config.steps):
-                    converged = self._track_best(self.evaluate())
-                if due(step, config.sample_every, config.steps):
-                    self.sample()
-                # every rank must agree to stop, or one would wait forever in the next all-reduce
-                out_of_time = any_rank(budget is not None and time.monotonic() - started >= budget, self.dist)
-                converged = any_rank(converged, self.dist)
-                if due(step, config.checkpoint_every, stop) or out_of_time or converged:
-                    self.save_checkpoint()
-                bar.update(1)
-                if out_of_time or converged:
-                    break
+            run_loop(step=self.train_step, periodic=self._periodic, checkpoint=self.save_checkpoint,
+                     current=lambda: self.step, stop=stop, total=config.steps, checkpoint_every=config.checkpoint_every,
+                     budget_minutes=config.budget_minutes, dist=self.dist, desc=f"train {config.stage}",
+                     progress=config.progress)
         finally:
-            bar.close()
             self.logger.close()
         return self.out_dir / "model"
+
+    def _periodic(self, step: int, stats: dict, bar) -> bool:
+        """Log, validate (tracking the best EMA weights) and sample when due; True once early stopping says stop."""
+        config = self.config
+        if due(step, config.log_every, config.steps):
+            loss = self._mean_over_ranks(stats["loss"])
+            self.logged_losses.append(loss)
+            self.logger.log(step, "train", loss=loss, grad_norm=float(stats["grad_norm"]), lr=stats["lr"])
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}")
+        converged = False
+        if due(step, config.eval_every, config.steps):
+            converged = self._track_best(self.evaluate())
+        if due(step, config.sample_every, config.steps):
+            self.sample()
+        return any_rank(converged, self.dist)
 
     def _track_best(self, result: dict[str, float]) -> bool:
         """Export the EMA weights when their validation loss is the best yet; True once patience runs out."""
