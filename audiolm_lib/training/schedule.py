@@ -28,9 +28,9 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_ste
 
 def short_run_warmup(warmup_steps: int, total_steps: int) -> int:
     """``warmup_steps``, or a tenth of ``total_steps`` (warned) when the warm-up would take over half the run."""
-    if warmup_steps * 2 <= total_steps:
-        return int(warmup_steps)
     scaled = max(1, total_steps // 10)
+    if warmup_steps * 2 <= total_steps or scaled >= warmup_steps:
+        return int(warmup_steps)
     warnings.warn(f"a {warmup_steps}-step learning-rate warm-up is more than half of this {total_steps}-step run; "
                   f"warming up over {scaled} steps instead (set warmup_steps to choose)", stacklevel=3)
     return scaled
