@@ -27,7 +27,7 @@ class StageTrainConfig:
     ``crop_seconds`` None means the papers' crops: 30 s semantic, 10 s coarse, 3 s fine, 30 s parallel (SoundStorm).
     ``precision`` "auto" is bf16 autocast on CUDA devices that support it and fp32 elsewhere.
     ``early_stopping_patience``: stop after this many validations in a row without a better EMA validation loss
-    (0: never); the exported ``model/`` is then the best EMA weights seen, not the last.
+    (``None``: never; 0, the former "never", is read as ``None``); the exported ``model/`` is then the best EMA weights seen, not the last.
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training in this run.
     ``prompt_elsewhere`` (parallel stage): share of examples whose acoustic prompt is another segment of the same
     item (:mod:`audiolm_lib.training.prompt_crops`); 0 keeps every crop one stretch.
@@ -58,7 +58,7 @@ class StageTrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     ema_warmup_steps: int = 100
-    early_stopping_patience: int = 0
+    early_stopping_patience: int | None = None
     budget_minutes: float | None = None
     # bookkeeping
     log_every: int = 10
@@ -91,8 +91,10 @@ class StageTrainConfig:
             raise ValueError(f"crop_seconds must be positive, got {self.crop_seconds}")
         if self.lr <= 0 or self.grad_clip < 0 or self.warmup_steps < 0:
             raise ValueError(f"need lr > 0, grad_clip >= 0, warmup_steps >= 0 (got {self.lr}, {self.grad_clip}, {self.warmup_steps})")
-        if self.early_stopping_patience < 0:
-            raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
+        if self.early_stopping_patience == 0:
+            self.early_stopping_patience = None
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ValueError(f"early_stopping_patience must be >= 1 (or None: never), got {self.early_stopping_patience}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}")
         check_prompt_elsewhere(self.stage, self.prompt_elsewhere)

@@ -264,7 +264,7 @@ class StageTrainer:
             self.best["stale"] += 1
         self.logger.log(self.step, "best", ema_loss=self.best["loss"], best_step=self.best["step"], stale=self.best["stale"])
         patience = self.config.early_stopping_patience
-        return patience > 0 and self.best["stale"] >= patience
+        return patience is not None and self.best["stale"] >= patience
 
     def _mean_over_ranks(self, value: torch.Tensor) -> float:
         if self.dist.enabled:
