@@ -150,7 +150,7 @@ class StageTrainer:
             semantic_rate=float(_model_attr(self.model, ("semantic_rate",), getattr(cache, "semantic_rate", 50.0))),
             acoustic_rate=float(_model_attr(self.model, ("acoustic_rate",), getattr(cache, "acoustic_rate", 50.0))),
             num_coarse=int(_model_attr(self.model, ("num_coarse_quantizers", "num_quantizers"), 4)),
-            num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 8 if config.stage == "fine" else 0)),
+            num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 0)),
             min_seconds=min(config.min_crop_seconds, crop_seconds),
             prompt_elsewhere=config.prompt_elsewhere,
         )
