@@ -64,8 +64,8 @@ def train_hubert_command(
     """Train a small HuBERT on MFCC k-means targets (iteration 1); --out/hubert then feeds fit-kmeans --features hubert."""
     from audiolm_lib.cli.common import load_config
     from audiolm_lib.outputs import check_output_dir
-    from audiolm_lib.semantic.hubert_training import HubertTrainingConfig, train_hubert
     from audiolm_lib.semantic.tokenizer import list_audio_files
+    from audiolm_lib.training.hubert import HubertTrainingConfig, train_hubert
 
     check_device(device)
     training_config = load_config(HubertTrainingConfig, config, overrides)

@@ -163,7 +163,7 @@ def test_device_files_in_a_model_folder(tmp_path, name):
 
 def test_audio_listed_for_hubert_training_fifo(tmp_path):
     from audiolm_lib.audio import AudioError
-    from audiolm_lib.semantic.hubert_training import CropSampler
+    from audiolm_lib.training.hubert import CropSampler
 
     with pytest.raises(AudioError, match="not a regular file"):
         within(LIMIT_S, CropSampler, [tracked_fifo(tmp_path / "a.wav")], 1600)
