@@ -20,13 +20,38 @@ def _check_finite(wave: np.ndarray, what: str) -> None:
         raise AudioError(f"{what} contains NaN or Inf samples")
 
 
+# sample rates a file may declare: a WAV header claiming 1 Hz would make resampling to 16 kHz allocate 16000x
+MIN_FILE_RATE, MAX_FILE_RATE = 1000, 384_000
+MAX_DECODED_SAMPLES = 1 << 28  # 1 GB of float32 read at once (4.6 h of 16 kHz mono)
+
+
 def _check_readable(path: Path) -> None:
+    import stat
+
     if not path.exists():
         raise AudioError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioError(f"expected an audio file, got a directory: {path}")
-    if path.stat().st_size == 0:
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block the decoder forever
+        raise AudioError(f"refusing audio file {path}: not a regular file (a FIFO, socket or device)")
+    if info.st_size == 0:
         raise AudioError(f"audio file is empty (0 bytes): {path}")
+
+
+def _check_decoded_size(info, start: int, stop: int | None, target_rate: int | None, path: Path) -> None:
+    """A compressed file (FLAC of silence) can declare hours in a few kB: bound what decoding would allocate."""
+    frames = max(0, min(int(info.frames), stop if stop is not None else int(info.frames)) - start)
+    samples = frames * max(1, int(info.channels)) * max(1.0, (target_rate or info.samplerate) / info.samplerate)
+    if samples > MAX_DECODED_SAMPLES:
+        raise AudioError(f"audio file {path} would decode to {samples:,.0f} samples ({frames / info.samplerate / 3600:.1f} "
+                         f"h), more than the {MAX_DECODED_SAMPLES:,} read at once; cut it into shorter files")
+
+
+def _check_rate(rate: int, path: Path) -> None:
+    if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
+        raise AudioError(f"audio file {path} declares a sample rate of {rate} Hz; only {MIN_FILE_RATE} to "
+                         f"{MAX_FILE_RATE} Hz is accepted")
 
 
 def audio_info(path: PathLike) -> tuple[int, int]:
@@ -39,6 +64,7 @@ def audio_info(path: PathLike) -> tuple[int, int]:
         info = sf.info(str(path))
     except Exception as exc:
         raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
+    _check_rate(int(info.samplerate), path)
     return int(info.frames), int(info.samplerate)
 
 
@@ -77,8 +103,13 @@ def load_audio(
     if start < 0 or (stop is not None and stop < start):
         raise AudioError(f"invalid sample range [{start}, {stop}) for {path}")
     try:
+        info = sf.info(str(path))
+        _check_rate(int(info.samplerate), path)  # before decoding or resampling anything
+        _check_decoded_size(info, start, stop, sample_rate, path)
         data, rate = sf.read(str(path), dtype="float32", always_2d=True, start=int(start),
                              stop=None if stop is None else int(stop))
+    except AudioError:
+        raise
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError with terse text
         raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
     if data.shape[0] == 0:

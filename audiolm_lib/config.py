@@ -16,16 +16,16 @@ T = TypeVar("T")
 
 def read_config_file(path: str | os.PathLike) -> dict:
     """The mapping stored in a ``.json`` or ``.yaml``/``.yml`` file (an empty YAML file is ``{}``)."""
+    from audiolm_lib.inputs import parse_json, parse_yaml, read_text
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "config file")  # a regular file of at most 4 MB (a FIFO would block)
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml  # only YAML configs pay for the import
-
-        loaded = yaml.safe_load(text) or {}
+        loaded = parse_yaml(text, f"config file {path}") or {}  # no aliases: no expansion bombs
     else:
-        loaded = json.loads(text)
+        loaded = parse_json(text, f"config file {path}")
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
     return loaded
@@ -38,7 +38,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     key, raw = item.split("=", 1)
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = raw
     parts = key.strip().split(".")
     if not all(parts):

@@ -451,12 +451,17 @@ class AudioLM(nn.Module):
         # written before acoustic generators were pluggable: the coarse + fine pair
         acoustic_meta = meta.get("acoustic") or {"class": class_path(HierarchicalAcoustic),
                                                  "components": ["coarse_lm", "fine_lm"]}
-        acoustic_names = list(acoustic_meta.get("components") or [])
+        if (not isinstance(components, dict) or not isinstance(acoustic_meta, dict)
+                or not isinstance(acoustic_meta.get("components") or [], list)):
+            raise CheckpointError(f"{directory / CONFIG_NAME}: 'components' and 'acoustic' must be JSON objects "
+                                  "(as save_pretrained writes them)")
+        acoustic_names = [str(name) for name in acoustic_meta.get("components") or []]
         missing = [name for name in BASE_COMPONENTS + tuple(acoustic_names) if name not in components]
         if missing:
             raise CheckpointError(f"{directory / CONFIG_NAME} lists no {missing}")
         parts = {}
         for name in BASE_COMPONENTS + tuple(acoustic_names):
+            _check_component_path(directory, name, components[name])
             try:
                 parts[name] = load_pretrained(directory / components[name], map_location=map_location)
             except CheckpointError as exc:
@@ -469,3 +474,17 @@ class AudioLM(nn.Module):
                                   f"{acoustic_class.__name__} from {acoustic_names}: {exc}") from exc
         config = config_from_dict(AudioLMConfig, meta["config"], source=str(directory / CONFIG_NAME))
         return cls(**parts, config=config, acoustic=acoustic).eval()
+
+
+def _check_component_path(directory: Path, name: str, entry: object) -> None:
+    """A component folder is a plain sub-folder name of the pipeline folder: not ``../x``, an absolute path
+    or a symlink that leads out of it."""
+    folder = directory / str(entry)
+    if (not isinstance(entry, str) or not entry or "/" in entry or "\\" in entry or entry in (".", "..")
+            or Path(entry).is_absolute()):
+        raise CheckpointError(f"{directory / CONFIG_NAME}: component {name!r} must be a sub-folder name of the model "
+                              f"folder, got {entry!r}")
+    real, root = folder.resolve(), directory.resolve()
+    if root not in real.parents:
+        raise CheckpointError(f"refusing {directory / CONFIG_NAME}: component {name!r} ({entry}) resolves to {real}, "
+                              f"outside the model folder {root}")

@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from audiolm_lib.cli.common import check_seconds, friendly_errors
+from audiolm_lib.cli.common import check_device, check_number, check_seconds, friendly_errors
 
+DEMO_OUTPUTS = ("prompt.wav", "continuation.wav", "prompt_and_continuation.wav", "demo.png", "demo.json", "run")
 INT8_HELP = ("int8 Linear layers on CPU: auto = where measured faster (a parallel acoustic model, ~1.5x), on = every "
              "language model (slower for small sequential stages), off.")
 
@@ -28,16 +29,21 @@ def demo_command(
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Override the sampling temperature of all stages."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --out folder that holds other files."),
 ) -> None:
     """Continue an unseen piano (or --speech) prompt with the shipped small models; writes WAVs and a plot."""
     import torch
 
     from audiolm_lib.demo import run_demo
-    from audiolm_lib.outputs import check_output_dir
+    from audiolm_lib.outputs import check_output_dir, holds_only
 
     check_seconds("--seconds", seconds)
     check_seconds("--prompt-seconds", prompt_seconds)
-    check_output_dir(out, "output folder (--out)")
+    check_number("--budget-minutes", budget_minutes, 0.0, 7 * 24 * 60, open_low=True)
+    check_number("--temperature", temperature, 0.0, 100.0)
+    check_number("--threads", threads, 0, 1024)
+    check_output_dir(out, "output folder (--out)", inputs=[prompt, checkpoint], fresh=True, overwrite=overwrite,
+                     ours=holds_only(*DEMO_OUTPUTS))
     if threads > 0:
         torch.set_num_threads(threads)
     result = run_demo(out, "speech" if speech else "piano", checkpoint=checkpoint, prompt_path=prompt,
@@ -73,18 +79,26 @@ def continue_command(
     """
     import torch
 
-    from audiolm_lib.audio import save_audio
+    from audiolm_lib.audio import MAX_DECODED_SAMPLES, save_audio
     from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
 
     check_seconds("--seconds", seconds)
-    check_seconds("--prompt-seconds", prompt_seconds)
-    check_output_file(out, AUDIO_WRITE_FORMATS, "output file (-o)")  # before minutes of generation
+    check_seconds("--prompt-seconds", prompt_seconds, high=float("inf"))  # only the tail the models use is read
+    check_number("--temperature", temperature, 0.0, 100.0)
+    check_number("--top-p", top_p, 0.0, 1.0, open_low=True)
+    check_number("--top-k", top_k, 1, 1 << 20)
+    check_device(device)
+    # before minutes of generation; never the prompt itself
+    check_output_file(out, AUDIO_WRITE_FORMATS, "output file (-o)", inputs=[prompt, model_dir])
     if not model_dir.exists():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
     if int8 not in ("auto", "on", "off"):
         raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
+    if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
+        raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
+                         "samples; ask for less")
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

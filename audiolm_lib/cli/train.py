@@ -11,7 +11,7 @@ from typing import Callable, List, Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
+from audiolm_lib.cli.common import check_device, check_number, friendly_errors
 from audiolm_lib.training.stages import STAGE_KINDS
 
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="JSON or YAML file of training settings.")
@@ -37,7 +37,9 @@ def _stage_command(stage: str) -> Callable:
         from audiolm_lib.training.config import load_stage_config
         from audiolm_lib.training.trainer import train_stage
 
+        check_run_options(steps, max_steps, device)
         train_config = load_stage_config(config, overrides, stage=stage, steps=steps, device=device)
+        check_run_folder(out_dir, resume, [cache_dir, valid_cache, config])
         exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one line, not one per process
             typer.echo(f"{stage} model: {exported}")
@@ -60,15 +62,33 @@ def train_codec_command(
     from audiolm_lib.cli.common import load_config
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec
 
+    check_run_options(steps, None, device)
     overrides = list(overrides or [])
     if steps is not None:
         overrides.append(f"steps={steps}")
     if device is not None:
         overrides.append(f"device={device}")
     codec_config = load_config(CodecTrainConfig, config, overrides)
+    check_run_folder(out_dir, resume, [audio, config])
     files = list_audio_files(audio)
     exported = train_codec(codec_config, files, out_dir, resume=resume)
     typer.echo(f"codec: {exported}")
+
+
+def check_run_options(steps: int | None, stop_after: int | None, device: str | None) -> None:
+    check_number("--steps", steps, 1, 1 << 40)
+    check_number("--stop-after", stop_after, 1, 1 << 40)
+    check_device(device)
+
+
+def check_run_folder(out_dir: Path, resume: bool, inputs: list) -> None:
+    """OUT_DIR is none of the inputs, and (without --resume) empty or new: a run never mixes with other files.
+    Under torchrun only rank 0 checks (the others would see the files it has begun writing)."""
+    from audiolm_lib.outputs import check_output_dir
+
+    if os.environ.get("RANK", "0") == "0":
+        check_output_dir(out_dir, "training folder (OUT_DIR)", inputs=inputs, fresh=not resume,
+                         flag="--resume (to continue a run of this command)")
 
 
 def list_audio_files(source: Path, split: str = "train") -> list[Path]:
@@ -85,7 +105,10 @@ def list_audio_files(source: Path, split: str = "train") -> list[Path]:
         entries = read_manifest(source)
         files = [Path(e["audio"]) for e in entries if e.get("split", "train") == split] or [Path(e["audio"]) for e in entries]
     else:
-        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
+        from audiolm_lib.inputs import MAX_MANIFEST_BYTES, read_text
+
+        text = read_text(source, "list of audio files", max_bytes=MAX_MANIFEST_BYTES)  # regular, bounded
+        lines = [line.strip() for line in text.splitlines()]
         files = [p if p.is_absolute() else source.parent / p for p in map(Path, filter(None, lines))]
         missing = [str(p) for p in files if not p.exists()]
         if missing:

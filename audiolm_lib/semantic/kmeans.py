@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiolm_lib.inputs import InputFileError, check_input_file, read_json
+from audiolm_lib.limits import check_bounds
 from audiolm_lib.serialization import CheckpointError, atomic_write, atomic_write_text
 
 KMEANS_FORMAT = "audiolm_lib.kmeans"
@@ -34,6 +36,8 @@ class KMeans(nn.Module):
         centroids = torch.as_tensor(np.asarray(centroids) if not isinstance(centroids, torch.Tensor) else centroids).float()
         if tuple(centroids.shape) != (num_clusters, dim):
             raise ValueError(f"centroids have shape {tuple(centroids.shape)}, expected ({num_clusters}, {dim})")
+        if not centroids.is_meta and not bool(torch.isfinite(centroids).all()):
+            raise ValueError("k-means centroids hold NaN or Inf values")
         self.register_buffer("centroids", centroids.contiguous())
 
     @property
@@ -82,11 +86,26 @@ class KMeans(nn.Module):
         if not path.exists():
             raise CheckpointError(f"k-means centroids not found: {path}")
         try:
+            check_input_file(path, "k-means centroids")
+            with open(path, "rb") as handle:  # shape and dtype from the .npy header, before any allocation
+                from numpy.lib import format as npy
+
+                version = npy.read_magic(handle)
+                read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = read(handle)
+            if len(shape) != 2 or dtype.kind != "f" or dtype.hasobject:
+                raise CheckpointError(f"{path}: expected a float array [num_clusters, dim], got {dtype} {shape}")
+            check_bounds({"num_clusters": shape[0], "feature_dim": shape[1]}, str(path))
+            if shape[0] * shape[1] * dtype.itemsize > path.stat().st_size:
+                raise CheckpointError(f"cannot read k-means centroids {path}: its header claims {shape}, more than "
+                                      "the file holds (truncated?)")
             array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError) as exc:  # InputFileError and LimitError are ValueErrors
             raise CheckpointError(f"cannot read k-means centroids {path} (truncated or not a .npy?): {exc}") from exc
         if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
             raise CheckpointError(f"{path}: expected a float array [num_clusters, dim], got {array.dtype} {array.shape}")
+        if not np.isfinite(array.astype(np.float32)).all():
+            raise CheckpointError(f"{path}: the k-means centroids hold NaN or Inf values")
         header_path = path.with_suffix(".json")
         if header_path.exists():
             header = read_header(path)
@@ -99,10 +118,10 @@ class KMeans(nn.Module):
 def read_header(path: str | os.PathLike) -> dict:
     header_path = Path(path).with_suffix(".json")
     try:
-        header = json.loads(header_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        header = read_json(header_path, "k-means header")
+    except (OSError, InputFileError) as exc:
         raise CheckpointError(f"cannot read k-means header {header_path}: {exc}") from exc
-    if header.get("format") != KMEANS_FORMAT:
+    if not isinstance(header, dict) or header.get("format") != KMEANS_FORMAT:
         raise CheckpointError(f"{header_path} is not an audiolm_lib k-means header")
     return header
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from audiolm_lib.audio import AudioError, load_audio
 from audiolm_lib.measures import mel_distance, si_sdr
-from audiolm_lib.serialization import config_from_dict, config_to_dict
+from audiolm_lib.serialization import check_buildable, config_from_dict, config_to_dict
 from audiolm_lib.training.codec_config import CODEC_MODELS, CodecTrainConfig  # noqa: F401  (re-exported)
 from audiolm_lib.training.codec_objectives import SpectralObjective, WaveformObjective
 from audiolm_lib.training.distributed import barrier, setup_distributed, wrap_ddp
@@ -110,7 +110,7 @@ class CodecTrainer:
         torch.manual_seed(config.seed)
         model_class, _, objective_class = CODEC_ARCHS[config.arch]
         model_config = config.model_config
-
+        check_buildable(model_class, model_config, "codec model config")  # sized before allocation
         files = resolve_audio_files(audio_files)
         waves = _load_waves(files, model_config.sample_rate)
         num_eval = min(len(files) - 1, max(1, round(len(files) * config.eval_fraction))) if len(files) > 1 else 0
@@ -251,6 +251,9 @@ def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, 
     Writes ``out_dir/step_*.safetensors`` checkpoints and metrics; with ``resume`` continues exactly from the newest
     checkpoint in ``out_dir``. Returns ``out_dir/codec`` (the exported EMA generator).
     """
+    if not resume and latest_checkpoint(out_dir) is not None:  # as train_stage: never prune another run's steps
+        raise ValueError(f"{out_dir} already holds training checkpoints: pass resume (--resume) to continue, "
+                         "or choose an empty output directory")
     trainer = CodecTrainer(config, audio_files, Path(out_dir))
     if resume:
         newest = latest_checkpoint(trainer.out_dir)

@@ -134,16 +134,13 @@ class CropSampler:
     """Random fixed-length crops of a list of audio files, reproducible per step (so resumes are exact)."""
 
     def __init__(self, files: Sequence[Path], crop_samples: int, cache_seconds: float = 3600.0):
-        import soundfile as sf
+        from audiolm_lib.audio import audio_info
 
         self.crop_samples = crop_samples
         self.files = []
         for path in files:
-            try:
-                info = sf.info(str(path))
-            except Exception as exc:
-                raise AudioError(f"cannot read audio file {path}: {exc}") from exc
-            if info.frames / info.samplerate * SAMPLE_RATE >= RECEPTIVE_FIELD + HOP * 10:
+            frames, rate = audio_info(path)  # a regular file of a sane rate, else an AudioError naming it
+            if frames / rate * SAMPLE_RATE >= RECEPTIVE_FIELD + HOP * 10:
                 self.files.append(Path(path))
         if not self.files:
             raise AudioError("no audio file is long enough to train HuBERT on (need > 0.2 s)")

@@ -36,7 +36,11 @@ from audiolm_lib.provenance import (  # noqa: F401  (component_identity re-expor
 )
 from audiolm_lib.serialization import CheckpointError, atomic_write_text
 
+from audiolm_lib.training.cache_files import (check_header, open_shard_arrays, read_cache_json, read_index,
+                                              shard_folder)
+
 FORMAT_VERSION = 1
+
 HEADER_NAME = "header.json"
 BUILD_NAME = "build.json"
 ERRORS_NAME = "errors.jsonl"
@@ -175,10 +179,9 @@ def _prepare_directory(out_dir: Path, build: dict) -> tuple[set[str], list[str]]
     build_path = out_dir / BUILD_NAME
     shards_dir = out_dir / SHARDS_DIR
     if build_path.exists():
-        try:
-            stored = json.loads(build_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{build_path} is corrupt ({exc}); delete {out_dir} and rebuild") from exc
+        stored = read_cache_json(build_path, out_dir, "token cache build record")
+        if not isinstance(stored, dict):
+            raise CheckpointError(f"{build_path} is corrupt; delete {out_dir} and rebuild")
         problems = []
         for key in ("tokenizer", "codec"):
             if stored.get(key) != build[key]:
@@ -272,11 +275,7 @@ def _write_shard(out_dir: Path, number: int, items: list[tuple[dict, np.ndarray,
 
 
 def _read_index(shard_dir: Path) -> list[dict]:
-    path = shard_dir / "index.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"token cache shard {shard_dir} is unreadable ({exc}); delete it to rebuild it") from exc
+    return read_index(shard_dir)
 
 
 def _print_summary(out_dir: Path, header: dict, reused: int, errors: list[dict]) -> None:
@@ -309,14 +308,12 @@ class TokenCache:
         if not header_path.exists():
             hint = " (an interrupted build? run build_token_cache again to resume it)" if (directory / BUILD_NAME).exists() else ""
             raise CheckpointError(f"{directory} is not a complete token cache: no {HEADER_NAME}{hint}")
-        try:
-            header = json.loads(header_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{header_path} is unreadable or corrupt: {exc}") from exc
+        header = read_cache_json(header_path, directory, "token cache header")  # regular, bounded: never blocks
         if not isinstance(header, dict) or not header.get("complete") or "shards" not in header:
             raise CheckpointError(f"{header_path} does not describe a complete token cache")
         if header.get("format_version") != FORMAT_VERSION:
             raise CheckpointError(f"{directory}: token cache format {header.get('format_version')}, expected {FORMAT_VERSION}")
+        check_header(header, header_path)  # sizes bounded, shard names the builder's own
         self.directory = directory
         self.header = header
         self.semantic_rate = float(header["semantic_rate"])
@@ -326,12 +323,14 @@ class TokenCache:
         self.semantic_vocab_size = int(header["semantic_vocab_size"])
         self._items: list[tuple[int, dict]] = []
         self._shard_dirs: list[Path] = []
+        self._shard_items: list[list[dict]] = []
         for number, shard in enumerate(header["shards"]):
-            shard_dir = directory / SHARDS_DIR / shard["name"]
+            shard_dir = shard_folder(directory / SHARDS_DIR, shard["name"])  # inside the cache, not a symlink out
             index = _read_index(shard_dir)
             if len(index) != shard["num_items"]:
                 raise CheckpointError(f"{shard_dir} holds {len(index)} items, header says {shard['num_items']}")
             self._shard_dirs.append(shard_dir)
+            self._shard_items.append(index)
             self._items.extend((number, item) for item in index)
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -361,13 +360,7 @@ class TokenCache:
     def _shard_arrays(self, shard: int) -> tuple[np.ndarray, np.ndarray]:
         if shard not in self._arrays:
             shard_dir = self._shard_dirs[shard]
-            try:
-                arrays = (np.load(shard_dir / "semantic.npy", mmap_mode="r"), np.load(shard_dir / "acoustic.npy", mmap_mode="r"))
-            except (OSError, ValueError) as exc:
-                raise CheckpointError(f"token cache shard {shard_dir} is unreadable ({exc}); rebuild the cache") from exc
-            if arrays[1].ndim != 2 or arrays[1].shape[1] != self.num_quantizers:
-                raise CheckpointError(f"{shard_dir}/acoustic.npy has shape {arrays[1].shape}, expected [F, {self.num_quantizers}]")
-            self._arrays[shard] = arrays
+            self._arrays[shard] = open_shard_arrays(shard_dir, self._shard_items[shard], self.num_quantizers)
         return self._arrays[shard]
 
     def __getstate__(self) -> dict:

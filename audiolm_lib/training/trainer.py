@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from audiolm_lib.datasets.splits import VALID_SPLITS, split_indices
-from audiolm_lib.serialization import CheckpointError, atomic_write_text, config_from_dict
+from audiolm_lib.serialization import CheckpointError, atomic_write_text, check_buildable, config_from_dict
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import CropSpec, StageBatches, _mix, validation_batches
 from audiolm_lib.training.distributed import DistInfo, any_rank, barrier, setup_distributed, unwrap, wrap_ddp
@@ -50,6 +50,7 @@ def build_stage_model(config: StageTrainConfig, cache: Any | None = None) -> nn.
     if config.crop_seconds is not None:
         data.setdefault("window_seconds", float(config.crop_seconds))  # generate with the context it was trained on
     model_config = config_from_dict(config_cls, data, source=f"{config.stage} model config")
+    check_buildable(model_cls, model_config, f"{config.stage} model config")  # sized before allocation
     return model_cls(model_config)
 
 

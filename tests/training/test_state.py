@@ -63,9 +63,9 @@ def test_truncated_newest_checkpoint_falls_back_and_stale_temps_go(tmp_path):
     newest = list_checkpoints(tmp_path)[-1]
     newest.write_bytes(newest.read_bytes()[:-40])  # cut short by a full disk
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".step_00000030.safetensors.{int(dead.stdout)}-abc123.tmp"  # a killed writer's partial
+    stale = tmp_path / f".~audiolm.{int(dead.stdout)}.abc123.step_00000030.safetensors.tmp"  # a killed writer's partial
     stale.write_bytes(b"partial")
-    live = tmp_path / f".step_00000040.safetensors.{os.getpid()}-abc123.tmp"  # a write in progress: kept
+    live = tmp_path / f".~audiolm.{os.getpid()}.abc123.step_00000040.safetensors.tmp"  # a write in progress: kept
     live.write_bytes(b"in progress")
     with pytest.warns(UserWarning) as warned:
         state = load_training_state(tmp_path, restore_rng=False)
