@@ -32,8 +32,9 @@ def _emit(results: dict, json_out: Optional[Path], title: str) -> None:
 
 def register(app: typer.Typer) -> None:
     eval_app = typer.Typer(
-        help="Evaluate a codec (SI-SDR, mel distance, codebook usage), a continuation (WER/CER, speaker similarity), "
-        "or a model on the held-out quality benchmark (suite).",
+        help="Evaluate a codec (SI-SDR, mel distance, codebook usage, perceptual instruments, voicing), a continuation "
+        "(WER/CER, speaker similarity, voicing), or a model on the held-out quality benchmark (suite) or its oracle "
+        "ladder (ladder).",
         no_args_is_help=True,
     )
 
@@ -114,25 +115,50 @@ def register(app: typer.Typer) -> None:
         domain: Optional[str] = typer.Option(None, help="speech, piano or both (default: recipe.json kind, else both)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
     ) -> None:
-        """Held-out quality benchmark: codec report per RVQ level and continuation reports (as bench/quality.py)."""
-        import json
+        """Held-out quality benchmark: codec report per RVQ level, continuation reports and the oracle ladder
+        (as bench/quality.py)."""
+        _quality(models, quick, data, domain, json_out, sections=None)
 
-        from audiolm_lib.eval.quality_tables import quality_markdown
-        from audiolm_lib.eval.suite import DOMAINS, SuiteConfig, run_suites
+    @eval_app.command("ladder")
+    @friendly_errors
+    def ladder_command(
+        model_dir: Path = typer.Argument(..., help="an AudioLM folder"),
+        quick: bool = typer.Option(False, help="the small held-out set (CI size)"),
+        data: Optional[Path] = typer.Option(None, help="held-out set cache (default ~/.cache/audiolm_lib/heldout)"),
+        domain: Optional[str] = typer.Option(None, help="speech, piano or both (default: recipe.json kind, else both)"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
+    ) -> None:
+        """Oracle ladder on the held-out sets: real audio, its codec resynthesis, the acoustic generator given the
+        true semantic tokens, the full pipeline (voicing, speaker similarity, DNSMOS; piano: harmonicity, chroma),
+        and the acoustic generator's teacher-forced cross-entropy per level."""
+        _quality([model_dir], quick, data, domain, json_out, sections=("ladder",))
 
-        if domain not in (None, "both", *DOMAINS):
-            raise ValueError(f"--domain must be speech, piano or both, got {domain!r}")
-        domains = None if domain is None else (DOMAINS if domain == "both" else (domain,))
-        config = (SuiteConfig.quick_config if quick else SuiteConfig)(domains=domains)
-        results = run_suites(models, config, data)
-        markdown = quality_markdown(results["runs"])
-        if json_out is not None:
-            from audiolm_lib.atomic import atomic_write_text
+    app.add_typer(eval_app, name="eval")
 
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(json_out, json.dumps(results, indent=1, default=str) + "\n")
-            atomic_write_text(json_out.with_suffix(".md"), markdown)
-            typer.echo(f"wrote {json_out} and {json_out.with_suffix('.md')}", err=True)
-        typer.echo(markdown)
+
+def _quality(models: List[Path], quick: bool, data: Optional[Path], domain: Optional[str], json_out: Optional[Path],
+             sections: Optional[tuple]) -> None:
+    """Run :func:`~audiolm_lib.eval.suite.run_suites` (all sections, or ``sections``); print the Markdown tables,
+    with ``--json OUT`` also write OUT and the tables next to it (OUT with .md)."""
+    import json
+
+    from audiolm_lib.eval.quality_tables import quality_markdown
+    from audiolm_lib.eval.suite import DOMAINS, SuiteConfig, run_suites
+
+    if domain not in (None, "both", *DOMAINS):
+        raise ValueError(f"--domain must be speech, piano or both, got {domain!r}")
+    domains = None if domain is None else (DOMAINS if domain == "both" else (domain,))
+    make = SuiteConfig.quick_config if quick else SuiteConfig
+    config = make(domains=domains, **({"sections": sections} if sections else {}))
+    results = run_suites(models, config, data)
+    markdown = quality_markdown(results["runs"])
+    if json_out is not None:
+        from audiolm_lib.atomic import atomic_write_text
+
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(json_out, json.dumps(results, indent=1, default=str) + "\n")
+        atomic_write_text(json_out.with_suffix(".md"), markdown)
+        typer.echo(f"wrote {json_out} and {json_out.with_suffix('.md')}", err=True)
+    typer.echo(markdown)
 
     app.add_typer(eval_app, name="eval")

@@ -79,6 +79,47 @@ def piano_continuation_table(runs: Sequence[Mapping]) -> list[str]:
     return _table(header, rows) if rows else []
 
 
+RUNG_LABELS = {"real": "a. real", "resynthesis": "b. codec resynthesis (true codes)",
+               "acoustic": "c. acoustic generator (true semantic)", "pipeline": "d. full pipeline"}
+
+
+def ladder_speech_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "set", "rung", "voiced share", "voicing err. vs real", "F0 err. vs real (cents)",
+              "speaker sim. to prompt (different speaker)", "DNSMOS OVRL", "SIG", "BAK"]
+    rows = []
+    for results in runs:
+        for row in results.get("ladder", {}).get("speech", {}).get("rows", []):
+            speaker = f"{_num(row.get('speaker_similarity'))} ({_num(row.get('different_speaker_baseline'))})"
+            rows.append([_name(results), row["set"], RUNG_LABELS.get(row["rung"], row["rung"]),
+                         _num(row.get("voiced_share")), _num(row.get("voicing_decision_error")),
+                         _num(row.get("f0_error_cents"), 0), speaker, _num(row.get("dnsmos_ovrl")),
+                         _num(row.get("dnsmos_sig")), _num(row.get("dnsmos_bak"))])
+    return _table(header, rows) if rows else []
+
+
+def ladder_piano_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "set", "rung", "harmonic ratio", "spectral flatness", "chroma sim. to prompt"]
+    rows = []
+    for results in runs:
+        for row in results.get("ladder", {}).get("piano", {}).get("rows", []):
+            rows.append([_name(results), row["set"], RUNG_LABELS.get(row["rung"], row["rung"]),
+                         _num(row.get("harmonic_ratio")), _num(row.get("spectral_flatness"), 3),
+                         _num(row.get("chroma_similarity_to_prompt"))])
+    return _table(header, rows) if rows else []
+
+
+def teacher_forced_table(runs: Sequence[Mapping]) -> list[str]:
+    header = ["model", "set", "level", "cross-entropy (nats)", "accuracy", "clip's unigram (nats)", "uniform ln K"]
+    rows = []
+    for results in runs:
+        for domain in ("speech", "piano"):
+            for row in results.get("ladder", {}).get(domain, {}).get("levels", []):
+                rows.append([_name(results), row["set"], str(row["level"]), _num(row.get("cross_entropy")),
+                             _num(row.get("accuracy"), 3), _num(row.get("unigram_cross_entropy")),
+                             _num(row.get("uniform_cross_entropy"))])
+    return _table(header, rows) if rows else []
+
+
 def usage_table(runs: Sequence[Mapping]) -> list[str]:
     header = ["model", "domain", "codebook perplexity per level", "share of codes used per level"]
     rows = []
@@ -98,7 +139,12 @@ def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Qua
     sections = (("Codec re-synthesis per number of RVQ levels", codec_table),
                 ("Speech continuations (generated / real continuation / its codec re-synthesis)", speech_continuation_table),
                 ("Piano continuations (generated / real continuation / its codec re-synthesis)", piano_continuation_table),
-                ("Codebook usage on the held-out clips", usage_table))
+                ("Codebook usage on the held-out clips", usage_table),
+                ("Oracle ladder, speech: each rung one stage further from the truth (measures against the real "
+                 "continuation and the prompt)", ladder_speech_table),
+                ("Oracle ladder, piano", ladder_piano_table),
+                ("Oracle ladder c': the acoustic generator's teacher-forced cross-entropy per level (prompt and true "
+                 "semantic tokens given, levels below given, the level and those above masked)", teacher_forced_table))
     for heading, make in sections:
         table = make(runs)
         if table:
