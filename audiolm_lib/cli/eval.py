@@ -160,5 +160,3 @@ def _quality(models: List[Path], quick: bool, data: Optional[Path], domain: Opti
         atomic_write_text(json_out.with_suffix(".md"), markdown)
         typer.echo(f"wrote {json_out} and {json_out.with_suffix('.md')}", err=True)
     typer.echo(markdown)
-
-    app.add_typer(eval_app, name="eval")

@@ -136,16 +136,18 @@ def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
         torch.set_num_threads(config.threads)
     timing, started = {}, time.perf_counter()
     try:
+        model, codec = load_model(model_dir)
+        sections = [section for section in SECTIONS if section in config.sections]
+        if model is None and "codec" not in sections:
+            raise ValueError(f"the {' and '.join(sections)} report{'s' * (len(sections) > 1)} need{'s' * (len(sections) == 1)}"
+                             f" an AudioLM folder; {model_dir} holds a bare codec")
+        mark = time.perf_counter()
         spec = config.heldout_spec or (heldout.QUICK if config.quick else heldout.FULL)
         entries = heldout.build_heldout(spec, cache_dir, progress=progress)
-        timing["heldout_s"] = time.perf_counter() - started
-        model, codec = load_model(model_dir)
+        timing["heldout_s"] = time.perf_counter() - mark
         clips = _clips(entries, domains)
         if not clips:
             raise RuntimeError(f"the held-out set has no {' or '.join(domains)} clips: install the sources (bash .ci/install)")
-        sections = [section for section in SECTIONS if section in config.sections]
-        if model is None and "ladder" in sections and "codec" not in sections:
-            raise ValueError(f"the oracle ladder needs an AudioLM folder; {model_dir} holds a bare codec")
         transcriber = None
         if "speech" in domains and {"codec", "continuation"} & set(sections):
             from audiolm_lib.eval.asr import WhisperTranscriber

@@ -68,9 +68,11 @@ def test_eval_continuation_speaker_only(tmp_path, librivox_clips):
     prompt, continuation = str(librivox_clips["0870"][0]), str(librivox_clips["0890"][0])
     same = str(librivox_clips["0920"][0])
     result = runner.invoke(
-        build_app(), ["eval", "continuation", prompt, continuation, "--same-speaker", same, "--json", str(out)]
+        build_app(), ["eval", "continuation", prompt, continuation, "--same-speaker", same, "--real", continuation,
+                      "--json", str(out)]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())["continuation"]
     assert report["speaker_similarity"] > 0.8 and report["same_speaker_baseline"] > 0.8 and "wer" not in report
     assert report["prompt"] == prompt
+    assert report["voiced_share"] > 0.5 and report["voicing_decision_error"] == 0  # --real: the continuation itself
