@@ -26,16 +26,20 @@ def _mean(values) -> float | None:
 
 
 def speech_items(clips: Sequence[dict], prompt_seconds: float, max_continuation_seconds: float,
-                 min_continuation_seconds: float = 1.5) -> list[dict]:
-    """One prompt / real continuation pair per speaker: the speaker's clips joined in order, then cut.
+                 min_continuation_seconds: float = 1.5, per_speaker: int = 1) -> list[dict]:
+    """Prompt / real continuation pairs, up to ``per_speaker`` per speaker: the speaker's clips joined in order,
+    then cut into consecutive prompt + continuation stretches.
 
     Args:
         clips: ``{"set", "speaker", "wave": Tensor[T], "sample_rate"}`` speech clips (one rate for all).
 
     Returns:
-        ``{"id", "set", "speaker", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"}`` per speaker whose
-        clips last at least ``prompt_seconds + min_continuation_seconds``.
+        ``{"id", "set", "speaker", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"}`` per stretch that lasts
+        at least ``prompt_seconds + min_continuation_seconds``; the first of a speaker has the speaker's name as
+        ``id``, the next ``<speaker>#2``, ...
     """
+    if per_speaker < 1:
+        raise ValueError(f"per_speaker must be >= 1, got {per_speaker}")
     by_speaker: dict[str, list[dict]] = defaultdict(list)
     for clip in clips:
         by_speaker[clip["speaker"]].append(clip)
@@ -46,12 +50,15 @@ def speech_items(clips: Sequence[dict], prompt_seconds: float, max_continuation_
             raise ValueError(f"clips of speaker {speaker!r} have different sample rates")
         gap = torch.zeros(int(0.3 * rate))
         passage = torch.cat([part for c in group for part in (torch.as_tensor(c["wave"]).reshape(-1), gap)][:-1])
-        prompt_samples = int(prompt_seconds * rate)
-        rest = min(len(passage) - prompt_samples, int(max_continuation_seconds * rate))
-        if rest < min_continuation_seconds * rate:
-            continue
-        items.append({"id": speaker, "set": group[0]["set"], "speaker": speaker, "sample_rate": rate,
-                      "prompt": passage[:prompt_samples], "real": passage[prompt_samples : prompt_samples + rest]})
+        prompt_samples, longest = int(prompt_seconds * rate), int(max_continuation_seconds * rate)
+        for index in range(per_speaker):
+            stretch = passage[index * (prompt_samples + longest):]
+            rest = min(len(stretch) - prompt_samples, longest)
+            if rest < min_continuation_seconds * rate:
+                break
+            items.append({"id": speaker if index == 0 else f"{speaker}#{index + 1}", "set": group[0]["set"],
+                          "speaker": speaker, "sample_rate": rate, "prompt": stretch[:prompt_samples],
+                          "real": stretch[prompt_samples : prompt_samples + rest]})
     return items
 
 

@@ -109,14 +109,18 @@ def ladder_piano_table(runs: Sequence[Mapping]) -> list[str]:
 
 
 def teacher_forced_table(runs: Sequence[Mapping]) -> list[str]:
-    header = ["model", "set", "level", "cross-entropy (nats)", "accuracy", "clip's unigram (nats)", "uniform ln K"]
+    header = ["model", "set", "items", "cross-entropy per level (nats)", "accuracy per level",
+              "clip's unigram per level (nats)", "uniform ln K"]
     rows = []
     for results in runs:
         for domain in ("speech", "piano"):
-            for row in results.get("ladder", {}).get(domain, {}).get("levels", []):
-                rows.append([_name(results), row["set"], str(row["level"]), _num(row.get("cross_entropy")),
-                             _num(row.get("accuracy"), 3), _num(row.get("unigram_cross_entropy")),
-                             _num(row.get("uniform_cross_entropy"))])
+            levels = results.get("ladder", {}).get(domain, {}).get("levels", [])
+            for name in dict.fromkeys(row["set"] for row in levels):
+                group = [row for row in levels if row["set"] == name]
+                joined = lambda key, digits=2: ", ".join(_num(row.get(key), digits) for row in group)  # noqa: E731
+                rows.append([_name(results), name, str(group[0]["items"]), joined("cross_entropy"),
+                             joined("accuracy", 3), joined("unigram_cross_entropy"),
+                             _num(group[0].get("uniform_cross_entropy"))])
     return _table(header, rows) if rows else []
 
 

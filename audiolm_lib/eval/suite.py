@@ -38,12 +38,14 @@ class SuiteConfig:
     piano_prompt_seconds: float = 4.0
     seed: int = 0
     sections: tuple[str, ...] = SECTIONS  # which reports (continuation and ladder: AudioLM folders only)
+    ladder_items_per_speaker: int = 3  # the ladder cuts up to this many speech items from each speaker's passage
     threads: int | None = 2  # torch threads for the model (None: leave as is)
     heldout_spec: object | None = None  # a heldout.HeldoutSpec; None: heldout.QUICK or heldout.FULL
 
     @classmethod
     def quick_config(cls, **overrides) -> "SuiteConfig":
-        values = dict(quick=True, max_speech_continuation_seconds=3.0, piano_prompt_seconds=3.0)
+        values = dict(quick=True, max_speech_continuation_seconds=3.0, piano_prompt_seconds=3.0,
+                      ladder_items_per_speaker=1)
         values.update(overrides)
         return cls(**values)
 
@@ -103,15 +105,17 @@ def _clips(entries: list[dict], domains: tuple[str, ...]) -> list[dict]:
     return clips
 
 
-def continuation_items(clips: list[dict], domains: tuple[str, ...], config: SuiteConfig) -> dict[str, list[dict]]:
-    """``{domain: items}``: speech prompt / real continuation pairs (one per speaker) and piano ones (one per clip)."""
+def continuation_items(clips: list[dict], domains: tuple[str, ...], config: SuiteConfig,
+                       per_speaker: int = 1) -> dict[str, list[dict]]:
+    """``{domain: items}``: speech prompt / real continuation pairs (up to ``per_speaker`` per speaker) and piano
+    ones (one per clip)."""
     from audiolm_lib.eval.continuation_quality import piano_items, speech_items
 
     by_domain = {domain: [c for c in clips if c["domain"] == domain] for domain in domains}
     items = {}
     if "speech" in domains:
         items["speech"] = speech_items(by_domain["speech"], config.speech_prompt_seconds,
-                                       config.max_speech_continuation_seconds)
+                                       config.max_speech_continuation_seconds, per_speaker=per_speaker)
     if "piano" in domains:
         items["piano"] = piano_items(by_domain["piano"], config.piano_prompt_seconds)
     return items
@@ -182,6 +186,7 @@ def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
             from audiolm_lib.eval.oracle_ladder import oracle_ladder
 
             mark = time.perf_counter()
+            items = continuation_items(clips, domains, config, per_speaker=config.ladder_items_per_speaker)
             results["ladder"] = {domain: oracle_ladder(model, domain_items, domain, seed=config.seed,
                                                        progress=progress) for domain, domain_items in items.items()}
             timing["ladder_s"] = time.perf_counter() - mark
