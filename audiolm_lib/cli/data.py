@@ -1,4 +1,4 @@
-"""``audiolm data piano|speech|voices|index``: build the embedded datasets (no download) or index your own audio."""
+"""``audiolm data piano|speech|recorded|voices|index``: build the embedded datasets (no download) or index your own audio."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,6 +71,23 @@ def speech_command(
     _report(manifest, read_manifest(manifest), "identity")
 
 
+@friendly_errors
+def recorded_command(
+    out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav + manifest.jsonl."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Stop at about this much audio (identities take turns); default: everything."),
+    sources: Optional[str] = typer.Option(None, "--sources", help="Comma-separated Debian packages (klettres-data, asterisk-core-sounds-fr-g722, ...); default: every installed one."),
+    valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of a training voice's clips held out for validation (some voices are held out whole)."),
+    utterance_seconds: float = typer.Option(10.0, "--utterance-seconds", help="Consecutive short clips of one voice are joined up to this length."),
+) -> None:
+    """Decode recorded voices (klettres, Asterisk June/Carlo/Russian/Armelle/Menardi/Colombian) to 16 kHz; never the evaluation voices."""
+    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.datasets.recorded import build_recorded_dataset
+
+    manifest = build_recorded_dataset(out_dir, minutes=minutes, sources=_names(sources) if sources else None,
+                                      valid_fraction=valid_fraction, utterance_seconds=utterance_seconds)
+    _report(manifest, read_manifest(manifest), "identity")
+
+
 def voices_command() -> None:
     """List the speech voices: engine, speaker identity, split, language, and whether they are installed."""
     from audiolm_lib.datasets.voices import ENGINE_PROGRAMS, available_voices, catalogue, identities
@@ -118,9 +135,10 @@ def _report(manifest: Path, entries: list[dict], group_key: str | None) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(help="Build the embedded datasets (piano, speech) or index your own audio.", no_args_is_help=True)
+    data_app = typer.Typer(help="Build the embedded datasets (piano, speech, recorded voices) or index your own audio.", no_args_is_help=True)
     data_app.command("piano")(piano_command)
     data_app.command("speech")(speech_command)
+    data_app.command("recorded")(recorded_command)
     data_app.command("voices")(voices_command)
     data_app.command("index")(index_command)
     app.add_typer(data_app, name="data")

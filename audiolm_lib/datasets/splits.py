@@ -12,12 +12,22 @@ A speaker *identity* is the human (or synthetic voice) behind a voice, not the e
 festival's ``cmu_us_slt_arctic_hts`` are the same woman, so both are held out together. For espeak-ng the
 identity is the voice variant (``+m3``, ``+f2``: pitch and formants), whatever the accent.
 
-The real recordings of Debian's ``pocketsphinx-testdata`` and ``asterisk-core-sounds-*`` are evaluation-only
-(:data:`EVALUATION_ONLY_SOURCES`): no builder may read them for training.
+Real recordings: ``pocketsphinx-testdata`` (the LibriVox reader) is evaluation-only as a whole. Under
+``/usr/share/asterisk/sounds`` several packages share one tree, so the policy goes by *voice folder*
+(:func:`asterisk_voice`): the folders of :data:`ASTERISK_TRAINING_VOICES` (June, Carlo, the Russian voice,
+Menardi, Armelle, the Colombian voice) may be trained on; every other folder -- Allison's English and Spanish
+(``en*``, ``es_*``, ``*Allison*``) and any folder this table does not know -- is evaluation-only. Paths are resolved
+first, so a symlink such as ``es -> es_MX_f_Allison`` (what ``asterisk-core-sounds-es`` installs) is judged by the
+folder it points to. :func:`is_evaluation_only` says which files no builder may read for training.
+
+Recorded training voices split by identity too: :data:`RECORDED_VALID_IDENTITIES` are never trained on and are all
+``"valid"`` (validation on voices the model has not heard); the other recorded identities split utterance by
+utterance like the TTS voices.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 
 SPLITS = ("train", "valid", "test")
 
@@ -34,7 +44,20 @@ PIECE_VALID_FRACTION = 0.06  # the next 6 % of the hash range
 TRAIN_SOUNDFONTS = ("TimGM6mb", "FluidR3_GM")
 HELDOUT_SOUNDFONT = "sf_GMbank"
 
-EVALUATION_ONLY_SOURCES = ("/usr/share/pocketsphinx", "/usr/share/asterisk/sounds")
+EVALUATION_ONLY_SOURCES = ("/usr/share/pocketsphinx",)  # evaluation-only as a whole
+ASTERISK_SOUNDS = "/usr/share/asterisk/sounds"
+# Asterisk voice folders that training may read: folder -> speaker identity. Nothing else under ASTERISK_SOUNDS.
+ASTERISK_TRAINING_VOICES = {
+    "fr_CA_f_June": "asterisk:june",  # asterisk-core-sounds-fr-g722
+    "it_IT_m_Carlo": "asterisk:carlo",  # asterisk-core-sounds-it-g722
+    "ru_RU_f_IvrvoiceRU": "asterisk:ivrvoice-ru",  # asterisk-core-sounds-ru-g722
+    "it_IT_f_Menardi": "asterisk:menardi",  # asterisk-prompt-it-menardi-wav
+    "fr": "asterisk:armelle",  # asterisk-prompt-fr-armelle
+    "es": "asterisk:es-co",  # asterisk-prompt-es-co (a real folder; with asterisk-core-sounds-es it is a symlink)
+}
+# Recorded identities held out for validation (never trained on): a klettres reader (German) and a whole 8 kHz
+# Asterisk voice (Armelle, French), like the 8 kHz evaluation voice. Chosen before any training on them.
+RECORDED_VALID_IDENTITIES = frozenset({"klettres:de", "asterisk:armelle"})
 
 # voices of the same person under several engines (engine voice name -> identity)
 _IDENTITY_ALIASES = {
@@ -94,8 +117,39 @@ def base_piece_name(name: str) -> str:
 
 
 def is_evaluation_only(path: str) -> bool:
-    """True for files under the evaluation-only real-recording packages."""
-    return any(str(path).startswith(root) for root in EVALUATION_ONLY_SOURCES)
+    """True for files no builder may train on: anything under ``pocketsphinx-testdata``, and any Asterisk voice
+    folder outside :data:`ASTERISK_TRAINING_VOICES` (see :func:`asterisk_voice`)."""
+    if any(str(path).startswith(root) for root in EVALUATION_ONLY_SOURCES):
+        return True
+    folder, identity = asterisk_voice(path)
+    return folder is not None and identity is None
+
+
+def asterisk_voice(path: str, root: str = ASTERISK_SOUNDS) -> tuple[str | None, str | None]:
+    """``(voice folder, training identity)`` of a path under the Asterisk sounds tree ``root``.
+
+    Both the path and ``root`` are resolved (symlinks followed) first. ``(None, None)``: not under ``root``.
+    ``(folder, None)``: an evaluation-only folder (Allison's ``en_US_f_Allison`` / ``es_MX_f_Allison``, any
+    ``en*``, anything unknown). ``(folder, identity)``: a voice of :data:`ASTERISK_TRAINING_VOICES`.
+    """
+    real, base = os.path.realpath(str(path)), os.path.realpath(str(root))
+    if real == base or not real.startswith(base + os.sep):
+        if not str(path).startswith(str(root).rstrip("/") + "/"):
+            return None, None
+        return str(path)[len(str(root).rstrip("/")) + 1 :].split("/", 1)[0], None  # dangling: refused
+    folder = real[len(base) + 1 :].split(os.sep, 1)[0]
+    if "allison" in folder.lower() or folder.lower().startswith("en"):
+        return folder, None
+    return folder, ASTERISK_TRAINING_VOICES.get(folder)
+
+
+def recorded_split(identity: str, clip_id: str, valid_fraction: float = 0.05) -> str:
+    """Split of one recorded clip: ``"valid"`` for a :data:`RECORDED_VALID_IDENTITIES` voice, else by
+    :func:`utterance_split` (``"test"`` never: evaluation-only recordings are refused, not split)."""
+    _check_fraction(valid_fraction)
+    if identity in RECORDED_VALID_IDENTITIES:
+        return "valid"
+    return "valid" if hash_position(clip_id) < valid_fraction else "train"
 
 
 def _check_fraction(fraction: float) -> None:

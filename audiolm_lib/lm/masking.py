@@ -9,7 +9,11 @@ Training (Borsos et al. 2023, sec. 3.2), per example of ``T`` frames and ``Q`` R
    of the non-prompt frames, chosen uniformly at random, are masked (the paper draws each frame with probability
    ``p``; an exact count keeps at least one scored token per example and the same expected ratio);
 4. levels ``> q`` are masked at every non-prompt frame;
-5. the loss is taken only on the masked frames of level ``q``.
+5. the loss is taken only on the masked frames of level ``q``;
+6. (classifier-free guidance, off by default) with probability ``prompt_dropout`` an example's prompt frames are
+   masked on every level too, so the model also learns the unprompted distribution that
+   :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM` contrasts with the prompted one at inference
+   (``guidance_scale``). Drawn after everything else, so ``prompt_dropout=0`` gives exactly the same masks.
 
 Decoding (MaskGIT, Chang et al. 2022): a level with ``N`` iterations over ``M`` masked frames keeps
 ``floor(M * cos(pi/2 * (i + 1) / N))`` frames masked after iteration ``i`` (so none after the last), re-masking the
@@ -34,6 +38,8 @@ class TrainingMask:
         level: ``LongTensor[B]``: the level each example is trained on (0-based).
         prompt_frames: ``LongTensor[B]``: the prompt delimiter ``t`` (frames before it are never masked).
         ratio: ``Tensor[B]``: the cosine-schedule masking ratio ``p`` drawn for each example.
+        prompt_dropped: ``BoolTensor[B]``: examples whose prompt frames are masked on every level (guidance
+            training); ``None`` when no example is dropped.
     """
 
     masked: Tensor
@@ -41,6 +47,7 @@ class TrainingMask:
     level: Tensor
     prompt_frames: Tensor
     ratio: Tensor
+    prompt_dropped: Tensor | None = None
 
 
 def cosine_ratio(u: Tensor) -> Tensor:
@@ -49,7 +56,8 @@ def cosine_ratio(u: Tensor) -> Tensor:
 
 
 def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Generator | None = None,
-                  device: torch.device | str | None = None, prompt: bool = True) -> TrainingMask:
+                  device: torch.device | str | None = None, prompt: bool = True,
+                  prompt_dropout: float = 0.0, prompt_frames: Tensor | None = None) -> TrainingMask:
     """Draw SoundStorm's training mask for ``batch`` examples of ``levels`` x ``frames`` tokens.
 
     Args:
@@ -57,17 +65,28 @@ def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Gene
         generator: a seeded ``torch.Generator`` (on CPU) makes the mask reproducible.
         device: where the returned tensors live.
         prompt: draw the prompt delimiter (``False``: ``t = 0``, no prompt).
+        prompt_dropout: share of examples whose prompt is masked on every level (step 6; 0: none, no draw).
+        prompt_frames: ``LongTensor[B]``, the prompt delimiter of examples whose prompt is given (the data put a
+            prompt from elsewhere there), ``-1`` where it is drawn; ``None``: all drawn.
 
     Returns:
         a :class:`TrainingMask`.
     """
     if batch < 1 or levels < 1 or frames < 1:
         raise ValueError(f"need batch, levels and frames >= 1, got {batch}, {levels}, {frames}")
+    if not 0.0 <= prompt_dropout <= 1.0:
+        raise ValueError(f"prompt_dropout must be in [0, 1], got {prompt_dropout}")
     level = torch.randint(levels, (batch,), generator=generator)
+    given = prompt_frames
     if prompt:
         prompt_frames = torch.randint(frames, (batch,), generator=generator)
     else:
         prompt_frames = torch.zeros(batch, dtype=torch.long)
+    if given is not None:  # the draw above still happens: the rest of the mask is what it would have been
+        given = given.detach().cpu().long()
+        if given.shape != (batch,) or int(given.max()) >= frames:
+            raise ValueError(f"prompt_frames must be a LongTensor[{batch}] of values < {frames}, got {tuple(given.shape)}")
+        prompt_frames = torch.where(given >= 0, given, prompt_frames)
     ratio = cosine_ratio(torch.rand(batch, generator=generator) * (math.pi / 2))
     free = frames - prompt_frames  # >= 1
     count = torch.clamp(torch.round(ratio * free), min=1).long()
@@ -81,8 +100,13 @@ def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Gene
     above = (level_index > level[:, None, None]) & is_free[:, None, :]
     at = (level_index == level[:, None, None]) & scored[:, None, :]
     masked = above | at
+    dropped = None
+    if prompt_dropout > 0:  # drawn last: the draws above are the same with or without guidance training
+        dropped = torch.rand(batch, generator=generator) < prompt_dropout
+        masked |= (dropped[:, None] & ~is_free)[:, None, :]
+        dropped = dropped.to(device)
     return TrainingMask(masked.to(device), scored.to(device), level.to(device), prompt_frames.to(device),
-                        ratio.to(device))
+                        ratio.to(device), dropped)
 
 
 def remaining_masked(total: int, iteration: int, iterations: int) -> int:

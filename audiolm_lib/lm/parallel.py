@@ -18,6 +18,12 @@ re-masked, following the cosine schedule of :func:`audiolm_lib.lm.masking.remain
 to 0, scaled by ``choice_temperature``); later levels take the argmax, as in the paper. Prompt frames are given on
 every level and never change.
 
+Classifier-free guidance on the acoustic prompt (off by default): trained with ``prompt_dropout`` (a share of
+examples sees its prompt frames masked on every level), the model also scores tokens without the prompt; with
+``guidance_scale`` ``s != 1`` each decoding pass runs the prompted and the unprompted window in one batch and
+samples from ``uncond + s * (cond - uncond)`` (audiocraft's ``cfg_coef``; ``s = 1``: the prompted logits alone,
+exactly as without guidance). Frames a window takes from earlier windows count as its prompt.
+
 Windows: the model sees at most ``window_seconds`` (its training crop). Longer audio is generated in windows;
 each later window starts with the tail of what is already known (``window_context_fraction`` of a window) as
 its acoustic prompt.
@@ -31,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from audiolm_lib.lm.base import check_tokens, eval_mode
+from audiolm_lib.lm.guidance import check_guidance
 from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
 from audiolm_lib.lm.transformer import Transformer, TransformerConfig
@@ -54,6 +61,9 @@ class ParallelAcousticLMConfig:
             the most likely code (paper: greedy after level 1).
         choice_temperature: Gumbel noise on the confidence ranking, linearly annealed to 0 over a level's
             iterations (0: rank by confidence alone).
+        prompt_dropout: training: share of examples whose acoustic prompt is masked on every level, for
+            classifier-free guidance (0: none, today's training).
+        guidance_scale: sampling: ``uncond + s * (cond - uncond)`` on the logits (1: no guidance, one batch).
         transformer: the bidirectional Transformer's shape.
     """
 
@@ -67,6 +77,8 @@ class ParallelAcousticLMConfig:
     steps_per_level: tuple[int, ...] = (16, 1)
     sampled_levels: int = 1
     choice_temperature: float = 1.0
+    prompt_dropout: float = 0.0
+    guidance_scale: float = 1.0
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
     def __post_init__(self) -> None:
@@ -81,6 +93,9 @@ class ParallelAcousticLMConfig:
             raise ValueError(f"steps_per_level must be non-empty positive integers, got {self.steps_per_level}")
         if self.sampled_levels < 0 or self.choice_temperature < 0:
             raise ValueError("sampled_levels and choice_temperature must be >= 0")
+        if not 0.0 <= self.prompt_dropout <= 1.0:
+            raise ValueError(f"prompt_dropout must be in [0, 1], got {self.prompt_dropout}")
+        check_guidance(self.guidance_scale)
         window = round(self.window_seconds * self.acoustic_rate)
         if window > self.transformer.max_seq_len:
             raise ValueError(f"a {self.window_seconds} s window is {window} frames but transformer.max_seq_len="
@@ -209,7 +224,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         return torch.cat(logits), torch.cat(targets)
 
     def forward(self, semantic: Tensor, codes: Tensor, *, mask: TrainingMask | None = None,
-                generator: torch.Generator | None = None) -> Tensor:
+                generator: torch.Generator | None = None, prompt_frames: Tensor | None = None) -> Tensor:
         """The masked-token training loss: mean cross-entropy over the scored tokens (nats per token).
 
         Args:
@@ -218,6 +233,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             mask: a fixed :class:`~audiolm_lib.lm.masking.TrainingMask` (default: drawn; in eval mode from a
                 generator seeded with 0, so validation losses are comparable between evaluations).
             generator: draws the mask (training mode).
+            prompt_frames: ``LongTensor[B]`` prompt delimiters fixed by the data (``-1``: drawn), for prompts
+                taken from another segment (:mod:`audiolm_lib.training.prompt_crops`).
         """
         semantic = check_tokens("semantic", semantic, 2, self.config.semantic_vocab_size, allow_pad=False)
         codes = self._check_codes("codes", codes, semantic.shape[0])
@@ -231,14 +248,51 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             if generator is None and not self.training:
                 generator = torch.Generator().manual_seed(0)
             batch, levels, frames = codes.shape
-            mask = training_mask(batch, levels, frames, generator=generator, device=codes.device)
+            mask = training_mask(batch, levels, frames, generator=generator, device=codes.device,
+                                 prompt_dropout=self.config.prompt_dropout if self.training else 0.0,
+                                 prompt_frames=prompt_frames)
         logits, targets = self.masked_logits(semantic, codes, mask)
         return F.cross_entropy(logits.float(), targets)
+
+    @torch.no_grad()
+    def level_cross_entropy(self, semantic: Tensor, codes: Tensor, prompt_frames: int, *,
+                            guidance_scale: float = 1.0) -> Tensor:
+        """Teacher-forced cross-entropy of each level on the frames after the prompt: ``Tensor[Q]`` (nats/token).
+
+        Level ``q`` is scored on frames ``>= prompt_frames`` with the true codes of levels ``< q`` given on every
+        frame, the prompt given on every level, and levels ``>= q`` masked after it (SoundStorm's training mask
+        at ratio 1): how well the model predicts a held-out continuation, level by level, given its prompt and
+        its true semantic tokens. ``guidance_scale != 1`` scores the guided logits (the unprompted pass masks the
+        prompt frames on every level), to choose a scale on validation data.
+
+        ``semantic: LongTensor[B, S]``, ``codes: LongTensor[B, Q, T]`` (one window at most).
+        """
+        semantic = check_tokens("semantic", semantic, 2, self.config.semantic_vocab_size, allow_pad=False)
+        codes = self._check_codes("codes", codes, semantic.shape[0])
+        batch, levels, frames = codes.shape
+        if not 0 <= prompt_frames < frames:
+            raise ValueError(f"prompt_frames must be in [0, {frames}), got {prompt_frames}")
+        check_guidance(guidance_scale)
+        free = (torch.arange(frames, device=codes.device) >= prompt_frames).expand(batch, frames)
+        losses = []
+        with eval_mode(self):
+            for level in range(levels):
+                above = (torch.arange(levels, device=codes.device) >= level)[None, :, None] & free[:, None]
+                mask = TrainingMask(above, free, torch.full((batch,), level, device=codes.device),
+                                    torch.full((batch,), prompt_frames, device=codes.device),
+                                    torch.ones(batch, device=codes.device))
+                logits, targets = self.masked_logits(semantic, codes, mask)
+                if guidance_scale != 1.0 and prompt_frames:
+                    mask.masked = mask.masked | ~free[:, None]
+                    uncond = self.masked_logits(semantic, codes, mask)[0]
+                    logits = uncond + guidance_scale * (logits - uncond)
+                losses.append(F.cross_entropy(logits.float(), targets))
+        return torch.stack(losses)
 
     # ------------------------------------------------------------------ sampling
     def _fill_level(self, aligned: Tensor, ids: Tensor, known: int, level: int, *, temperature: float,
                     top_k: int | None, top_p: float | None, generator: torch.Generator | None, steps: int,
-                    sampled: bool, choice_temperature: float, tick) -> None:
+                    sampled: bool, choice_temperature: float, tick, guidance_scale: float = 1.0) -> None:
         """Unmask level ``level`` of frames ``known..`` of ``ids: LongTensor[B, Q, T]`` in place."""
         batch, _, frames = ids.shape
         todo = frames - known
@@ -246,8 +300,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         weight = self.head[level]
         temp = temperature if sampled else 0.0
         for step in range(steps):
-            hidden = self.hidden(aligned, ids)[:, known:]  # [B, M, D]
-            logits = F.linear(hidden, weight).float().flatten(0, 1)  # [B*M, K]
+            logits = self._level_logits(aligned, ids, known, weight, guidance_scale)  # [B*M, K]
             tokens = sample_logits(logits, temp, top_k if temp else None, top_p if temp else None, generator)
             tick()
             target = ids[:, level, known:]
@@ -266,11 +319,24 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             target.copy_(torch.where(newly, tokens.view(batch, todo), target))
             revealed |= newly
 
+    def _level_logits(self, aligned: Tensor, ids: Tensor, known: int, weight: Tensor, guidance_scale: float) -> Tensor:
+        """``Tensor[B * M, K]`` float logits of frames ``known..`` (``M`` of them) for the head ``weight``; with
+        guidance (``guidance_scale != 1`` and a prompt), the unprompted copy (frames ``< known`` masked on every
+        level) runs in the same batch and the logits are ``uncond + s * (cond - uncond)``."""
+        if guidance_scale == 1.0 or known == 0:
+            return F.linear(self.hidden(aligned, ids)[:, known:], weight).float().flatten(0, 1)
+        unprompted = ids.clone()
+        unprompted[:, :, :known] = self.config.codebook_size
+        hidden = self.hidden(torch.cat([aligned, aligned]), torch.cat([ids, unprompted]))[:, known:]
+        cond, uncond = F.linear(hidden, weight).float().chunk(2)
+        return (uncond + guidance_scale * (cond - uncond)).flatten(0, 1)
+
     @torch.inference_mode()
     def generate(self, semantic: Tensor, prompt: Tensor | None, num_frames: int, *, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                  steps_per_level: tuple[int, ...] | None = None, sampled_levels: int | None = None,
-                 choice_temperature: float | None = None, progress: bool = False) -> Tensor:
+                 choice_temperature: float | None = None, guidance_scale: float | None = None,
+                 progress: bool = False) -> Tensor:
         """Generate ``num_frames`` frames of all ``Q`` levels after ``prompt``.
 
         Args:
@@ -280,7 +346,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             num_frames: frames to generate.
             temperature / top_k / top_p: how the sampled levels draw candidates (``temperature=0``: greedy).
             generator: a seeded ``torch.Generator`` makes the result exactly reproducible.
-            steps_per_level / sampled_levels / choice_temperature: override the config's decoding settings.
+            steps_per_level / sampled_levels / choice_temperature / guidance_scale: override the config's
+                decoding settings (``guidance_scale``: classifier-free guidance on the prompt, 1 = off).
             progress: a tqdm bar over forward passes.
 
         Returns:
@@ -306,6 +373,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             raise ValueError(f"steps_per_level must be non-empty positive integers, got {steps_per_level}")
         sampled_levels = cfg.sampled_levels if sampled_levels is None else int(sampled_levels)
         choice = cfg.choice_temperature if choice_temperature is None else float(choice_temperature)
+        guidance = cfg.guidance_scale if guidance_scale is None else check_guidance(float(guidance_scale))
         steps_of = (lambda q: steps[min(q, len(steps) - 1)]) if steps else cfg.steps
         device = semantic.device
         ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
@@ -322,7 +390,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
                     self._fill_level(aligned, window_ids, cursor - start, level, temperature=temperature,
                                      top_k=top_k, top_p=top_p, generator=generator, steps=steps_of(level),
                                      sampled=level < sampled_levels, choice_temperature=choice,
-                                     tick=lambda: bar.update(1))
+                                     tick=lambda: bar.update(1), guidance_scale=guidance)
         bar.close()
         return ids[:, :, known:].clone()
 

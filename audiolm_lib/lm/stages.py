@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from audiolm_lib.lm.base import check_tokens
+from audiolm_lib.lm.guidance import check_guidance, sample_guided
 from audiolm_lib.lm.layout_lm import LayoutLM
 from audiolm_lib.lm.layouts import build_layout
 from audiolm_lib.lm.transformer import TransformerConfig
@@ -49,6 +50,8 @@ class SemanticLMConfig:
         tie_embeddings: output heads share the input embedding rows.
         transformer: decoder shape (the global model of the multiscale layout).
         local_transformer: the multiscale layout's local model (``None``: one block of half the global width).
+        guidance_scale: sampling: classifier-free guidance on the prompt (:mod:`audiolm_lib.lm.guidance`;
+            1: none, flat layout only).
     """
 
     vocab_size: int = 500
@@ -59,11 +62,13 @@ class SemanticLMConfig:
     tie_embeddings: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     local_transformer: TransformerConfig | None = None
+    guidance_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1 or self.semantic_rate <= 0:
             raise ValueError("vocab_size and semantic_rate must be positive")
         _check_common(self.window_seconds, self.window_hop_fraction, self.layout)
+        check_guidance(self.guidance_scale)
 
 
 @dataclass
@@ -176,7 +181,7 @@ class SemanticLM(LayoutLM, PretrainedMixin):
 
     def generate(self, prompt: Tensor, num_tokens: int, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, generator: torch.Generator | None = None,
-                 stop_at_eos: bool = False) -> Tensor:
+                 stop_at_eos: bool = False, guidance_scale: float | None = None) -> Tensor:
         """Continue ``prompt`` by ``num_tokens`` semantic tokens.
 
         Args:
@@ -184,6 +189,7 @@ class SemanticLM(LayoutLM, PretrainedMixin):
             num_tokens: tokens to generate.
             stop_at_eos: let the model emit EOS; an item that does is finished, and that position and
                 all later ones are ``-1``. Without it EOS is never sampled.
+            guidance_scale: classifier-free guidance on the prompt (default: the config's; 1: none).
 
         Returns:
             ``LongTensor[B, num_tokens]`` new tokens only.
@@ -194,10 +200,12 @@ class SemanticLM(LayoutLM, PretrainedMixin):
         batch, known = prompt.shape
         buffer = torch.full((batch, 1, known + num_tokens), -1, dtype=torch.long, device=prompt.device)
         buffer[:, 0, :known] = prompt
-        if num_tokens:
-            self.sample_frames(buffer, known, lambda a, b: None, self.window, self.hop, self.capacity,
-                               temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
-                               stop_at_eos=stop_at_eos)
+        scale = self.config.guidance_scale if guidance_scale is None else check_guidance(float(guidance_scale))
+        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator, stop_at_eos=stop_at_eos)
+        if num_tokens and scale != 1.0 and known:
+            sample_guided(self, buffer, known, self.window, self.hop, self.capacity, scale, **settings)
+        elif num_tokens:
+            self.sample_frames(buffer, known, lambda a, b: None, self.window, self.hop, self.capacity, **settings)
         return buffer[:, 0, known:].clone()
 
 

@@ -8,7 +8,8 @@ the trainer then clips, steps the generator optimizer and the EMA. The trainer n
   adversarial (waveform + STFT discriminators, hinge) and feature matching, balanced by EnCodec's balancer.
 - :class:`SpectralObjective` (SpectralCodec): L1 log-magnitude + spectral convergence on the STFT grid (no
   waveform synthesis in the loop); with a learned phase, APNet's anti-wrapping phase losses and a real/imaginary
-  L1 on the complex spectrum.
+  L1 on the complex spectrum; with ``spectral_adversarial``, a multi-band discriminator on the log-magnitude
+  (hinge) and feature matching, which undo the regression losses' smoothing of the harmonics.
 """
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ class SpectralObjective:
         # log-mel L1 on the same STFT grid: weights low frequencies as hearing (and the mel-distance metric) do,
         # where the plain log-magnitude L1 gives most of its weight to the many bins above 2 kHz
         self.mel_filters = mel_filterbank(model.sample_rate, model.config.n_fft, config.spectral_mel_bands)
+        self.discriminator = None
+        if config.spectral_adversarial:
+            from audiolm_lib.codecs.discriminators import SpectrogramDiscriminator
+            from audiolm_lib.training.distributed import wrap_ddp
+            from audiolm_lib.training.schedule import warmup_cosine
+
+            bins = model.config.n_fft // 2 + 1
+            self.discriminator = SpectrogramDiscriminator(bins, config.spectrogram_discriminator).to(dist.device)
+            self.discriminator_ddp = wrap_ddp(self.discriminator, dist)
+            self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas)
+            self.sched_d = warmup_cosine(self.opt_d, config.warmup_steps, config.steps, config.min_lr_ratio)
 
     def losses(self, out) -> dict[str, torch.Tensor]:
         """The named losses of a :class:`~audiolm_lib.codecs.spectral.SpectralCodecOutput`."""
@@ -69,19 +81,55 @@ class SpectralObjective:
         config = self.config
         out = model(wave, num_levels=num_levels)
         losses = self.losses(out)
+        stats: dict[str, float] = {}
+        if self.discriminator is not None and step >= config.adversarial_start_step:
+            stats["loss_discriminator"] = self._adversarial(out, losses)
         weights = {"magnitude": config.weight_magnitude, "convergence": config.weight_convergence,
-                   "mel": config.weight_mel, "phase": config.weight_phase, "complex": config.weight_complex}
+                   "mel": config.weight_mel, "phase": config.weight_phase, "complex": config.weight_complex,
+                   "adversarial": config.weight_adversarial, "feature": config.weight_feature}
         total = sum(weights[name] * loss for name, loss in losses.items()) + config.commitment_weight * out.commitment_loss
         total.backward()
-        stats = {f"loss_{name}": loss.item() for name, loss in losses.items()}
+        stats.update({f"loss_{name}": loss.item() for name, loss in losses.items()})
         stats["commitment"] = out.commitment_loss.item()
         return stats, out.perplexity.detach().cpu()
 
+    def _normalised(self, log_magnitude: torch.Tensor) -> torch.Tensor:
+        from audiolm_lib.codecs.spectral import LOG_OFFSET, LOG_SCALE
+
+        return (log_magnitude.clamp_min(self.floor) - LOG_OFFSET) / LOG_SCALE
+
+    def _adversarial(self, out, losses: dict[str, torch.Tensor]) -> float:
+        """One discriminator update on the detached output, then the generator's hinge and feature-matching
+        losses added to ``losses``; returns the discriminator's loss."""
+        fake, real = self._normalised(out.log_magnitude), self._normalised(out.target_log_magnitude)
+        self.discriminator.train()
+        real_logits, _ = self.discriminator_ddp(real)
+        fake_logits, _ = self.discriminator_ddp(fake.detach())
+        loss_d = discriminator_hinge_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip)
+        self.opt_d.step()
+        self.sched_d.step()
+        fake_logits, fake_features = self.discriminator(fake)  # the plain module: its weights are not updated here
+        with torch.no_grad():
+            _, real_features = self.discriminator(real)
+        losses["adversarial"] = generator_adversarial_loss(fake_logits)
+        losses["feature"] = feature_matching_loss(real_features, fake_features)
+        return loss_d.item()
+
     def state_dict(self) -> dict:
-        return {}
+        if self.discriminator is None:
+            return {}
+        return {"discriminator": self.discriminator.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "sched_d": self.sched_d.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        if self.discriminator is None:
+            return
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_d.load_state_dict(state["sched_d"])
 
 
 class WaveformObjective:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from audiolm_lib.audio import AudioError, load_audio
-from audiolm_lib.codecs.discriminators import DiscriminatorConfig
+from audiolm_lib.codecs.discriminators import DiscriminatorConfig, SpectrogramDiscriminatorConfig
 from audiolm_lib.codecs.losses import mel_distance, si_sdr
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
 from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
@@ -52,7 +52,9 @@ class CodecTrainConfig:
     paper baseline, its config in ``codec``, waveform losses; the loss weights below apply to it). "spectral":
     STFT-grid losses ``weight_magnitude`` (log-magnitude L1), ``weight_convergence`` (spectral convergence),
     ``weight_mel`` (log-mel L1 over ``spectral_mel_bands`` bands), and ``weight_phase`` / ``weight_complex`` with a
-    learned phase).
+    learned phase). ``spectral_adversarial``: also a multi-band discriminator on the log-magnitude
+    (``spectrogram_discriminator``), its hinge loss and feature matching weighted by ``weight_adversarial`` /
+    ``weight_feature`` (no balancer: set them in proportion to the reconstruction weights, e.g. 0.1 / 0.2).
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
     ``--resume`` continues to ``steps``.
     ``init_from``: a codec folder (same architecture) whose weights start the run; with ``train_decoder_only``
@@ -64,6 +66,7 @@ class CodecTrainConfig:
     codec: SoundStreamConfig = field(default_factory=SoundStreamConfig)
     spectral: SpectralCodecConfig = field(default_factory=SpectralCodecConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    spectrogram_discriminator: SpectrogramDiscriminatorConfig = field(default_factory=SpectrogramDiscriminatorConfig)
     steps: int = 20000
     batch_size: int = 8
     segment_seconds: float = 1.0
@@ -85,6 +88,7 @@ class CodecTrainConfig:
     weight_phase: float = 1.0
     weight_complex: float = 1.0
     spectral_mel_bands: int = 80
+    spectral_adversarial: bool = False
     adversarial_start_step: int = 0
     stft_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)
     mel_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256)
@@ -246,7 +250,9 @@ class CodecTrainer:
     def load_state_dict(self, state: dict) -> None:
         stored = config_from_dict(CodecTrainConfig, state["config"], source="training checkpoint")
         if (stored.arch, stored.model_config) != (self.config.arch, self.config.model_config) or (
-                self.config.arch == "soundstream" and stored.discriminator != self.config.discriminator):
+                self.config.arch == "soundstream" and stored.discriminator != self.config.discriminator) or (
+                (stored.spectral_adversarial, stored.spectrogram_discriminator)
+                != (self.config.spectral_adversarial, self.config.spectrogram_discriminator)):
             from audiolm_lib.serialization import CheckpointError
 
             raise CheckpointError("cannot resume: the checkpoint's codec/discriminator config differs from this run's")

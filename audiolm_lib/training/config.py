@@ -28,6 +28,8 @@ class StageTrainConfig:
     ``early_stopping_patience``: stop after this many validations in a row without a better EMA validation loss
     (0: never); the exported ``model/`` is then the best EMA weights seen, not the last.
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training in this run.
+    ``prompt_elsewhere`` (parallel stage): share of examples whose acoustic prompt is another segment of the same
+    item (:mod:`audiolm_lib.training.prompt_crops`); 0 keeps every crop one stretch.
     """
 
     stage: str = "semantic"
@@ -35,6 +37,7 @@ class StageTrainConfig:
     # data
     crop_seconds: float | None = None
     min_crop_seconds: float = 1.0
+    prompt_elsewhere: float = 0.0
     batch_size: int = 8
     grad_accumulation: int = 1
     # optimisation
@@ -83,6 +86,9 @@ class StageTrainConfig:
             raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}")
+        if not 0.0 <= self.prompt_elsewhere <= 1.0 or (self.prompt_elsewhere and self.stage != "parallel"):
+            raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the parallel stage only, got "
+                             f"{self.prompt_elsewhere} for the {self.stage} stage")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 

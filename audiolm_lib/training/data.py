@@ -9,7 +9,9 @@ Batches per stage (names match the stage models' ``forward`` arguments):
 - semantic: ``{"semantic": LongTensor[B, S]}``
 - coarse:   ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}``  (the same stretch of time)
 - fine:     ``{"coarse": LongTensor[B, Qc, F], "fine": LongTensor[B, Qf, F]}``
-- parallel: ``{"semantic": LongTensor[B, S], "codes": LongTensor[B, Q, F]}``  (every level the model fills)
+- parallel: ``{"semantic": LongTensor[B, S], "codes": LongTensor[B, Q, F]}``  (every level the model fills),
+  plus ``"prompt_frames": LongTensor[B]`` when ``CropSpec.prompt_elsewhere > 0``
+  (:mod:`audiolm_lib.training.prompt_crops`: prompts from another segment of the same item)
 
 Short items: items shorter than ``min_seconds`` are skipped; a batch is cropped to the configured length or to
 the shortest item in it, whichever is shorter. Nothing is padded, so the models need no padding mask and every
@@ -57,6 +59,8 @@ class CropSpec:
         num_fine: RVQ levels the fine stage models (levels ``[num_coarse, num_coarse + num_fine)``).
             The parallel stage takes levels ``[0, num_coarse + num_fine)``.
         min_seconds: items shorter than this are skipped.
+        prompt_elsewhere: (parallel) share of examples whose acoustic prompt comes from another segment of the
+            same item (:mod:`audiolm_lib.training.prompt_crops`); 0: every crop is one stretch, as before.
     """
 
     stage: str
@@ -66,6 +70,7 @@ class CropSpec:
     num_coarse: int = 4
     num_fine: int = 8
     min_seconds: float = 1.0
+    prompt_elsewhere: float = 0.0
 
     def __post_init__(self):
         if self.stage not in STAGES:
@@ -74,6 +79,9 @@ class CropSpec:
             raise ValueError(f"crop seconds must be positive, got seconds={self.seconds}, min_seconds={self.min_seconds}")
         if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
             raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
+        if not 0.0 <= self.prompt_elsewhere <= 1.0 or (self.prompt_elsewhere and self.stage != "parallel"):
+            raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the parallel stage only, got "
+                             f"{self.prompt_elsewhere} for the {self.stage} stage")
 
 
 def _item_seconds(item: dict[str, Any], spec: CropSpec) -> float:
@@ -207,6 +215,11 @@ class StageBatches:
             generator = torch.Generator().manual_seed(_mix(self.seed, self.rank, n, 1))
             fraction = float(torch.rand((), generator=generator))
             crops.append(crop_item(item, self.spec, seconds, fraction))
+        if self.spec.prompt_elsewhere:
+            from audiolm_lib.training.prompt_crops import replace_prompts
+
+            return replace_prompts(crops, loaded, numbers, self.spec, seconds,
+                                   lambda n: _mix(self.seed, self.rank, n, 2))
         return _stack(crops)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:

@@ -181,6 +181,7 @@ class StageTrainer:
             num_coarse=int(_model_attr(self.model, ("num_coarse_quantizers", "num_quantizers"), 4)),
             num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 8 if config.stage == "fine" else 0)),
             min_seconds=min(config.min_crop_seconds, crop_seconds),
+            prompt_elsewhere=config.prompt_elsewhere,
         )
         train_items, valid_items = split_indices(cache)
         self.batches = StageBatches(cache, self.spec, config.batch_size, seed=config.seed, rank=self.dist.rank,

@@ -61,3 +61,35 @@ def test_decoding_schedule_is_cosine_and_reveals_everything():
     assert sum(reveal_schedule(3, 16)) == 3 and reveal_schedule(3, 16)[:3] == [1, 1, 1]
     with pytest.raises(ValueError):
         remaining_masked(10, 4, 4)
+
+
+def test_prompt_dropout_zero_is_the_mask_of_before():
+    """The mask the library drew before guidance training existed (same seed), value by value."""
+    mask = training_mask(3, 3, 6, generator=torch.Generator().manual_seed(5))
+    assert mask.masked.int().tolist() == [
+        [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1]],
+        [[0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]],
+        [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1]]]
+    assert mask.scored.int().tolist() == [[0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]]
+    assert mask.level.tolist() == [2, 0, 1] and mask.prompt_frames.tolist() == [3, 2, 4]
+    assert torch.allclose(mask.ratio, torch.tensor([0.966845, 0.400145, 0.998635]), atol=1e-6)
+    assert mask.prompt_dropped is None
+    same = training_mask(3, 3, 6, generator=torch.Generator().manual_seed(5), prompt_dropout=0.0)
+    assert torch.equal(same.masked, mask.masked) and same.prompt_dropped is None
+
+
+def test_prompt_dropout_masks_the_whole_prompt_of_a_share_of_examples():
+    plain = training_mask(4000, 3, 12, generator=torch.Generator().manual_seed(2))
+    drop = training_mask(4000, 3, 12, generator=torch.Generator().manual_seed(2), prompt_dropout=0.3)
+    for name in ("scored", "level", "prompt_frames", "ratio"):  # only the prompt's masking changes
+        assert torch.equal(getattr(drop, name), getattr(plain, name)), name
+    assert abs(drop.prompt_dropped.float().mean().item() - 0.3) < 0.03
+    prompt = torch.arange(12)[None] < plain.prompt_frames[:, None]  # [B, T]
+    expected = plain.masked | (drop.prompt_dropped[:, None] & prompt)[:, None]
+    assert torch.equal(drop.masked, expected)
+    assert not (drop.masked & prompt[:, None])[~drop.prompt_dropped].any()  # the others keep their prompt
+    everything = training_mask(50, 3, 12, generator=torch.Generator().manual_seed(2), prompt_dropout=1.0)
+    below_top = everything.level < 2
+    assert everything.prompt_dropped.all() and everything.masked[below_top, 2].all()  # top level: all masked
+    with pytest.raises(ValueError, match="prompt_dropout"):
+        training_mask(2, 3, 4, prompt_dropout=1.5)

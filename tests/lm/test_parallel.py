@@ -189,3 +189,93 @@ def test_clear_errors(clips):
         ParallelAcousticLMConfig(steps_per_level=(0,))
     with pytest.raises(ValueError, match="max_seq_len"):
         ParallelAcousticLMConfig(window_seconds=100.0)
+
+
+def test_guidance_scale_one_is_the_sampling_of_before(trained, clips):
+    semantic, codes = clips
+    run = lambda model, **kw: model.generate(semantic, codes[:, :, :4], CLIP - 4,  # noqa: E731
+                                             generator=torch.Generator().manual_seed(7), **kw)
+    before = run(trained)
+    assert torch.equal(run(trained, guidance_scale=1.0), before)
+    # a checkpoint config written before guidance existed loads with guidance off and dropout 0
+    from audiolm_lib.serialization import config_from_dict, config_to_dict
+
+    old = {k: v for k, v in config_to_dict(trained.config).items() if k not in ("prompt_dropout", "guidance_scale")}
+    config = config_from_dict(ParallelAcousticLMConfig, old)
+    assert (config.prompt_dropout, config.guidance_scale) == (0.0, 1.0)
+    # with a prompt, guidance changes the samples; in one window without one there is nothing to contrast
+    assert not torch.equal(run(trained, guidance_scale=3.0), before)
+    free = lambda **kw: trained.generate(semantic[:, :WINDOW], None, WINDOW,  # noqa: E731
+                                         generator=torch.Generator().manual_seed(7), **kw)
+    assert torch.equal(free(guidance_scale=3.0), free())
+
+
+def test_guided_logits_combine_prompted_and_unprompted_passes(trained, clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    known, weight = 5, trained.head[0]
+    ids = codes.clone()
+    ids[:, :, known:] = CODES  # the frames to generate are masked
+    aligned = semantic[:, trained.semantic_positions(0, WINDOW, semantic.shape[1])]
+    with torch.no_grad():
+        cond = trained._level_logits(aligned, ids, known, weight, 1.0)
+        unprompted = ids.clone()
+        unprompted[:, :, :known] = CODES
+        uncond = trained._level_logits(aligned, unprompted, known, weight, 1.0)
+        assert cond.shape == uncond.shape == (2 * (WINDOW - known), CODES)
+        assert torch.allclose(trained._level_logits(aligned, ids, known, weight, 0.0), uncond, atol=1e-4)
+        guided = trained._level_logits(aligned, ids, known, weight, 2.5)
+        assert torch.allclose(guided, uncond + 2.5 * (cond - uncond), atol=1e-4)
+        assert not torch.allclose(cond, uncond, atol=1e-3)  # the trained model does use its prompt
+    with pytest.raises(ValueError, match="guidance_scale"):
+        trained.generate(semantic, codes[:, :, :4], 4, guidance_scale=-1.0)
+    with pytest.raises(ValueError, match="prompt_dropout"):
+        make_model(prompt_dropout=2.0)
+
+
+def test_prompt_dropout_applies_in_training_only(clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    plain, dropping = make_model(), make_model(prompt_dropout=1.0)
+    dropping.load_state_dict(plain.state_dict())
+    draw = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    assert plain.eval()(semantic, codes).item() == dropping.eval()(semantic, codes).item()  # validation: prompted
+    expected_mask = training_mask(2, LEVELS, WINDOW, generator=draw(), prompt_dropout=1.0)
+    loss = dropping.train()(semantic, codes, generator=draw())
+    assert torch.allclose(loss, plain.train()(semantic, codes, mask=expected_mask))
+    assert expected_mask.prompt_frames.max() > 0 and not torch.allclose(loss, plain(semantic, codes, generator=draw()))
+
+
+def test_level_cross_entropy_is_the_masked_loss_of_each_level(trained, clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    per_level = trained.level_cross_entropy(semantic, codes, 4)
+    assert per_level.shape == (LEVELS,)
+    for level in range(LEVELS):  # the same as the training loss with SoundStorm's mask at ratio 1
+        mask = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(0))
+        free = torch.arange(WINDOW) >= 4
+        mask.level[:], mask.prompt_frames[:] = level, 4
+        mask.scored[:] = free
+        mask.masked[:] = (torch.arange(LEVELS) >= level)[:, None] & free
+        assert torch.allclose(per_level[level], trained(semantic, codes, mask=mask), atol=1e-5)
+    assert per_level.max() < 1.0 < torch.log(torch.tensor(float(CODES)))  # memorised clips: far below chance
+    shuffled = codes[:, :, torch.randperm(WINDOW, generator=torch.Generator().manual_seed(1))]
+    assert trained.level_cross_entropy(semantic, shuffled, 4).mean() > per_level.mean() + 1.0
+    assert torch.equal(trained.level_cross_entropy(semantic, codes, 4, guidance_scale=1.0), per_level)
+    guided_zero = trained.level_cross_entropy(semantic, codes, 4, guidance_scale=0.0)  # the unprompted pass alone
+    assert guided_zero.shape == (LEVELS,) and (guided_zero > per_level).any()
+    with pytest.raises(ValueError, match="prompt_frames"):
+        trained.level_cross_entropy(semantic, codes, WINDOW)
+
+
+def test_guidance_scale_one_reproduces_the_tokens_sampled_before_guidance_existed():
+    """Tokens the library sampled before guidance and prompt dropout were added (commit 041f93d, same seeds)."""
+    torch.manual_seed(0)
+    model = ParallelAcousticLM(ParallelAcousticLMConfig(
+        semantic_vocab_size=20, codebook_size=16, num_quantizers=3, window_seconds=0.24,
+        transformer=TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=64))).eval()
+    draw = torch.Generator().manual_seed(0)
+    semantic, prompt = torch.randint(20, (1, 24), generator=draw), torch.randint(16, (1, 3, 4), generator=draw)
+    out = model.generate(semantic, prompt, 20, generator=torch.Generator().manual_seed(5), sampled_levels=2,
+                         steps_per_level=(4, 2), guidance_scale=1.0)
+    assert out[0].tolist() == [
+        [0, 6, 1, 13, 13, 9, 11, 1, 12, 1, 4, 15, 10, 12, 12, 12, 8, 4, 11, 4],
+        [8, 8, 5, 4, 4, 0, 13, 1, 15, 12, 13, 9, 0, 14, 7, 15, 9, 10, 10, 10],
+        [12, 6, 12, 12, 12, 14, 14, 12, 12, 1, 1, 12, 1, 12, 5, 15, 5, 5, 15, 15]]

@@ -119,3 +119,39 @@ def test_decoder_only_fine_tuning_keeps_every_code(tmp_path):
     with pytest.raises(Exception, match="another config"):
         CodecTrainer(CodecTrainConfig(steps=1, init_from=str(first), **dict(common, spectral=SpectralCodecConfig())),
                      tmp_path / "audio", tmp_path / "bad")
+
+
+def test_adversarial_decoder_tuning_keeps_codes_and_resumes_exactly(tmp_path):
+    from audiolm_lib.codecs.discriminators import SpectrogramDiscriminatorConfig
+    from audiolm_lib.codecs.spectral import SpectralCodecConfig
+    from audiolm_lib.serialization import load_pretrained
+
+    _write_tones(tmp_path / "audio", seconds=0.6)
+    tiny = SpectralCodecConfig(hop_length=80, n_fft=128, stft_hop=20, dim=16, encoder_depth=1, decoder_depth=1,
+                               upsampler_dim=8, upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=16)
+    common = dict(arch="spectral", spectral=tiny, batch_size=2, segment_seconds=0.2, warmup_steps=1, log_every=1,
+                  eval_every=10**6, ema_warmup_steps=1, lr=3e-3)
+    first = train_codec(CodecTrainConfig(steps=2, checkpoint_every=10**6, **common), tmp_path / "audio", tmp_path / "base")
+    gan = dict(common, init_from=str(first), train_decoder_only=True, spectral_adversarial=True,
+               spectrogram_discriminator=SpectrogramDiscriminatorConfig(channels=2, layers=2),
+               weight_adversarial=0.5, weight_feature=0.5, adversarial_start_step=1, checkpoint_every=2)
+    out = tmp_path / "gan"
+    tuned = train_codec(CodecTrainConfig(steps=4, **gan), tmp_path / "audio", out)
+    logs = _train_logs(out)
+    assert "loss_discriminator" not in logs[0]  # before adversarial_start_step: reconstruction only
+    assert all(np.isfinite(row["loss_discriminator"]) and np.isfinite(row["loss_feature"]) for row in logs[1:])
+    wave = torch.randn(2, 1, 4000) * 0.1
+    assert torch.equal(load_pretrained(first).encode(wave), load_pretrained(tuned).encode(wave))
+
+    # the discriminator and its optimizer are part of the training state: a resume continues exactly
+    list_checkpoints(out)[-1].unlink()
+    (out / "metrics.jsonl").unlink()
+    train_codec(CodecTrainConfig(steps=4, **gan), tmp_path / "audio", out, resume=True)
+    resumed = _train_logs(out)
+    assert [row["step"] for row in resumed] == [3, 4]
+    for before, after in zip(logs[2:], resumed):
+        for key in ("loss_magnitude", "loss_adversarial", "loss_feature", "loss_discriminator"):
+            assert after[key] == pytest.approx(before[key], rel=1e-5, abs=1e-7), key
+    with pytest.raises(Exception, match="differs"):  # another discriminator: refused, not silently mixed
+        train_codec(CodecTrainConfig(steps=5, **dict(gan, spectrogram_discriminator=SpectrogramDiscriminatorConfig(
+            channels=3, layers=2))), tmp_path / "audio", out, resume=True)
