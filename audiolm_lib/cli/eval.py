@@ -45,7 +45,8 @@ def register(app: typer.Typer) -> None:
         audio: List[Path] = typer.Argument(..., help="audio files to encode and decode"),
         num_quantizers: Optional[int] = typer.Option(None, help="decode with only the first N RVQ levels"),
         instruments: bool = typer.Option(
-            True, help="also ViSQOL (speech mode), PESQ-wb, STOI and voicing (pYIN voiced share, voicing and F0 error)"),
+            True, help="also ViSQOL (speech mode), PESQ-wb, STOI and voicing (pYIN voiced share, voicing and F0 "
+            "error)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write the results to this JSON file (+ .md)"),
     ) -> None:
         """Round-trip AUDIO files through the codec: SI-SDR, log-mel distance, per-level codebook usage, and the

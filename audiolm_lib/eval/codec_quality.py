@@ -70,7 +70,8 @@ def speech_resynthesis_scores(reference: torch.Tensor, resynthesis: torch.Tensor
 
     length = min(len(reference), len(resynthesis))
     reference, resynthesis = reference[:length], resynthesis[:length]
-    voicing = voicing_report(resynthesis, sample_rate, reference=reference if reference_track is None else reference_track)
+    voicing = voicing_report(resynthesis, sample_rate,
+                             reference=reference if reference_track is None else reference_track)
     return {
         "visqol_speech": perceptual.visqol(reference, resynthesis, sample_rate, mode="speech"),
         "pesq_wb": perceptual.pesq_wb(reference, resynthesis, sample_rate),

@@ -79,14 +79,21 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
 
 
 @torch.inference_mode()
-def teacher_forced_levels(acoustic, semantic: torch.Tensor, codes: torch.Tensor, prompt_frames: int) -> list[dict] | None:
+def teacher_forced_levels(acoustic, semantic: torch.Tensor, codes: torch.Tensor, prompt_frames: int,
+                          guidance_scale: float | None = None) -> list[dict] | None:
     """Per-level teacher-forced cross-entropy of a parallel acoustic generator on one item (see the module doc).
+
+    The same masking as :meth:`~audiolm_lib.lm.parallel.ParallelAcousticLM.level_cross_entropy` (SoundStorm's
+    training mask at ratio 1 after the prompt), here over the generator's windows, all levels in one batch, with
+    accuracy and the baselines.
 
     Args:
         acoustic: a :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM` (anything else gives ``None``).
         semantic: ``LongTensor[1, S]`` true semantic tokens of prompt + continuation.
         codes: ``LongTensor[1, Q, F]`` true codes of prompt + continuation.
         prompt_frames: ``F0``, frames of the prompt (``0 < F0 < F``).
+        guidance_scale: score ``uncond + s * (cond - uncond)`` as guided sampling does (the unprompted pass masks
+            each window's prompt on every level); default: the generator's ``config.guidance_scale``.
 
     Returns:
         One ``{"level" (1-based), "frames", "cross_entropy" (nats), "accuracy", "unigram_cross_entropy",
@@ -100,6 +107,7 @@ def teacher_forced_levels(acoustic, semantic: torch.Tensor, codes: torch.Tensor,
     levels, total, size = codes.shape[1], codes.shape[2], acoustic.config.codebook_size
     if not 0 < prompt_frames < total:
         raise ValueError(f"prompt_frames must lie in (0, {total}), got {prompt_frames}")
+    scale = float(getattr(acoustic.config, "guidance_scale", 1.0) if guidance_scale is None else guidance_scale)
     level_index = torch.arange(levels, device=codes.device)
     nll, correct = torch.zeros(levels, dtype=torch.float64), torch.zeros(levels, dtype=torch.float64)
     with eval_mode(acoustic):
@@ -113,6 +121,12 @@ def teacher_forced_levels(acoustic, semantic: torch.Tensor, codes: torch.Tensor,
             ids = window[None].expand(levels, -1, -1).masked_fill(masked, size)
             hidden = acoustic.hidden(aligned.expand(levels, -1), ids)[:, known:]  # [Q, M, D]
             logits = torch.einsum("qmd,qkd->qmk", hidden, acoustic.head).float()  # [Q, M, K]
+            if scale != 1.0:
+                unprompted = ids.clone()
+                unprompted[:, :, :known] = size
+                hidden = acoustic.hidden(aligned.expand(levels, -1), unprompted)[:, known:]
+                uncond = torch.einsum("qmd,qkd->qmk", hidden, acoustic.head).float()
+                logits = uncond + scale * (logits - uncond)
             targets = window[:, known:]  # [Q, M]
             nll += F.cross_entropy(logits.transpose(1, 2), targets, reduction="none").sum(1).double()
             correct += (logits.argmax(-1) == targets).sum(1).double()
@@ -191,7 +205,8 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
         real = prepare_wave(item["real"], item["sample_rate"], rate)[0, 0]
         waves, tokens = ladder_waves(model, prompt, real, seed + number)
         if domain == "speech":
-            other = next((o for o in items[number + 1:] + items[:number] if o.get("speaker") != item.get("speaker")), None)
+            others = items[number + 1:] + items[:number]
+            other = next((o for o in others if o.get("speaker") != item.get("speaker")), None)
             other_wave = None if other is None else prepare_wave(other["real"], other["sample_rate"], rate)[0, 0]
             measured = _speech_measures(waves, prompt, rate, other_wave)
         else:

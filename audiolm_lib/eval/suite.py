@@ -143,8 +143,9 @@ def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
         model, codec = load_model(model_dir)
         sections = [section for section in SECTIONS if section in config.sections]
         if model is None and "codec" not in sections:
-            raise ValueError(f"the {' and '.join(sections)} report{'s' * (len(sections) > 1)} need{'s' * (len(sections) == 1)}"
-                             f" an AudioLM folder; {model_dir} holds a bare codec")
+            plural = len(sections) > 1
+            raise ValueError(f"the {' and '.join(sections)} report{'s' * plural} need{'' if plural else 's'} an "
+                             f"AudioLM folder; {model_dir} holds a bare codec")
         mark = time.perf_counter()
         spec = config.heldout_spec or (heldout.QUICK if config.quick else heldout.FULL)
         entries = heldout.build_heldout(spec, cache_dir, progress=progress)

@@ -62,7 +62,7 @@ def _librosa():
 
 
 def voicing_track(wave, sample_rate: int) -> VoicingTrack:
-    """``Tensor[T]`` / ``Tensor[C, T]`` / ndarray at ``sample_rate`` -> its :class:`VoicingTrack` (resampled to 16 kHz)."""
+    """``Tensor[T]`` / ``Tensor[C, T]`` / ndarray at ``sample_rate`` -> its :class:`VoicingTrack` (at 16 kHz)."""
     librosa = _librosa()
     wave = prepare_wave(torch.as_tensor(np.asarray(wave, dtype=np.float32)), sample_rate, SAMPLE_RATE)
     if wave.shape[0] != 1:
