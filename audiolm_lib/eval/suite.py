@@ -5,7 +5,8 @@ the folder (an :class:`~audiolm_lib.pipeline.AudioLM`, or a bare codec: then the
 :func:`~audiolm_lib.eval.codec_quality.codec_quality_report` and the continuation reports of
 :mod:`audiolm_lib.eval.continuation_quality` on the domains the model was made for (``recipe.json``'s ``kind``
 where the folder has one, else speech and piano), then the oracle ladder (:mod:`audiolm_lib.eval.oracle_ladder`)
-on the same items. ``bench/quality.py`` and ``audiolm eval suite`` call it.
+on items cut the same way (up to ``ladder_items_per_speaker`` per speaker); ``SuiteConfig.sections`` picks the
+reports. ``bench/quality.py``, ``audiolm eval suite`` and ``audiolm eval ladder`` call it.
 """
 from __future__ import annotations
 
