@@ -50,8 +50,13 @@ def load_audio(
     *,
     start: int = 0,
     stop: int | None = None,
-) -> torch.Tensor:
+    return_rate: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, int]:
     """Read an audio file (wav/flac/ogg/...) as float32.
+
+    A tensor does not know its rate: read at the rate you will use (``sample_rate=model.sample_rate``), or ask for
+    it (``wave, rate = load_audio(path, return_rate=True)``) and pass it on (``continue_audio(wave, ...,
+    sample_rate=rate)``).
 
     Args:
         path: file to read.
@@ -60,9 +65,10 @@ def load_audio(
         min_seconds: refuse files shorter than this (after resampling).
         start / stop: read only samples ``[start, stop)`` of the file, at its own rate (see :func:`audio_info`);
             the rest is never decoded, so the tail of a long file costs what the tail costs.
+        return_rate: also return the rate of the returned wave.
 
     Returns:
-        Tensor[C, T] float32 in [-1, 1] (C == 1 when ``mono``).
+        Tensor[C, T] float32 in [-1, 1] (C == 1 when ``mono``); with ``return_rate``, ``(wave, rate)``.
     """
     import soundfile as sf
 
@@ -88,7 +94,8 @@ def load_audio(
     seconds = wave.shape[-1] / rate
     if seconds < min_seconds:
         raise AudioError(f"audio file {path} is {seconds:.3f} s long; at least {min_seconds:.3f} s is needed")
-    return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    wave = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    return (wave, int(rate)) if return_rate else wave
 
 
 def resample(wave, orig_rate: int, new_rate: int):

@@ -78,12 +78,18 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     """Build dataclass ``cls`` from its defaults, a JSON/YAML file and ``key=value`` overrides, in that order.
 
     Override values are parsed as JSON when possible (``lr=3e-4``, ``betas=[0.9,0.95]``), else kept as text.
+    Renamed fields (``cls.RENAMED_FIELDS``) are read under their old names too, with a ``DeprecationWarning``.
     """
-    from audiolm_lib.serialization import config_from_dict
+    from audiolm_lib.serialization import config_from_dict, renamed_fields
 
     data: dict[str, Any] = dataclasses.asdict(cls())
     if path is not None:
-        deep_update(data, read_config_file(path))
+        deep_update(data, renamed_fields(cls, read_config_file(path), str(path)))
+    renamed = getattr(cls, "RENAMED_FIELDS", {})
     for item in overrides or []:
+        key, _, value = item.partition("=")
+        if key.strip() in renamed:  # an old field name: warned about, read as the new one
+            renamed_fields(cls, {key.strip(): None}, "command line")
+            item = f"{renamed[key.strip()]}={value}"
         apply_override(data, item, strict=True)
     return config_from_dict(cls, data, source=str(path) if path else "command line")

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
-from audiolm_lib.serialization import CheckpointError
+from audiolm_lib.errors import CheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL_2_PLUS = b"\x80"

@@ -16,16 +16,14 @@ from typing import Any, TypeVar
 import torch
 
 from audiolm_lib.atomic import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
+from audiolm_lib.errors import CheckpointError  # noqa: F401  (re-exported)
+from audiolm_lib.safe_load import check_regular_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 
 T = TypeVar("T")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, of the wrong kind or does not match the model."""
 
 
 # --------------------------------------------------------------------------------------------- configs
@@ -39,10 +37,12 @@ def config_to_dict(config: Any) -> dict:
 def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
     """Build dataclass ``cls`` from ``data``; nested dataclasses and tuples are rebuilt.
 
-    Unknown keys raise :class:`CheckpointError` (a config from another model or version).
+    Unknown keys raise :class:`CheckpointError` (a config from another model or version). Old field names listed
+    in the class's ``RENAMED_FIELDS`` (``{old: new}``) are read as the new ones, with a ``DeprecationWarning``.
     """
     if not isinstance(data, dict):
         raise CheckpointError(f"{source}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    data = renamed_fields(cls, data, source)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -55,6 +55,22 @@ def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: invalid {cls.__name__}: {exc}") from exc
+
+
+def renamed_fields(cls: type, data: dict, source: str = "config") -> dict:
+    """``data`` with ``cls.RENAMED_FIELDS`` old names replaced by the new ones (warned); both given is an error."""
+    renamed = getattr(cls, "RENAMED_FIELDS", {})
+    old = [key for key in data if key in renamed]
+    if not old:
+        return data
+    import warnings
+
+    both = [key for key in old if renamed[key] in data]
+    if both:
+        raise CheckpointError(f"{source}: both {both[0]!r} and its new name {renamed[both[0]]!r} are given")
+    warnings.warn(f"{source}: {cls.__name__} field(s) {', '.join(f'{k} -> {renamed[k]}' for k in old)} were renamed; "
+                  "the old names are still read", DeprecationWarning, stacklevel=3)
+    return {renamed.get(key, key): value for key, value in data.items()}
 
 
 def _coerce(hint: Any, value: Any) -> Any:
@@ -81,7 +97,6 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         raise CheckpointError(f"checkpoint directory not found: {directory}")
     if not directory.is_dir():
         raise CheckpointError(f"expected a checkpoint directory (config.json + model.safetensors), got a file: {directory}")
-    from audiolm_lib.safe_load import check_regular_file
 
     config_path = directory / CONFIG_NAME if path is None else Path(path)
     if not config_path.exists() and not config_path.is_symlink():
@@ -151,7 +166,6 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from audiolm_lib.safe_load import check_regular_file
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

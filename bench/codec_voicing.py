@@ -3,7 +3,7 @@
     python bench/codec_voicing.py                                   # the shipped codec (checkpoints/speech/codec)
     python bench/codec_voicing.py --codec runs/codec/model --levels 4,12 --out voicing.json
 
-For every speech clip of the quality benchmark's full held-out set (audiolm_lib/eval/heldout.py: LibriVox,
+For every speech clip of the quality benchmark's full held-out set (audiolm_lib/datasets/heldout.py: LibriVox,
 Asterisk, held-out TTS voices) the codec encodes the whole clip and decodes the first q levels; per clip: the
 original's voiced share of active frames and median F0, the re-synthesis' voiced share, voicing decision error and
 median F0 error in cents (audiolm_lib/eval/voicing.py), and at the most levels speaker similarity and DNSMOS OVRL of
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from audiolm_lib.audio import load_audio
-    from audiolm_lib.eval import heldout
+    from audiolm_lib.datasets import heldout
     from audiolm_lib.eval.suite import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -4,7 +4,7 @@
     python bench/quality.py MODEL_DIR [MODEL_DIR ...] --quick # any AudioLM folder or bare codec folder, CI size
     python bench/quality.py --from-json bench/results/quality.json   # reprint the tables of an earlier run
 
-Builds the held-out sets (audiolm_lib/eval/heldout.py; cached under ~/.cache/audiolm_lib/heldout or --data),
+Builds the held-out sets (audiolm_lib/datasets/heldout.py; cached under ~/.cache/audiolm_lib/heldout or --data),
 runs the codec report (ViSQOL, PESQ-wb, STOI, SI-SDR, mel distance, whisper WER/CER, speaker similarity, per
 number of RVQ levels, voicing), the continuation reports (speaker similarity with baselines, DNSMOS, voicing,
 transcripts; music measures for piano) and the oracle ladder (real / codec resynthesis / acoustic generator given

@@ -131,22 +131,23 @@ def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None 
 
 
 def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
-    from audiolm_lib.training.config import load_stage_config
+    from audiolm_lib.serialization import config_from_dict, renamed_fields
+    from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage as run
 
-    settings = recipe(kind)["stages"][stage]
-    # "continue_to_steps": later legs of the same run, each resumed with a larger total_steps (the cosine schedule
+    settings = renamed_fields(StageTrainConfig, recipe(kind)["stages"][stage], f"recipe {kind}/{stage}")
+    # "continue_to_steps": later legs of the same run, each resumed with a larger step count (the cosine schedule
     # restarts from where the larger total puts it: a warm restart). A budget can so grow after a run ended without
     # starting over, and the recipe still says exactly how the shipped weights were made.
-    legs = [int(settings["total_steps"])] + [int(n) for n in settings.get("continue_to_steps", [])]
+    legs = [int(settings["steps"])] + [int(n) for n in settings.get("continue_to_steps", [])]
     out = work / kind / f"stage_{stage}"
     for total in legs:
         done = _latest_step(out)
         if done >= total:
             continue
-        fields = {k: v for k, v in settings.items() if k not in ("stage", "continue_to_steps")}
-        fields.update(total_steps=total, budget_minutes=minutes)  # explicit fields win over file and overrides
-        config = load_stage_config(None, None, stage=settings.get("stage", stage), **fields)
+        fields = {k: v for k, v in settings.items() if k != "continue_to_steps"}
+        fields.update(stage=settings.get("stage", stage), steps=total, budget_minutes=minutes)
+        config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
         run(config, cache or work / kind / "tokens", out, resume=done > 0)
         _record_cpu(out, stage, time.process_time() - started)
@@ -167,14 +168,14 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     what the stages were trained on (``trained_on``), so the shipped folder loads without a provenance warning."""
     import shutil
 
-    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.provenance import component_identity, identity_summary
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer
     from audiolm_lib.serialization import atomic_write_text, load_pretrained
-    from audiolm_lib.training.token_cache import component_identity, identity_summary
+    from audiolm_lib.training.stages import assemble_audiolm, generator_stages, stage_kind
 
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
-    names = ["semantic"] + (["parallel"] if settings.get("acoustic_generator") == "parallel" else ["coarse", "fine"])
+    names = ("semantic",) + generator_stages(settings.get("acoustic_generator", "hierarchical"))
     parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in names}
     staging = out.parent / f".{out.name}.staging"
     SemanticTokenizer.from_pretrained(work / kind / "tokenizer").save_pretrained(staging / "tokenizer", dtype="float16")
@@ -189,14 +190,13 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     provenance = {"semantic_tokenizer": identity_summary(component_identity(tokenizer)),
                   "codec": identity_summary(component_identity(codec))}
     for name, part in parts.items():  # the semantic stage never sees codec tokens
-        part.trained_on = {"semantic_tokenizer": provenance["semantic_tokenizer"]} if name == "semantic" else provenance
+        part.trained_on = provenance if stage_kind(name).uses_codec else {
+            "semantic_tokenizer": provenance["semantic_tokenizer"]}
     if "parallel" in parts:
         # decoding settings chosen on the training data's validation split (never the evaluation sets)
         for key, value in settings.get("acoustic_decoding", {}).items():
             setattr(parts["parallel"].config, key, value)
-        model = AudioLM(tokenizer, codec, parts["semantic"], acoustic=parts["parallel"])
-    else:
-        model = AudioLM(tokenizer, codec, parts["semantic"], parts["coarse"], parts["fine"])
+    model = assemble_audiolm(tokenizer, codec, parts)
     for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
         for key, value in values.items():
             setattr(getattr(model.config, stage), key, value)
@@ -252,11 +252,13 @@ def _record_cpu(out: Path, what: str, seconds: float) -> None:
 
 
 def main() -> None:
+    from audiolm_lib.training.stages import STAGES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "tokenizer", "cache", "stage", "assemble"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
-    parser.add_argument("--stage", choices=("semantic", "coarse", "fine", "parallel"), default="semantic")
+    parser.add_argument("--stage", choices=STAGES, default="semantic")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run (resume adds more)")
     parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default WORK/codec/codec)")
     parser.add_argument("--cache", type=Path, default=None,

@@ -121,7 +121,15 @@ def index_command(
     from audiolm_lib.datasets.manifest import manifest_from_folder, read_manifest
 
     manifest = manifest_from_folder(folder, out, valid_fraction=valid_fraction)
-    _report(manifest, read_manifest(manifest), None)
+    entries = read_manifest(manifest)
+    _report(manifest, entries, None)
+    valid = sum(e["split"] == "valid" for e in entries)
+    if valid == 0:
+        typer.echo("no validation split (one file, or --valid-fraction 0): the stage trainers will report no validation "
+                   "loss; the codec trainer evaluates on fixed segments of the training audio")
+    else:
+        typer.echo(f"{valid} of {len(entries)} files held out for validation ({100 * valid / len(entries):.0f} %; "
+                   f"--valid-fraction {valid_fraction:g}, at least one)")
 
 
 def _report(manifest: Path, entries: list[dict], group_key: str | None) -> None:

@@ -20,9 +20,9 @@ def demo_command(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="AudioLM folder (default: checkpoints/piano or checkpoints/speech)."),
     prompt: Optional[Path] = typer.Option(None, "--prompt", help="Your own prompt audio instead of a rendered, unseen one."),
     prompt_seconds: float = typer.Option(3.0, "--prompt-seconds", help="Length of the prompt."),
-    seconds: float = typer.Option(7.0, "--seconds", help="Length of the continuation."),
+    seconds: float = typer.Option(7.0, "--seconds", "-s", help="Length of the continuation."),
     retrain: bool = typer.Option(False, "--retrain", help="Build the data and train the small recipe instead of loading a checkpoint."),
-    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec + three stages)."),
+    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec, semantic stage and parallel acoustic generator)."),
     tiny: bool = typer.Option(False, "--tiny", help="With --retrain: a seconds-scale run (smoke test; the audio is noise)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed: the same seed gives the same continuation."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Override the sampling temperature of all stages."),
@@ -73,7 +73,7 @@ def continue_command(
     """
     import torch
 
-    from audiolm_lib.audio import audio_info, load_audio, save_audio
+    from audiolm_lib.audio import save_audio
     from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
 
@@ -87,9 +87,7 @@ def continue_command(
     model = AudioLM.from_pretrained(model_dir, map_location=device)
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
-    frames, file_rate = audio_info(prompt)
-    stop = frames if prompt_seconds is None else min(frames, max(1, round(prompt_seconds * file_rate)))
-    wave = load_audio(prompt, sample_rate=model.sample_rate, start=model.prompt_cut(stop, file_rate).start, stop=stop)
+    wave = model.load_prompt(prompt, prompt_seconds)
     generator = torch.Generator(device=device).manual_seed(seed)
     result = model.continue_audio(wave.to(device), seconds, sample_rate=model.sample_rate, generator=generator,
                                   temperature=temperature, top_k=top_k, top_p=top_p, return_prompt=with_prompt,
@@ -114,7 +112,7 @@ def describe_model(model_dir: Path) -> dict:
         layout = getattr(getattr(module, "config", None), "layout", None)
         if layout is not None:
             components[name]["layout"] = layout
-    return {
+    info = {
         "model_dir": str(model_dir),
         "sample_rate": model.sample_rate,
         "semantic_rate": model.semantic_rate,
@@ -122,11 +120,22 @@ def describe_model(model_dir: Path) -> dict:
         "acoustic_rate": model.acoustic_rate,
         "codebook_size": int(model.codec.codebook_size),
         "codec_levels": int(model.codec.num_quantizers),
-        "coarse_levels": model.num_coarse,
-        "fine_levels": model.num_fine,
+        "acoustic_levels": model.num_quantizers,
         "acoustic_generator": type(model.acoustic).__name__,
+        "acoustic_generation": describe_acoustic(model.acoustic),
         "components": components,
     }
+    if model.coarse_lm is not None:  # the coarse + fine pair: which levels each stage makes
+        info.update(coarse_levels=model.num_coarse, fine_levels=model.num_fine)
+    return info
+
+
+def describe_acoustic(acoustic) -> str:
+    """The generator's own ``describe()`` line, or its class and level count for one without."""
+    describe = getattr(acoustic, "describe", None)
+    if callable(describe):
+        return str(describe())
+    return f"{type(acoustic).__name__}: {int(acoustic.num_quantizers)} levels"
 
 
 @friendly_errors
@@ -144,7 +153,8 @@ def info_command(
     typer.echo(f"{info['model_dir']}: {info['sample_rate']} Hz audio")
     typer.echo(f"  semantic tokens: {info['semantic_vocab_size']} ids at {info['semantic_rate']:g} Hz")
     typer.echo(f"  acoustic tokens: {info['codec_levels']} RVQ levels x {info['codebook_size']} codes at "
-               f"{info['acoustic_rate']:g} Hz (coarse {info['coarse_levels']}, fine {info['fine_levels']})")
+               f"{info['acoustic_rate']:g} Hz; the generator makes {info['acoustic_levels']}")
+    typer.echo(f"  acoustic generator: {info['acoustic_generation']}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""
         typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "

@@ -53,7 +53,7 @@ def train_hubert_command(
 ) -> None:
     """Train a small HuBERT on MFCC k-means targets (iteration 1); --out/hubert then feeds fit-kmeans --features hubert."""
     from audiolm_lib.cli.common import load_config
-    from audiolm_lib.semantic.hubert_training import HubertTrainingConfig, train_hubert
+    from audiolm_lib.training.hubert import HubertTrainingConfig, train_hubert
     from audiolm_lib.semantic.tokenizer import list_audio_files
 
     training_config = load_config(HubertTrainingConfig, config, overrides)

@@ -1,5 +1,5 @@
-"""``audiolm train codec|semantic|coarse|fine|parallel``: train the codec, one of the three stages, or the parallel
-(SoundStorm-style) acoustic model that replaces the coarse and fine stages.
+"""``audiolm train codec|<stage>``: train the codec or one stage of the registry (:mod:`audiolm_lib.training.stages`:
+semantic, the parallel acoustic model that ships, or the paper's coarse and fine stages).
 
 Run on several processes with ``torchrun --nproc_per_node N -m audiolm_lib.cli train semantic ...`` (DDP).
 """
@@ -12,17 +12,10 @@ from typing import Callable, List, Optional
 import typer
 
 from audiolm_lib.cli.common import friendly_errors
-
-STAGE_HELP = {
-    "semantic": "Train the semantic stage (semantic tokens, 30 s crops by default) on a token cache.",
-    "coarse": "Train the coarse stage (RVQ levels 1-4 given semantic tokens, 10 s crops) on a token cache.",
-    "fine": "Train the fine stage (RVQ levels 5-12 given levels 1-4, 3 s crops) on a token cache.",
-    "parallel": "Train the parallel acoustic model (every RVQ level given semantic tokens, masked decoding as in "
-                "SoundStorm; replaces coarse + fine; 30 s crops) on a token cache.",
-}
+from audiolm_lib.training.stages import STAGE_KINDS
 
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="JSON or YAML file of training settings.")
-SET_OPTION = typer.Option(None, "--set", "-s", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
+SET_OPTION = typer.Option(None, "--set", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
 RESUME_OPTION = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT_DIR, exactly.")
 STEPS_OPTION = typer.Option(None, "--steps", help="Total optimisation steps (overrides the config).")
 DEVICE_OPTION = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's, auto).")
@@ -44,12 +37,12 @@ def _stage_command(stage: str) -> Callable:
         from audiolm_lib.training.config import load_stage_config
         from audiolm_lib.training.trainer import train_stage
 
-        train_config = load_stage_config(config, overrides, stage=stage, total_steps=steps, device=device)
+        train_config = load_stage_config(config, overrides, stage=stage, steps=steps, device=device)
         exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one line, not one per process
             typer.echo(f"{stage} model: {exported}")
 
-    command.__doc__ = STAGE_HELP[stage]
+    command.__doc__ = STAGE_KINDS[stage].summary
     return command
 
 
@@ -64,28 +57,18 @@ def train_codec_command(
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Train a codec on audio files: the frame-rate SpectralCodec (default) or SoundStream (--set arch=soundstream)."""
-    import dataclasses
-
     from audiolm_lib.cli.common import load_config
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec
 
     overrides = list(overrides or [])
-    fields = {f.name for f in dataclasses.fields(CodecTrainConfig)}
     if steps is not None:
-        overrides.append(f"{_first_field(fields, ('total_steps', 'steps', 'num_steps'), '--steps')}={steps}")
+        overrides.append(f"steps={steps}")
     if device is not None:
-        overrides.append(f"{_first_field(fields, ('device',), '--device')}={device}")
+        overrides.append(f"device={device}")
     codec_config = load_config(CodecTrainConfig, config, overrides)
     files = list_audio_files(audio)
     exported = train_codec(codec_config, files, out_dir, resume=resume)
     typer.echo(f"codec: {exported}")
-
-
-def _first_field(fields: set[str], candidates: tuple[str, ...], option: str) -> str:
-    for name in candidates:
-        if name in fields:
-            return name
-    raise ValueError(f"{option} is not supported by this codec trainer's config (fields: {sorted(fields)})")
 
 
 def list_audio_files(source: Path, split: str = "train") -> list[Path]:
@@ -113,9 +96,9 @@ def list_audio_files(source: Path, split: str = "train") -> list[Path]:
 
 
 def register(app: typer.Typer) -> None:
-    train_app = typer.Typer(help="Train the codec, one of the three stages (semantic, coarse, fine) or the parallel "
-                                 "acoustic model.", no_args_is_help=True)
+    train_app = typer.Typer(help="Train the codec or a stage: semantic, parallel (the acoustic generator that ships), "
+                                 "or the paper's coarse and fine.", no_args_is_help=True)
     train_app.command("codec")(train_codec_command)
-    for stage in STAGE_HELP:
-        train_app.command(stage, help=STAGE_HELP[stage])(_stage_command(stage))
+    for stage, kind in STAGE_KINDS.items():
+        train_app.command(stage, help=kind.summary)(_stage_command(stage))
     app.add_typer(train_app, name="train")

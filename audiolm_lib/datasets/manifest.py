@@ -5,13 +5,13 @@ the manifest's folder; speech adds ``"speaker"`` and ``"text"``, piano adds ``"p
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Iterable
 
 from audiolm_lib.atomic import atomic_write_text  # noqa: F401  (torch-free; piano.py imports it from here)
+from audiolm_lib.datasets.splits import hash_position
 from audiolm_lib.outputs import check_output_file
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -31,9 +31,7 @@ def stable_split(name: str, valid_fraction: float) -> str:
     """
     if not 0.0 <= valid_fraction < 1.0:
         raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
-    digest = hashlib.sha1(name.encode("utf-8")).digest()
-    position = int.from_bytes(digest[:8], "big") / 2**64
-    return "valid" if position < valid_fraction else "train"
+    return "valid" if hash_position(name) < valid_fraction else "train"
 
 
 def list_audio_files(folder: str | os.PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> list[Path]:
@@ -138,6 +136,9 @@ def manifest_from_folder(
 ) -> Path:
     """Index your own audio: every audio file under ``folder`` becomes an entry (split by a hash of its path).
 
+    With ``valid_fraction > 0`` and two or more files, at least one file is ``"valid"`` (the one with the lowest
+    hash when the fraction of a small folder rounds to none), so the trainers always have something to validate on.
+
     A ``.txt`` file beside an audio file is taken as its transcript. Returns the manifest path
     (``folder/manifest.jsonl`` unless ``out`` is given; audio paths are relative to the manifest's folder).
     """
@@ -170,4 +171,6 @@ def manifest_from_folder(
         if transcript.exists():
             entry["text"] = transcript.read_text(encoding="utf-8").strip()
         entries.append(entry)
+    if valid_fraction > 0 and len(entries) > 1 and not any(e["split"] == "valid" for e in entries):
+        min(entries, key=lambda e: hash_position(e["id"]))["split"] = "valid"
     return write_manifest(out, entries)

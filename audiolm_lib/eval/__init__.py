@@ -44,8 +44,8 @@ _EXPORTS = {
     "codec_quality_report": "codec_quality",
     "speech_continuation_quality": "continuation_quality",
     "piano_continuation_quality": "continuation_quality",
-    "build_heldout": "heldout",
-    "HeldoutSpec": "heldout",
+    "build_heldout": "audiolm_lib.datasets.heldout",  # the held-out sets are data: built under datasets/
+    "HeldoutSpec": "audiolm_lib.datasets.heldout",
     "SuiteConfig": "suite",
     "run_suite": "suite",
     "quality_markdown": "quality_tables",
@@ -58,7 +58,8 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'audiolm_lib.eval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"audiolm_lib.eval.{module}"), name)
+    path = module if module.startswith("audiolm_lib.") else f"audiolm_lib.eval.{module}"
+    value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value
 

@@ -1,4 +1,5 @@
-"""Codec quality: SI-SDR, log-mel distance and per-level codebook usage of a residual VQ codec."""
+"""Codec quality: SI-SDR, log-mel distance (both :mod:`audiolm_lib.measures`') and per-level codebook usage of a
+residual VQ codec."""
 from __future__ import annotations
 
 import math
@@ -6,56 +7,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from audiolm_lib.audio import AudioError, prepare_wave
-from audiolm_lib.eval.mel import mel_spectrogram
-
-
-def _check_pair(reference: torch.Tensor, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    reference, estimate = torch.as_tensor(reference).double(), torch.as_tensor(estimate).double()
-    if reference.shape != estimate.shape:
-        raise ValueError(f"reference and estimate must have the same shape, got {tuple(reference.shape)} and {tuple(estimate.shape)}")
-    if reference.shape[-1] == 0:
-        raise AudioError("cannot compare empty waves (0 samples)")
-    return reference, estimate
-
-
-def si_sdr(reference: torch.Tensor, estimate: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019), per wave.
-
-    Both are made zero-mean; the estimate is split into ``alpha * reference`` (target) plus the rest (noise)
-    and SI-SDR = 10 log10(|target|^2 / |noise|^2). Rescaling the estimate leaves it unchanged.
-
-    Args:
-        reference: ``Tensor[..., T]`` clean audio.
-        estimate: ``Tensor[..., T]`` reconstruction, same shape.
-
-    Returns:
-        ``Tensor[...]`` float64 dB (about 10 log10(1 / eps) for identical waves).
-    """
-    reference, estimate = _check_pair(reference, estimate)
-    reference = reference - reference.mean(dim=-1, keepdim=True)
-    estimate = estimate - estimate.mean(dim=-1, keepdim=True)
-    alpha = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + eps)
-    target = alpha * reference
-    noise = estimate - target
-    return 10 * torch.log10((target.pow(2).sum(-1) + eps) / (noise.pow(2).sum(-1) + eps))
-
-
-def mel_distance(
-    reference: torch.Tensor,
-    estimate: torch.Tensor,
-    sample_rate: int,
-    n_fft: int = 1024,
-    hop_length: int = 256,
-    n_mels: int = 80,
-    floor: float = 1e-5,
-) -> torch.Tensor:
-    """Mean absolute difference of natural-log mel magnitudes, per wave: ``Tensor[..., T]`` x2 -> ``Tensor[...]``."""
-    reference, estimate = _check_pair(reference, estimate)
-    n_mels = min(n_mels, n_fft // 4)  # keep every filter wider than one FFT bin at small n_fft
-    ref_mel = mel_spectrogram(reference.float(), sample_rate, n_fft, hop_length, n_mels, power=1.0)
-    est_mel = mel_spectrogram(estimate.float(), sample_rate, n_fft, hop_length, n_mels, power=1.0)
-    return (torch.log(ref_mel.clamp_min(floor)) - torch.log(est_mel.clamp_min(floor))).abs().mean(dim=(-2, -1)).double()
+from audiolm_lib.audio import prepare_wave
+from audiolm_lib.measures import mel_distance, si_sdr  # noqa: F401  (re-exported: audiolm_lib.eval.si_sdr)
 
 
 def codebook_usage(codes: torch.Tensor, codebook_size: int) -> list[dict]:

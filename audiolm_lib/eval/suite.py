@@ -1,6 +1,6 @@
 """The held-out quality benchmark: codec report and continuation report of one model folder on the held-out sets.
 
-``run_suite("checkpoints/speech")`` builds (or reuses) the held-out set (:mod:`audiolm_lib.eval.heldout`), loads
+``run_suite("checkpoints/speech")`` builds (or reuses) the held-out set (:mod:`audiolm_lib.datasets.heldout`), loads
 the folder (an :class:`~audiolm_lib.pipeline.AudioLM`, or a bare codec: then the codec report only), and runs
 :func:`~audiolm_lib.eval.codec_quality.codec_quality_report` and the continuation reports of
 :mod:`audiolm_lib.eval.continuation_quality` on the domains the model was made for (``recipe.json``'s ``kind``
@@ -125,7 +125,7 @@ def continuation_items(clips: list[dict], domains: tuple[str, ...], config: Suit
 def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
               cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Run the benchmark on one model folder; returns the results (JSON-ready, see ``bench/quality.py``)."""
-    from audiolm_lib.eval import heldout
+    from audiolm_lib.datasets import heldout
     from audiolm_lib.eval.codec_quality import codec_quality_report, default_levels
     from audiolm_lib.eval.continuation_quality import piano_continuation_quality, speech_continuation_quality
 

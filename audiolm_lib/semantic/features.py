@@ -2,7 +2,7 @@
 
 Every extractor is an ``nn.Module`` mapping ``Tensor[B, 1, T]`` audio at ``sample_rate`` to
 ``Tensor[B, F, D]`` features at ``frame_rate`` Hz. The spectral baselines default to 16 kHz and a hop of
-320 samples (50 Hz), so their frames align 1:1 with the SoundStream codec's frames: ``F = ceil(T / 320)``.
+320 samples (50 Hz), so their frames align 1:1 with the codecs' 50 Hz frames: ``F = ceil(T / 320)``.
 They are HuBERT's iteration-0 targets (13 MFCCs + deltas + delta-deltas = 39 dims).
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from audiolm_lib import measures
 
 SPECTRAL_KINDS = ("mfcc", "logmel")
 LEARNED_KINDS = ("hubert", "w2v-bert")
@@ -93,17 +95,9 @@ class FeatureExtractor(nn.Module):
 
 # --------------------------------------------------------------------------------------------- spectral
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float, f_max: float) -> torch.Tensor:
-    """HTK-mel triangular filters, ``Tensor[n_fft // 2 + 1, n_mels]`` (power spectrum @ fb = mel energies)."""
-    def hz_to_mel(hz):
-        return 2595.0 * math.log10(1.0 + hz / 700.0)
-
-    mel_points = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64)
-    hz_points = 700.0 * (10.0 ** (mel_points / 2595.0) - 1.0)
-    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)[:, None]
-    lower, center, upper = hz_points[:-2], hz_points[1:-1], hz_points[2:]
-    rising = (freqs - lower) / (center - lower)
-    falling = (upper - freqs) / (upper - center)
-    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+    """HTK-mel triangular filters (peak 1), ``Tensor[n_fft // 2 + 1, n_mels]`` (power spectrum @ fb = mel energies):
+    :func:`audiolm_lib.measures.mel_filterbank` as the MFCC / log-mel features were fitted with."""
+    return measures.mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, htk=True, norm=None).T
 
 
 def dct_matrix(n_input: int, n_output: int) -> torch.Tensor:

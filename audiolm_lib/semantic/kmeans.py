@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -18,6 +19,7 @@ from torch import nn
 from audiolm_lib.serialization import CheckpointError, atomic_write, atomic_write_text
 
 KMEANS_FORMAT = "audiolm_lib.kmeans"
+MIN_FRAMES_PER_CLUSTER = 10  # fewer frames per cluster than this: fitted, with a warning
 
 
 class KMeans(nn.Module):
@@ -137,6 +139,7 @@ def fit_kmeans(
     seed: int = 0,
     use_faiss: bool | None = None,
     progress: bool = True,
+    total_frames: int | None = None,
 ) -> KMeans:
     """Fit k-means on a stream of ``Tensor[N_i, D]`` feature blocks.
 
@@ -146,6 +149,10 @@ def fit_kmeans(
         batch_frames: frames per MiniBatchKMeans step (raised to ``3 * K`` so k-means++ init has room).
         max_frames: stop after this many frames (sklearn) / reservoir size (faiss).
         use_faiss: ``None`` = use faiss when installed.
+        total_frames: how many frames ``features`` will yield, if known (the progress bar's total).
+
+    Fewer than :data:`MIN_FRAMES_PER_CLUSTER` frames per cluster is fitted, with a warning (many clusters end up
+    unused or fitted to a handful of frames); fewer frames than clusters is an error.
 
     Returns:
         :class:`KMeans` with ``Tensor[K, D]`` centroids.
@@ -160,14 +167,17 @@ def fit_kmeans(
         except ImportError:
             use_faiss = False
     batch_frames = max(batch_frames, 3 * num_clusters)
-    bar = tqdm(total=max_frames, unit="frame", desc="k-means", disable=not progress, leave=False)
+    total = None if total_frames is None else min(int(total_frames), max_frames)
+    bar = tqdm(total=total, unit="frame", desc="k-means", disable=not progress, leave=False)
     try:
-        if use_faiss:
-            centroids = _fit_faiss(features, num_clusters, batch_frames, max_frames, seed, bar)
-        else:
-            centroids = _fit_sklearn(features, num_clusters, batch_frames, max_frames, seed, bar)
+        fit = _fit_faiss if use_faiss else _fit_sklearn
+        centroids, seen = fit(features, num_clusters, batch_frames, max_frames, seed, bar)
     finally:
         bar.close()
+    if seen < MIN_FRAMES_PER_CLUSTER * num_clusters:
+        warnings.warn(f"k-means fitted {num_clusters} clusters on only {seen} frames ({seen / num_clusters:.1f} per "
+                      f"cluster; at least {MIN_FRAMES_PER_CLUSTER} per cluster is advisable): expect unused or noisy "
+                      "clusters; give more audio or fewer clusters", stacklevel=2)
     return KMeans(centroids.shape[0], centroids.shape[1], torch.from_numpy(np.ascontiguousarray(centroids, np.float32)))
 
 
@@ -189,7 +199,7 @@ def _fit_sklearn(stream, num_clusters, batch_frames, max_frames, seed, bar) -> n
             break
     if not fitted:
         raise ValueError("no feature frames to fit k-means on (no audio, or every file too short)")
-    return model.cluster_centers_
+    return model.cluster_centers_, seen
 
 
 def _fit_faiss(stream, num_clusters, batch_frames, max_frames, seed, bar) -> np.ndarray:
@@ -218,7 +228,7 @@ def _fit_faiss(stream, num_clusters, batch_frames, max_frames, seed, bar) -> np.
         raise ValueError(f"only {sample.shape[0]} feature frames to fit {num_clusters} clusters")
     kmeans = faiss.Kmeans(sample.shape[1], num_clusters, niter=50, seed=seed, verbose=False)
     kmeans.train(sample)
-    return kmeans.centroids
+    return kmeans.centroids, seen
 
 
 # --------------------------------------------------------------------------------------------- dedupe

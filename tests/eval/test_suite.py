@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audiolm_lib.cli import build_app
-from audiolm_lib.eval.heldout import HeldoutSpec
+from audiolm_lib.datasets.heldout import HeldoutSpec
 from audiolm_lib.eval.oracle_ladder import RUNGS
 from audiolm_lib.eval.quality_tables import quality_markdown
 from audiolm_lib.eval.suite import SuiteConfig, load_model, model_domains, run_suite

@@ -120,6 +120,19 @@ def test_warmup_cosine_shape():
     assert all(a >= b for a, b in zip(lrs[3:], lrs[4:]))
 
 
+def test_a_warmup_longer_than_half_the_run_is_scaled_with_a_warning():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.warns(UserWarning, match="1000-step learning-rate warm-up is more than half of this 50-step run"):
+        sched = warmup_cosine(opt, warmup_steps=1000, total_steps=50)
+    lrs = []
+    for _ in range(50):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[4] == pytest.approx(1.0) and max(lrs) == pytest.approx(1.0)  # warmed up over 5 steps
+    assert lrs[-1] < 0.2  # then decayed, not still warming up at 1.5 % of the LR
+
+
 def test_metrics_logger_appends(tmp_path):
     log = MetricsLogger(tmp_path, tensorboard=False)
     log.log(1, loss=2.0)
