@@ -9,31 +9,21 @@ from pathlib import Path
 import torch
 
 from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
-from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
 from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.semantic.tokenizer import SemanticTokenizer
 
 
-def tiny_audiolm(num_fine_quantizers: int = 2, layout: str = "delay", parallel: bool = False) -> AudioLM:
-    """16 semantic ids, a 2 + ``num_fine_quantizers`` level x 32-code SoundStream, dim-32 depth-1 stages (seeded);
-    ``parallel``: a 1 s window SoundStorm-style acoustic generator in place of the coarse and fine stages."""
+def tiny_audiolm(num_fine_quantizers: int = 2, layout: str = "delay") -> AudioLM:
+    """16 semantic ids, a 2 + ``num_fine_quantizers`` level x 32-code SoundStream, dim-32 depth-1 stages (seeded)."""
     torch.manual_seed(0)
     shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
-    levels = 2 + num_fine_quantizers
-    parts = (
-        SemanticTokenizer.mfcc(torch.randn(16, 39)),
-        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=levels, codebook_size=32)),
-        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
-    )
-    if parallel:
-        acoustic = ParallelAcousticLM(ParallelAcousticLMConfig(semantic_vocab_size=16, codebook_size=32,
-                                                               num_quantizers=levels, window_seconds=1.0,
-                                                               steps_per_level=(4, 1), transformer=shape))
-        return AudioLM(*parts, acoustic=acoustic).eval()
     return AudioLM(
-        *parts,
+        SemanticTokenizer.mfcc(torch.randn(16, 39)),
+        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=2 + num_fine_quantizers,
+                                      codebook_size=32)),
+        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
         CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
                                 window_seconds=1.0, layout=layout, transformer=shape)),
         FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=num_fine_quantizers,

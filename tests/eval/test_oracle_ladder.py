@@ -1,6 +1,6 @@
-"""The oracle ladder on tiny random pipelines and synthetic items: every rung with every measure, the real rung
-against itself, seeds (on the waves: the measures are deterministic functions of them), and the teacher-forced
-cross-entropy against the training loss's own masking."""
+"""The oracle ladder on tiny random pipelines (the shipped architecture, and coarse + fine) and synthetic items:
+every rung with every measure, the real rung against itself, seeds (on the waves: the measures are deterministic
+functions of them), and the teacher-forced cross-entropy against the training loss's own masking."""
 import math
 
 import pytest
@@ -18,7 +18,7 @@ from audiolm_lib.eval.oracle_ladder import (
 )
 from audiolm_lib.eval.quality_tables import quality_markdown
 from audiolm_lib.lm.masking import TrainingMask
-from tiny_pipeline import tiny_audiolm
+from tiny_pipeline import tiny_audiolm, tiny_shipped_audiolm
 
 RATE = 16000
 
@@ -37,7 +37,7 @@ def items(domain: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def parallel_model():
-    return tiny_audiolm(parallel=True)
+    return tiny_shipped_audiolm()
 
 
 @pytest.mark.slow
