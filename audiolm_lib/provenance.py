@@ -38,13 +38,32 @@ def component_identity(component: Any, *, with_weights: bool = True) -> dict:
     return identity
 
 
-def identity_summary(identity: dict) -> dict:
+def tokens_digest(component: Any) -> str | None:
+    """SHA-1 over the weights that decide a component's ids alone: a codec's encoder and codebooks, as its
+    ``encoding_modules()`` names them (``None`` where a component does not say). A codec whose decoder was retrained
+    with the encoder frozen keeps this digest, so stages trained on its codes stay recognised as fitting it."""
+    modules = getattr(component, "encoding_modules", None)
+    if not callable(modules):
+        return None
+    digest = hashlib.sha1()
+    for index, module in enumerate(modules()):
+        for key, tensor in sorted(module.state_dict().items()):
+            digest.update(f"{index}.{key}".encode("utf-8"))
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def identity_summary(identity: dict, component: Any = None) -> dict:
     """What a trained stage records of the tokenizer or codec its data came from: class, feature type
-    (tokenizers: ``mfcc``, ``logmel``, ``hubert`` ...) and weights digest."""
+    (tokenizers: ``mfcc``, ``logmel``, ``hubert`` ...), weights digest and, given the live ``component``, the digest of
+    what decides its ids (:func:`tokens_digest`)."""
     summary = {"class": identity.get("class"), "weights_sha1": identity.get("weights_sha1")}
     features = (identity.get("config") or {}).get("features")
     if isinstance(features, dict) and features.get("kind") is not None:
         summary["features"] = features["kind"]
+    tokens = tokens_digest(component) if component is not None else None
+    if tokens is not None:
+        summary["tokens_sha1"] = tokens
     return summary
 
 
@@ -69,13 +88,14 @@ def provenance_problems(components: dict[str, Any]) -> list[str]:
             if not isinstance(recorded, dict) or given is None:
                 continue
             if role not in live:
-                live[role] = identity_summary(component_identity(given))
+                live[role] = identity_summary(component_identity(given), given)
             current = live[role]
             mismatched = [f"{role} {label}: {name} was trained on tokens of {recorded[key]!r}, this {role} is "
                           f"{current[key]!r}" for key, label in (("class", "class"), ("features", "feature type"))
                           if recorded.get(key) is not None and current.get(key) not in (None, recorded[key])]
             problems += mismatched
-            if not mismatched and recorded.get("weights_sha1") not in (None, current.get("weights_sha1")):
+            same_ids = recorded.get("tokens_sha1") is not None and recorded.get("tokens_sha1") == current.get("tokens_sha1")
+            if not mismatched and not same_ids and recorded.get("weights_sha1") not in (None, current.get("weights_sha1")):
                 kind = recorded.get("features") or str(recorded.get("class")).rpartition(".")[2]
                 warnings.warn(f"{name} was trained on tokens of another {role} (also {kind}, other weights): "
                               "the ids may mean something else to it", stacklevel=3)
