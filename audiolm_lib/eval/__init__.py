@@ -1,5 +1,6 @@
 """Evaluation: codec metrics, the field's perceptual instruments (ViSQOL, PESQ, STOI, DNSMOS), ASR WER/CER, speaker
-similarity, music measures, token perplexity, the held-out quality benchmark and its reports.
+similarity, voicing (pYIN), music measures, token perplexity, the held-out quality benchmark, its oracle ladder and
+its reports.
 
 Names are imported lazily: ``import audiolm_lib.eval`` loads neither whisper nor the speaker encoder.
 """
@@ -33,6 +34,10 @@ _EXPORTS = {
     "pesq_wb": "perceptual",
     "stoi": "perceptual",
     "dnsmos": "perceptual",
+    "voicing_track": "voicing",
+    "voicing_report": "voicing",
+    "oracle_ladder": "oracle_ladder",
+    "teacher_forced_levels": "oracle_ladder",
     "music_measures": "music",
     "chroma_similarity": "music",
     "music_continuation_report": "music",

@@ -3,7 +3,7 @@ residual VQ codec."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -52,7 +52,8 @@ def codebook_usage(codes: torch.Tensor, codebook_size: int) -> list[dict]:
 
 
 @torch.no_grad()
-def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_quantizers: int | None = None) -> dict:
+def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_quantizers: int | None = None,
+                 measure: Callable[[torch.Tensor, torch.Tensor, int], dict] | None = None) -> dict:
     """Round-trip every wave through ``codec`` (a :class:`~audiolm_lib.interfaces.CodecProtocol`) and measure it.
 
     Args:
@@ -60,11 +61,14 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         waves: ``Tensor[T]`` / ``Tensor[C, T]`` waves of any lengths, at ``sample_rate``.
         sample_rate: rate of ``waves``; they are resampled to ``codec.sample_rate``.
         num_quantizers: decode with only the first this many RVQ levels (default: all).
+        measure: more measures per wave: ``measure(reference: Tensor[T], resynthesis: Tensor[T], codec rate)
+            -> {name: number or None}`` (e.g. the perceptual instruments and voicing).
 
     Returns:
         ``{"si_sdr", "mel_distance"}`` means over the waves (dB, log-mel L1), their ``*_per_wave`` lists,
         ``codebook_usage`` (see :func:`codebook_usage`, pooled over all waves), ``num_waves``, ``seconds``,
-        ``num_quantizers``, ``codebook_size``.
+        ``num_quantizers``, ``codebook_size``; with ``measure`` also ``measures`` (means over the waves where a
+        value is not ``None``) and ``measures_per_wave``.
     """
     from tqdm.auto import tqdm
 
@@ -78,7 +82,7 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         codec.eval()
     parameters = list(codec.parameters()) if hasattr(codec, "parameters") else []
     device = parameters[0].device if parameters else torch.device("cpu")
-    sdrs, distances, all_codes, seconds = [], [], [], 0.0
+    sdrs, distances, all_codes, seconds, extra = [], [], [], 0.0, []
     for wave in tqdm(waves, desc="codec round trip", unit="wave", disable=len(waves) < 4):
         wave = prepare_wave(wave, sample_rate, rate, min_samples=int(codec.hop_length))  # [1, 1, T]
         if wave.shape[0] != 1:
@@ -93,10 +97,12 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         reference, estimate = wave[0, 0, :length], decoded[0, 0, :length]
         sdrs.append(si_sdr(reference, estimate).item())
         distances.append(mel_distance(reference, estimate, rate).item())
+        if measure is not None:
+            extra.append(measure(reference, estimate, rate))
         all_codes.append(codes[0].cpu())  # [Q, F]
         seconds += wave.shape[-1] / rate
     pooled = torch.cat(all_codes, dim=-1)  # [Q, sum F]
-    return {
+    report = {
         "si_sdr": sum(sdrs) / len(sdrs),
         "mel_distance": sum(distances) / len(distances),
         "si_sdr_per_wave": sdrs,
@@ -107,3 +113,10 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         "num_quantizers": int(pooled.shape[0]),
         "codebook_size": int(codec.codebook_size),
     }
+    if measure is not None:
+        report["measures"] = {}
+        for key in dict.fromkeys(key for scores in extra for key in scores):
+            values = [scores.get(key) for scores in extra if isinstance(scores.get(key), (int, float))]
+            report["measures"][key] = sum(values) / len(values) if values else None
+        report["measures_per_wave"] = extra
+    return report
