@@ -31,6 +31,8 @@ class StageTrainConfig:
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training in this run.
     ``prompt_elsewhere`` (parallel stage): share of examples whose acoustic prompt is another segment of the same
     item (:mod:`audiolm_lib.training.prompt_crops`); 0 keeps every crop one stretch.
+    ``init_from``: a trained model folder of the same stage kind and shape whose weights start the run (fine-tuning
+    on new data; ``model`` fields such as ``prompt_dropout`` still apply to the training).
     ``log_every`` / ``eval_every`` / ``sample_every`` / ``checkpoint_every``: steps between logs, validations, preview
     samples and checkpoints; ``None``: only at the end of the run. Old names (``total_steps``, ``log_interval``,
     ``eval_interval``, ``sample_interval``, ``checkpoint_interval``) are still read from files and overrides.
@@ -46,6 +48,7 @@ class StageTrainConfig:
     crop_seconds: float | None = None
     min_crop_seconds: float = 1.0
     prompt_elsewhere: float = 0.0
+    init_from: str | None = None
     batch_size: int = 8
     grad_accumulation: int = 1
     # optimisation

@@ -138,7 +138,11 @@ class StageTrainer:
                              "or choose an empty output directory")
         self.cache = cache
         _seed_everything(config.seed)  # identical initial weights on every rank
-        self.model = (model if model is not None else build_stage_model(config, cache)).to(self.device)
+        if model is None:
+            model = build_stage_model(config, cache)
+            if config.init_from and not resume:  # a resume reads every weight from its checkpoint
+                _load_initial_weights(model, Path(config.init_from))
+        self.model = model.to(self.device)
         check_cache_fits(self.model, cache, config.stage)
         crop_seconds = config.crop_seconds or float(_model_attr(self.model, ("window_seconds",), config.resolved_crop_seconds))
         window_seconds = _model_attr(self.model, ("window_seconds",), None)
@@ -404,6 +408,22 @@ class StageTrainer:
             torch.manual_seed(_mix(self.config.seed, self.dist.rank, self.step) % 2**31)
         if self.dist.is_main:
             truncate_metrics(self.out_dir, self.step)
+
+
+def _load_initial_weights(model: nn.Module, directory: Path) -> None:
+    """Start from a trained stage model (``init_from``): same class and weight shapes, else a CheckpointError."""
+    from audiolm_lib.serialization import CheckpointError, load_pretrained
+
+    source = load_pretrained(directory)
+    if type(source) is not type(model):
+        raise CheckpointError(f"init_from {directory}: holds a {type(source).__name__}, not a {type(model).__name__}")
+    theirs, ours = source.state_dict(), model.state_dict()
+    differing = sorted(k for k in set(theirs) | set(ours) if k not in theirs or k not in ours
+                       or theirs[k].shape != ours[k].shape)
+    if differing:
+        raise CheckpointError(f"init_from {directory}: its weights do not fit the configured model "
+                              f"({len(differing)} differ, e.g. {differing[:3]}); give the same model shape")
+    model.load_state_dict(theirs)
 
 
 def _seed_everything(seed: int) -> None:

@@ -209,3 +209,20 @@ def test_budget_minutes_stops_with_a_checkpoint(tmp_path):
     trainer = StageTrainer(config, _cache(), tmp_path / "run")
     trainer.train()
     assert trainer.step == 1 and [p.name for p in list_checkpoints(tmp_path / "run")] == ["step_00000001.safetensors"]
+
+
+def test_init_from_starts_from_a_trained_model_and_refuses_another_shape(tmp_path):
+    first = StageTrainer(_config("coarse", steps=4), _cache(), tmp_path / "first").train()
+    trained = CoarseLM.from_pretrained(first)
+    tuned = StageTrainer(_config("coarse", steps=4, init_from=str(first)), _cache(), tmp_path / "tuned")
+    for name, tensor in trained.state_dict().items():  # the run starts at the trained weights
+        assert torch.equal(tuned.model.state_dict()[name].cpu(), tensor), name
+    fresh = StageTrainer(_config("coarse", steps=4), _cache(), tmp_path / "fresh")
+    assert any(not torch.equal(fresh.model.state_dict()[n], t) for n, t in trained.state_dict().items())
+    tuned.train()
+    assert _train_log(tmp_path / "tuned")[0][1] < _train_log(tmp_path / "first")[0][1]  # a head start on this data
+    wider = dict(TINY_MODEL, transformer=dict(TINY_MODEL["transformer"], dim=32))
+    with pytest.raises(CheckpointError, match="do not fit the configured model"):
+        StageTrainer(_config("coarse", init_from=str(first), model=wider), _cache(), tmp_path / "wider")
+    with pytest.raises(CheckpointError, match="not a FineLM"):
+        StageTrainer(_config("fine", init_from=str(first)), _cache(), tmp_path / "fine")
