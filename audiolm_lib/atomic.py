@@ -2,7 +2,8 @@
 
 A reader of the target sees the old file or the whole new one, never a part: concurrent writers each
 rename their own complete temp file, and a full disk, an error or ``kill -9`` mid-write leaves the target
-as it was. A killed writer's temp file (``.<name>.<pid>-<random>.tmp``) is stale once that process is gone;
+as it was. A killed writer's temp file (``.~audiolm.<pid>.<random>.<name>.tmp``: a prefix only this library
+uses, so a user's own ``*.tmp`` files are never taken for one) is stale once that process is gone;
 :func:`remove_stale_temps` deletes such files.
 
 Torch-free on purpose: the dataset builders' worker processes use these and should start in well under a
@@ -13,15 +14,26 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Callable
 
+TEMP_PREFIX = ".~audiolm."
 TEMP_SUFFIX = ".tmp"
-# .<target name>.<writer pid>-<random>.tmp ; older versions wrote .<target name>.<random>.tmp
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp$")
-LEGACY_TEMP_MAX_AGE_S = 3600.0  # a temp file without a writer pid is stale after this long
+# .~audiolm.<writer pid>.<random>.<target name>.tmp
+_TEMP_NAME = re.compile(r"^\.~audiolm\.(?P<pid>\d+)\.[a-z0-9_]+\.(?P<target>.+)\.tmp$")
+
+
+def temp_file(folder: str | os.PathLike, target: str) -> str:
+    """Create an empty temp file for ``target`` in ``folder`` under the library's own naming; returns its path."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}.", suffix=f".{target}{TEMP_SUFFIX}", dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temp file name of :func:`atomic_write` (and never a user's file)."""
+    return _TEMP_NAME.match(name) is not None
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -32,8 +44,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
+    tmp = temp_file(path.parent, path.name)
     try:
         write(tmp)
         with open(tmp, "rb+") as handle:
@@ -81,8 +92,10 @@ def read_lines(path: str | os.PathLike, is_valid: Callable[[str], bool], what: s
     A torn last line (no final newline, or one that fails ``is_valid``) is skipped with a warning naming the
     file; an invalid line before the last raises ``ValueError`` naming the file and line.
     """
+    from audiolm_lib.inputs import MAX_MANIFEST_BYTES, read_text
+
     path = Path(path)
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    lines = read_text(path, what, max_bytes=MAX_MANIFEST_BYTES, errors="replace").split("\n")  # regular, bounded
     torn = lines.pop()  # "" when the file ends with a newline, else a line cut short
     last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
     kept = []
@@ -103,26 +116,17 @@ def read_lines(path: str | os.PathLike, is_valid: Callable[[str], bool], what: s
 
 def stale_temp_files(directory: str | os.PathLike, target: str | None = None) -> list[Path]:
     """Temp files of :func:`atomic_write` in ``directory`` (for ``target``'s name only, if given) whose
-    writer process no longer exists (or, for the older naming without a pid, older than an hour)."""
+    writer process no longer exists. Only the library's own naming counts: a user's ``*.tmp`` is never one."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    pattern = f".{target}.*{TEMP_SUFFIX}" if target else f".*{TEMP_SUFFIX}"
     stale = []
-    for path in directory.glob(pattern):
+    for path in directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
         match = _TEMP_NAME.match(path.name)
-        if match is None or not path.is_file():
+        if match is None or (target is not None and match.group("target") != target) or not path.is_file():
             continue
-        pid = match.group("pid")
-        if pid is not None:
-            if not _process_alive(int(pid)):
-                stale.append(path)
-        else:
-            try:
-                if time.time() - path.stat().st_mtime > LEGACY_TEMP_MAX_AGE_S:
-                    stale.append(path)
-            except FileNotFoundError:
-                continue
+        if not _process_alive(int(match.group("pid"))):
+            stale.append(path)
     return sorted(stale)
 
 

@@ -20,13 +20,38 @@ def _check_finite(wave: np.ndarray, what: str) -> None:
         raise AudioError(f"{what} contains NaN or Inf samples")
 
 
+# sample rates a file may declare: a WAV header claiming 1 Hz would make resampling to 16 kHz allocate 16000x
+MIN_FILE_RATE, MAX_FILE_RATE = 1000, 384_000
+MAX_DECODED_SAMPLES = 1 << 28  # 1 GB of float32 read at once (4.6 h of 16 kHz mono)
+
+
 def _check_readable(path: Path) -> None:
+    import stat
+
     if not path.exists():
         raise AudioError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioError(f"expected an audio file, got a directory: {path}")
-    if path.stat().st_size == 0:
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block the decoder forever
+        raise AudioError(f"refusing audio file {path}: not a regular file (a FIFO, socket or device)")
+    if info.st_size == 0:
         raise AudioError(f"audio file is empty (0 bytes): {path}")
+
+
+def _check_decoded_size(info, start: int, stop: int | None, target_rate: int | None, path: Path) -> None:
+    """A compressed file (FLAC of silence) can declare hours in a few kB: bound what decoding would allocate."""
+    frames = max(0, min(int(info.frames), stop if stop is not None else int(info.frames)) - start)
+    samples = frames * max(1, int(info.channels)) * max(1.0, (target_rate or info.samplerate) / info.samplerate)
+    if samples > MAX_DECODED_SAMPLES:
+        raise AudioError(f"audio file {path} would decode to {samples:,.0f} samples ({frames / info.samplerate / 3600:.1f} "
+                         f"h), more than the {MAX_DECODED_SAMPLES:,} read at once; cut it into shorter files")
+
+
+def _check_rate(rate: int, path: Path) -> None:
+    if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
+        raise AudioError(f"audio file {path} declares a sample rate of {rate} Hz; only {MIN_FILE_RATE} to "
+                         f"{MAX_FILE_RATE} Hz is accepted")
 
 
 def audio_info(path: PathLike) -> tuple[int, int]:
@@ -39,6 +64,7 @@ def audio_info(path: PathLike) -> tuple[int, int]:
         info = sf.info(str(path))
     except Exception as exc:
         raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
+    _check_rate(int(info.samplerate), path)
     return int(info.frames), int(info.samplerate)
 
 
@@ -50,8 +76,13 @@ def load_audio(
     *,
     start: int = 0,
     stop: int | None = None,
-) -> torch.Tensor:
+    return_rate: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, int]:
     """Read an audio file (wav/flac/ogg/...) as float32.
+
+    A tensor does not know its rate: read at the rate you will use (``sample_rate=model.sample_rate``), or ask for
+    it (``wave, rate = load_audio(path, return_rate=True)``) and pass it on (``continue_audio(wave, ...,
+    sample_rate=rate)``).
 
     Args:
         path: file to read.
@@ -60,9 +91,10 @@ def load_audio(
         min_seconds: refuse files shorter than this (after resampling).
         start / stop: read only samples ``[start, stop)`` of the file, at its own rate (see :func:`audio_info`);
             the rest is never decoded, so the tail of a long file costs what the tail costs.
+        return_rate: also return the rate of the returned wave.
 
     Returns:
-        Tensor[C, T] float32 in [-1, 1] (C == 1 when ``mono``).
+        Tensor[C, T] float32 in [-1, 1] (C == 1 when ``mono``); with ``return_rate``, ``(wave, rate)``.
     """
     import soundfile as sf
 
@@ -71,8 +103,13 @@ def load_audio(
     if start < 0 or (stop is not None and stop < start):
         raise AudioError(f"invalid sample range [{start}, {stop}) for {path}")
     try:
+        info = sf.info(str(path))
+        _check_rate(int(info.samplerate), path)  # before decoding or resampling anything
+        _check_decoded_size(info, start, stop, sample_rate, path)
         data, rate = sf.read(str(path), dtype="float32", always_2d=True, start=int(start),
                              stop=None if stop is None else int(stop))
+    except AudioError:
+        raise
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError with terse text
         raise AudioError(f"cannot decode audio file {path}: {exc}") from exc
     if data.shape[0] == 0:
@@ -88,7 +125,8 @@ def load_audio(
     seconds = wave.shape[-1] / rate
     if seconds < min_seconds:
         raise AudioError(f"audio file {path} is {seconds:.3f} s long; at least {min_seconds:.3f} s is needed")
-    return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    wave = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    return (wave, int(rate)) if return_rate else wave
 
 
 def resample(wave, orig_rate: int, new_rate: int):

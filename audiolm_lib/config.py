@@ -16,16 +16,16 @@ T = TypeVar("T")
 
 def read_config_file(path: str | os.PathLike) -> dict:
     """The mapping stored in a ``.json`` or ``.yaml``/``.yml`` file (an empty YAML file is ``{}``)."""
+    from audiolm_lib.inputs import parse_json, parse_yaml, read_text
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "config file")  # a regular file of at most 4 MB (a FIFO would block)
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml  # only YAML configs pay for the import
-
-        loaded = yaml.safe_load(text) or {}
+        loaded = parse_yaml(text, f"config file {path}") or {}  # no aliases: no expansion bombs
     else:
-        loaded = json.loads(text)
+        loaded = parse_json(text, f"config file {path}")
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
     return loaded
@@ -38,7 +38,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     key, raw = item.split("=", 1)
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = raw
     parts = key.strip().split(".")
     if not all(parts):
@@ -78,12 +78,18 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     """Build dataclass ``cls`` from its defaults, a JSON/YAML file and ``key=value`` overrides, in that order.
 
     Override values are parsed as JSON when possible (``lr=3e-4``, ``betas=[0.9,0.95]``), else kept as text.
+    Renamed fields (``cls.RENAMED_FIELDS``) are read under their old names too, with a ``DeprecationWarning``.
     """
-    from audiolm_lib.serialization import config_from_dict
+    from audiolm_lib.serialization import config_from_dict, renamed_fields
 
     data: dict[str, Any] = dataclasses.asdict(cls())
     if path is not None:
-        deep_update(data, read_config_file(path))
+        deep_update(data, renamed_fields(cls, read_config_file(path), str(path)))
+    renamed = getattr(cls, "RENAMED_FIELDS", {})
     for item in overrides or []:
+        key, _, value = item.partition("=")
+        if key.strip() in renamed:  # an old field name: warned about, read as the new one
+            renamed_fields(cls, {key.strip(): None}, "command line")
+            item = f"{renamed[key.strip()]}={value}"
         apply_override(data, item, strict=True)
     return config_from_dict(cls, data, source=str(path) if path else "command line")

@@ -17,11 +17,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from audiolm_lib.atomic import atomic_write, atomic_write_text
 from audiolm_lib.audio import AudioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from audiolm_lib.pipeline import AudioLM
 
 KINDS = ("piano", "speech")
 INT8_CHOICES = ("auto", "on", "off")
@@ -52,6 +56,30 @@ def default_checkpoint(kind: str) -> Path:
 
 def has_checkpoint(directory: str | os.PathLike) -> bool:
     return (Path(directory) / "config.json").exists()
+
+
+def tiny_random_audiolm(levels: int = 4) -> "AudioLM":
+    """The shipped architecture at a toy size with random weights (seeded), for examples that must run in seconds:
+    an MFCC k-means tokenizer of 16 ids, a ``levels`` x 32-code SpectralCodec, dim-32 depth-1 semantic stage and
+    parallel acoustic generator."""
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.stages import SemanticLM, SemanticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    codec = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=16,
+                                              upsampler_depth=1, latent_dim=8, num_quantizers=levels,
+                                              codebook_size=32, phase_iterations=1))
+    acoustic = ParallelAcousticLM(ParallelAcousticLMConfig(semantic_vocab_size=16, codebook_size=32,
+                                                           num_quantizers=levels, window_seconds=1.0,
+                                                           steps_per_level=(4, 1), transformer=shape))
+    return AudioLM(SemanticTokenizer.mfcc(torch.randn(16, 39)), codec,
+                   SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
+                   acoustic=acoustic).eval()
 
 
 # ------------------------------------------------------------------------------------------------ prompts
@@ -85,7 +113,7 @@ def speech_prompt(seconds: float, seed: int = 0, voice: str | None = None) -> tu
     if voice:
         chosen = resolve_voices([voice])[0]
     else:
-        from audiolm_lib.eval.heldout import heldout_voices
+        from audiolm_lib.datasets.heldout import heldout_voices
 
         voices = heldout_voices()
         chosen = voices[0] if voices else resolve_voices(1)[0]
@@ -114,7 +142,7 @@ def plot_continuation(prompt: torch.Tensor, continuation: torch.Tensor, sample_r
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from audiolm_lib.eval.mel import mel_spectrogram
+    from audiolm_lib.measures import mel_spectrogram
 
     wave = torch.cat([prompt.reshape(-1), continuation.reshape(-1)]).float()
     mel = mel_spectrogram(wave, sample_rate, n_fft=1024, hop_length=160, n_mels=80)

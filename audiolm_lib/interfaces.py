@@ -65,6 +65,8 @@ class AcousticGeneratorProtocol(Protocol):
         semantic_vocab_size / semantic_rate: the semantic token space it is conditioned on.
         acoustic_rate / codebook_size / num_quantizers: the codec token space it produces (``Q`` levels).
         sampling_stages: names of the sampling settings it reads (``AudioLMConfig`` fields, e.g. ``"coarse"``).
+
+    Optional: ``describe() -> str``, one line for ``audiolm info`` (how the levels are generated).
     """
 
     semantic_vocab_size: int

@@ -7,13 +7,15 @@
                                                        ▼
         SemanticLM (continue semantic) ─► acoustic generator (all Q levels) ─► codec.decode(codes) ─► wave
 
-The acoustic generator is anything with the :class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`: by
-default the paper's CoarseLM (levels 1..Qc) + FineLM (levels Qc+1..Qc+Qf) pair
-(:class:`~audiolm_lib.lm.hierarchical.HierarchicalAcoustic`), or a parallel masked model
-(:class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`). Its parts are saved as sub-folders named by its
+The acoustic generator is anything with the :class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`: a
+parallel masked model (:class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`, what the shipped checkpoints use), or
+the paper's CoarseLM (levels 1..Qc) + FineLM (levels Qc+1..Qc+Qf) pair
+(:class:`~audiolm_lib.lm.hierarchical.HierarchicalAcoustic`, what ``AudioLM(tok, codec, sem, coarse, fine)``
+builds). Its parts are saved as sub-folders named by its
 ``components()`` and rebuilt by its class's ``from_components``.
 
-Only this module (and ``audiolm_lib.training``) sees both audio components and language models.
+Only this module (and ``audiolm_lib.training``) sees both audio components and language models; what a
+component was trained on is checked by :mod:`audiolm_lib.provenance`.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, Sem
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.sampling import SamplingConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
+from audiolm_lib.provenance import provenance_problems
 from audiolm_lib.serialization import (
     CONFIG_NAME,
     CheckpointError,
@@ -66,7 +69,7 @@ class AudioLM(nn.Module):
         semantic_tokenizer: audio -> semantic ids (:class:`~audiolm_lib.interfaces.SemanticTokenizerProtocol`).
         codec: audio <-> RVQ codes (:class:`~audiolm_lib.interfaces.CodecProtocol`).
         semantic_lm: the semantic stage (:mod:`audiolm_lib.lm.stages`).
-        coarse_lm / fine_lm: the paper's acoustic stages (the default acoustic generator).
+        coarse_lm / fine_lm: the paper's acoustic stages (give these, or ``acoustic``).
         config: default sampling settings.
         acoustic: any acoustic generator (:class:`~audiolm_lib.interfaces.AcousticGeneratorProtocol`), e.g. a
             :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM`, in place of ``coarse_lm`` + ``fine_lm``.
@@ -74,9 +77,8 @@ class AudioLM(nn.Module):
     Example::
 
         model = AudioLM.from_pretrained("checkpoints/piano")
-        wave = model.continue_audio(load_audio("prompt.wav"), seconds=4.0, sample_rate=16000,
-                                    generator=torch.Generator().manual_seed(0))
-        fast = AudioLM(tokenizer, codec, semantic_lm, acoustic=ParallelAcousticLM.from_pretrained("runs/parallel/model"))
+        wave = model.continue_audio("prompt.wav", seconds=4.0, generator=torch.Generator().manual_seed(0))
+        built = AudioLM(tokenizer, codec, semantic_lm, acoustic=ParallelAcousticLM.from_pretrained("runs/parallel/model"))
     """
 
     def __init__(
@@ -177,8 +179,6 @@ class AudioLM(nn.Module):
             problems.append(f"the acoustic generator uses {acoustic.num_quantizers} RVQ levels but the codec has "
                             f"only {codec.num_quantizers}")
         if not problems:  # same token spaces: were the stages trained on this tokenizer's and codec's tokens?
-            from audiolm_lib.training.token_cache import provenance_problems
-
             problems += provenance_problems(self.components())
         if problems:
             raise CheckpointError("AudioLM components do not fit together: " + "; ".join(problems))
@@ -270,9 +270,21 @@ class AudioLM(nn.Module):
         return {"semantic": all_semantic, "codes": codes}
 
     @torch.inference_mode()
+    def load_prompt(self, path: str | os.PathLike, prompt_seconds: float | None = None) -> torch.Tensor:
+        """The part of an audio file :meth:`continue_audio` uses, at :attr:`sample_rate`: ``Tensor[1, T]``.
+
+        Only the end that the models see (:meth:`prompt_cut`) is decoded, so a long recording costs what a
+        short one does; ``prompt_seconds`` keeps only the file's first seconds before that cut.
+        """
+        from audiolm_lib.audio import audio_info, load_audio
+
+        frames, file_rate = audio_info(path)
+        stop = frames if prompt_seconds is None else min(frames, max(1, round(prompt_seconds * file_rate)))
+        return load_audio(path, sample_rate=self.sample_rate, start=self.prompt_cut(stop, file_rate).start, stop=stop)
+
     def continue_audio(
         self,
-        prompt_wave: torch.Tensor,
+        prompt_wave: torch.Tensor | str | os.PathLike,
         seconds: float,
         *,
         sample_rate: int | None = None,
@@ -287,9 +299,11 @@ class AudioLM(nn.Module):
         """Continue ``prompt_wave`` by ``seconds`` of audio.
 
         Args:
-            prompt_wave: ``Tensor[T]``, ``Tensor[C, T]`` (downmixed) or ``Tensor[B, C, T]``.
+            prompt_wave: an audio file (read at its own rate, see :meth:`load_prompt`), or ``Tensor[T]``,
+                ``Tensor[C, T]`` (downmixed) or ``Tensor[B, C, T]`` at ``sample_rate``.
             seconds: length of the continuation.
-            sample_rate: rate of ``prompt_wave`` (default: the codec's rate).
+            sample_rate: rate of a ``prompt_wave`` tensor; required for one (a wrong rate shifts the pitch, so it is
+                never guessed). ``load_audio(path, sample_rate=model.sample_rate)`` reads a file at the model's.
             generator: a seeded ``torch.Generator`` makes the output exactly reproducible.
             temperature / top_k / top_p: override the sampling of every stage.
             return_prompt: include the (re-synthesised) prompt before the continuation: the part of it the
@@ -302,7 +316,7 @@ class AudioLM(nn.Module):
         Only the prompt's last :meth:`prompt_cut` samples are encoded and decoded, so a 20-minute prompt costs
         what a prompt of the context's length costs.
         """
-        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate)
+        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         tokens = self.generate_tokens(
             semantic_prompt,
@@ -320,16 +334,25 @@ class AudioLM(nn.Module):
         wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1])
         return (wave, tokens) if return_tokens else wave
 
-    def _prompt_tokens(self, prompt_wave, sample_rate: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``), of the part the models use."""
-        rate = self.sample_rate if sample_rate is None else int(sample_rate)
+    def _prompt_tokens(self, prompt_wave, sample_rate: int | None, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``), of the part the models use; ``prompt_wave``
+        a tensor at ``sample_rate`` or a file path (read at the model's rate, only the part used)."""
+        if isinstance(prompt_wave, (str, os.PathLike)):
+            if sample_rate is not None:
+                raise ValueError(f"{caller} reads a prompt file at its own rate; give sample_rate only with a tensor")
+            prompt_wave, sample_rate = self.load_prompt(prompt_wave), self.sample_rate
+        if sample_rate is None:
+            raise ValueError(f"{caller} needs sample_rate=, the rate of prompt_wave (the model's is "
+                             f"{self.sample_rate} Hz): load_audio(path, sample_rate=model.sample_rate) reads a file at "
+                             "the model's rate, or pass the file path itself")
+        rate = int(sample_rate)
         prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
         cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
         semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
         return semantic_prompt[:, cut.drop_tokens(self.semantic_rate):], codes[..., cut.drop_tokens(self.acoustic_rate):]
 
     @torch.inference_mode()
-    def stream(self, prompt_wave: torch.Tensor, seconds: float, *, sample_rate: int | None = None,
+    def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *, sample_rate: int | None = None,
                generator: torch.Generator | None = None, temperature: float | None = None, top_k: int | None = None,
                top_p: float | None = None, chunk_seconds: float | None = None,
                first_chunk_seconds: float | None = 1.0, **options):
@@ -355,7 +378,7 @@ class AudioLM(nn.Module):
         config = StreamConfig(first_chunk_seconds=first_chunk_seconds, chunk_seconds=chunk_seconds, **options)
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
-        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate)
+        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate, "stream")
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         sampling = {stage: self._sampling(stage, overrides) for stage in ("semantic",) + tuple(self.acoustic.sampling_stages)}
         return AudioStream(self, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
@@ -464,12 +487,17 @@ class AudioLM(nn.Module):
         # written before acoustic generators were pluggable: the coarse + fine pair
         acoustic_meta = meta.get("acoustic") or {"class": class_path(HierarchicalAcoustic),
                                                  "components": ["coarse_lm", "fine_lm"]}
-        acoustic_names = list(acoustic_meta.get("components") or [])
+        if (not isinstance(components, dict) or not isinstance(acoustic_meta, dict)
+                or not isinstance(acoustic_meta.get("components") or [], list)):
+            raise CheckpointError(f"{directory / CONFIG_NAME}: 'components' and 'acoustic' must be JSON objects "
+                                  "(as save_pretrained writes them)")
+        acoustic_names = [str(name) for name in acoustic_meta.get("components") or []]
         missing = [name for name in BASE_COMPONENTS + tuple(acoustic_names) if name not in components]
         if missing:
             raise CheckpointError(f"{directory / CONFIG_NAME} lists no {missing}")
         parts = {}
         for name in BASE_COMPONENTS + tuple(acoustic_names):
+            _check_component_path(directory, name, components[name])
             try:
                 parts[name] = load_pretrained(directory / components[name], map_location=map_location)
             except CheckpointError as exc:
@@ -482,3 +510,17 @@ class AudioLM(nn.Module):
                                   f"{acoustic_class.__name__} from {acoustic_names}: {exc}") from exc
         config = config_from_dict(AudioLMConfig, meta["config"], source=str(directory / CONFIG_NAME))
         return cls(**parts, config=config, acoustic=acoustic).eval()
+
+
+def _check_component_path(directory: Path, name: str, entry: object) -> None:
+    """A component folder is a plain sub-folder name of the pipeline folder: not ``../x``, an absolute path
+    or a symlink that leads out of it."""
+    folder = directory / str(entry)
+    if (not isinstance(entry, str) or not entry or "/" in entry or "\\" in entry or entry in (".", "..")
+            or Path(entry).is_absolute()):
+        raise CheckpointError(f"{directory / CONFIG_NAME}: component {name!r} must be a sub-folder name of the model "
+                              f"folder, got {entry!r}")
+    real, root = folder.resolve(), directory.resolve()
+    if root not in real.parents:
+        raise CheckpointError(f"refusing {directory / CONFIG_NAME}: component {name!r} ({entry}) resolves to {real}, "
+                              f"outside the model folder {root}")

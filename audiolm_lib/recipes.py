@@ -1,5 +1,9 @@
-"""The small end-to-end recipe: embedded data -> codec -> semantic tokenizer -> token cache -> three stages
--> one ``AudioLM`` directory (``AudioLM.from_pretrained``).
+"""The small end-to-end recipe: embedded data -> codec -> semantic tokenizer -> token cache -> the semantic stage
+and an acoustic generator -> one ``AudioLM`` directory (``AudioLM.from_pretrained``).
+
+By default it builds what ships, at a small size: a SpectralCodec and the parallel acoustic generator
+(``acoustic_generator="parallel"``); ``"hierarchical"`` trains the paper's coarse + fine stages instead. Stages are
+trained by the one stage trainer (:class:`~audiolm_lib.training.trainer.StageTrainer`) with a time budget.
 
 Every phase writes into ``work_dir`` and is skipped when its output is already there, so an interrupted
 recipe resumes where it stopped. Each training phase stops at its step count or its time limit, whichever
@@ -26,14 +30,15 @@ from audiolm_lib.atomic import atomic_write_text
 from audiolm_lib.codecs.soundstream import SoundStreamConfig
 from audiolm_lib.codecs.spectral import SpectralCodecConfig
 from audiolm_lib.lm.transformer import TransformerConfig
+from audiolm_lib.training.stages import assemble_audiolm, generator_stages, stage_kind
 
 KINDS = ("piano", "speech")
-STAGES = ("semantic", "coarse", "fine")
 
 
 @dataclass
 class StageRecipe:
-    """Shape and optimisation of one stage. ``layout``: "flat", "delay" or "multiscale" (see :mod:`audiolm_lib.lm`)."""
+    """Shape and optimisation of one stage. ``layout``: "flat", "delay" or "multiscale" (see :mod:`audiolm_lib.lm`;
+    sequential stages only: the parallel model has no layout)."""
 
     steps: int = 2000
     minutes: float = 10.0
@@ -55,7 +60,10 @@ class RecipeConfig:
             ``spectral_codec``; it won the codec table of BENCHMARKS.md) or "soundstream" (the paper baseline, config
             in ``codec``); or ``codec_dir``: a trained codec folder to reuse instead.
         tokenizer_features / tokenizer_clusters: semantic tokenizer = these features + k-means.
-        num_coarse_quantizers / num_fine_quantizers: RVQ levels of the coarse and fine stages.
+        acoustic_generator: "parallel" (one SoundStorm-style model over every codec level; what ships) or
+            "hierarchical" (the paper's coarse + fine stages).
+        num_coarse_quantizers / num_fine_quantizers: RVQ levels of the coarse and fine stages ("hierarchical").
+        semantic / parallel / coarse / fine: each stage's shape and optimisation (only those of the generator train).
     """
 
     kind: str = "piano"
@@ -75,9 +83,11 @@ class RecipeConfig:
     codec_adversarial: bool = False
     tokenizer_features: str = "mfcc"
     tokenizer_clusters: int = 128
+    acoustic_generator: str = "parallel"
     num_coarse_quantizers: int = 4
     num_fine_quantizers: int = 4
     semantic: StageRecipe = field(default_factory=lambda: StageRecipe(crop_seconds=8.0))
+    parallel: StageRecipe = field(default_factory=lambda: StageRecipe(crop_seconds=6.0))
     coarse: StageRecipe = field(default_factory=lambda: StageRecipe(crop_seconds=4.0, layout="delay"))
     fine: StageRecipe = field(default_factory=lambda: StageRecipe(crop_seconds=2.0, layout="delay"))
     seed: int = 0
@@ -87,10 +97,16 @@ class RecipeConfig:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.codec_arch not in ("spectral", "soundstream"):
             raise ValueError(f"codec_arch must be 'spectral' or 'soundstream', got {self.codec_arch!r}")
+        generator_stages(self.acoustic_generator)  # a known generator
         levels = self.codec_config.num_quantizers
-        if self.num_coarse_quantizers + self.num_fine_quantizers > levels:
+        if self.acoustic_generator == "hierarchical" and self.num_coarse_quantizers + self.num_fine_quantizers > levels:
             raise ValueError(f"{self.num_coarse_quantizers} coarse + {self.num_fine_quantizers} fine levels exceed "
                              f"the codec's {levels}")
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages this recipe trains: the semantic one, then those of its acoustic generator."""
+        return ("semantic",) + generator_stages(self.acoustic_generator)
 
     @property
     def codec_config(self):
@@ -117,14 +133,16 @@ class RecipeConfig:
                                                       upsampler_depth=1, latent_dim=16, num_quantizers=2,
                                                       codebook_size=32, phase_iterations=2),
                    codec_steps=3, codec_batch_size=2, codec_segment_seconds=0.4, tokenizer_clusters=8,
-                   num_coarse_quantizers=1, num_fine_quantizers=1,
-                   semantic=stage(2.0), coarse=stage(1.0, "delay"), fine=stage(1.0, "delay"))
+                   num_coarse_quantizers=1, num_fine_quantizers=1, semantic=stage(2.0), parallel=stage(1.0),
+                   coarse=stage(1.0, "delay"), fine=stage(1.0, "delay"))
 
     def set_budget(self, minutes: float) -> "RecipeConfig":
-        """Share ``minutes`` of training: codec 30 %, semantic 25 %, coarse 30 %, fine 15 % (no codec: stages only)."""
+        """Share ``minutes`` of training: codec 30 %, semantic 25 %, the acoustic generator 45 % (coarse 30 % + fine
+        15 %); without a codec to train, the stages share all of it."""
         if minutes <= 0:
             raise ValueError(f"budget minutes must be positive, got {minutes}")
-        shares = {"semantic": 0.25, "coarse": 0.30, "fine": 0.15}
+        shares = {"semantic": 0.25, **({"parallel": 0.45} if self.acoustic_generator == "parallel"
+                                       else {"coarse": 0.30, "fine": 0.15})}
         codec_share = 0.0 if self.codec_dir else 0.30
         scale = 1.0 / (sum(shares.values()) + codec_share)
         self.codec_minutes = minutes * codec_share * scale
@@ -179,7 +197,7 @@ def train_small_codec(config: RecipeConfig, audio_files: list[Path], out_dir: st
         betas=(0.9, 0.99) if config.codec_arch == "spectral" else (0.5, 0.9), warmup_steps=min(200, steps // 10),
         adversarial_start_step=0 if config.codec_adversarial else steps + 1,
         stft_fft_sizes=(1024, 512, 256, 128), mel_fft_sizes=(1024, 512, 256),
-        ema_decay=0.99, ema_warmup_steps=min(100, steps), eval_every=10**9, checkpoint_every=10**9,
+        ema_decay=0.99, ema_warmup_steps=min(100, steps), eval_every=None, checkpoint_every=None,
         log_every=max(1, min(50, steps)), eval_segments=4, seed=config.seed, device="cpu",
         budget_minutes=config.codec_minutes)
     trainer = CodecTrainer(train_config, list(audio_files), out_dir)
@@ -206,7 +224,9 @@ def stage_train_config(config: RecipeConfig, stage: str):
     from audiolm_lib.training.config import StageTrainConfig
 
     recipe: StageRecipe = getattr(config, stage)
-    model: dict = {"layout": recipe.layout, "transformer": dataclasses.asdict(recipe.transformer)}
+    model: dict = {"transformer": dataclasses.asdict(recipe.transformer)}
+    if "layout" in stage_kind(stage).classes()[1].__dataclass_fields__:
+        model["layout"] = recipe.layout
     if stage in ("coarse", "fine"):
         model["num_coarse_quantizers"] = config.num_coarse_quantizers
     if stage == "fine":
@@ -214,41 +234,29 @@ def stage_train_config(config: RecipeConfig, stage: str):
     return StageTrainConfig(
         stage=stage, model=model, crop_seconds=recipe.crop_seconds, min_crop_seconds=min(1.0, recipe.crop_seconds),
         batch_size=recipe.batch_size, lr=recipe.lr, warmup_steps=min(100, max(1, recipe.steps // 10)),
-        total_steps=recipe.steps, ema_decay=0.99, ema_warmup_steps=min(50, recipe.steps),
-        log_interval=max(1, min(25, recipe.steps)), eval_interval=10**9, eval_batches=4, sample_interval=10**9,
-        checkpoint_interval=10**9, precision="fp32", seed=config.seed, device="cpu", progress=False,
-        tensorboard=False)
+        steps=recipe.steps, ema_decay=0.99, ema_warmup_steps=min(50, recipe.steps),
+        log_every=max(1, min(25, recipe.steps)), eval_every=None, eval_batches=4, sample_every=None,
+        checkpoint_every=None, budget_minutes=recipe.minutes, precision="fp32", seed=config.seed, device="cpu",
+        progress=False, tensorboard=False)
 
 
 def train_small_stage(config: RecipeConfig, stage: str, cache, out_dir: str | os.PathLike, progress: bool = True):
-    """Train one stage for its steps or minutes, whichever ends first; returns the EMA model (exported to
-    ``out_dir/model``) and writes ``out_dir/result.json`` (steps run, final train and validation loss)."""
-    from tqdm.auto import tqdm
-
+    """Train one stage for its steps or minutes, whichever ends first (the stage trainer's own loop); returns the
+    EMA model (exported to ``out_dir/model``) and writes ``out_dir/result.json`` (steps run, final train and
+    validation loss)."""
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.trainer import StageTrainer
 
     out_dir = Path(out_dir)
     if (out_dir / "model" / "config.json").exists():
         return load_pretrained(out_dir / "model")
-    recipe: StageRecipe = getattr(config, stage)
-    trainer = StageTrainer(stage_train_config(config, stage), cache, out_dir)
-    deadline = time.monotonic() + recipe.minutes * 60.0
-    bar = tqdm(total=recipe.steps, desc=f"{stage} stage", disable=not progress, dynamic_ncols=True)
-    losses: list[float] = []
+    train_config = dataclasses.replace(stage_train_config(config, stage), progress=progress)
+    trainer = StageTrainer(train_config, cache, out_dir)
     started = time.monotonic()
-    while trainer.step < recipe.steps and time.monotonic() < deadline:
-        loss = float(trainer.train_step()["loss"])
-        losses.append(loss)
-        bar.update(1)
-        if trainer.step % trainer.config.log_interval == 0:
-            trainer.logger.log(trainer.step, "train", loss=loss)
-            bar.set_postfix(loss=f"{loss:.3f}")
-    bar.close()
+    trainer.train()
     valid = trainer.evaluate()
     trainer.export()
-    trainer.logger.close()
-    tail = losses[-20:] or [float("nan")]
+    tail = trainer.logged_losses[-20:] or [float("nan")]
     result = {"stage": stage, "steps": trainer.step, "seconds": round(time.monotonic() - started, 1),
               "train_loss": sum(tail) / len(tail), "valid_loss": valid.get("ema_loss")}
     atomic_write_text(out_dir / "result.json", json.dumps(result, indent=2) + "\n")
@@ -259,7 +267,7 @@ def prepare_tokens(config: RecipeConfig, work_dir: str | os.PathLike, *, manifes
                    progress: bool = True):
     """Data, codec, tokenizer and token cache (each reused when ``work_dir`` already holds it).
 
-    Returns ``(tokenizer, codec, cache)``; the three stages can then train on ``cache`` in parallel processes.
+    Returns ``(tokenizer, codec, cache)``; the stages can then train on ``cache`` in parallel processes.
     """
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.token_cache import TokenCache, build_token_cache
@@ -290,12 +298,10 @@ def run_recipe(config: RecipeConfig, work_dir: str | os.PathLike, out_dir: str |
 
     ``manifest``: train on your own indexed audio (``audiolm data index``) instead of building ``config.kind``.
     """
-    from audiolm_lib.pipeline import AudioLM
-
     work_dir = Path(work_dir)
     tokenizer, codec, cache = prepare_tokens(config, work_dir, manifest=manifest, progress=progress)
     stages = {stage: train_small_stage(config, stage, cache, work_dir / f"stage_{stage}", progress).eval()
-              for stage in STAGES}
-    model = AudioLM(tokenizer, codec, stages["semantic"], stages["coarse"], stages["fine"]).eval()
+              for stage in config.stages}
+    model = assemble_audiolm(tokenizer, codec, stages).eval()
     model.save_pretrained(Path(out_dir) if out_dir is not None else work_dir / "model")
     return model

@@ -16,16 +16,14 @@ from typing import Any, TypeVar
 import torch
 
 from audiolm_lib.atomic import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
+from audiolm_lib.errors import CheckpointError  # noqa: F401  (re-exported)
+from audiolm_lib.safe_load import check_regular_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 
 T = TypeVar("T")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, of the wrong kind or does not match the model."""
 
 
 # --------------------------------------------------------------------------------------------- configs
@@ -39,10 +37,12 @@ def config_to_dict(config: Any) -> dict:
 def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
     """Build dataclass ``cls`` from ``data``; nested dataclasses and tuples are rebuilt.
 
-    Unknown keys raise :class:`CheckpointError` (a config from another model or version).
+    Unknown keys raise :class:`CheckpointError` (a config from another model or version). Old field names listed
+    in the class's ``RENAMED_FIELDS`` (``{old: new}``) are read as the new ones, with a ``DeprecationWarning``.
     """
     if not isinstance(data, dict):
         raise CheckpointError(f"{source}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    data = renamed_fields(cls, data, source)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -50,27 +50,85 @@ def config_from_dict(cls: type[T], data: dict, *, source: str = "config") -> T:
         raise CheckpointError(f"{source}: unknown field(s) {unknown} for {cls.__name__}")
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(hints.get(name), value)
+        kwargs[name] = _coerce(hints.get(name), value, f"{source}: {cls.__name__}.{name}")
+    from audiolm_lib.limits import LimitError, check_config_bounds
+
     try:
-        return cls(**kwargs)
+        config = cls(**kwargs)
+        check_config_bounds(config, f"{source} ({cls.__name__})")
+    except LimitError as exc:
+        raise CheckpointError(str(exc)) from None
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: invalid {cls.__name__}: {exc}") from exc
+    return config
 
 
-def _coerce(hint: Any, value: Any) -> Any:
-    if hint is None or value is None:
+def renamed_fields(cls: type, data: dict, source: str = "config") -> dict:
+    """``data`` with ``cls.RENAMED_FIELDS`` old names replaced by the new ones (warned); both given is an error."""
+    renamed = getattr(cls, "RENAMED_FIELDS", {})
+    old = [key for key in data if key in renamed]
+    if not old:
+        return data
+    import warnings
+
+    both = [key for key in old if renamed[key] in data]
+    if both:
+        raise CheckpointError(f"{source}: both {both[0]!r} and its new name {renamed[both[0]]!r} are given")
+    warnings.warn(f"{source}: {cls.__name__} field(s) {', '.join(f'{k} -> {renamed[k]}' for k in old)} were renamed; "
+                  "the old names are still read", DeprecationWarning, stacklevel=3)
+    return {renamed.get(key, key): value for key, value in data.items()}
+
+
+def _coerce(hint: Any, value: Any, where: str = "config") -> Any:
+    """``value`` as a field of type ``hint``: nested configs rebuilt, lists made tuples, and the simple types
+    checked (an integral float such as ``16.0`` or ``1e3`` is taken as an int); else a :class:`CheckpointError`."""
+    if hint is None or hint is Any:
         return value
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return config_from_dict(hint, value)
-    if (hint is tuple or origin is tuple) and isinstance(value, list):
-        return tuple(value)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        for arg in typing.get_args(hint):
-            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
-                return config_from_dict(arg, value)
-            if typing.get_origin(arg) is tuple and isinstance(value, list):
-                return tuple(value)
+        arms = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if value is None and len(arms) < len(typing.get_args(hint)):
+            return None
+        failures = []
+        for arg in arms:
+            try:
+                return _coerce(arg, value, where)
+            except CheckpointError as exc:
+                failures.append(exc)
+        raise failures[0] if failures else CheckpointError(f"{where}: unexpected value {value!r:.60}")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{where}: expected an object for {hint.__name__}, got {type(value).__name__}")
+        return config_from_dict(hint, value, source=where)
+    if hint is tuple or origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise CheckpointError(f"{where}: expected a list, got {type(value).__name__}")
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], item, where) for item in value)
+        return tuple(_coerce(arg, item, where) for arg, item in zip(args, value)) if len(args) == len(value) \
+            else tuple(value)
+    if hint in (int, float, bool, str):
+        return _simple(hint, value, where)
+    return value
+
+
+_TYPE_NAMES = {int: "int", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _simple(hint: type, value: Any, where: str) -> Any:
+    if hint is int and isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    ok = {bool: isinstance(value, bool), str: isinstance(value, str),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool)}[hint]
+    if ok and hint is float:
+        try:
+            return float(value)
+        except OverflowError:
+            ok = False
+    if not ok:
+        raise CheckpointError(f"{where} must be {_TYPE_NAMES[hint]}, got {type(value).__name__} {value!r:.60}")
     return value
 
 
@@ -81,18 +139,19 @@ def load_config_file(directory: str | os.PathLike, path: str | os.PathLike | Non
         raise CheckpointError(f"checkpoint directory not found: {directory}")
     if not directory.is_dir():
         raise CheckpointError(f"expected a checkpoint directory (config.json + model.safetensors), got a file: {directory}")
-    from audiolm_lib.safe_load import check_regular_file
+    from audiolm_lib.inputs import InputFileError, read_json
 
     config_path = directory / CONFIG_NAME if path is None else Path(path)
     if not config_path.exists() and not config_path.is_symlink():
         raise CheckpointError(f"{directory} has no {CONFIG_NAME}: not a checkpoint directory")
     check_regular_file(config_path, "checkpoint config", inside=directory)
     try:
-        meta = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON (truncated or corrupt?): {exc}") from exc
-    if not isinstance(meta, dict) or "class" not in meta or "config" not in meta:
-        raise CheckpointError(f"{config_path} lacks the 'class' and 'config' entries of an audiolm_lib checkpoint")
+        meta = read_json(config_path, "checkpoint config", inside=directory)
+    except InputFileError as exc:
+        raise CheckpointError(str(exc)) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("class"), str) or "config" not in meta:
+        raise CheckpointError(f"{config_path} lacks the 'class' (a string) and 'config' entries of an audiolm_lib "
+                              "checkpoint")
     return meta
 
 
@@ -147,30 +206,56 @@ def save_weights(module: torch.nn.Module, path: str | os.PathLike, dtype: str | 
 
 
 def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Load safetensors weights into ``module`` strictly, with errors that name the problem."""
+    """Load safetensors weights into ``module`` strictly, with errors that name the problem.
+
+    Names, shapes and dtypes are checked from the file's header before any tensor is read (an extra or
+    oversized tensor is never allocated); a floating-point weight must be stored as a float and be finite once
+    converted to the module's dtype (float64 1e300 becomes inf in float32); integer and bool buffers must be
+    stored with their own dtype.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from audiolm_lib.safe_load import check_regular_file
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"weights file not found: {path}")
     check_regular_file(path, "weights file", inside=path.parent)
+    own = module.state_dict()
+    check_weights_header(own, path, type(module).__name__)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {path} (truncated or corrupt safetensors file?): {exc}") from exc
-    nonfinite = non_finite_tensors(state)
+    nonfinite = non_finite_tensors({k: t.to(own[k].dtype) if own[k].is_floating_point() else t
+                                    for k, t in state.items()})
     if nonfinite:
-        raise CheckpointError(f"weights in {path} contain NaN or Inf values in {len(nonfinite)} tensor(s), e.g. "
-                              f"{nonfinite[:3]}: the model was saved after training diverged; use an earlier checkpoint")
-    own = module.state_dict()
-    # tied weights are stored once: accept a missing key whose storage is shared with a present one
-    problems = state_dict_mismatch(state, own, aliases=_shared_aliases(own))
-    if problems:
-        raise CheckpointError(f"weights in {path} do not match {type(module).__name__}: " + "; ".join(problems))
+        raise CheckpointError(f"weights in {path} contain NaN or Inf values (after conversion to the model's "
+                              f"dtype) in {len(nonfinite)} tensor(s), e.g. {nonfinite[:3]}: the model was saved after "
+                              "training diverged, or the file is not a model of this library; use an earlier checkpoint")
     module.load_state_dict(state, strict=False)
+
+
+_SAFETENSORS_NAMES = {torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+                      torch.uint8: "U8", torch.bool: "BOOL"}
+
+
+def check_weights_header(own: dict[str, torch.Tensor], path: Path, model_name: str) -> None:
+    """Tensor names, shapes and dtypes of safetensors ``path`` (from its header) against a state dict ``own``
+    (real or on the ``meta`` device); a :class:`CheckpointError` listing the differences."""
+    from audiolm_lib.safe_load import FLOAT_STORAGE, read_safetensors_header
+
+    header = read_safetensors_header(path)
+    stored = {k: torch.empty(v["shape"], device="meta") for k, v in header.items()}
+    # tied weights are stored once: accept a missing key whose storage is shared with a present one
+    problems = state_dict_mismatch(stored, own, aliases=_shared_aliases(own))
+    wrong = [f"{k}: {v['dtype']}" for k, v in header.items() if k in own and v["dtype"] not in (
+        FLOAT_STORAGE if own[k].is_floating_point() else (_SAFETENSORS_NAMES.get(own[k].dtype),))]
+    if wrong:
+        problems.append(f"wrong dtype in {len(wrong)} tensor(s), e.g. {wrong[:3]} (weights must be stored as "
+                        "float16, bfloat16, float32 or float64, buffers with their own integer type)")
+    if problems:
+        raise CheckpointError(f"weights in {path} do not match {model_name}: " + "; ".join(problems))
 
 
 def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
@@ -209,7 +294,9 @@ def state_dict_mismatch(
 def _shared_aliases(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
     by_ptr: dict[tuple, list[str]] = {}
     for key, tensor in state.items():
-        by_ptr.setdefault((tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape)), []).append(key)
+        # on the meta device (a probed model, its state_dict(keep_vars=True)) tied weights are one object
+        where = ("meta", id(tensor)) if tensor.is_meta else tensor.untyped_storage().data_ptr()
+        by_ptr.setdefault((where, tensor.storage_offset(), tuple(tensor.shape)), []).append(key)
     return {k: [o for o in keys if o != k] for keys in by_ptr.values() if len(keys) > 1 for k in keys}
 
 
@@ -249,11 +336,33 @@ class PretrainedMixin:
             if stored is None or not issubclass(stored, cls):
                 raise CheckpointError(f"{directory} holds a {stored_path.rpartition('.')[2]}, not a {cls.__name__}")
         config = config_from_dict(stored.config_class, meta["config"], source=str(directory / CONFIG_NAME))
+        check_buildable(stored, config, str(directory / CONFIG_NAME), directory / WEIGHTS_NAME)
         model = stored(config)
         load_weights(model, directory / WEIGHTS_NAME)
         if isinstance(meta.get("trained_on"), dict):
             model.trained_on = meta["trained_on"]
         return model.to(map_location).eval()
+
+
+def check_buildable(cls: type, config: Any, source: str, weights: Path | None = None) -> None:
+    """Build ``cls(config)`` on the ``meta`` device (no memory) and refuse, before the real model is allocated,
+    a model larger than :data:`~audiolm_lib.limits.MAX_PARAMETERS` or one the ``weights`` file does not fit."""
+    from audiolm_lib.limits import LimitError, check_model_size
+
+    try:
+        with torch.device("meta"):
+            probe = cls(config)
+    except CheckpointError:
+        raise
+    except Exception:  # a class that cannot be built on meta: the config's field bounds still applied
+        return
+    tensors = {**dict(probe.named_parameters()), **dict(probe.named_buffers())}
+    try:
+        check_model_size(sum(t.numel() for t in tensors.values()), source)
+    except LimitError as exc:
+        raise CheckpointError(str(exc)) from None
+    if weights is not None and weights.exists():
+        check_weights_header(probe.state_dict(keep_vars=True), weights, cls.__name__)
 
 
 def load_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu",

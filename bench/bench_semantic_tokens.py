@@ -74,7 +74,7 @@ def bigram_predictability(tokens: list[np.ndarray], vocab: int) -> float:
 def speech_probe(num_sentences: int) -> dict[str, list[np.ndarray]]:
     """One voice per held-out identity x sentences -> waves (16 kHz), keyed by voice name."""
     from audiolm_lib.datasets.tts import synthesize
-    from audiolm_lib.eval.heldout import heldout_voices
+    from audiolm_lib.datasets.heldout import heldout_voices
 
     voices = heldout_voices()
     if len(voices) < 2:
@@ -86,7 +86,7 @@ def piano_probe(num_pieces: int, seconds: float = 6.0) -> dict[str, list[np.ndar
     """Held-out pieces rendered with a training soundfont and with the held-out soundfont."""
     from audiolm_lib.datasets.piano import render_notes
     from audiolm_lib.datasets.splits import HELDOUT_SOUNDFONT, TRAIN_SOUNDFONTS
-    from audiolm_lib.eval.heldout import heldout_pieces, piece_excerpt, soundfont_file
+    from audiolm_lib.datasets.heldout import heldout_pieces, piece_excerpt, soundfont_file
 
     notes = []
     for _, path in heldout_pieces():

@@ -2,7 +2,7 @@
 
     python bench/codec_phase_iterations.py CODEC_DIR [--iterations 0,2,4,8,16] [--levels 12] [--out r.json]
 
-For each count, the codec decodes the held-out speech and piano clips (audiolm_lib.eval.heldout, the quality
+For each count, the codec decodes the held-out speech and piano clips (audiolm_lib.datasets.heldout, the quality
 benchmark's sets) and :func:`~audiolm_lib.eval.codec_quality.codec_quality_report` measures them: whisper
 WER / CER (mean and median: a looping whisper makes the mean jumpy), speaker similarity, mel distance, PESQ-wb,
 STOI, ViSQOL, SI-SDR; piano clips get mel distance and SI-SDR. The decode of 10 s is timed on the same codes
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
-    from audiolm_lib.eval import heldout
+    from audiolm_lib.datasets import heldout
     from audiolm_lib.eval.suite import _clips
     from audiolm_lib.serialization import load_pretrained
 

@@ -205,7 +205,7 @@ def main() -> None:
 
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.token_cache import TokenCache
-    from audiolm_lib.training.trainer import split_indices
+    from audiolm_lib.datasets.splits import split_indices
 
     torch.set_num_threads(1)
     cache = TokenCache(args.cache)

@@ -4,11 +4,15 @@
     python bench/quality.py MODEL_DIR [MODEL_DIR ...] --quick # any AudioLM folder or bare codec folder, CI size
     python bench/quality.py --from-json bench/results/quality.json   # reprint the tables of an earlier run
 
-Builds the held-out sets (audiolm_lib/eval/heldout.py; cached under ~/.cache/audiolm_lib/heldout or --data),
+Builds the held-out sets (audiolm_lib/datasets/heldout.py; cached under ~/.cache/audiolm_lib/heldout or --data),
 runs the codec report (ViSQOL, PESQ-wb, STOI, SI-SDR, mel distance, whisper WER/CER, speaker similarity, per
-number of RVQ levels) and the continuation reports (speaker similarity with baselines, DNSMOS, transcripts;
-music measures for piano) on each folder, writes the JSON to --out and prints the Markdown tables
-(audiolm_lib/eval/quality_tables.py), which README.md and BENCHMARKS.md copy.
+number of RVQ levels, voicing), the continuation reports (speaker similarity with baselines, DNSMOS, voicing,
+transcripts; music measures for piano) and the oracle ladder (real / codec resynthesis / acoustic generator given
+the true semantic tokens / full pipeline, and the acoustic generator's teacher-forced cross-entropy per level) on
+each folder, writes the JSON to --out and prints the Markdown tables (audiolm_lib/eval/quality_tables.py), which
+README.md and BENCHMARKS.md copy.
+
+    python bench/quality.py checkpoints/speech --sections ladder --out bench/results/ladder_speech.json
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", choices=("speech", "piano", "both"), default=None,
                         help="domains to measure (default: each folder's recipe.json kind, else both)")
     parser.add_argument("--levels", type=str, default=None, help="comma-separated RVQ level counts, e.g. 2,4,8")
+    parser.add_argument("--sections", type=str, default=None,
+                        help="comma-separated reports: codec, continuation, ladder (default: all)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON results here")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the Markdown tables here")
@@ -46,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         domains = None if args.domain is None else (("speech", "piano") if args.domain == "both" else (args.domain,))
         levels = tuple(int(level) for level in args.levels.split(",")) if args.levels else None
         make = SuiteConfig.quick_config if args.quick else SuiteConfig
-        config = make(domains=domains, levels=levels, threads=args.threads)
+        sections = {"sections": tuple(args.sections.split(","))} if args.sections else {}
+        config = make(domains=domains, levels=levels, threads=args.threads, **sections)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             results = run_suites(list(args.models or DEFAULT_MODELS), config, args.data)

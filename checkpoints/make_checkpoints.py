@@ -4,6 +4,8 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py data      --work W            # build the training sets (W/data/...)
     python checkpoints/make_checkpoints.py codec     --work W [--minutes M]   # recipes/codec.json, both domains
     python checkpoints/make_checkpoints.py codec-decoder --work W         # decoder only, codes unchanged (any time later)
+    python checkpoints/make_checkpoints.py codec-adversarial --work W     # decoder only, against a discriminator
+    python checkpoints/make_checkpoints.py swap-codec --work W --kind speech  # that decoder into checkpoints/speech
     python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer"
     python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
     python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
@@ -33,6 +35,8 @@ DATA_SETS = {
                                ["speech", "--minutes", "30", "--languages", "it,ca,fi,cs", "--workers", "1"]),
     "piano": ("piano", ["piano", "--minutes", "180", "--variants", "3", "--max-seconds-per-piece", "24",
                         "--max-score-mb", "0", "--parse-timeout", "120", "--workers", "1"]),
+    # recorded voices (klettres, Asterisk fr/it/ru/es-co; never the evaluation voices): the codec phases read them
+    "recorded": ("recorded", ["recorded"]),
 }
 
 
@@ -80,6 +84,14 @@ def tune_codec_decoder(work: Path, minutes: float | None) -> None:
     _run_codec_phase(work, "codec_decoder", minutes, [f"init_from={work / 'codec' / 'codec'}"])
 
 
+def tune_codec_adversarial(work: Path, minutes: float | None) -> None:
+    """Third codec phase: the decoder alone again, now against a multi-band spectrogram discriminator
+    (recipes/codec_adversarial.json), from the decoder-tuned codec; the codes stay those the stages were trained on."""
+    start = work / "codec_decoder" / "codec"
+    _run_codec_phase(work, "codec_adversarial", minutes,
+                     [f"init_from={start if (start / 'config.json').exists() else work / 'codec' / 'codec'}"])
+
+
 def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: list[str] | None = None) -> None:
     """``recipes/<phase>.json`` on the train files of every data set plus 40 seeded valid-split clips (its
     evaluation rows), into ``work/<phase>``, resuming where a run stopped."""
@@ -99,9 +111,11 @@ def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: l
 
 
 def shipped_codec(work: Path) -> Path:
-    """The decoder-tuned codec where that phase ran, else the first phase's (their codes are identical)."""
-    tuned = work / "codec_decoder" / "codec"
-    return tuned if (tuned / "config.json").exists() else work / "codec" / "codec"
+    """The latest codec phase's export: adversarial, else decoder-tuned, else the first (their codes are identical)."""
+    for phase in ("codec_adversarial", "codec_decoder", "codec"):
+        if (work / phase / "codec" / "config.json").exists():
+            return work / phase / "codec"
+    return work / "codec" / "codec"
 
 
 def fit_tokenizer(work: Path, kind: str) -> Path:
@@ -131,22 +145,23 @@ def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None 
 
 
 def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
-    from audiolm_lib.training.config import load_stage_config
+    from audiolm_lib.serialization import config_from_dict, renamed_fields
+    from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage as run
 
-    settings = recipe(kind)["stages"][stage]
-    # "continue_to_steps": later legs of the same run, each resumed with a larger total_steps (the cosine schedule
+    settings = renamed_fields(StageTrainConfig, recipe(kind)["stages"][stage], f"recipe {kind}/{stage}")
+    # "continue_to_steps": later legs of the same run, each resumed with a larger step count (the cosine schedule
     # restarts from where the larger total puts it: a warm restart). A budget can so grow after a run ended without
     # starting over, and the recipe still says exactly how the shipped weights were made.
-    legs = [int(settings["total_steps"])] + [int(n) for n in settings.get("continue_to_steps", [])]
+    legs = [int(settings["steps"])] + [int(n) for n in settings.get("continue_to_steps", [])]
     out = work / kind / f"stage_{stage}"
     for total in legs:
         done = _latest_step(out)
         if done >= total:
             continue
-        fields = {k: v for k, v in settings.items() if k not in ("stage", "continue_to_steps")}
-        fields.update(total_steps=total, budget_minutes=minutes)  # explicit fields win over file and overrides
-        config = load_stage_config(None, None, stage=settings.get("stage", stage), **fields)
+        fields = {k: v for k, v in settings.items() if k != "continue_to_steps"}
+        fields.update(stage=settings.get("stage", stage), steps=total, budget_minutes=minutes)
+        config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
         run(config, cache or work / kind / "tokens", out, resume=done > 0)
         _record_cpu(out, stage, time.process_time() - started)
@@ -167,14 +182,14 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     what the stages were trained on (``trained_on``), so the shipped folder loads without a provenance warning."""
     import shutil
 
-    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.provenance import component_identity, identity_summary
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer
-    from audiolm_lib.serialization import atomic_write_text, load_pretrained
-    from audiolm_lib.training.token_cache import component_identity, identity_summary
+    from audiolm_lib.serialization import load_pretrained
+    from audiolm_lib.training.stages import assemble_audiolm, generator_stages, stage_kind
 
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
-    names = ["semantic"] + (["parallel"] if settings.get("acoustic_generator") == "parallel" else ["coarse", "fine"])
+    names = ("semantic",) + generator_stages(settings.get("acoustic_generator", "hierarchical"))
     parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in names}
     staging = out.parent / f".{out.name}.staging"
     SemanticTokenizer.from_pretrained(work / kind / "tokenizer").save_pretrained(staging / "tokenizer", dtype="float16")
@@ -186,35 +201,85 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     # 0.001 log-mel and 0.005 speaker similarity of the float32 codec's); the ids the stages lean on must hold
     if min(agreement["semantic"], agreement["codes_level1"]) < 0.99 or agreement["codes_all"] < 0.95:
         raise SystemExit(f"the shipped tokenizer/codec do not reproduce the training tokens: {agreement}")
-    provenance = {"semantic_tokenizer": identity_summary(component_identity(tokenizer)),
-                  "codec": identity_summary(component_identity(codec))}
+    provenance = {"semantic_tokenizer": identity_summary(component_identity(tokenizer), tokenizer),
+                  "codec": identity_summary(component_identity(codec), codec)}
     for name, part in parts.items():  # the semantic stage never sees codec tokens
-        part.trained_on = {"semantic_tokenizer": provenance["semantic_tokenizer"]} if name == "semantic" else provenance
+        part.trained_on = provenance if stage_kind(name).uses_codec else {
+            "semantic_tokenizer": provenance["semantic_tokenizer"]}
     if "parallel" in parts:
         # decoding settings chosen on the training data's validation split (never the evaluation sets)
         for key, value in settings.get("acoustic_decoding", {}).items():
             setattr(parts["parallel"].config, key, value)
-        model = AudioLM(tokenizer, codec, parts["semantic"], acoustic=parts["parallel"])
-    else:
-        model = AudioLM(tokenizer, codec, parts["semantic"], parts["coarse"], parts["fine"])
+    model = assemble_audiolm(tokenizer, codec, parts)
     for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
         for key, value in values.items():
             setattr(getattr(model.config, stage), key, value)
-    # a fresh folder swapped in whole: no component of an earlier recipe (say coarse_lm/ beside a new
-    # acoustic_lm/) survives in the shipped folder, and an interrupted run leaves the old one intact; half-width
-    # storage halves the download, and the codec's bytes are the same in both kinds' folders (git keeps one)
+    shutil.rmtree(staging)
+    _replace_folder(model, out, {"kind": kind, **settings, "token_agreement": agreement})
+
+
+def _replace_folder(model, out: Path, recipe_record: dict) -> None:
+    """Save ``model`` to ``out`` as a fresh folder swapped in whole: no component of an earlier recipe (say coarse_lm/
+    beside a new acoustic_lm/) survives, and an interrupted run leaves the old folder intact; half-width storage
+    halves the download, and the codec's bytes are the same in both kinds' folders (git keeps one)."""
+    import shutil
+
+    from audiolm_lib.serialization import atomic_write_text
+
     fresh, retired = out.parent / f".{out.name}.new", out.parent / f".{out.name}.old"
     for leftover in (fresh, retired):
         shutil.rmtree(leftover, ignore_errors=True)
     model.save_pretrained(fresh, dtype="float16")
-    shutil.rmtree(staging)
-    atomic_write_text(fresh / "recipe.json", json.dumps({"kind": kind, **settings, "token_agreement": agreement},
-                                                        indent=2) + "\n")
+    atomic_write_text(fresh / "recipe.json", json.dumps(recipe_record, indent=2) + "\n")
     if out.exists():
         out.rename(retired)
     fresh.rename(out)
     shutil.rmtree(retired, ignore_errors=True)
     print("saved", out)
+
+
+def swap_codec(model_dir: Path, codec_dir: Path, check_audio: list[Path], out: Path | None = None) -> Path:
+    """Put a codec with a retrained decoder into an AudioLM folder, keeping its stages.
+
+    Allowed only when the new codec gives the codes the stages were trained on: the weights that decide the ids are
+    bit-identical (:func:`~audiolm_lib.provenance.tokens_digest`, checked after the half-width round trip a user's
+    load goes through) and ``check_audio`` encodes to the same codes. The stages' ``trained_on`` records are then
+    re-stamped with the new codec's identity, so the folder loads without a provenance warning.
+    """
+    import shutil
+
+    from audiolm_lib.audio import load_audio
+    from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.provenance import component_identity, identity_summary, tokens_digest
+    from audiolm_lib.serialization import load_pretrained
+
+    out = out or model_dir
+    model = AudioLM.from_pretrained(model_dir)
+    staging = out.parent / f".{out.name}.codec-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    load_pretrained(codec_dir).save_pretrained(staging, dtype="float16")
+    codec = load_pretrained(staging).eval()
+    shutil.rmtree(staging)
+    if tokens_digest(codec) is None or tokens_digest(codec) != tokens_digest(model.codec):
+        raise SystemExit(f"{codec_dir}: its encoder or codebooks differ from {model_dir}'s codec: the stages' codes "
+                         "would change; retrain with train_decoder_only")
+    for path in check_audio:
+        wave = load_audio(path, sample_rate=model.codec.sample_rate)[None]
+        with torch.inference_mode():
+            if not torch.equal(codec.encode(wave), model.codec.encode(wave)):
+                raise SystemExit(f"{codec_dir}: encodes {path} to other codes than {model_dir}'s codec")
+    summary = identity_summary(component_identity(codec), codec)
+    for name, part in model.components().items():
+        trained_on = getattr(part, "trained_on", None)
+        if isinstance(trained_on, dict) and "codec" in trained_on:
+            part.trained_on = dict(trained_on, codec=summary)
+    swapped = AudioLM(model.semantic_tokenizer, codec, model.semantic_lm, config=model.config,
+                      acoustic=model.acoustic).eval()
+    record_path = model_dir / "recipe.json"
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+    record["codec_swapped_in"] = {"from": str(codec_dir), "checked_clips": len(check_audio)}
+    _replace_folder(swapped, out, record)
+    return out
 
 
 def token_agreement(tokenizer, codec, work: Path, kind: str, items: int = 24) -> dict[str, float]:
@@ -252,11 +317,14 @@ def _record_cpu(out: Path, what: str, seconds: float) -> None:
 
 
 def main() -> None:
+    from audiolm_lib.training.stages import STAGES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "tokenizer", "cache", "stage", "assemble"))
+    parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "codec-adversarial", "tokenizer", "cache",
+                                          "stage", "assemble", "swap-codec"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
-    parser.add_argument("--stage", choices=("semantic", "coarse", "fine", "parallel"), default="semantic")
+    parser.add_argument("--stage", choices=STAGES, default="semantic")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run (resume adds more)")
     parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default WORK/codec/codec)")
     parser.add_argument("--cache", type=Path, default=None,
@@ -274,6 +342,12 @@ def main() -> None:
         train_codec(work, args.minutes)
     elif args.phase == "codec-decoder":
         tune_codec_decoder(work, args.minutes)
+    elif args.phase == "codec-adversarial":
+        tune_codec_adversarial(work, args.minutes)
+    elif args.phase == "swap-codec":  # the latest codec phase's decoder into a shipped folder, stages kept
+        target = args.out or Path(__file__).resolve().parent / args.kind
+        clips = split_files([manifest(work, "speech" if args.kind == "speech" else "piano")], "valid")[:8]
+        swap_codec(target, args.codec or shipped_codec(work), clips)
     elif args.phase == "tokenizer":
         print(fit_tokenizer(work, args.kind))
     elif args.phase == "cache":

@@ -24,22 +24,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def tiny_model() -> AudioLM:
-    """A random AudioLM with the real component classes at toy size."""
-    from audiolm_lib import SemanticTokenizer, SoundStream, SoundStreamConfig
-    from audiolm_lib.lm.stages import CoarseLM, CoarseLMConfig, FineLM, FineLMConfig, SemanticLM, SemanticLMConfig
-    from audiolm_lib.lm.transformer import TransformerConfig
+    """A random AudioLM with the shipped component classes at toy size."""
+    from audiolm_lib.demo import tiny_random_audiolm
 
-    torch.manual_seed(0)
-    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
-    return AudioLM(
-        SemanticTokenizer.mfcc(torch.randn(16, 39)),
-        SoundStream(SoundStreamConfig(channels=4, latent_dim=16, num_quantizers=4, codebook_size=32)),
-        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
-        CoarseLM(CoarseLMConfig(semantic_vocab_size=16, codebook_size=32, num_coarse_quantizers=2,
-                                window_seconds=1.0, layout="delay", transformer=shape)),
-        FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=2, window_seconds=0.5,
-                            layout="delay", transformer=shape)),
-    ).eval()
+    return tiny_random_audiolm()
 
 
 def arpeggio(seconds: float, rate: int) -> torch.Tensor:
@@ -64,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
 
-    # 1. the model: three stages + codec + semantic tokenizer, one folder per component
+    # 1. the model: semantic tokenizer + semantic stage + parallel acoustic generator + codec, one folder each
     model = tiny_model() if TINY else AudioLM.from_pretrained(args.model)
     rate = model.sample_rate
 

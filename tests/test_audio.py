@@ -25,6 +25,9 @@ def test_stereo_downmix_and_resample(tmp_path):
     assert abs(wave[0, 4000:12000].mean().item() - 0.4) < 1e-3
     stereo = load_audio(tmp_path / "s.wav", mono=False)
     assert stereo.shape == (2, 8000)
+    wave, rate = load_audio(tmp_path / "s.wav", return_rate=True)
+    assert rate == 8000 and wave.shape == (1, 8000)
+    assert load_audio(tmp_path / "s.wav", sample_rate=16000, return_rate=True)[1] == 16000
 
 
 def test_resample_tone_keeps_frequency(sine_wave):

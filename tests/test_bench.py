@@ -188,3 +188,31 @@ def test_phase_iteration_rows_time_and_measure_each_count_and_restore_the_defaul
     assert all(row["decode_10s_cpu_s"] > 0 and row["set"] == "synthetic" for row in rows)
     assert rows[0]["mel_distance"] != rows[1]["mel_distance"]  # the count reached the decoder
     assert "| 4 |" in module.markdown(rows)
+
+
+@pytest.mark.requires("librosa", "resemblyzer", "speechmos")
+def test_codec_voicing_rows_of_a_lossless_codec_keep_every_voiced_frame():
+    import torch
+
+    spec = importlib.util.spec_from_file_location("codec_voicing", REPO_ROOT / "bench" / "codec_voicing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    class SampleCodec:  # 16-bit samples as codes: a lossless round trip at any level count
+        sample_rate, hop_length, codebook_size = 16000, 1, 65536
+
+        def encode(self, wave):
+            return (wave.clamp(-1, 1) * 32767).round().long().add(32768).repeat(1, 2, 1)
+
+        def decode(self, codes):
+            return (codes[:, :1].float() - 32768) / 32767
+
+    t = torch.arange(16000) / 16000
+    tone = sum(0.3 / k * torch.sin(2 * torch.pi * 120 * k * t) for k in range(1, 6))
+    record, cents = module.clip_voicing(SampleCodec(), tone, [1, 2])
+    assert record["voiced_share_original"] > 0.9 and record["median_f0_hz_original"] == pytest.approx(120, rel=0.02)
+    assert record["levels_2"]["voicing_decision_error"] == 0 and record["levels_2"]["f0_error_cents"] == 0
+    assert record["levels_2"]["speaker_similarity"] > 0.99 and "speaker_similarity" not in record["levels_1"]
+    summary = module.set_summary([{"id": "a", **record}], {q: [cents[q]] for q in (1, 2)}, [1, 2])
+    assert summary["levels_2"]["voiced_share_ratio"] == 1 and summary["levels_1"]["f0_error_cents_pooled_median"] == 0
+    assert summary["levels_2"]["frames_voiced_in_both"] == len(cents[2]) > 50

@@ -91,10 +91,11 @@ def test_tiny_recipe_end_to_end_on_own_audio(tmp_path):
     config = RecipeConfig.tiny("piano")
     model = run_recipe(config, tmp_path / "work", tmp_path / "model", manifest=manifest, progress=False)
     loaded = AudioLM.from_pretrained(tmp_path / "model")
-    assert loaded.num_coarse == 1 and loaded.num_fine == 1 and loaded.codec.codebook_size == 32
+    # the shipped architecture at a tiny size: a SpectralCodec and the parallel generator over all its levels
+    assert type(loaded.acoustic).__name__ == "ParallelAcousticLM" and type(loaded.codec).__name__ == "SpectralCodec"
+    assert loaded.num_quantizers == 2 and loaded.codec.codebook_size == 32
     assert loaded.semantic_tokenizer.vocab_size == config.tokenizer_clusters
-    assert loaded.coarse_lm.config.layout == "delay"
-    for stage in ("semantic", "coarse", "fine"):
+    for stage in ("semantic", "parallel"):
         result = json.loads((tmp_path / "work" / f"stage_{stage}" / "result.json").read_text())
         assert result["steps"] == 4 and math.isfinite(result["train_loss"])
         assert result["valid_loss"] is not None and math.isfinite(result["valid_loss"])
@@ -109,16 +110,23 @@ def test_tiny_recipe_end_to_end_on_own_audio(tmp_path):
 
 def test_recipe_config_budget_and_checks():
     config = RecipeConfig.small("speech", budget_minutes=100)
+    assert config.stages == ("semantic", "parallel")
+    assert config.codec_minutes + config.semantic.minutes + config.parallel.minutes == pytest.approx(100)
+    assert config.codec_minutes == pytest.approx(30)
+    assert "layout" not in stage_train_config(config, "parallel").model  # the parallel model has none
+    assert RecipeConfig.small("piano").tokenizer_features == "logmel"
+    config = RecipeConfig(kind="speech", acoustic_generator="hierarchical").set_budget(100)
+    assert config.stages == ("semantic", "coarse", "fine")
     total = config.codec_minutes + config.semantic.minutes + config.coarse.minutes + config.fine.minutes
     assert total == pytest.approx(100)
-    assert config.codec_minutes == pytest.approx(30)
-    assert RecipeConfig.small("piano").tokenizer_features == "logmel"
     train = stage_train_config(config, "fine")
     assert train.model["num_fine_quantizers"] == 4 and train.model["layout"] == "delay"
     with pytest.raises(ValueError, match="kind must be one of"):
         RecipeConfig(kind="drums")
     with pytest.raises(ValueError, match="exceed"):
-        RecipeConfig(num_coarse_quantizers=8, num_fine_quantizers=8)
+        RecipeConfig(acoustic_generator="hierarchical", num_coarse_quantizers=8, num_fine_quantizers=8)
+    with pytest.raises(ValueError, match="unknown acoustic generator"):
+        RecipeConfig(acoustic_generator="diffusion")
 
 
 @pytest.mark.slow

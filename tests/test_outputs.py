@@ -53,12 +53,14 @@ def test_read_only_folder(tmp_path):
 def test_good_paths_pass_leave_nothing_and_clear_stale_partials(tmp_path):
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True).stdout)
-    stale = tmp_path / "sub" / f".out.wav.{dead}-abc.tmp"
+    stale = tmp_path / "sub" / f".~audiolm.{dead}.abc.out.wav.tmp"
     stale.parent.mkdir()
     stale.write_bytes(b"partial")
-    other = tmp_path / "sub" / f".other.wav.{dead}-abc.tmp"
+    other = tmp_path / "sub" / f".~audiolm.{dead}.abc.other.wav.tmp"
     other.write_bytes(b"partial")
+    users = tmp_path / "sub" / f".out.wav.{dead}-abc.tmp"  # the old naming: could be a user's file, kept
+    users.write_bytes(b"mine")
     assert check_output_file(tmp_path / "sub" / "out.wav", AUDIO) == tmp_path / "sub" / "out.wav"
-    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == [other.name]  # only out.wav's partials go
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == sorted([other.name, users.name])
     assert check_output_dir(tmp_path / "new" / "folder").is_dir()
     assert list((tmp_path / "new" / "folder").iterdir()) == []

@@ -94,6 +94,23 @@ def test_bad_prompts_and_arguments(model):
         model.continue_audio(torch.full((RATE,), float("nan")), seconds=1.0, sample_rate=RATE)
     with pytest.raises(ValueError, match="positive"):
         model.continue_audio(torch.zeros(RATE), seconds=0.0, sample_rate=RATE)
+    with pytest.raises(ValueError, match="needs sample_rate="):  # a tensor's rate is never guessed
+        model.continue_audio(torch.zeros(RATE), seconds=0.2)
+
+
+def test_a_prompt_file_is_read_at_its_own_rate(model, tmp_path):
+    from audiolm_lib.audio import save_audio
+
+    t = torch.arange(int(0.6 * 44100)) / 44100
+    path = save_audio(tmp_path / "prompt44k.wav", 0.3 * torch.sin(2 * torch.pi * 330 * t)[None], 44100)
+    loaded = model.load_prompt(path)
+    assert loaded.shape == (1, round(0.6 * RATE))  # resampled to the model's rate, short enough to be read whole
+    gen = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    from_file = model.continue_audio(path, seconds=0.2, generator=gen())
+    from_tensor = model.continue_audio(loaded, seconds=0.2, sample_rate=RATE, generator=gen())
+    assert torch.equal(from_file, from_tensor)
+    with pytest.raises(ValueError, match="own rate"):
+        model.continue_audio(path, seconds=0.2, sample_rate=16000)
 
 
 def test_save_and_load_round_trip(model, prompt, tmp_path):
@@ -172,7 +189,7 @@ def test_components_of_the_wrong_kind_are_named(model):
 
 
 def test_stages_trained_on_another_tokenizer_are_refused(tmp_path):
-    from audiolm_lib.training.token_cache import component_identity, identity_summary
+    from audiolm_lib.provenance import component_identity, identity_summary
 
     model = tiny_pipeline()
     logmel = SemanticTokenizer.logmel(torch.randn(VOCAB, 80))  # same vocabulary and rate as the MFCC one

@@ -129,8 +129,8 @@ def test_train_parallel_and_assemble(tmp_path, prompt):
                                       semantic_vocab_size=VOCAB)
     config = StageTrainConfig(stage="parallel", model={"transformer": {"dim": 32, "depth": 1, "heads": 2,
                                                                         "max_seq_len": 128}},
-                              crop_seconds=1.0, batch_size=2, total_steps=3, warmup_steps=1, eval_interval=3,
-                              sample_interval=3, checkpoint_interval=3, device="cpu", progress=False,
+                              crop_seconds=1.0, batch_size=2, steps=3, warmup_steps=1, eval_every=3,
+                              sample_every=3, checkpoint_every=3, device="cpu", progress=False,
                               tensorboard=False)
     exported = train_stage(config, cache, tmp_path / "parallel")
     trained = ParallelAcousticLM.from_pretrained(exported)

@@ -1,4 +1,4 @@
-"""One tiny random AudioLM for the tests that need a whole pipeline folder (CLI, demo, quality suite).
+"""One tiny random AudioLM for the tests that need a whole pipeline folder (CLI, demo, quality suite, README).
 
 Importable from any test folder: pytest puts ``tests/`` (the folder of the root conftest.py) on ``sys.path``.
 """
@@ -29,6 +29,13 @@ def tiny_audiolm(num_fine_quantizers: int = 2, layout: str = "delay") -> AudioLM
         FineLM(FineLMConfig(codebook_size=32, num_coarse_quantizers=2, num_fine_quantizers=num_fine_quantizers,
                             window_seconds=0.5, layout=layout, transformer=shape)),
     )
+
+
+def tiny_shipped_audiolm(levels: int = 4) -> AudioLM:
+    """The shipped architecture in miniature (SpectralCodec + parallel acoustic generator, random, seeded)."""
+    from audiolm_lib.demo import tiny_random_audiolm
+
+    return tiny_random_audiolm(levels)
 
 
 def tiny_model_dir(directory: Path, **settings) -> Path:

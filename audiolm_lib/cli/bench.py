@@ -42,8 +42,14 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, help="also write the JSON to this file"),
     ) -> None:
         """Median timings and peak memory of generation, training, codec and end-to-end rows as JSON."""
-        if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        from audiolm_lib.cli.common import check_device
+        from audiolm_lib.outputs import check_output_file
+
+        if device == "auto":
             raise ValueError(f"--device must be cpu or cuda, got {device!r}")
+        check_device(device)
+        if out is not None:
+            check_output_file(out, (".json",), "benchmark results (--out)")  # before minutes of measuring
         command = [sys.executable, str(find_bench_script()), "--device", device]
         if only:
             command += ["--only", only]

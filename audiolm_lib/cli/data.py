@@ -1,12 +1,15 @@
 """``audiolm data piano|speech|recorded|voices|index``: build the embedded datasets (no download) or index your own audio."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
+from audiolm_lib.cli.common import check_number, friendly_errors
+
+MAX_MINUTES = 7 * 24 * 60.0  # a week of audio: more is a typo, not a dataset
 
 
 @friendly_errors
@@ -32,6 +35,16 @@ def piano_command(
     from audiolm_lib.datasets.piano import build_piano_dataset
     from audiolm_lib.datasets.piano_variants import VariantSpec, parse_range, parse_soundfonts
 
+    check_number("--minutes", minutes, -math.inf, MAX_MINUTES)  # (the builders say "must be positive")
+    check_number("--clip-seconds", clip_seconds, 0.0, 3600.0, open_low=True)
+    check_number("--max-seconds-per-piece", max_seconds_per_piece, 0.0, 3600.0, open_low=True)
+    check_number("--max-score-mb", max_score_mb, 0.0, 1024.0)
+    check_number("--parse-timeout", parse_timeout, 0.0, 24 * 3600.0)
+    check_number("--variants", variants, 1, 1000)
+    check_number("--workers", workers, 1, 256)
+    if valid_fraction is not None:
+        check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    check_dataset_folder(out_dir)
     fonts = parse_soundfonts(soundfonts)
     spec = VariantSpec(count=variants, tempo=parse_range(tempo), velocity=parse_range(velocity),
                        transpose=parse_range(transpose, int), soundfonts=fonts if variants > 1 else fonts[:1])
@@ -60,6 +73,11 @@ def speech_command(
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.speech import build_speech_dataset
 
+    check_number("--minutes", minutes, -math.inf, MAX_MINUTES)  # (the builders say "must be positive")
+    check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    check_number("--workers", workers, 1, 256)
+    check_number("--max-utterances-per-speaker", max_utterances_per_speaker, 1, 1 << 30)
+    check_dataset_folder(out_dir)
     chosen = None
     if speakers:
         chosen = int(speakers) if speakers.strip().isdigit() else _names(speakers)
@@ -83,6 +101,10 @@ def recorded_command(
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.recorded import build_recorded_dataset
 
+    check_number("--minutes", minutes, -math.inf, MAX_MINUTES)
+    check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    check_number("--utterance-seconds", utterance_seconds, 0.0, 3600.0, open_low=True)
+    check_dataset_folder(out_dir)
     manifest = build_recorded_dataset(out_dir, minutes=minutes, sources=_names(sources) if sources else None,
                                       valid_fraction=valid_fraction, utterance_seconds=utterance_seconds)
     _report(manifest, read_manifest(manifest), "identity")
@@ -103,6 +125,14 @@ def voices_command() -> None:
                f"({held_out} held out for evaluation)")
 
 
+def check_dataset_folder(out_dir: Path) -> None:
+    """A new or empty folder, or one this builder wrote before (it resumes): never a folder of other files."""
+    from audiolm_lib.outputs import check_output_dir, holds_only
+
+    check_output_dir(out_dir, "dataset folder", fresh=True, flag=None,
+                     ours=holds_only("audio", "manifest.jsonl", ".progress"))
+
+
 def _names(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
@@ -116,12 +146,29 @@ def index_command(
     folder: Path = typer.Argument(..., help="Folder of your own audio files (searched recursively)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Manifest to write (default: FOLDER/manifest.jsonl)."),
     valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of files held out for validation."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file that is not a manifest."),
 ) -> None:
     """Write a manifest.jsonl for a folder of your own audio (a .txt beside a file is its transcript)."""
-    from audiolm_lib.datasets.manifest import manifest_from_folder, read_manifest
+    from audiolm_lib.datasets.manifest import MANIFEST_NAME, ManifestError, manifest_from_folder, read_manifest
 
+    check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    target = out if out is not None else folder / MANIFEST_NAME
+    if target.is_file() and not overwrite:
+        try:  # an earlier manifest is replaced; any other file of that name is the user's
+            read_manifest(target, resolve=False)
+        except ManifestError:
+            raise ValueError(f"{target} exists and is not a manifest; choose another name (--out), or pass "
+                             "--overwrite to replace it") from None
     manifest = manifest_from_folder(folder, out, valid_fraction=valid_fraction)
-    _report(manifest, read_manifest(manifest), None)
+    entries = read_manifest(manifest)
+    _report(manifest, entries, None)
+    valid = sum(e["split"] == "valid" for e in entries)
+    if valid == 0:
+        typer.echo("no validation split (one file, or --valid-fraction 0): the stage trainers will report no validation "
+                   "loss; the codec trainer evaluates on fixed segments of the training audio")
+    else:
+        typer.echo(f"{valid} of {len(entries)} files held out for validation ({100 * valid / len(entries):.0f} %; "
+                   f"--valid-fraction {valid_fraction:g}, at least one)")
 
 
 def _report(manifest: Path, entries: list[dict], group_key: str | None) -> None:

@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from audiolm_lib.cli.common import check_seconds, friendly_errors
+from audiolm_lib.cli.common import check_device, check_number, check_seconds, friendly_errors
 
+DEMO_OUTPUTS = ("prompt.wav", "continuation.wav", "prompt_and_continuation.wav", "demo.png", "demo.json", "run")
 INT8_HELP = ("int8 Linear layers on CPU: auto = where measured faster (a parallel acoustic model, ~1.5x), on = every "
              "language model (slower for small sequential stages), off.")
 
@@ -20,24 +21,29 @@ def demo_command(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="AudioLM folder (default: checkpoints/piano or checkpoints/speech)."),
     prompt: Optional[Path] = typer.Option(None, "--prompt", help="Your own prompt audio instead of a rendered, unseen one."),
     prompt_seconds: float = typer.Option(3.0, "--prompt-seconds", help="Length of the prompt."),
-    seconds: float = typer.Option(7.0, "--seconds", help="Length of the continuation."),
+    seconds: float = typer.Option(7.0, "--seconds", "-s", help="Length of the continuation."),
     retrain: bool = typer.Option(False, "--retrain", help="Build the data and train the small recipe instead of loading a checkpoint."),
-    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec + three stages)."),
+    budget_minutes: float = typer.Option(30.0, "--budget-minutes", help="Training time of --retrain (codec, semantic stage and parallel acoustic generator)."),
     tiny: bool = typer.Option(False, "--tiny", help="With --retrain: a seconds-scale run (smoke test; the audio is noise)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed: the same seed gives the same continuation."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Override the sampling temperature of all stages."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --out folder that holds other files."),
 ) -> None:
     """Continue an unseen piano (or --speech) prompt with the shipped small models; writes WAVs and a plot."""
     import torch
 
     from audiolm_lib.demo import run_demo
-    from audiolm_lib.outputs import check_output_dir
+    from audiolm_lib.outputs import check_output_dir, holds_only
 
     check_seconds("--seconds", seconds)
     check_seconds("--prompt-seconds", prompt_seconds)
-    check_output_dir(out, "output folder (--out)")
+    check_number("--budget-minutes", budget_minutes, 0.0, 7 * 24 * 60, open_low=True)
+    check_number("--temperature", temperature, 0.0, 100.0)
+    check_number("--threads", threads, 0, 1024)
+    check_output_dir(out, "output folder (--out)", inputs=[prompt, checkpoint], fresh=True, overwrite=overwrite,
+                     ours=holds_only(*DEMO_OUTPUTS))
     if threads > 0:
         torch.set_num_threads(threads)
     result = run_demo(out, "speech" if speech else "piano", checkpoint=checkpoint, prompt_path=prompt,
@@ -74,28 +80,34 @@ def continue_command(
     """
     import torch
 
-    from audiolm_lib.audio import audio_info, load_audio, save_audio
+    from audiolm_lib.audio import MAX_DECODED_SAMPLES, save_audio
     from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
 
     check_seconds("--seconds", seconds)
-    check_seconds("--prompt-seconds", prompt_seconds)
+    check_seconds("--prompt-seconds", prompt_seconds, high=float("inf"))  # only the tail the models use is read
+    check_number("--temperature", temperature, 0.0, 100.0)
+    check_number("--top-p", top_p, 0.0, 1.0, open_low=True)
+    check_number("--top-k", top_k, 1, 1 << 20)
+    check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
     if stream and with_prompt:
         raise ValueError("--with-prompt cannot be combined with --stream (or -o -)")
-    if not to_stdout:  # before minutes of generation
-        check_output_file(out, (".wav",) if stream else AUDIO_WRITE_FORMATS, "output file (-o)")
+    if not to_stdout:  # before minutes of generation; never the prompt itself
+        check_output_file(out, (".wav",) if stream else AUDIO_WRITE_FORMATS, "output file (-o)",
+                          inputs=[prompt, model_dir])
     if not model_dir.exists():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
     if int8 not in ("auto", "on", "off"):
         raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
+    if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
+        raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
+                         "samples; ask for less")
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
-    frames, file_rate = audio_info(prompt)
-    stop = frames if prompt_seconds is None else min(frames, max(1, round(prompt_seconds * file_rate)))
-    wave = load_audio(prompt, sample_rate=model.sample_rate, start=model.prompt_cut(stop, file_rate).start, stop=stop)
+    wave = model.load_prompt(prompt, prompt_seconds)
     generator = torch.Generator(device=device).manual_seed(seed)
     if stream:
         return write_stream(model, wave.to(device), seconds, out, generator=generator, temperature=temperature,
@@ -148,7 +160,7 @@ def describe_model(model_dir: Path) -> dict:
         layout = getattr(getattr(module, "config", None), "layout", None)
         if layout is not None:
             components[name]["layout"] = layout
-    return {
+    info = {
         "model_dir": str(model_dir),
         "sample_rate": model.sample_rate,
         "semantic_rate": model.semantic_rate,
@@ -156,11 +168,22 @@ def describe_model(model_dir: Path) -> dict:
         "acoustic_rate": model.acoustic_rate,
         "codebook_size": int(model.codec.codebook_size),
         "codec_levels": int(model.codec.num_quantizers),
-        "coarse_levels": model.num_coarse,
-        "fine_levels": model.num_fine,
+        "acoustic_levels": model.num_quantizers,
         "acoustic_generator": type(model.acoustic).__name__,
+        "acoustic_generation": describe_acoustic(model.acoustic),
         "components": components,
     }
+    if model.coarse_lm is not None:  # the coarse + fine pair: which levels each stage makes
+        info.update(coarse_levels=model.num_coarse, fine_levels=model.num_fine)
+    return info
+
+
+def describe_acoustic(acoustic) -> str:
+    """The generator's own ``describe()`` line, or its class and level count for one without."""
+    describe = getattr(acoustic, "describe", None)
+    if callable(describe):
+        return str(describe())
+    return f"{type(acoustic).__name__}: {int(acoustic.num_quantizers)} levels"
 
 
 @friendly_errors
@@ -178,7 +201,8 @@ def info_command(
     typer.echo(f"{info['model_dir']}: {info['sample_rate']} Hz audio")
     typer.echo(f"  semantic tokens: {info['semantic_vocab_size']} ids at {info['semantic_rate']:g} Hz")
     typer.echo(f"  acoustic tokens: {info['codec_levels']} RVQ levels x {info['codebook_size']} codes at "
-               f"{info['acoustic_rate']:g} Hz (coarse {info['coarse_levels']}, fine {info['fine_levels']})")
+               f"{info['acoustic_rate']:g} Hz; the generator makes {info['acoustic_levels']}")
+    typer.echo(f"  acoustic generator: {info['acoustic_generation']}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""
         typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "

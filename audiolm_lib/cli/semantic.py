@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
+from audiolm_lib.cli.common import check_device, check_number, check_seconds, friendly_errors
 
 FEATURE_KINDS = ("mfcc", "logmel", "hubert", "w2v-bert")
 
@@ -24,14 +24,24 @@ def fit_kmeans_command(
     chunk_seconds: float = typer.Option(30.0, help="long files are featurised in pieces of this length"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu", help="cpu or cuda (feature extraction)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into an existing non-empty --out folder"),
 ) -> None:
     """Fit k-means on features of AUDIO and write a self-contained semantic tokenizer to --out."""
+    from audiolm_lib.limits import VOCAB
+    from audiolm_lib.outputs import check_output_dir
     from audiolm_lib.semantic.tokenizer import fit_tokenizer, list_audio_files
 
     if features not in FEATURE_KINDS:
         raise ValueError(f"--features must be one of {FEATURE_KINDS}, got {features!r}")
     if features in ("hubert", "w2v-bert") and model is None:
         raise ValueError(f"--features {features} needs --model (a local model directory or fairseq checkpoint)")
+    check_number("--clusters", clusters, 2, VOCAB[1])
+    check_number("--max-frames", max_frames, 1, 1 << 31)
+    check_number("--batch-frames", batch_frames, 1, 1 << 24)
+    check_number("--layer", layer, 1, 256)
+    check_seconds("--chunk-seconds", chunk_seconds)
+    check_device(device)
+    check_output_dir(out, "tokenizer folder (--out)", inputs=[*audio, model], fresh=True, overwrite=overwrite)
     files = [f for source in audio for f in list_audio_files(source)]
     typer.echo(f"fitting {clusters} {features} clusters on {len(files)} file(s)")
     tokenizer = fit_tokenizer(files, features, clusters, model_path=model, layer=layer, chunk_seconds=chunk_seconds,
@@ -53,10 +63,14 @@ def train_hubert_command(
 ) -> None:
     """Train a small HuBERT on MFCC k-means targets (iteration 1); --out/hubert then feeds fit-kmeans --features hubert."""
     from audiolm_lib.cli.common import load_config
-    from audiolm_lib.semantic.hubert_training import HubertTrainingConfig, train_hubert
+    from audiolm_lib.outputs import check_output_dir
     from audiolm_lib.semantic.tokenizer import list_audio_files
+    from audiolm_lib.training.hubert import HubertTrainingConfig, train_hubert
 
+    check_device(device)
     training_config = load_config(HubertTrainingConfig, config, overrides)
+    check_output_dir(out, "run folder (--out)", inputs=[*audio, config], fresh=True, flag=None,
+                     ours=lambda folder: resume and (folder / "checkpoints").is_dir())  # a run of this command
     files = [f for source in audio for f in list_audio_files(source)]
     typer.echo(f"training HuBERT ({training_config.num_layers} layers, {training_config.hidden_size} dim) on "
                f"{len(files)} file(s) for {training_config.steps} steps")

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
+from audiolm_lib.cli.common import check_device, check_number, friendly_errors
 
 FITTED_TOKENIZER_DIR = "tokenizer"
 
@@ -31,10 +31,20 @@ def tokenize_command(
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.token_cache import build_token_cache
 
+    from audiolm_lib.limits import VOCAB
+    from audiolm_lib.training.token_cache import BUILD_NAME, FOREIGN_ALLOWED
+
+    check_device(device)
+    check_number("--shard-size", shard_size, 1, 1 << 20)
+    check_number("--clusters", clusters, 2, VOCAB[1])
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     manifests = [manifest, *(extra_manifests or [])]
-    check_output_dir(out_dir, "token cache folder")
+    # before anything is written (a fitted tokenizer included): an interrupted build of this cache resumes,
+    # any other non-empty folder is refused
+    check_output_dir(out_dir, "token cache folder", inputs=[*manifests, codec, tokenizer], fresh=True,
+                     ours=lambda folder: (folder / BUILD_NAME).is_file() or all(
+                         p.name in FOREIGN_ALLOWED for p in folder.iterdir()), flag=None)
     if not codec.exists():
         raise FileNotFoundError(f"codec checkpoint folder not found: {codec}")
     codec_model = load_pretrained(codec, map_location=device, kind=CodecProtocol, what="codec (--codec)")
@@ -60,13 +70,13 @@ def _load_or_fit_tokenizer(spec: str, manifests: list[Path], out_dir: Path, clus
     if (fitted / "config.json").exists():  # fitted by an earlier (interrupted) run: reuse, so the cache resumes
         typer.echo(f"using the {spec} tokenizer fitted earlier: {fitted}")
         return load_pretrained(fitted, map_location=device)
-    import soundfile as sf
+    from audiolm_lib.audio import AudioError, audio_info
 
     files = []
     for entry in (e for m in manifests for e in read_manifest(m) if e.get("split", "train") == "train"):
-        try:  # unreadable files are left to the cache build, which lists them in errors.jsonl
-            sf.info(entry["audio"])
-        except Exception:
+        try:  # unreadable files (a FIFO too) are left to the cache build, which lists them in errors.jsonl
+            audio_info(entry["audio"])
+        except AudioError:
             continue
         files.append(entry["audio"])
     if not files:

@@ -1,5 +1,5 @@
-"""``audiolm train codec|semantic|coarse|fine|parallel``: train the codec, one of the three stages, or the parallel
-(SoundStorm-style) acoustic model that replaces the coarse and fine stages.
+"""``audiolm train codec|<stage>``: train the codec or one stage of the registry (:mod:`audiolm_lib.training.stages`:
+semantic, the parallel acoustic model that ships, or the paper's coarse and fine stages).
 
 Run on several processes with ``torchrun --nproc_per_node N -m audiolm_lib.cli train semantic ...`` (DDP).
 """
@@ -11,18 +11,11 @@ from typing import Callable, List, Optional
 
 import typer
 
-from audiolm_lib.cli.common import friendly_errors
-
-STAGE_HELP = {
-    "semantic": "Train the semantic stage (semantic tokens, 30 s crops by default) on a token cache.",
-    "coarse": "Train the coarse stage (RVQ levels 1-4 given semantic tokens, 10 s crops) on a token cache.",
-    "fine": "Train the fine stage (RVQ levels 5-12 given levels 1-4, 3 s crops) on a token cache.",
-    "parallel": "Train the parallel acoustic model (every RVQ level given semantic tokens, masked decoding as in "
-                "SoundStorm; replaces coarse + fine; 30 s crops) on a token cache.",
-}
+from audiolm_lib.cli.common import check_device, check_number, friendly_errors
+from audiolm_lib.training.stages import STAGE_KINDS
 
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="JSON or YAML file of training settings.")
-SET_OPTION = typer.Option(None, "--set", "-s", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
+SET_OPTION = typer.Option(None, "--set", help="Override a setting: key=value (dotted keys: model.transformer.dim=256). Repeatable.")
 RESUME_OPTION = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT_DIR, exactly.")
 STEPS_OPTION = typer.Option(None, "--steps", help="Total optimisation steps (overrides the config).")
 DEVICE_OPTION = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's, auto).")
@@ -44,12 +37,14 @@ def _stage_command(stage: str) -> Callable:
         from audiolm_lib.training.config import load_stage_config
         from audiolm_lib.training.trainer import train_stage
 
-        train_config = load_stage_config(config, overrides, stage=stage, total_steps=steps, device=device)
+        check_run_options(steps, max_steps, device)
+        train_config = load_stage_config(config, overrides, stage=stage, steps=steps, device=device)
+        check_run_folder(out_dir, resume, [cache_dir, valid_cache, config])
         exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one line, not one per process
             typer.echo(f"{stage} model: {exported}")
 
-    command.__doc__ = STAGE_HELP[stage]
+    command.__doc__ = STAGE_KINDS[stage].summary
     return command
 
 
@@ -64,28 +59,36 @@ def train_codec_command(
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Train a codec on audio files: the frame-rate SpectralCodec (default) or SoundStream (--set arch=soundstream)."""
-    import dataclasses
-
     from audiolm_lib.cli.common import load_config
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec
 
+    check_run_options(steps, None, device)
     overrides = list(overrides or [])
-    fields = {f.name for f in dataclasses.fields(CodecTrainConfig)}
     if steps is not None:
-        overrides.append(f"{_first_field(fields, ('total_steps', 'steps', 'num_steps'), '--steps')}={steps}")
+        overrides.append(f"steps={steps}")
     if device is not None:
-        overrides.append(f"{_first_field(fields, ('device',), '--device')}={device}")
+        overrides.append(f"device={device}")
     codec_config = load_config(CodecTrainConfig, config, overrides)
+    check_run_folder(out_dir, resume, [audio, config])
     files = list_audio_files(audio)
     exported = train_codec(codec_config, files, out_dir, resume=resume)
     typer.echo(f"codec: {exported}")
 
 
-def _first_field(fields: set[str], candidates: tuple[str, ...], option: str) -> str:
-    for name in candidates:
-        if name in fields:
-            return name
-    raise ValueError(f"{option} is not supported by this codec trainer's config (fields: {sorted(fields)})")
+def check_run_options(steps: int | None, stop_after: int | None, device: str | None) -> None:
+    check_number("--steps", steps, 1, 1 << 40)
+    check_number("--stop-after", stop_after, 1, 1 << 40)
+    check_device(device)
+
+
+def check_run_folder(out_dir: Path, resume: bool, inputs: list) -> None:
+    """OUT_DIR is none of the inputs, and (without --resume) empty or new: a run never mixes with other files.
+    Under torchrun only rank 0 checks (the others would see the files it has begun writing)."""
+    from audiolm_lib.outputs import check_output_dir
+
+    if os.environ.get("RANK", "0") == "0":
+        check_output_dir(out_dir, "training folder (OUT_DIR)", inputs=inputs, fresh=not resume,
+                         flag="--resume (to continue a run of this command)")
 
 
 def list_audio_files(source: Path, split: str = "train") -> list[Path]:
@@ -102,7 +105,10 @@ def list_audio_files(source: Path, split: str = "train") -> list[Path]:
         entries = read_manifest(source)
         files = [Path(e["audio"]) for e in entries if e.get("split", "train") == split] or [Path(e["audio"]) for e in entries]
     else:
-        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
+        from audiolm_lib.inputs import MAX_MANIFEST_BYTES, read_text
+
+        text = read_text(source, "list of audio files", max_bytes=MAX_MANIFEST_BYTES)  # regular, bounded
+        lines = [line.strip() for line in text.splitlines()]
         files = [p if p.is_absolute() else source.parent / p for p in map(Path, filter(None, lines))]
         missing = [str(p) for p in files if not p.exists()]
         if missing:
@@ -113,9 +119,9 @@ def list_audio_files(source: Path, split: str = "train") -> list[Path]:
 
 
 def register(app: typer.Typer) -> None:
-    train_app = typer.Typer(help="Train the codec, one of the three stages (semantic, coarse, fine) or the parallel "
-                                 "acoustic model.", no_args_is_help=True)
+    train_app = typer.Typer(help="Train the codec or a stage: semantic, parallel (the acoustic generator that ships), "
+                                 "or the paper's coarse and fine.", no_args_is_help=True)
     train_app.command("codec")(train_codec_command)
-    for stage in STAGE_HELP:
-        train_app.command(stage, help=STAGE_HELP[stage])(_stage_command(stage))
+    for stage, kind in STAGE_KINDS.items():
+        train_app.command(stage, help=kind.summary)(_stage_command(stage))
     app.add_typer(train_app, name="train")

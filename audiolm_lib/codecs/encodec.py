@@ -185,12 +185,13 @@ class EncodecCodec(nn.Module):
 
 def _is_own_directory(path: Path) -> bool:
     """A directory written by :meth:`EncodecCodec.save_pretrained` (its config.json names the class)."""
-    import json
+    from audiolm_lib.inputs import read_json
 
-    try:
-        return "class" in json.loads((path / CONFIG_NAME).read_text(encoding="utf-8"))
+    try:  # a regular, bounded file: a FIFO named config.json must not block
+        found = read_json(path / CONFIG_NAME, "EnCodec config", inside=path)
     except (OSError, ValueError):
         return False
+    return isinstance(found, dict) and "class" in found
 
 
 def _load_own_directory(path: Path) -> tuple["EncodecModel", int]:
@@ -202,21 +203,35 @@ def _load_own_directory(path: Path) -> tuple["EncodecModel", int]:
     stored = meta["config"]
     if not isinstance(stored, dict) or "encodec" not in stored or "num_quantizers" not in stored:
         raise CheckpointError(f"{path / CONFIG_NAME} lacks the 'encodec' and 'num_quantizers' entries")
-    model = EncodecModel(EncodecConfig.from_dict(stored["encodec"])).eval()
+    from audiolm_lib.safe_load import check_hf_model_config, check_hf_model_size, offline_hub
+
+    check_hf_model_config(stored["encodec"], f"{path / CONFIG_NAME} (encodec)")
+    with offline_hub():
+        encodec_config = EncodecConfig.from_dict(stored["encodec"])
+    check_hf_model_size(EncodecModel, encodec_config, f"{path / CONFIG_NAME} (encodec)")
+    with offline_hub():
+        model = EncodecModel(encodec_config).eval()
     load_weights(model, path / WEIGHTS_NAME)
     return model, int(stored["num_quantizers"])
 
 
 def _load_hf_directory(path: Path) -> "EncodecModel":
-    from transformers import EncodecModel
-
-    from audiolm_lib.safe_load import check_hf_directory
+    from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
     if not (path / "config.json").exists():
         raise CheckpointError(f"{path} has no config.json: not a transformers EnCodec directory")
-    check_hf_directory(path, "EnCodec model")
+    check_hf_directory(path, "EnCodec model")  # before the (slow) transformers import
+    from transformers import EncodecConfig, EncodecModel
+
+    from audiolm_lib.inputs import read_json
+    from audiolm_lib.safe_load import check_hf_model_size
+
+    with offline_hub():
+        config = EncodecConfig.from_dict(read_json(path / "config.json", "EnCodec config", inside=path))
+    check_hf_model_size(EncodecModel, config, str(path / "config.json"))
     try:
-        return EncodecModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+        with offline_hub():
+            return EncodecModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"cannot load an EnCodec model from {path}: {exc}") from exc
 

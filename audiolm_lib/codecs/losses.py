@@ -1,61 +1,33 @@
-"""Codec losses and quality metrics: multi-resolution STFT, mel, adversarial (hinge), feature matching,
-SI-SDR, and EnCodec's gradient balancer.
+"""Codec losses: multi-resolution STFT, multi-scale mel, adversarial (hinge), feature matching, and EnCodec's
+gradient balancer.
 
-All reconstruction losses take ``Tensor[B, 1, T]`` (or ``Tensor[B, T]``) pairs of equal shape.
+All reconstruction losses take ``(estimate, target)`` ``Tensor[B, 1, T]`` (or ``Tensor[B, T]``) pairs of equal
+shape, as torch losses do. The spectrograms, the mel filterbank and the quality metrics (SI-SDR, mel distance)
+are :mod:`audiolm_lib.measures`' (shared with the evaluation reports).
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _flat(wave: torch.Tensor) -> torch.Tensor:
-    return wave.reshape(-1, wave.shape[-1])
-
-
-def stft_magnitude(wave: torch.Tensor, n_fft: int, hop_length: int | None = None) -> torch.Tensor:
-    """``Tensor[..., T]`` -> ``Tensor[B', n_fft // 2 + 1, frames]`` magnitudes (Hann window)."""
-    hop_length = hop_length or n_fft // 4
-    window = torch.hann_window(n_fft, device=wave.device, dtype=wave.dtype)
-    spec = torch.stft(_flat(wave), n_fft, hop_length, window=window, return_complex=True)
-    return spec.abs()
-
-
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0,
-                   f_max: float | None = None) -> torch.Tensor:
-    """HTK-mel triangular filters ``Tensor[n_mels, n_fft // 2 + 1]`` (area-normalised like Slaney)."""
-    f_max = f_max or sample_rate / 2
-
-    def hz_to_mel(f):
-        return 2595.0 * math.log10(1.0 + f / 700.0)
-
-    mel_points = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64)
-    hz_points = 700.0 * (10 ** (mel_points / 2595.0) - 1.0)
-    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    lower, centre, upper = hz_points[:-2, None], hz_points[1:-1, None], hz_points[2:, None]
-    rising = (freqs[None] - lower) / (centre - lower)
-    falling = (upper - freqs[None]) / (upper - centre)
-    filters = torch.clamp(torch.minimum(rising, falling), min=0.0)
-    filters = filters * (2.0 / (upper - lower))
-    return filters.float()
+from audiolm_lib.measures import log_mel, mel_filterbank, stft_magnitude
 
 
 class MelSpectrogram(nn.Module):
-    """``Tensor[..., T]`` -> log-mel ``Tensor[B', n_mels, frames]``."""
+    """``Tensor[..., T]`` -> log-mel ``Tensor[..., n_mels, frames]``: :func:`audiolm_lib.measures.log_mel` with its
+    filterbank kept as a buffer."""
 
     def __init__(self, sample_rate: int, n_fft: int, n_mels: int, hop_length: int | None = None):
         super().__init__()
-        self.n_fft = n_fft
+        self.sample_rate, self.n_fft, self.n_mels = sample_rate, n_fft, n_mels
         self.hop_length = hop_length or n_fft // 4
-        self.register_buffer("filters", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
+        self.register_buffer("filters", mel_filterbank(sample_rate, n_fft, min(n_mels, n_fft // 4)), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        mel = self.filters @ stft_magnitude(wave, self.n_fft, self.hop_length)
-        return torch.log(mel.clamp_min(1e-5))
+        return log_mel(wave, self.sample_rate, self.n_fft, self.hop_length, self.n_mels, filters=self.filters)
 
 
 class MultiResolutionSTFTLoss(nn.Module):
@@ -81,7 +53,7 @@ class MultiScaleMelLoss(nn.Module):
     def __init__(self, sample_rate: int, fft_sizes: Sequence[int] = (2048, 1024, 512, 256), n_mels: int = 64):
         super().__init__()
         self.mels = nn.ModuleList(
-            MelSpectrogram(sample_rate, n_fft, min(n_mels, n_fft // 4)) for n_fft in fft_sizes
+            MelSpectrogram(sample_rate, n_fft, n_mels) for n_fft in fft_sizes
         )
 
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -113,26 +85,6 @@ def feature_matching_loss(real_features: list[list[torch.Tensor]],
             real = real.detach()
             losses.append(F.l1_loss(fake, real) / real.abs().mean().clamp_min(1e-6))
     return torch.stack(losses).mean()
-
-
-# ------------------------------------------------------------------------------------------- metrics
-def si_sdr(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Scale-invariant SDR in dB per item: ``Tensor[B, 1, T]`` pairs -> ``Tensor[B]``."""
-    est, ref = _flat(estimate).double(), _flat(target).double()
-    est = est - est.mean(-1, keepdim=True)
-    ref = ref - ref.mean(-1, keepdim=True)
-    scale = (est * ref).sum(-1, keepdim=True) / (ref.pow(2).sum(-1, keepdim=True) + eps)
-    projection = scale * ref
-    noise = est - projection
-    ratio = projection.pow(2).sum(-1) / (noise.pow(2).sum(-1) + eps)
-    return (10 * torch.log10(ratio + eps)).float()
-
-
-def mel_distance(estimate: torch.Tensor, target: torch.Tensor, sample_rate: int, n_fft: int = 1024,
-                 n_mels: int = 80) -> torch.Tensor:
-    """Mean absolute log-mel difference (lower is better): a scalar."""
-    mel = MelSpectrogram(sample_rate, n_fft, n_mels).to(estimate.device)
-    return F.l1_loss(mel(estimate), mel(target))
 
 
 # ------------------------------------------------------------------------------------------- balancer

@@ -133,13 +133,14 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
         self.phase_head = nn.Linear(config.upsampler_dim, 2 * bins) if config.phase == "learned" else None
         self.encoder_frozen = False
 
-    def _encoding_modules(self) -> tuple[nn.Module, ...]:
+    def encoding_modules(self) -> tuple[nn.Module, ...]:
+        """The modules that decide the codes (encoder and codebooks); the rest only decodes."""
         return self.encoder_in, self.encoder, self.encoder_out, self.quantizer
 
     def freeze_encoder(self) -> "SpectralCodec":
         """From now on train only the decoder side: the encoder and the codebooks (no EMA updates, no re-seeding)
         stay as they are, so every code -- and every language model trained on this codec's codes -- stays valid."""
-        for module in self._encoding_modules():
+        for module in self.encoding_modules():
             module.requires_grad_(False)
         self.encoder_frozen = True
         return self.train(self.training)
@@ -147,7 +148,7 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
     def train(self, mode: bool = True) -> "SpectralCodec":
         super().train(mode)
         if self.encoder_frozen:
-            for module in self._encoding_modules():
+            for module in self.encoding_modules():
                 module.eval()
         return self
 

@@ -5,13 +5,14 @@ the manifest's folder; speech adds ``"speaker"`` and ``"text"``, piano adds ``"p
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Iterable
 
 from audiolm_lib.atomic import atomic_write_text  # noqa: F401  (torch-free; piano.py imports it from here)
+from audiolm_lib.datasets.splits import hash_position
+from audiolm_lib.inputs import MAX_MANIFEST_BYTES, MAX_TRANSCRIPT_BYTES, InputFileError, read_text
 from audiolm_lib.outputs import check_output_file
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -31,9 +32,7 @@ def stable_split(name: str, valid_fraction: float) -> str:
     """
     if not 0.0 <= valid_fraction < 1.0:
         raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
-    digest = hashlib.sha1(name.encode("utf-8")).digest()
-    position = int.from_bytes(digest[:8], "big") / 2**64
-    return "valid" if position < valid_fraction else "train"
+    return "valid" if hash_position(name) < valid_fraction else "train"
 
 
 def list_audio_files(folder: str | os.PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> list[Path]:
@@ -95,9 +94,9 @@ def read_manifest(
         path = path / MANIFEST_NAME
     if not path.exists():
         raise ManifestError(f"manifest not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    try:  # a regular file of bounded size (a FIFO would block, a sparse 20 GB file fill the memory)
+        text = read_text(path, "manifest", max_bytes=MAX_MANIFEST_BYTES)
+    except (OSError, InputFileError) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
     entries: list[dict] = []
     seen: dict[str, int] = {}
@@ -106,8 +105,11 @@ def read_manifest(
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{path}, line {number}: not valid JSON (truncated or corrupt?): {exc.msg}") from exc
+        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+            raise ManifestError(f"{path}, line {number}: not valid JSON (truncated or corrupt?): "
+                                f"{getattr(exc, 'msg', exc)}") from exc
+        except RecursionError:
+            raise ManifestError(f"{path}, line {number}: JSON nested too deeply") from None
         if not isinstance(entry, dict):
             raise ManifestError(f"{path}, line {number}: expected a JSON object, got {type(entry).__name__}")
         missing = [key for key in ("id", "audio") if key not in entry and (require_id or key != "id")]
@@ -138,6 +140,9 @@ def manifest_from_folder(
 ) -> Path:
     """Index your own audio: every audio file under ``folder`` becomes an entry (split by a hash of its path).
 
+    With ``valid_fraction > 0`` and two or more files, at least one file is ``"valid"`` (the one with the lowest
+    hash when the fraction of a small folder rounds to none), so the trainers always have something to validate on.
+
     A ``.txt`` file beside an audio file is taken as its transcript. Returns the manifest path
     (``folder/manifest.jsonl`` unless ``out`` is given; audio paths are relative to the manifest's folder).
     """
@@ -146,7 +151,8 @@ def manifest_from_folder(
     folder = Path(folder)
     files = list_audio_files(folder)
     out = Path(out) if out is not None else folder / MANIFEST_NAME
-    check_output_file(out, what="manifest")  # before reading every file's header
+    # before reading every file's header; never over one of the recordings it lists
+    check_output_file(out, (".jsonl",), what="manifest (--out)", inputs=files)
     by_id: dict[str, list[str]] = {}
     for file in files:  # ids are paths without the extension: good.wav and good.mp3 would share one
         relative = file.relative_to(folder).as_posix()
@@ -168,6 +174,9 @@ def manifest_from_folder(
         entry["split"] = stable_split(relative, valid_fraction)
         transcript = file.with_suffix(".txt")
         if transcript.exists():
-            entry["text"] = transcript.read_text(encoding="utf-8").strip()
+            entry["text"] = read_text(transcript, "transcript", max_bytes=MAX_TRANSCRIPT_BYTES,
+                                      errors="replace").strip()
         entries.append(entry)
+    if valid_fraction > 0 and len(entries) > 1 and not any(e["split"] == "valid" for e in entries):
+        min(entries, key=lambda e: hash_position(e["id"]))["split"] = "valid"
     return write_manifest(out, entries)

@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 SPLITS = ("train", "valid", "test")
+# split names a trainer validates on (manifests made elsewhere may say validation, val or dev)
+VALID_SPLITS = ("valid", "validation", "val", "dev")
 
 # Speaker identities held out for the quality benchmark: a female and a male recorded voice, and two espeak
 # variants (one female, one male). Chosen before any training of the models they evaluate.
@@ -156,3 +159,17 @@ def _check_fraction(fraction: float) -> None:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"valid_fraction must be in [0, 1), got {fraction}")
 
+
+def split_indices(cache: Any) -> tuple[list[int], list[int]]:
+    """(train, validation) item indices by each item's ``split`` field (validation: valid/validation/val/dev)."""
+    if callable(getattr(cache, "indices", None)):  # TokenCache reads splits from its index, not the items
+        held_out = {name: set(cache.indices(name)) for name in VALID_SPLITS + ("test",)}
+        everything = list(cache.indices())
+    else:
+        splits = [str(cache[i].get("split")).lower() for i in range(len(cache))]
+        held_out = {name: {i for i, s in enumerate(splits) if s == name} for name in VALID_SPLITS + ("test",)}
+        everything = list(range(len(cache)))
+    valid_set = set().union(*(held_out[name] for name in VALID_SPLITS))
+    valid = [i for i in everything if i in valid_set]
+    train = [i for i in everything if i not in valid_set and i not in held_out["test"]]
+    return (train or everything), valid

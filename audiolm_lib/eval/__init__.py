@@ -1,5 +1,6 @@
 """Evaluation: codec metrics, the field's perceptual instruments (ViSQOL, PESQ, STOI, DNSMOS), ASR WER/CER, speaker
-similarity, music measures, token perplexity, the held-out quality benchmark and its reports.
+similarity, voicing (pYIN), music measures, token perplexity, the held-out quality benchmark, its oracle ladder and
+its reports.
 
 Names are imported lazily: ``import audiolm_lib.eval`` loads neither whisper nor the speaker encoder.
 """
@@ -33,14 +34,18 @@ _EXPORTS = {
     "pesq_wb": "perceptual",
     "stoi": "perceptual",
     "dnsmos": "perceptual",
+    "voicing_track": "voicing",
+    "voicing_report": "voicing",
+    "oracle_ladder": "oracle_ladder",
+    "teacher_forced_levels": "oracle_ladder",
     "music_measures": "music",
     "chroma_similarity": "music",
     "music_continuation_report": "music",
     "codec_quality_report": "codec_quality",
     "speech_continuation_quality": "continuation_quality",
     "piano_continuation_quality": "continuation_quality",
-    "build_heldout": "heldout",
-    "HeldoutSpec": "heldout",
+    "build_heldout": "audiolm_lib.datasets.heldout",  # the held-out sets are data: built under datasets/
+    "HeldoutSpec": "audiolm_lib.datasets.heldout",
     "SuiteConfig": "suite",
     "run_suite": "suite",
     "quality_markdown": "quality_tables",
@@ -53,7 +58,8 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'audiolm_lib.eval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"audiolm_lib.eval.{module}"), name)
+    path = module if module.startswith("audiolm_lib.") else f"audiolm_lib.eval.{module}"
+    value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value
 

@@ -42,7 +42,7 @@ def stage_baselines(cache: Any, num_coarse: int = 4, num_fine: int = 8) -> dict[
         cache: a :class:`~audiolm_lib.training.token_cache.TokenCache` (items with ``semantic`` ``LongTensor[S]``,
             ``acoustic`` ``LongTensor[Q, F]`` and a ``split``); ``valid`` items are scored, ``train`` items counted.
     """
-    from audiolm_lib.training.trainer import split_indices
+    from audiolm_lib.datasets.splits import split_indices
 
     train_items, valid_items = split_indices(cache)
     if not valid_items:

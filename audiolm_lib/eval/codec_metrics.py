@@ -1,61 +1,14 @@
-"""Codec quality: SI-SDR, log-mel distance and per-level codebook usage of a residual VQ codec."""
+"""Codec quality: SI-SDR, log-mel distance (both :mod:`audiolm_lib.measures`') and per-level codebook usage of a
+residual VQ codec."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from audiolm_lib.audio import AudioError, prepare_wave
-from audiolm_lib.eval.mel import mel_spectrogram
-
-
-def _check_pair(reference: torch.Tensor, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    reference, estimate = torch.as_tensor(reference).double(), torch.as_tensor(estimate).double()
-    if reference.shape != estimate.shape:
-        raise ValueError(f"reference and estimate must have the same shape, got {tuple(reference.shape)} and {tuple(estimate.shape)}")
-    if reference.shape[-1] == 0:
-        raise AudioError("cannot compare empty waves (0 samples)")
-    return reference, estimate
-
-
-def si_sdr(reference: torch.Tensor, estimate: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019), per wave.
-
-    Both are made zero-mean; the estimate is split into ``alpha * reference`` (target) plus the rest (noise)
-    and SI-SDR = 10 log10(|target|^2 / |noise|^2). Rescaling the estimate leaves it unchanged.
-
-    Args:
-        reference: ``Tensor[..., T]`` clean audio.
-        estimate: ``Tensor[..., T]`` reconstruction, same shape.
-
-    Returns:
-        ``Tensor[...]`` float64 dB (about 10 log10(1 / eps) for identical waves).
-    """
-    reference, estimate = _check_pair(reference, estimate)
-    reference = reference - reference.mean(dim=-1, keepdim=True)
-    estimate = estimate - estimate.mean(dim=-1, keepdim=True)
-    alpha = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + eps)
-    target = alpha * reference
-    noise = estimate - target
-    return 10 * torch.log10((target.pow(2).sum(-1) + eps) / (noise.pow(2).sum(-1) + eps))
-
-
-def mel_distance(
-    reference: torch.Tensor,
-    estimate: torch.Tensor,
-    sample_rate: int,
-    n_fft: int = 1024,
-    hop_length: int = 256,
-    n_mels: int = 80,
-    floor: float = 1e-5,
-) -> torch.Tensor:
-    """Mean absolute difference of natural-log mel magnitudes, per wave: ``Tensor[..., T]`` x2 -> ``Tensor[...]``."""
-    reference, estimate = _check_pair(reference, estimate)
-    n_mels = min(n_mels, n_fft // 4)  # keep every filter wider than one FFT bin at small n_fft
-    ref_mel = mel_spectrogram(reference.float(), sample_rate, n_fft, hop_length, n_mels, power=1.0)
-    est_mel = mel_spectrogram(estimate.float(), sample_rate, n_fft, hop_length, n_mels, power=1.0)
-    return (torch.log(ref_mel.clamp_min(floor)) - torch.log(est_mel.clamp_min(floor))).abs().mean(dim=(-2, -1)).double()
+from audiolm_lib.audio import prepare_wave
+from audiolm_lib.measures import mel_distance, si_sdr  # noqa: F401  (re-exported: audiolm_lib.eval.si_sdr)
 
 
 def codebook_usage(codes: torch.Tensor, codebook_size: int) -> list[dict]:
@@ -99,7 +52,8 @@ def codebook_usage(codes: torch.Tensor, codebook_size: int) -> list[dict]:
 
 
 @torch.no_grad()
-def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_quantizers: int | None = None) -> dict:
+def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_quantizers: int | None = None,
+                 measure: Callable[[torch.Tensor, torch.Tensor, int], dict] | None = None) -> dict:
     """Round-trip every wave through ``codec`` (a :class:`~audiolm_lib.interfaces.CodecProtocol`) and measure it.
 
     Args:
@@ -107,11 +61,14 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         waves: ``Tensor[T]`` / ``Tensor[C, T]`` waves of any lengths, at ``sample_rate``.
         sample_rate: rate of ``waves``; they are resampled to ``codec.sample_rate``.
         num_quantizers: decode with only the first this many RVQ levels (default: all).
+        measure: more measures per wave: ``measure(reference: Tensor[T], resynthesis: Tensor[T], codec rate)
+            -> {name: number or None}`` (e.g. the perceptual instruments and voicing).
 
     Returns:
         ``{"si_sdr", "mel_distance"}`` means over the waves (dB, log-mel L1), their ``*_per_wave`` lists,
         ``codebook_usage`` (see :func:`codebook_usage`, pooled over all waves), ``num_waves``, ``seconds``,
-        ``num_quantizers``, ``codebook_size``.
+        ``num_quantizers``, ``codebook_size``; with ``measure`` also ``measures`` (means over the waves where a
+        value is not ``None``) and ``measures_per_wave``.
     """
     from tqdm.auto import tqdm
 
@@ -125,7 +82,7 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         codec.eval()
     parameters = list(codec.parameters()) if hasattr(codec, "parameters") else []
     device = parameters[0].device if parameters else torch.device("cpu")
-    sdrs, distances, all_codes, seconds = [], [], [], 0.0
+    sdrs, distances, all_codes, seconds, extra = [], [], [], 0.0, []
     for wave in tqdm(waves, desc="codec round trip", unit="wave", disable=len(waves) < 4):
         wave = prepare_wave(wave, sample_rate, rate, min_samples=int(codec.hop_length))  # [1, 1, T]
         if wave.shape[0] != 1:
@@ -140,10 +97,12 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         reference, estimate = wave[0, 0, :length], decoded[0, 0, :length]
         sdrs.append(si_sdr(reference, estimate).item())
         distances.append(mel_distance(reference, estimate, rate).item())
+        if measure is not None:
+            extra.append(measure(reference, estimate, rate))
         all_codes.append(codes[0].cpu())  # [Q, F]
         seconds += wave.shape[-1] / rate
     pooled = torch.cat(all_codes, dim=-1)  # [Q, sum F]
-    return {
+    report = {
         "si_sdr": sum(sdrs) / len(sdrs),
         "mel_distance": sum(distances) / len(distances),
         "si_sdr_per_wave": sdrs,
@@ -154,3 +113,10 @@ def codec_report(codec, waves: Sequence[torch.Tensor], sample_rate: int, num_qua
         "num_quantizers": int(pooled.shape[0]),
         "codebook_size": int(codec.codebook_size),
     }
+    if measure is not None:
+        report["measures"] = {}
+        for key in dict.fromkeys(key for scores in extra for key in scores):
+            values = [scores.get(key) for scores in extra if isinstance(scores.get(key), (int, float))]
+            report["measures"][key] = sum(values) / len(values) if values else None
+        report["measures_per_wave"] = extra
+    return report

@@ -2,9 +2,11 @@
 
 For each clip, the codec encodes once; the first ``q`` levels are decoded for every ``q`` in ``levels`` and
 compared with the clip: SI-SDR and log-mel distance always; ViSQOL in speech mode (16 kHz) for every clip and
-in audio mode (48 kHz) for music; for speech also PESQ-wb, STOI, whisper WER/CER of the re-synthesis (next to the
-original's, where the clip has a transcript) and speaker similarity re-synthesis vs original. Per-level codebook
-usage is pooled over each domain's clips.
+in audio mode (48 kHz) for music; for speech also PESQ-wb, STOI, voicing (pYIN voiced share of the active frames
+next to the original's, voicing decision error and F0 error in cents against the original:
+:mod:`audiolm_lib.eval.voicing`), whisper WER/CER of the re-synthesis (next to the original's, where the clip has a
+transcript) and speaker similarity re-synthesis vs original. Per-level codebook usage is pooled over each domain's
+clips.
 
 Why both ViSQOL modes for music: audio mode is the field's convention for music, but on 16 kHz audio (empty above
 8 kHz in reference and re-synthesis alike) it hardly reacts to lost treble. Measured here on a held-out piano
@@ -23,7 +25,9 @@ from audiolm_lib.audio import prepare_wave
 from audiolm_lib.eval.codec_metrics import codebook_usage, mel_distance, si_sdr
 
 DOMAINS = ("speech", "piano")
-SPEECH_METRICS = ("visqol_speech", "pesq_wb", "stoi", "si_sdr", "mel_distance", "wer", "cer", "speaker_similarity")
+VOICING_METRICS = ("voiced_share", "voicing_decision_error", "f0_error_cents")
+SPEECH_METRICS = ("visqol_speech", "pesq_wb", "stoi", "si_sdr", "mel_distance", "wer", "cer", "speaker_similarity",
+                  *VOICING_METRICS)
 MUSIC_METRICS = ("visqol_speech", "visqol_audio", "si_sdr", "mel_distance")
 
 
@@ -46,6 +50,36 @@ def kbps(codec, levels: int) -> float:
 def _mean(values) -> float | None:
     values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return sum(values) / len(values) if values else None
+
+
+def speech_resynthesis_scores(reference: torch.Tensor, resynthesis: torch.Tensor, sample_rate: int,
+                              reference_track=None) -> dict:
+    """The intrusive speech measures of one re-synthesis: ViSQOL (speech mode), PESQ-wb, STOI and voicing.
+
+    Args:
+        reference / resynthesis: ``Tensor[T]`` the original and its codec round trip, time-aligned, at ``sample_rate``.
+        reference_track: the original's :class:`~audiolm_lib.eval.voicing.VoicingTrack`, to reuse over several
+            re-syntheses of one clip (default: computed).
+
+    Returns:
+        ``{"visqol_speech", "pesq_wb", "stoi", "voiced_share", "voiced_share_original", "voicing_decision_error",
+        "f0_error_cents"}`` (``f0_error_cents``: median absolute, on the frames voiced in both).
+    """
+    from audiolm_lib.eval import perceptual
+    from audiolm_lib.eval.voicing import voicing_report
+
+    length = min(len(reference), len(resynthesis))
+    reference, resynthesis = reference[:length], resynthesis[:length]
+    voicing = voicing_report(resynthesis, sample_rate,
+                             reference=reference if reference_track is None else reference_track)
+    return {
+        "visqol_speech": perceptual.visqol(reference, resynthesis, sample_rate, mode="speech"),
+        "pesq_wb": perceptual.pesq_wb(reference, resynthesis, sample_rate),
+        "stoi": perceptual.stoi(reference, resynthesis, sample_rate),
+        "voiced_share": voicing["voiced_share"],
+        "voiced_share_original": voicing["voiced_share_reference"],
+        **{key: voicing[key] for key in VOICING_METRICS[1:]},
+    }
 
 
 def _check_codec(codec) -> None:
@@ -114,23 +148,27 @@ def codec_quality_report(
         record = {"id": clip["id"], "set": clip["set"], "domain": clip["domain"], "original": {}, "levels": {}}
         if speech and clip.get("transcript"):
             record["original"] = _asr(transcriber, reference, rate, clip["transcript"])
+        if speech:
+            from audiolm_lib.eval.voicing import voicing_track
+
+            reference_track = voicing_track(reference, rate)
+            record["original"]["voiced_share"] = reference_track.voiced_share
         for q in levels:
             decoded = codec.decode(codes[:, :q]).float().cpu()[0, 0]
             length = min(len(reference), len(decoded))
             ref, est = reference[:length], decoded[:length]
             scores = {"si_sdr": si_sdr(ref, est).item(), "mel_distance": mel_distance(ref, est, rate).item()}
-            if speech_instruments:
-                scores["visqol_speech"] = perceptual.visqol(ref, est, rate, mode="speech")
-                if clip["domain"] == "piano":
-                    scores["visqol_audio"] = perceptual.visqol(ref, est, rate, mode="audio")
             if speech:
                 from audiolm_lib.eval.speaker import speaker_similarity
 
-                scores["pesq_wb"] = perceptual.pesq_wb(ref, est, rate)
-                scores["stoi"] = perceptual.stoi(ref, est, rate)
+                scores.update(speech_resynthesis_scores(ref, est, rate, reference_track))
+                del scores["voiced_share_original"]  # once per clip, in record["original"]
                 scores["speaker_similarity"] = speaker_similarity(ref, est, rate)
                 if clip.get("transcript"):
                     scores.update(_asr(transcriber, est, rate, clip["transcript"]))
+            elif speech_instruments:  # music
+                scores["visqol_speech"] = perceptual.visqol(ref, est, rate, mode="speech")
+                scores["visqol_audio"] = perceptual.visqol(ref, est, rate, mode="audio")
             record["levels"][q] = scores
         per_clip.append(record)
     return {
@@ -163,7 +201,7 @@ def _rows(per_clip: list[dict], levels: list[int], codec) -> list[dict]:
                 value = _mean(record["levels"][q].get(metric) for record in records)
                 if value is not None:
                     row[metric] = value
-            for metric in ("wer", "cer"):
+            for metric in ("wer", "cer", "voiced_share"):
                 original = _mean(record["original"].get(metric) for record in records)
                 if original is not None:
                     row[f"{metric}_original"] = original

@@ -1,9 +1,10 @@
 """Continuation quality of an AudioLM on held-out prompts, each measure next to its reference.
 
 Speech: speaker similarity of prompt vs continuation, beside prompt vs the real continuation (same speaker) and
-prompt vs another held-out speaker; DNSMOS SIG/BAK/OVRL of the continuation beside that of the real continuation
-and of its codec re-synthesis (the ceiling the stages can reach); whisper transcripts and words per second of
-continuation and real continuation. Piano: :func:`~audiolm_lib.eval.music.music_continuation_report`
+prompt vs another held-out speaker; DNSMOS SIG/BAK/OVRL and the pYIN voiced share of the continuation beside those
+of the real continuation and of its codec re-synthesis (the ceiling the stages can reach), with the voicing decision
+and F0 errors of both against the real continuation (:mod:`audiolm_lib.eval.voicing`); whisper transcripts and
+words per second of continuation and real continuation. Piano: :func:`~audiolm_lib.eval.music.music_continuation_report`
 (harmonicity, flatness, chroma top-3 share, onset rate, chroma similarity to the prompt) for the continuation,
 the real continuation and its re-synthesis.
 """
@@ -16,6 +17,7 @@ from typing import Sequence
 import torch
 
 SPEECH_COLUMNS = ("generated", "real", "resynthesis")
+VOICING_KEYS = ("voiced_share", "voicing_decision_error", "f0_error_cents", "voiced_in_both")
 
 
 def _mean(values) -> float | None:
@@ -24,16 +26,20 @@ def _mean(values) -> float | None:
 
 
 def speech_items(clips: Sequence[dict], prompt_seconds: float, max_continuation_seconds: float,
-                 min_continuation_seconds: float = 1.5) -> list[dict]:
-    """One prompt / real continuation pair per speaker: the speaker's clips joined in order, then cut.
+                 min_continuation_seconds: float = 1.5, per_speaker: int = 1) -> list[dict]:
+    """Prompt / real continuation pairs, up to ``per_speaker`` per speaker: the speaker's clips joined in order,
+    then cut into consecutive prompt + continuation stretches.
 
     Args:
         clips: ``{"set", "speaker", "wave": Tensor[T], "sample_rate"}`` speech clips (one rate for all).
 
     Returns:
-        ``{"id", "set", "speaker", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"}`` per speaker whose
-        clips last at least ``prompt_seconds + min_continuation_seconds``.
+        ``{"id", "set", "speaker", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"}`` per stretch that lasts
+        at least ``prompt_seconds + min_continuation_seconds``; the first of a speaker has the speaker's name as
+        ``id``, the next ``<speaker>#2``, ...
     """
+    if per_speaker < 1:
+        raise ValueError(f"per_speaker must be >= 1, got {per_speaker}")
     by_speaker: dict[str, list[dict]] = defaultdict(list)
     for clip in clips:
         by_speaker[clip["speaker"]].append(clip)
@@ -44,12 +50,15 @@ def speech_items(clips: Sequence[dict], prompt_seconds: float, max_continuation_
             raise ValueError(f"clips of speaker {speaker!r} have different sample rates")
         gap = torch.zeros(int(0.3 * rate))
         passage = torch.cat([part for c in group for part in (torch.as_tensor(c["wave"]).reshape(-1), gap)][:-1])
-        prompt_samples = int(prompt_seconds * rate)
-        rest = min(len(passage) - prompt_samples, int(max_continuation_seconds * rate))
-        if rest < min_continuation_seconds * rate:
-            continue
-        items.append({"id": speaker, "set": group[0]["set"], "speaker": speaker, "sample_rate": rate,
-                      "prompt": passage[:prompt_samples], "real": passage[prompt_samples : prompt_samples + rest]})
+        prompt_samples, longest = int(prompt_seconds * rate), int(max_continuation_seconds * rate)
+        for index in range(per_speaker):
+            stretch = passage[index * (prompt_samples + longest):]
+            rest = min(len(stretch) - prompt_samples, longest)
+            if rest < min_continuation_seconds * rate:
+                break
+            items.append({"id": speaker if index == 0 else f"{speaker}#{index + 1}", "set": group[0]["set"],
+                          "speaker": speaker, "sample_rate": rate, "prompt": stretch[:prompt_samples],
+                          "real": stretch[prompt_samples : prompt_samples + rest]})
     return items
 
 
@@ -92,14 +101,16 @@ def speech_continuation_quality(model, items: Sequence[dict], transcriber=None, 
         ``{"rows": [per-set means], "items": [per-item results]}``. Per item: ``speaker_similarity``,
         ``same_speaker_baseline`` (prompt vs real continuation), ``different_speaker_baseline`` (prompt vs
         another speaker's real continuation; ``None`` with one speaker), ``dnsmos`` ``{generated, real,
-        resynthesis}`` each ``{sig, bak, ovrl, p808}``, ``transcript`` and ``words_per_second`` for the
-        generated and the real continuation.
+        resynthesis}`` each ``{sig, bak, ovrl, p808}``, ``voicing`` ``{generated, real, resynthesis}`` each
+        ``{voiced_share[, voicing_decision_error, f0_error_cents, voiced_in_both]}`` (against the real continuation),
+        ``transcript`` and ``words_per_second`` for the generated and the real continuation.
     """
     from tqdm.auto import tqdm
 
     from audiolm_lib.eval.asr import WhisperTranscriber
     from audiolm_lib.eval.continuation import continuation_report
     from audiolm_lib.eval.perceptual import dnsmos
+    from audiolm_lib.eval.voicing import voicing_report, voicing_track
 
     if not items:
         raise ValueError("no speech continuation items (the held-out speech clips are too short or missing)")
@@ -114,8 +125,13 @@ def speech_continuation_quality(model, items: Sequence[dict], transcriber=None, 
             from audiolm_lib.audio import prepare_wave
 
             other_wave = prepare_wave(other["real"], other["sample_rate"], rate)[0, 0][: len(real)]
+        real_track = voicing_track(real, rate)
         report = continuation_report(prompt, generated, rate, reference_same_speaker=real,
-                                     reference_other_speaker=other_wave)
+                                     reference_other_speaker=other_wave, real_continuation=real_track)
+        voicing = {"generated": {key: report[key] for key in VOICING_KEYS},
+                   "real": {"voiced_share": real_track.voiced_share},
+                   "resynthesis": {key: value for key, value in voicing_report(resynthesis, rate, real_track).items()
+                                   if key != "voiced_share_reference"}}
         seconds = len(real) / rate
         texts = {"generated": transcriber.transcribe(generated, rate), "real": transcriber.transcribe(real, rate)}
         waves = {"generated": generated, "real": real, "resynthesis": resynthesis}
@@ -125,6 +141,7 @@ def speech_continuation_quality(model, items: Sequence[dict], transcriber=None, 
             "same_speaker_baseline": report["same_speaker_baseline"],
             "different_speaker_baseline": report["different_speaker_baseline"],
             "dnsmos": {name: dnsmos(wave, rate) for name, wave in waves.items()},
+            "voicing": voicing,
             "transcript": texts,
             "words_per_second": {name: _words_per_second(text, seconds) for name, text in texts.items()},
         })
@@ -141,6 +158,11 @@ def _speech_rows(results: list[dict]) -> list[dict]:
         for column in SPEECH_COLUMNS:
             for score in ("ovrl", "sig", "bak"):
                 row[f"dnsmos_{score}_{column}"] = _mean(r["dnsmos"][column][score] for r in group)
+        for column in SPEECH_COLUMNS:
+            row[f"voiced_share_{column}"] = _mean(r["voicing"][column]["voiced_share"] for r in group)
+        for column in ("generated", "resynthesis"):
+            for key in ("voicing_decision_error", "f0_error_cents"):
+                row[f"{key}_{column}"] = _mean(r["voicing"][column][key] for r in group)
         for column in ("generated", "real"):
             row[f"words_per_second_{column}"] = _mean(r["words_per_second"][column] for r in group)
         rows.append(row)

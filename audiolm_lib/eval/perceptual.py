@@ -74,10 +74,11 @@ def visqol_mapping(mode: str) -> str:
     return "lattice" if importlib.util.find_spec("ai_edge_litert") is not None else "polynomial"
 
 
-def visqol(reference, degraded, sample_rate: int, mode: str = "speech") -> float:
+def visqol(reference, degraded, sample_rate: int, mode: str = "speech") -> float | None:
     """ViSQOL MOS-LQO of ``degraded`` against ``reference`` (both ``Tensor[T]`` at ``sample_rate``).
 
-    ``mode="speech"`` compares at 16 kHz, ``mode="audio"`` (music) at 48 kHz: the waves are resampled.
+    ``mode="speech"`` compares at 16 kHz, ``mode="audio"`` (music) at 48 kHz: the waves are resampled. ``None``
+    (with a warning) for a clip too short for ViSQOL's patches (under about 0.7 s in speech mode, 1 s in audio mode).
     """
     if mode not in VISQOL_MODES:
         raise ValueError(f"ViSQOL mode must be one of {VISQOL_MODES}, got {mode!r}")
@@ -85,7 +86,11 @@ def visqol(reference, degraded, sample_rate: int, mode: str = "speech") -> float
     ref, deg = _pair(reference, degraded, sample_rate, rate)
     if not np.any(ref):
         raise ValueError("ViSQOL needs a reference that is not silent")
-    return float(_visqol_api(mode).measure_from_arrays(ref, deg, rate).moslqo)
+    try:
+        return float(_visqol_api(mode).measure_from_arrays(ref, deg, rate).moslqo)
+    except (IndexError, ValueError) as exc:  # no complete patch in a short clip
+        warnings.warn(f"ViSQOL could not score this {len(ref) / rate:.2f} s pair ({type(exc).__name__}: {exc})")
+        return None
 
 
 def pesq_wb(reference, degraded, sample_rate: int) -> float | None:

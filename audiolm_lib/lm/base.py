@@ -1,4 +1,4 @@
-"""The machinery the three stages share: embeddings + Transformer + per-level heads over a token layout,
+"""The machinery the sequential stages (semantic, coarse, fine) share: embeddings + Transformer + per-level heads over a token layout,
 the training loss on target tokens, and the windowed, KV-cached sampling loop.
 
 Per-level heads: level ``q`` scores only its own ``K`` codes (``Tensor[K, D]`` slice), both in training

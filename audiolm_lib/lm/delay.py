@@ -108,21 +108,10 @@ class DelayLM(FramewiseLM):
         return torch.einsum("bqfd,qkd->bqfk", picked, self.head)
 
     @torch.inference_mode()
-    def sample_frames(
-        self,
-        buffer: Tensor,
-        start: int,
-        condition_for: Callable[[int, int], Tensor | None],
-        window: int,
-        hop: int,
-        capacity: int,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-        stop_at_eos: bool = False,
-    ) -> Tensor:
+    def sample_frames(self, buffer: Tensor, start: int, condition_for: Callable[[int, int], Tensor | None],
+                      window: int, hop: int, capacity: int, *, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None, generator: torch.Generator | None = None,
+                      stop_at_eos: bool = False) -> Tensor:
         """Fill ``buffer[:, :, start:]`` in place, one step (every level, delayed) at a time.
 
         Same contract as the flat layout's ``sample_frames``; needs ``window >= Q`` so that one window

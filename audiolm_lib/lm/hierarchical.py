@@ -56,6 +56,11 @@ class HierarchicalAcoustic(nn.Module):
     def num_quantizers(self) -> int:
         return self.num_coarse + self.num_fine
 
+    def describe(self) -> str:
+        """One line for ``audiolm info``: how the levels are generated."""
+        return (f"coarse + fine stages: coarse levels 1-{self.num_coarse} given semantic tokens, fine levels "
+                f"{self.num_coarse + 1}-{self.num_quantizers} given the coarse ones")
+
     def compatibility_problems(self) -> list[str]:
         coarse, fine = self.coarse_lm.config, self.fine_lm.config
         problems = []

@@ -123,21 +123,10 @@ class MultiScaleLM(FramewiseLM):
 
     # ------------------------------------------------------------------------------------ sampling
     @torch.inference_mode()
-    def sample_frames(
-        self,
-        buffer: Tensor,
-        start: int,
-        condition_for: Callable[[int, int], Tensor | None],
-        window: int,
-        hop: int,
-        capacity: int,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-        stop_at_eos: bool = False,
-    ) -> Tensor:
+    def sample_frames(self, buffer: Tensor, start: int, condition_for: Callable[[int, int], Tensor | None],
+                      window: int, hop: int, capacity: int, *, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None, generator: torch.Generator | None = None,
+                      stop_at_eos: bool = False) -> Tensor:
         """Fill ``buffer[:, :, start:]`` in place, frame by frame (same contract as the flat layout).
 
         Args:

@@ -156,6 +156,13 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
     def num_quantizers(self) -> int:
         return self.config.num_quantizers
 
+    def describe(self) -> str:
+        """One line for ``audiolm info``: how the levels are generated."""
+        cfg = self.config
+        steps = [cfg.steps(q) for q in range(cfg.num_quantizers)]
+        return (f"parallel masked generator: all {cfg.num_quantizers} levels in {cfg.window_seconds:g} s windows, "
+                f"{sum(steps)} passes per window (level 1: {steps[0]}), {cfg.sampled_levels} sampled level(s)")
+
     def compatibility_problems(self) -> list[str]:
         return []
 

@@ -1,6 +1,6 @@
 """Choosing the next token from logits: temperature, top-k, top-p (nucleus), greedy, seeded generators.
 
-Also the sliding-window arithmetic shared by the three stages: a stage model is trained on crops of a
+Also the sliding-window arithmetic shared by the sequential stages: a stage model is trained on crops of a
 fixed length (the paper: 30 s semantic, 10 s coarse, 3 s fine), so generation longer than that keeps only
 the most recent context. :func:`window_start` says where the window begins.
 """

@@ -145,6 +145,11 @@ def _literal_layers(spec: str) -> list[tuple[int, int, int]]:
             return items if isinstance(node, ast.List) else tuple(items)
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
             left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Mult):  # "[(512,3,2)] * 10**9" must not build a billion-item list
+                count = right if isinstance(left, (list, tuple)) else left
+                items = left if isinstance(left, (list, tuple)) else right
+                if isinstance(items, (list, tuple)) and (not isinstance(count, int) or len(items) * count > 256):
+                    raise ValueError("more than 256 convolution layers")
             return left + right if isinstance(node.op, ast.Add) else left * right
         raise ValueError(f"unsupported expression in conv_feature_layers: {ast.dump(node)}")
 
@@ -274,7 +279,18 @@ def load_fairseq_hubert(path: str | os.PathLike):
         model_cfg = dict(to_plain(model_cfg.get("w2v_args") or {}).get("model", model_cfg), _name="hubert")
     _check_is_hubert(checkpoint, model_cfg, state, path)
     config = hubert_config_from_fairseq(model_cfg)
-    model = HubertModel(config)
+    from audiolm_lib.limits import LimitError, check_model_size
+    from audiolm_lib.safe_load import check_hf_model_config, offline_hub
+
+    check_hf_model_config(config.to_dict(), f"{path} (fairseq model config)")  # bounded before allocation
+    with offline_hub():
+        with torch.device("meta"):  # sized before any memory is allocated
+            parameters = sum(p.numel() for p in HubertModel(config).parameters())
+        try:
+            check_model_size(parameters, f"{path} (fairseq model config)")
+        except LimitError as exc:
+            raise CheckpointError(str(exc)) from None
+        model = HubertModel(config)
     mapped = {}
     for key, tensor in state.items():
         if not isinstance(tensor, torch.Tensor):

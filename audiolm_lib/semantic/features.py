@@ -2,7 +2,7 @@
 
 Every extractor is an ``nn.Module`` mapping ``Tensor[B, 1, T]`` audio at ``sample_rate`` to
 ``Tensor[B, F, D]`` features at ``frame_rate`` Hz. The spectral baselines default to 16 kHz and a hop of
-320 samples (50 Hz), so their frames align 1:1 with the SoundStream codec's frames: ``F = ceil(T / 320)``.
+320 samples (50 Hz), so their frames align 1:1 with the codecs' 50 Hz frames: ``F = ceil(T / 320)``.
 They are HuBERT's iteration-0 targets (13 MFCCs + deltas + delta-deltas = 39 dims).
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from audiolm_lib import measures
 
 SPECTRAL_KINDS = ("mfcc", "logmel")
 LEARNED_KINDS = ("hubert", "w2v-bert")
@@ -93,17 +95,9 @@ class FeatureExtractor(nn.Module):
 
 # --------------------------------------------------------------------------------------------- spectral
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float, f_max: float) -> torch.Tensor:
-    """HTK-mel triangular filters, ``Tensor[n_fft // 2 + 1, n_mels]`` (power spectrum @ fb = mel energies)."""
-    def hz_to_mel(hz):
-        return 2595.0 * math.log10(1.0 + hz / 700.0)
-
-    mel_points = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64)
-    hz_points = 700.0 * (10.0 ** (mel_points / 2595.0) - 1.0)
-    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)[:, None]
-    lower, center, upper = hz_points[:-2], hz_points[1:-1], hz_points[2:]
-    rising = (freqs - lower) / (center - lower)
-    falling = (upper - freqs) / (upper - center)
-    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+    """HTK-mel triangular filters (peak 1), ``Tensor[n_fft // 2 + 1, n_mels]`` (power spectrum @ fb = mel energies):
+    :func:`audiolm_lib.measures.mel_filterbank` as the MFCC / log-mel features were fitted with."""
+    return measures.mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, htk=True, norm=None).T
 
 
 def dct_matrix(n_input: int, n_output: int) -> torch.Tensor:
@@ -201,7 +195,7 @@ class HubertFeatures(FeatureExtractor):
         if config.model_config is None and model is None:
             raise ValueError("HubertFeatures needs a model or FeatureConfig.model_config")
         if model is None:
-            model = HubertModel(HubertConfig.from_dict(config.model_config))
+            model = _build_hf_model(HubertModel, HubertConfig, config.model_config, "HuBERT model_config")
         if len(model.encoder.layers) != config.layer:
             _truncate_layers(model, config.layer, len(model.encoder.layers), "this HuBERT model")
         self.model = model.eval()
@@ -223,15 +217,17 @@ class HubertFeatures(FeatureExtractor):
         path = Path(path)
         normalize = False
         if path.is_dir():
-            from transformers import HubertModel
-
-            from audiolm_lib.safe_load import check_hf_directory
+            from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
             if not (path / "config.json").exists():
                 raise CheckpointError(f"{path} has no config.json: not a Hugging Face model directory")
-            check_hf_directory(path, "HuBERT model")
+            check_hf_directory(path, "HuBERT model")  # before the (slow) transformers import
+            from transformers import HubertConfig, HubertModel
+
+            _check_folder_model_size(HubertModel, HubertConfig, path)
             try:
-                model = HubertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+                with offline_hub():
+                    model = HubertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
             except (OSError, ValueError) as exc:
                 raise CheckpointError(f"cannot load a HuBERT model from {path}: {exc}") from exc
             normalize = _hf_normalize_flag(path)
@@ -284,7 +280,8 @@ class W2VBertFeatures(FeatureExtractor):
         if model is None:
             if config.model_config is None:
                 raise ValueError("W2VBertFeatures needs a model or FeatureConfig.model_config")
-            model = Wav2Vec2BertModel(Wav2Vec2BertConfig.from_dict(config.model_config))
+            model = _build_hf_model(Wav2Vec2BertModel, Wav2Vec2BertConfig, config.model_config,
+                                    "w2v-BERT model_config")
         if len(model.encoder.layers) != config.layer:
             _truncate_layers(model, config.layer, len(model.encoder.layers), "this w2v-BERT model")
         self.model = model.eval()
@@ -294,18 +291,22 @@ class W2VBertFeatures(FeatureExtractor):
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, layer: int) -> "W2VBertFeatures":
-        from transformers import Wav2Vec2BertModel
-
         from audiolm_lib.serialization import CheckpointError
 
         path = Path(path)
         if not path.is_dir() or not (path / "config.json").exists():
             raise CheckpointError(f"w2v-BERT needs a local Hugging Face model directory with config.json, got {path}")
-        from audiolm_lib.safe_load import check_hf_directory
+        from audiolm_lib.safe_load import check_hf_directory, offline_hub
 
-        check_hf_directory(path, "w2v-BERT model")
+        check_hf_directory(path, "w2v-BERT model")  # before the (slow) transformers import
+        from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+        _check_folder_model_size(Wav2Vec2BertModel, Wav2Vec2BertConfig, path)
+
         try:
-            model = Wav2Vec2BertModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+            with offline_hub():
+                model = Wav2Vec2BertModel.from_pretrained(str(path), local_files_only=True,
+                                                          use_safetensors=True)
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"cannot load a w2v-BERT model from {path}: {exc}") from exc
         _truncate_layers(model, layer, len(model.encoder.layers), f"the w2v-BERT model in {path}")
@@ -366,15 +367,40 @@ def _json_config(hf_config) -> dict:
     return json.loads(hf_config.to_json_string(use_diff=False))
 
 
+def _build_hf_model(model_class, config_class, model_config: dict, source: str) -> nn.Module:
+    """A transformers model from a stored config dict, once :func:`~audiolm_lib.safe_load.check_hf_model_config`
+    passed (nothing fetched, sizes bounded), with the hub offline while it is built."""
+    from audiolm_lib.safe_load import check_hf_model_config, check_hf_model_size, offline_hub
+
+    check_hf_model_config(model_config, source)
+    with offline_hub():
+        config = config_class.from_dict(model_config)
+    if torch.get_default_device().type != "meta":  # (already sized when probed on meta)
+        check_hf_model_size(model_class, config, source)
+    with offline_hub():
+        return model_class(config)
+
+
+def _check_folder_model_size(model_class, config_class, directory: Path) -> None:
+    """A Hugging Face folder's model, sized on the meta device from its (already checked) config.json."""
+    from audiolm_lib.inputs import read_json
+    from audiolm_lib.safe_load import check_hf_model_size, offline_hub
+
+    with offline_hub():
+        config = config_class.from_dict(read_json(directory / "config.json", "model config", inside=directory))
+    check_hf_model_size(model_class, config, str(directory / "config.json"))
+
+
 def _hf_normalize_flag(directory: Path) -> bool:
-    import json
+    from audiolm_lib.inputs import InputFileError, read_json
 
     preprocessor = directory / "preprocessor_config.json"
     if preprocessor.exists():
         try:
-            return bool(json.loads(preprocessor.read_text(encoding="utf-8")).get("do_normalize", False))
-        except json.JSONDecodeError:
+            found = read_json(preprocessor, "preprocessor config", inside=directory)
+        except InputFileError:
             return False
+        return bool(found.get("do_normalize", False)) if isinstance(found, dict) else False
     return False
 
 

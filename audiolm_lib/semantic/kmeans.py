@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -15,9 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiolm_lib.inputs import InputFileError, check_input_file, read_json
+from audiolm_lib.limits import check_bounds
 from audiolm_lib.serialization import CheckpointError, atomic_write, atomic_write_text
 
 KMEANS_FORMAT = "audiolm_lib.kmeans"
+MIN_FRAMES_PER_CLUSTER = 10  # fewer frames per cluster than this: fitted, with a warning
 
 
 class KMeans(nn.Module):
@@ -32,6 +36,8 @@ class KMeans(nn.Module):
         centroids = torch.as_tensor(np.asarray(centroids) if not isinstance(centroids, torch.Tensor) else centroids).float()
         if tuple(centroids.shape) != (num_clusters, dim):
             raise ValueError(f"centroids have shape {tuple(centroids.shape)}, expected ({num_clusters}, {dim})")
+        if not centroids.is_meta and not bool(torch.isfinite(centroids).all()):
+            raise ValueError("k-means centroids hold NaN or Inf values")
         self.register_buffer("centroids", centroids.contiguous())
 
     @property
@@ -80,11 +86,26 @@ class KMeans(nn.Module):
         if not path.exists():
             raise CheckpointError(f"k-means centroids not found: {path}")
         try:
+            check_input_file(path, "k-means centroids")
+            with open(path, "rb") as handle:  # shape and dtype from the .npy header, before any allocation
+                from numpy.lib import format as npy
+
+                version = npy.read_magic(handle)
+                read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = read(handle)
+            if len(shape) != 2 or dtype.kind != "f" or dtype.hasobject:
+                raise CheckpointError(f"{path}: expected a float array [num_clusters, dim], got {dtype} {shape}")
+            check_bounds({"num_clusters": shape[0], "feature_dim": shape[1]}, str(path))
+            if shape[0] * shape[1] * dtype.itemsize > path.stat().st_size:
+                raise CheckpointError(f"cannot read k-means centroids {path}: its header claims {shape}, more than "
+                                      "the file holds (truncated?)")
             array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError) as exc:  # InputFileError and LimitError are ValueErrors
             raise CheckpointError(f"cannot read k-means centroids {path} (truncated or not a .npy?): {exc}") from exc
         if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
             raise CheckpointError(f"{path}: expected a float array [num_clusters, dim], got {array.dtype} {array.shape}")
+        if not np.isfinite(array.astype(np.float32)).all():
+            raise CheckpointError(f"{path}: the k-means centroids hold NaN or Inf values")
         header_path = path.with_suffix(".json")
         if header_path.exists():
             header = read_header(path)
@@ -97,10 +118,10 @@ class KMeans(nn.Module):
 def read_header(path: str | os.PathLike) -> dict:
     header_path = Path(path).with_suffix(".json")
     try:
-        header = json.loads(header_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        header = read_json(header_path, "k-means header")
+    except (OSError, InputFileError) as exc:
         raise CheckpointError(f"cannot read k-means header {header_path}: {exc}") from exc
-    if header.get("format") != KMEANS_FORMAT:
+    if not isinstance(header, dict) or header.get("format") != KMEANS_FORMAT:
         raise CheckpointError(f"{header_path} is not an audiolm_lib k-means header")
     return header
 
@@ -137,6 +158,7 @@ def fit_kmeans(
     seed: int = 0,
     use_faiss: bool | None = None,
     progress: bool = True,
+    total_frames: int | None = None,
 ) -> KMeans:
     """Fit k-means on a stream of ``Tensor[N_i, D]`` feature blocks.
 
@@ -146,6 +168,10 @@ def fit_kmeans(
         batch_frames: frames per MiniBatchKMeans step (raised to ``3 * K`` so k-means++ init has room).
         max_frames: stop after this many frames (sklearn) / reservoir size (faiss).
         use_faiss: ``None`` = use faiss when installed.
+        total_frames: how many frames ``features`` will yield, if known (the progress bar's total).
+
+    Fewer than :data:`MIN_FRAMES_PER_CLUSTER` frames per cluster is fitted, with a warning (many clusters end up
+    unused or fitted to a handful of frames); fewer frames than clusters is an error.
 
     Returns:
         :class:`KMeans` with ``Tensor[K, D]`` centroids.
@@ -160,14 +186,17 @@ def fit_kmeans(
         except ImportError:
             use_faiss = False
     batch_frames = max(batch_frames, 3 * num_clusters)
-    bar = tqdm(total=max_frames, unit="frame", desc="k-means", disable=not progress, leave=False)
+    total = None if total_frames is None else min(int(total_frames), max_frames)
+    bar = tqdm(total=total, unit="frame", desc="k-means", disable=not progress, leave=False)
     try:
-        if use_faiss:
-            centroids = _fit_faiss(features, num_clusters, batch_frames, max_frames, seed, bar)
-        else:
-            centroids = _fit_sklearn(features, num_clusters, batch_frames, max_frames, seed, bar)
+        fit = _fit_faiss if use_faiss else _fit_sklearn
+        centroids, seen = fit(features, num_clusters, batch_frames, max_frames, seed, bar)
     finally:
         bar.close()
+    if seen < MIN_FRAMES_PER_CLUSTER * num_clusters:
+        warnings.warn(f"k-means fitted {num_clusters} clusters on only {seen} frames ({seen / num_clusters:.1f} per "
+                      f"cluster; at least {MIN_FRAMES_PER_CLUSTER} per cluster is advisable): expect unused or noisy "
+                      "clusters; give more audio or fewer clusters", stacklevel=2)
     return KMeans(centroids.shape[0], centroids.shape[1], torch.from_numpy(np.ascontiguousarray(centroids, np.float32)))
 
 
@@ -189,7 +218,7 @@ def _fit_sklearn(stream, num_clusters, batch_frames, max_frames, seed, bar) -> n
             break
     if not fitted:
         raise ValueError("no feature frames to fit k-means on (no audio, or every file too short)")
-    return model.cluster_centers_
+    return model.cluster_centers_, seen
 
 
 def _fit_faiss(stream, num_clusters, batch_frames, max_frames, seed, bar) -> np.ndarray:
@@ -218,7 +247,7 @@ def _fit_faiss(stream, num_clusters, batch_frames, max_frames, seed, bar) -> np.
         raise ValueError(f"only {sample.shape[0]} feature frames to fit {num_clusters} clusters")
     kmeans = faiss.Kmeans(sample.shape[1], num_clusters, niter=50, seed=seed, verbose=False)
     kmeans.train(sample)
-    return kmeans.centroids
+    return kmeans.centroids, seen
 
 
 # --------------------------------------------------------------------------------------------- dedupe

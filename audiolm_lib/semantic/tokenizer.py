@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from audiolm_lib.audio import AudioError, load_audio
+from audiolm_lib.audio import AudioError, audio_info, load_audio
 from audiolm_lib.semantic.features import (
     FeatureConfig,
     FeatureExtractor,
@@ -197,6 +197,15 @@ def feature_stream(extractor: FeatureExtractor, files: Iterable[Path], chunk_sec
                 yield extractor(piece[None].to(device))[0].cpu()
 
 
+def expected_frames(files: Iterable[Path], frame_rate: float) -> int:
+    """About how many feature frames ``files`` make at ``frame_rate`` (from the headers; nothing is decoded)."""
+    total = 0
+    for path in files:
+        frames, rate = audio_info(path)
+        total += int(frames / rate * frame_rate)
+    return total
+
+
 def fit_tokenizer(
     audio: str | os.PathLike | Sequence[str | os.PathLike],
     features: str | FeatureConfig | FeatureExtractor = "mfcc",
@@ -238,5 +247,5 @@ def fit_tokenizer(
     files = list_audio_files(audio)
     stream = feature_stream(extractor, files, chunk_seconds, device, progress)
     kmeans = fit_kmeans(stream, num_clusters, batch_frames=batch_frames, max_frames=max_frames, seed=seed,
-                        progress=progress)
+                        progress=progress, total_frames=expected_frames(files, extractor.frame_rate))
     return SemanticTokenizer.from_features(extractor.cpu(), kmeans)

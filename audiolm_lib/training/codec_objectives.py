@@ -29,14 +29,14 @@ from audiolm_lib.codecs.losses import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from audiolm_lib.training.codec_trainer import CodecTrainConfig
+    from audiolm_lib.training.codec_config import CodecTrainConfig
 
 
 class SpectralObjective:
     """Losses of a :class:`~audiolm_lib.codecs.spectral.SpectralCodec` on the STFT grid."""
 
     def __init__(self, config: "CodecTrainConfig", model: torch.nn.Module, dist):
-        from audiolm_lib.codecs.losses import mel_filterbank
+        from audiolm_lib.measures import mel_filterbank
 
         self.config = config
         self.floor = math.log(model.config.magnitude_floor)

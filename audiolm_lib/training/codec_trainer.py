@@ -9,125 +9,28 @@ family is ``config.arch``; what it minimises is its objective (:mod:`audiolm_lib
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from audiolm_lib.audio import AudioError, load_audio
-from audiolm_lib.codecs.discriminators import DiscriminatorConfig, SpectrogramDiscriminatorConfig
-from audiolm_lib.codecs.losses import mel_distance, si_sdr
-from audiolm_lib.codecs.soundstream import SoundStream, SoundStreamConfig
-from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
-from audiolm_lib.serialization import config_from_dict, config_to_dict
+from audiolm_lib.measures import mel_distance, si_sdr
+from audiolm_lib.serialization import check_buildable, config_from_dict, config_to_dict
+from audiolm_lib.training.codec_config import CODEC_MODELS, CodecTrainConfig  # noqa: F401  (re-exported)
 from audiolm_lib.training.codec_objectives import SpectralObjective, WaveformObjective
-from audiolm_lib.training.distributed import any_rank, barrier, setup_distributed, wrap_ddp
+from audiolm_lib.training.distributed import barrier, setup_distributed, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger
-from audiolm_lib.training.schedule import warmup_cosine
+from audiolm_lib.training.loop import run_loop
+from audiolm_lib.training.schedule import due, warmup_cosine
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, save_training_state
 
+CODEC_OBJECTIVES = {"soundstream": WaveformObjective, "spectral": SpectralObjective}
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 # arch -> (model class, the CodecTrainConfig field holding its config, objective)
-CODEC_ARCHS = {
-    "soundstream": (SoundStream, "codec", WaveformObjective),
-    "spectral": (SpectralCodec, "spectral", SpectralObjective),
-}
-
-
-@dataclass
-class CodecTrainConfig:
-    """Everything a codec training run needs besides the data and the output folder.
-
-    Loss weights are the balancer's shares of the generator-output gradient (EnCodec: time 0.1,
-    frequency 1, adversarial 3, feature matching 3); without the balancer they multiply the losses.
-    The time-domain weight defaults to 1.0, not EnCodec's 0.1: in short small-batch runs the waveform
-    (and SI-SDR) only started to be learned with the larger share.
-    ``adversarial_start_step``: train on reconstruction only before this step (stabilises early GAN).
-    ``eval_fraction``: share of files held out for SI-SDR / mel-distance evaluation (at least one file
-    when there are two or more; with one file, evaluation uses fixed segments of it).
-    ``arch``: "spectral" (the default, its config in ``spectral``; see BENCHMARKS.md for why) or "soundstream" (the
-    paper baseline, its config in ``codec``, waveform losses; the loss weights below apply to it). "spectral":
-    STFT-grid losses ``weight_magnitude`` (log-magnitude L1), ``weight_convergence`` (spectral convergence),
-    ``weight_mel`` (log-mel L1 over ``spectral_mel_bands`` bands), and ``weight_phase`` / ``weight_complex`` with a
-    learned phase). ``spectral_adversarial``: also a multi-band discriminator on the log-magnitude
-    (``spectrogram_discriminator``), its hinge loss and feature matching weighted by ``weight_adversarial`` /
-    ``weight_feature`` (no balancer: set them in proportion to the reconstruction weights, e.g. 0.1 / 0.2).
-    ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training time in this run; a
-    ``--resume`` continues to ``steps``.
-    ``init_from``: a codec folder (same architecture) whose weights start the run; with ``train_decoder_only``
-    the encoder and codebooks stay frozen, so the codes -- and language models trained on them -- stay valid
-    while the decoder improves.
-    """
-
-    arch: str = "spectral"
-    codec: SoundStreamConfig = field(default_factory=SoundStreamConfig)
-    spectral: SpectralCodecConfig = field(default_factory=SpectralCodecConfig)
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    spectrogram_discriminator: SpectrogramDiscriminatorConfig = field(default_factory=SpectrogramDiscriminatorConfig)
-    steps: int = 20000
-    batch_size: int = 8
-    segment_seconds: float = 1.0
-    lr: float = 3e-4
-    discriminator_lr: float = 3e-4
-    betas: tuple[float, float] = (0.5, 0.9)
-    warmup_steps: int = 500
-    min_lr_ratio: float = 0.1
-    grad_clip: float = 10.0
-    use_balancer: bool = True
-    weight_time: float = 1.0
-    weight_stft: float = 1.0
-    weight_mel: float = 1.0
-    weight_adversarial: float = 3.0
-    weight_feature: float = 3.0
-    commitment_weight: float = 1.0
-    weight_magnitude: float = 1.0
-    weight_convergence: float = 1.0
-    weight_phase: float = 1.0
-    weight_complex: float = 1.0
-    spectral_mel_bands: int = 80
-    spectral_adversarial: bool = False
-    adversarial_start_step: int = 0
-    stft_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)
-    mel_fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256)
-    ema_decay: float = 0.999
-    ema_warmup_steps: int = 100
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    eval_every: int = 500
-    eval_segments: int = 8
-    eval_fraction: float = 0.1
-    seed: int = 0
-    device: str | None = None
-    budget_minutes: float | None = None
-    init_from: str | None = None
-    train_decoder_only: bool = False
-
-    def __post_init__(self) -> None:
-        if self.arch not in CODEC_ARCHS:
-            raise ValueError(f"CodecTrainConfig.arch must be one of {sorted(CODEC_ARCHS)}, got {self.arch!r}")
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "eval_every", "eval_segments"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"CodecTrainConfig.{name} must be positive, got {getattr(self, name)}")
-        if self.segment_seconds <= 0:
-            raise ValueError(f"CodecTrainConfig.segment_seconds must be positive, got {self.segment_seconds}")
-        # crops must hold whole codec frames, or the reconstruction and the input differ in length
-        model_config = self.model_config
-        hop = int(getattr(model_config, "hop_length", 0) or math.prod(model_config.strides))
-        samples = self.segment_seconds * self.model_config.sample_rate
-        if abs(samples - round(samples)) > 1e-6 or round(samples) % hop:
-            raise ValueError(
-                f"CodecTrainConfig.segment_seconds={self.segment_seconds} is {samples:g} samples, not a whole number "
-                f"of {hop}-sample codec frames; use a multiple of {hop / self.model_config.sample_rate:g} s"
-            )
-
-    @property
-    def model_config(self):
-        """The config of the codec being trained (``codec`` or ``spectral``, by ``arch``)."""
-        return getattr(self, CODEC_ARCHS[self.arch][1])
+CODEC_ARCHS = {arch: (model_cls, field_name, CODEC_OBJECTIVES[arch])
+               for arch, (model_cls, field_name) in CODEC_MODELS.items()}
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -207,7 +110,7 @@ class CodecTrainer:
         torch.manual_seed(config.seed)
         model_class, _, objective_class = CODEC_ARCHS[config.arch]
         model_config = config.model_config
-
+        check_buildable(model_class, model_config, "codec model config")  # sized before allocation
         files = resolve_audio_files(audio_files)
         waves = _load_waves(files, model_config.sample_rate)
         num_eval = min(len(files) - 1, max(1, round(len(files) * config.eval_fraction))) if len(files) > 1 else 0
@@ -305,40 +208,34 @@ class CodecTrainer:
         results = {}
         for levels in sorted({max(1, levels_total // 3), levels_total}):
             audio = model.decode(model.encode(wave, num_levels=levels))[..., :wave.shape[-1]]
-            results[f"si_sdr_q{levels}"] = float(si_sdr(audio, wave).mean())
-            results[f"mel_distance_q{levels}"] = float(mel_distance(audio, wave, self.config.model_config.sample_rate))
+            results[f"si_sdr_q{levels}"] = float(si_sdr(wave, audio).mean())
+            results[f"mel_distance_q{levels}"] = float(mel_distance(wave, audio, self.config.model_config.sample_rate).mean())
         return results
 
     # -------------------------------------------------------------------------------------- loop
+    def _counted_step(self) -> dict[str, float]:
+        stats = self.train_step()
+        self.step += 1
+        if not all(math.isfinite(v) for v in stats.values()):
+            raise FloatingPointError(f"non-finite loss at step {self.step}: {stats}")
+        return stats
+
+    def _periodic(self, step: int, stats: dict[str, float], bar) -> bool:
+        if due(step, self.config.log_every):
+            self.logger.log(step, **stats)
+            bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in stats.items() if k.startswith("loss_")})
+        if due(step, self.config.eval_every) and self.dist.is_main:
+            self.logger.log(step, split="eval", **self.evaluate())
+        return False
+
     def fit(self, progress: bool = True) -> Path:
         """Train to ``config.steps`` or ``config.budget_minutes``; export the EMA codec to ``out_dir/codec``."""
-        from tqdm.auto import tqdm
-
         config = self.config
-        if self.step == 0 and self.dist.is_main and config.eval_every < 10**9:
+        if self.step == 0 and self.dist.is_main and config.eval_every is not None:
             self.logger.log(0, split="eval", **self.evaluate())
-        bar = tqdm(total=config.steps, initial=self.step, desc="codec", disable=not (progress and self.dist.is_main))
-        started = time.monotonic()
-        budget_seconds = None if config.budget_minutes is None else 60.0 * config.budget_minutes
-        while self.step < config.steps:
-            stats = self.train_step()
-            self.step += 1
-            bar.update(1)
-            if not all(math.isfinite(v) for v in stats.values()):
-                raise FloatingPointError(f"non-finite loss at step {self.step}: {stats}")
-            if self.step % config.log_every == 0:
-                self.logger.log(self.step, **stats)
-                shown = {k.removeprefix("loss_"): f"{v:.3f}" for k, v in stats.items() if k.startswith("loss_")}
-                bar.set_postfix(shown)
-            if self.step % config.eval_every == 0 and self.dist.is_main:
-                self.logger.log(self.step, split="eval", **self.evaluate())
-            # every rank must agree, or one would wait forever in the next all-reduce
-            out_of_time = any_rank(budget_seconds is not None and time.monotonic() - started >= budget_seconds, self.dist)
-            if self.step % config.checkpoint_every == 0 or self.step == config.steps or out_of_time:
-                self.save()
-            if out_of_time:
-                break
-        bar.close()
+        run_loop(step=self._counted_step, periodic=self._periodic, checkpoint=self.save, current=lambda: self.step,
+                 stop=config.steps, total=config.steps, checkpoint_every=config.checkpoint_every,
+                 budget_minutes=config.budget_minutes, dist=self.dist, desc="codec", progress=progress)
         export = self.out_dir / "codec"
         if self.dist.is_main:
             self.ema.shadow.save_pretrained(export)
@@ -354,6 +251,9 @@ def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, 
     Writes ``out_dir/step_*.safetensors`` checkpoints and metrics; with ``resume`` continues exactly from the newest
     checkpoint in ``out_dir``. Returns ``out_dir/codec`` (the exported EMA generator).
     """
+    if not resume and latest_checkpoint(out_dir) is not None:  # as train_stage: never prune another run's steps
+        raise ValueError(f"{out_dir} already holds training checkpoints: pass resume (--resume) to continue, "
+                         "or choose an empty output directory")
     trainer = CodecTrainer(config, audio_files, Path(out_dir))
     if resume:
         newest = latest_checkpoint(trainer.out_dir)

@@ -1,17 +1,14 @@
-"""Random crops of cached tokens for the three stages, drawn by a seeded, resumable, DDP-aware sampler.
+"""Random crops of cached tokens for the stages, drawn by a seeded, resumable, DDP-aware sampler.
 
 Works on anything with the ``TokenCache`` interface: ``len(cache)``, ``cache[i] -> {"semantic": LongTensor[S],
 "acoustic": LongTensor[Q, F], ...}``, ``cache.lengths()`` (acoustic frames per item) and the attributes
 ``semantic_rate`` / ``acoustic_rate`` (tokens per second).
 
-Batches per stage (names match the stage models' ``forward`` arguments):
-
-- semantic: ``{"semantic": LongTensor[B, S]}``
-- coarse:   ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}``  (the same stretch of time)
-- fine:     ``{"coarse": LongTensor[B, Qc, F], "fine": LongTensor[B, Qf, F]}``
-- parallel: ``{"semantic": LongTensor[B, S], "codes": LongTensor[B, Q, F]}``  (every level the model fills),
-  plus ``"prompt_frames": LongTensor[B]`` when ``CropSpec.prompt_elsewhere > 0``
-  (:mod:`audiolm_lib.training.prompt_crops`: prompts from another segment of the same item)
+Batches per stage: the keys of its :attr:`~audiolm_lib.training.stages.StageKind.batch_keys` (names match the
+stage models' ``forward`` arguments), e.g. ``{"semantic": LongTensor[B, S], "coarse": LongTensor[B, Qc, F]}`` for
+the coarse stage (the same stretch of time), ``{"semantic": [B, S], "codes": [B, Q, F]}`` for the parallel model.
+The parallel stage's batch also holds ``"prompt_frames": LongTensor[B]`` when ``CropSpec.prompt_elsewhere > 0``
+(:mod:`audiolm_lib.training.prompt_crops`: prompts from another segment of the same item).
 
 Short items: items shorter than ``min_seconds`` are skipped; a batch is cropped to the configured length or to
 the shortest item in it, whichever is shorter. Nothing is padded, so the models need no padding mask and every
@@ -24,16 +21,15 @@ counter, identical on every rank, and a resumed run sees exactly the batches an 
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
 import torch
 
-STAGES = ("semantic", "coarse", "fine", "parallel")
-# AudioLM (Borsos et al. 2022, sec. 5): training crops of 30 s (semantic), 10 s (coarse) and 3 s (fine);
-# SoundStorm (Borsos et al. 2023): 30 s for the parallel acoustic model
-PAPER_CROP_SECONDS = {"semantic": 30.0, "coarse": 10.0, "fine": 3.0, "parallel": 30.0}
+from audiolm_lib.training.crops import CropSpec, _item_seconds, _stack, crop_item  # noqa: F401  (re-exported)
+from audiolm_lib.training.prompt_crops import replace_prompts
+from audiolm_lib.training.stages import STAGE_KINDS, STAGES  # noqa: F401  (STAGES re-exported)
+
+PAPER_CROP_SECONDS = {name: kind.crop_seconds for name, kind in STAGE_KINDS.items()}
 
 
 class TokenSource(Protocol):
@@ -45,98 +41,6 @@ class TokenSource(Protocol):
     def __getitem__(self, index: int) -> dict[str, Any]: ...
 
     def lengths(self) -> list[int]: ...
-
-
-@dataclass(frozen=True)
-class CropSpec:
-    """What one stage's training example looks like.
-
-    Args:
-        stage: "semantic", "coarse", "fine" or "parallel".
-        seconds: crop length in seconds.
-        semantic_rate / acoustic_rate: tokens per second of the two token streams.
-        num_coarse: RVQ levels the coarse stage models (levels ``[0, num_coarse)``).
-        num_fine: RVQ levels the fine stage models (levels ``[num_coarse, num_coarse + num_fine)``).
-            The parallel stage takes levels ``[0, num_coarse + num_fine)``.
-        min_seconds: items shorter than this are skipped.
-        prompt_elsewhere: (parallel) share of examples whose acoustic prompt comes from another segment of the
-            same item (:mod:`audiolm_lib.training.prompt_crops`); 0: every crop is one stretch, as before.
-    """
-
-    stage: str
-    seconds: float
-    semantic_rate: float
-    acoustic_rate: float
-    num_coarse: int = 4
-    num_fine: int = 8
-    min_seconds: float = 1.0
-    prompt_elsewhere: float = 0.0
-
-    def __post_init__(self):
-        if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}; expected one of {STAGES}")
-        if self.seconds <= 0 or self.min_seconds < 0:
-            raise ValueError(f"crop seconds must be positive, got seconds={self.seconds}, min_seconds={self.min_seconds}")
-        if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
-            raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
-        if not 0.0 <= self.prompt_elsewhere <= 1.0 or (self.prompt_elsewhere and self.stage != "parallel"):
-            raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the parallel stage only, got "
-                             f"{self.prompt_elsewhere} for the {self.stage} stage")
-
-
-def _item_seconds(item: dict[str, Any], spec: CropSpec) -> float:
-    """Duration covered by the token streams this stage needs."""
-    durations = []
-    if spec.stage in ("semantic", "coarse", "parallel"):
-        durations.append(item["semantic"].shape[-1] / spec.semantic_rate)
-    if spec.stage in ("coarse", "fine", "parallel"):
-        durations.append(item["acoustic"].shape[-1] / spec.acoustic_rate)
-    return min(durations)
-
-
-def crop_item(item: dict[str, Any], spec: CropSpec, seconds: float, fraction: float) -> dict[str, torch.Tensor]:
-    """Crop ``seconds`` of aligned tokens out of one item.
-
-    ``fraction`` in ``[0, 1)`` picks the start among all valid starts (0 = the beginning). The acoustic and
-    semantic windows start at the same time, converted through the two rates.
-
-    Returns (per stage) ``semantic: LongTensor[S]``, ``coarse: LongTensor[Qc, F]``, ``fine: LongTensor[Qf, F]``,
-    ``codes: LongTensor[Qc + Qf, F]`` (parallel).
-    """
-    out: dict[str, torch.Tensor] = {}
-    if spec.stage == "semantic":
-        semantic = item["semantic"]
-        length = max(1, int(math.floor(seconds * spec.semantic_rate)))
-        start = int(fraction * (semantic.shape[-1] - length + 1))
-        out["semantic"] = semantic[start : start + length].long()
-        return out
-    acoustic = item["acoustic"]
-    needed = spec.num_coarse + (spec.num_fine if spec.stage in ("fine", "parallel") else 0)
-    if acoustic.dim() != 2 or acoustic.shape[0] < needed:
-        raise ValueError(
-            f"{spec.stage} stage needs acoustic codes of shape [Q >= {needed}, F], got {tuple(acoustic.shape)}"
-        )
-    frames = max(1, int(math.floor(seconds * spec.acoustic_rate)))
-    start = int(fraction * (acoustic.shape[-1] - frames + 1))
-    window = acoustic[:, start : start + frames].long()
-    if spec.stage == "parallel":
-        out["codes"] = window[:needed]
-    else:
-        out["coarse"] = window[: spec.num_coarse]
-    if spec.stage == "fine":
-        out["fine"] = window[spec.num_coarse : needed]
-        return out
-    semantic = item["semantic"]
-    tokens = max(1, int(math.floor(seconds * spec.semantic_rate)))
-    # same start time: the first semantic token at or after the first frame (as CoarseLM.semantic_index);
-    # clamped because the two streams may differ by a token at the end
-    sem_start = min(math.ceil(start * spec.semantic_rate / spec.acoustic_rate - 1e-6), semantic.shape[-1] - tokens)
-    out["semantic"] = semantic[max(0, sem_start) : max(0, sem_start) + tokens].long()
-    return out
-
-
-def _stack(crops: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {key: torch.stack([c[key] for c in crops]) for key in crops[0]}
 
 
 def _mix(*values: int) -> int:
@@ -216,8 +120,6 @@ class StageBatches:
             fraction = float(torch.rand((), generator=generator))
             crops.append(crop_item(item, self.spec, seconds, fraction))
         if self.spec.prompt_elsewhere:
-            from audiolm_lib.training.prompt_crops import replace_prompts
-
             return replace_prompts(crops, loaded, numbers, self.spec, seconds,
                                    lambda n: _mix(self.seed, self.rank, n, 2))
         return _stack(crops)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from audiolm_lib.atomic import append_line, atomic_write, atomic_write_text, read_lines
+from audiolm_lib.inputs import MAX_MANIFEST_BYTES, check_input_file, read_text
 
 
 class MetricsLogger:
@@ -29,7 +30,7 @@ class MetricsLogger:
         if not enabled:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        for path in [self.directory / "metrics.jsonl", *sorted(self.directory.glob("metrics_*.csv"))]:
+        for path in [self.directory / "metrics.jsonl", *_own_csv_files(self.directory)]:
             _drop_torn_tail(path)  # a later row must not be appended to a cut line
         if tensorboard:
             try:
@@ -92,7 +93,7 @@ def truncate_metrics(directory: str | os.PathLike, last_step: int) -> None:
     if jsonl.exists():
         kept = [line for line in read_lines(jsonl, _is_json_row, "metrics") if json.loads(line)["step"] <= last_step]
         atomic_write_text(jsonl, "".join(line + "\n" for line in kept))
-    for csv_path in directory.glob("metrics_*.csv"):
+    for csv_path in _own_csv_files(directory):
         lines = csv_path.read_text(encoding="utf-8", errors="replace").split("\n")
         if not lines or not lines[0].strip():
             continue
@@ -101,6 +102,21 @@ def truncate_metrics(directory: str | os.PathLike, last_step: int) -> None:
         rows = read_lines(csv_path, lambda line: _is_csv_row(line, header, step_column), "CSV metrics")[1:]
         kept = [row for row in rows if int(row.split(",")[step_column]) <= last_step]
         atomic_write_text(csv_path, "\n".join([header] + kept) + "\n")
+
+
+def _own_csv_files(directory: Path) -> list[Path]:
+    """The ``metrics_<split>.csv`` files this logger wrote (their header starts ``step,split,time``); a user's
+    ``metrics_summary.csv`` beside them is never cut or rewritten."""
+    own = []
+    for path in sorted(directory.glob("metrics_*.csv")):
+        try:
+            with open(check_input_file(path, "metrics CSV"), encoding="utf-8", errors="replace") as handle:
+                first = handle.readline(256)
+        except (OSError, ValueError):
+            continue
+        if first.startswith("step,split,time"):
+            own.append(path)
+    return own
 
 
 def _is_json_row(line: str) -> bool:
@@ -120,10 +136,10 @@ def _is_csv_row(line: str, header: str, step_column: int) -> bool:
 
 def _drop_torn_tail(path: Path) -> None:
     """Cut a log file back to its last complete line (atomically), warning that a torn line was removed."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         return
+    data = read_text(path, "metrics log", max_bytes=MAX_MANIFEST_BYTES, errors="surrogateescape").encode(
+        "utf-8", errors="surrogateescape")
     if not data or data.endswith(b"\n"):
         return
     cut = data.rfind(b"\n") + 1
@@ -136,6 +152,6 @@ def _csv_header(csv_path: Path) -> list[str] | None:
     """The column names of an existing, non-empty CSV file, else ``None``."""
     if not csv_path.exists():
         return None
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+    with open(check_input_file(csv_path, "metrics CSV"), newline="", encoding="utf-8") as handle:
         first = handle.readline().strip()
     return first.split(",") if first else None

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from audiolm_lib.training.data import CropSpec, _stack, crop_item
+from audiolm_lib.training.crops import CropSpec, _stack, crop_item
 
 
 def elsewhere_example(item: dict[str, Any], spec: CropSpec, seconds: float,

@@ -37,7 +37,9 @@ def load_state_file(path: str | os.PathLike) -> Any:
     """Read a file written by :func:`save_state_file`; :class:`CheckpointError` naming it if it is not one."""
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
+    from audiolm_lib.safe_load import check_regular_file
+
+    path = check_regular_file(path, "training state")  # a FIFO named step_*.safetensors would block the reader
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             header = (handle.metadata() or {}).get(_META_KEY)

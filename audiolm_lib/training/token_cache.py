@@ -18,22 +18,29 @@ the last finished shard and ends with the same cache as an uninterrupted one.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from audiolm_lib.atomic import append_line, read_lines
-from audiolm_lib.serialization import CheckpointError, atomic_write_text, class_path, config_to_dict
+from audiolm_lib.provenance import (  # noqa: F401  (component_identity re-exported)
+    component_identity,
+    describe_difference,
+    identity_summary,
+)
+from audiolm_lib.serialization import CheckpointError, atomic_write_text
+
+from audiolm_lib.training.cache_files import (check_header, open_shard_arrays, read_cache_json, read_index,
+                                              shard_folder)
 
 FORMAT_VERSION = 1
+
 HEADER_NAME = "header.json"
 BUILD_NAME = "build.json"
 ERRORS_NAME = "errors.jsonl"
@@ -41,80 +48,6 @@ SHARDS_DIR = "shards"
 TMP_PREFIX = ".tmp_"
 # a tokenizer fitted for this cache (``audiolm tokenize --tokenizer mfcc``) may sit in the folder before the build
 FOREIGN_ALLOWED = ("tokenizer",)
-
-
-# --------------------------------------------------------------------------------------------- identity
-def component_identity(component: Any, *, with_weights: bool = True) -> dict:
-    """What makes a tokenizer or codec produce the ids it does: class, config, rates, and a weights digest.
-
-    Two caches (or a cache and a model) agree only if these agree; the SHA-1 over parameters and buffers
-    catches two checkpoints of the same class and config.
-    """
-    identity: dict[str, Any] = {"class": class_path(type(component))}
-    config = getattr(component, "config", None)
-    if config is not None and dataclasses.is_dataclass(config):
-        identity["config"] = config_to_dict(config)
-    for name in ("sample_rate", "frame_rate", "hop_length", "num_quantizers", "codebook_size", "vocab_size"):
-        value = getattr(component, name, None)
-        if isinstance(value, (int, float)):
-            identity[name] = value
-    if with_weights and isinstance(component, torch.nn.Module):
-        digest = hashlib.sha1()
-        for key, tensor in sorted(component.state_dict().items()):
-            digest.update(key.encode("utf-8"))
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        identity["weights_sha1"] = digest.hexdigest()
-    return identity
-
-
-def identity_summary(identity: dict) -> dict:
-    """What a trained stage records of the tokenizer or codec its data came from: class, feature type
-    (tokenizers: ``mfcc``, ``logmel``, ``hubert`` ...) and weights digest."""
-    summary = {"class": identity.get("class"), "weights_sha1": identity.get("weights_sha1")}
-    features = (identity.get("config") or {}).get("features")
-    if isinstance(features, dict) and features.get("kind") is not None:
-        summary["features"] = features["kind"]
-    return summary
-
-
-def provenance_problems(components: dict[str, Any]) -> list[str]:
-    """Compare what each component was trained on (its ``trained_on`` record, see :attr:`TokenCache.provenance`)
-    with the ``semantic_tokenizer`` and ``codec`` among ``components``.
-
-    Another class or feature type (log-mel tokens fed to stages trained on MFCC tokens: same vocabulary and
-    rate, different meaning) is a problem, returned; the same kind with other weights (a re-fitted k-means, a
-    fine-tuned codec) is warned about.
-    """
-    import warnings
-
-    problems, live = [], {}
-    for name, part in components.items():
-        trained_on = getattr(part, "trained_on", None)
-        if not isinstance(trained_on, dict):
-            continue
-        for role in ("semantic_tokenizer", "codec"):
-            recorded, given = trained_on.get(role), components.get(role)
-            if not isinstance(recorded, dict) or given is None:
-                continue
-            if role not in live:
-                live[role] = identity_summary(component_identity(given))
-            current = live[role]
-            mismatched = [f"{role} {label}: {name} was trained on tokens of {recorded[key]!r}, this {role} is "
-                          f"{current[key]!r}" for key, label in (("class", "class"), ("features", "feature type"))
-                          if recorded.get(key) is not None and current.get(key) not in (None, recorded[key])]
-            problems += mismatched
-            if not mismatched and recorded.get("weights_sha1") not in (None, current.get("weights_sha1")):
-                kind = recorded.get("features") or str(recorded.get("class")).rpartition(".")[2]
-                warnings.warn(f"{name} was trained on tokens of another {role} (also {kind}, other weights): "
-                              "the ids may mean something else to it", stacklevel=3)
-    return problems
-
-
-def _describe_difference(what: str, stored: dict, current: dict) -> str:
-    if stored.get("class") != current.get("class"):
-        return f"{what}: cache built with {stored.get('class')}, given {current.get('class')}"
-    keys = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
-    return f"{what} ({current.get('class')}): {', '.join(keys)} differ"
 
 
 def _ids_dtype(vocab: int) -> np.dtype:
@@ -246,14 +179,13 @@ def _prepare_directory(out_dir: Path, build: dict) -> tuple[set[str], list[str]]
     build_path = out_dir / BUILD_NAME
     shards_dir = out_dir / SHARDS_DIR
     if build_path.exists():
-        try:
-            stored = json.loads(build_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{build_path} is corrupt ({exc}); delete {out_dir} and rebuild") from exc
+        stored = read_cache_json(build_path, out_dir, "token cache build record")
+        if not isinstance(stored, dict):
+            raise CheckpointError(f"{build_path} is corrupt; delete {out_dir} and rebuild")
         problems = []
         for key in ("tokenizer", "codec"):
             if stored.get(key) != build[key]:
-                problems.append(_describe_difference(key, stored.get(key) or {}, build[key]))
+                problems.append(describe_difference(key, stored.get(key) or {}, build[key]))
         for key in ("format_version", "manifests", "split", "shard_size"):
             if stored.get(key) != build[key]:
                 problems.append(f"{key}: cache has {stored.get(key)!r}, given {build[key]!r}")
@@ -343,11 +275,7 @@ def _write_shard(out_dir: Path, number: int, items: list[tuple[dict, np.ndarray,
 
 
 def _read_index(shard_dir: Path) -> list[dict]:
-    path = shard_dir / "index.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"token cache shard {shard_dir} is unreadable ({exc}); delete it to rebuild it") from exc
+    return read_index(shard_dir)
 
 
 def _print_summary(out_dir: Path, header: dict, reused: int, errors: list[dict]) -> None:
@@ -380,14 +308,12 @@ class TokenCache:
         if not header_path.exists():
             hint = " (an interrupted build? run build_token_cache again to resume it)" if (directory / BUILD_NAME).exists() else ""
             raise CheckpointError(f"{directory} is not a complete token cache: no {HEADER_NAME}{hint}")
-        try:
-            header = json.loads(header_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{header_path} is unreadable or corrupt: {exc}") from exc
+        header = read_cache_json(header_path, directory, "token cache header")  # regular, bounded: never blocks
         if not isinstance(header, dict) or not header.get("complete") or "shards" not in header:
             raise CheckpointError(f"{header_path} does not describe a complete token cache")
         if header.get("format_version") != FORMAT_VERSION:
             raise CheckpointError(f"{directory}: token cache format {header.get('format_version')}, expected {FORMAT_VERSION}")
+        check_header(header, header_path)  # sizes bounded, shard names the builder's own
         self.directory = directory
         self.header = header
         self.semantic_rate = float(header["semantic_rate"])
@@ -397,12 +323,14 @@ class TokenCache:
         self.semantic_vocab_size = int(header["semantic_vocab_size"])
         self._items: list[tuple[int, dict]] = []
         self._shard_dirs: list[Path] = []
+        self._shard_items: list[list[dict]] = []
         for number, shard in enumerate(header["shards"]):
-            shard_dir = directory / SHARDS_DIR / shard["name"]
+            shard_dir = shard_folder(directory / SHARDS_DIR, shard["name"])  # inside the cache, not a symlink out
             index = _read_index(shard_dir)
             if len(index) != shard["num_items"]:
                 raise CheckpointError(f"{shard_dir} holds {len(index)} items, header says {shard['num_items']}")
             self._shard_dirs.append(shard_dir)
+            self._shard_items.append(index)
             self._items.extend((number, item) for item in index)
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -432,13 +360,7 @@ class TokenCache:
     def _shard_arrays(self, shard: int) -> tuple[np.ndarray, np.ndarray]:
         if shard not in self._arrays:
             shard_dir = self._shard_dirs[shard]
-            try:
-                arrays = (np.load(shard_dir / "semantic.npy", mmap_mode="r"), np.load(shard_dir / "acoustic.npy", mmap_mode="r"))
-            except (OSError, ValueError) as exc:
-                raise CheckpointError(f"token cache shard {shard_dir} is unreadable ({exc}); rebuild the cache") from exc
-            if arrays[1].ndim != 2 or arrays[1].shape[1] != self.num_quantizers:
-                raise CheckpointError(f"{shard_dir}/acoustic.npy has shape {arrays[1].shape}, expected [F, {self.num_quantizers}]")
-            self._arrays[shard] = arrays
+            self._arrays[shard] = open_shard_arrays(shard_dir, self._shard_items[shard], self.num_quantizers)
         return self._arrays[shard]
 
     def __getstate__(self) -> dict:
@@ -485,7 +407,7 @@ class TokenCache:
             if self.header.get(key) != current:
                 raise CheckpointError(
                     f"token cache {self.directory} does not match this {key}: "
-                    + _describe_difference(key, self.header.get(key) or {}, current)
+                    + describe_difference(key, self.header.get(key) or {}, current)
                 )
 
     def __repr__(self) -> str:

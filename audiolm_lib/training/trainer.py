@@ -16,7 +16,6 @@ import json
 import math
 import os
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,57 +23,44 @@ import numpy as np
 import torch
 from torch import nn
 
-from audiolm_lib.serialization import CheckpointError, atomic_write_text, config_from_dict
+from audiolm_lib.datasets.splits import VALID_SPLITS, split_indices
+from audiolm_lib.serialization import CheckpointError, atomic_write_text, check_buildable, config_from_dict
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import CropSpec, StageBatches, _mix, validation_batches
 from audiolm_lib.training.distributed import DistInfo, any_rank, barrier, setup_distributed, unwrap, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger, truncate_metrics
-from audiolm_lib.training.schedule import warmup_cosine
+from audiolm_lib.training.loop import run_loop
+from audiolm_lib.training.schedule import due, warmup_cosine
+from audiolm_lib.training.stages import StageKind, stage_kind
 from audiolm_lib.training.state import latest_checkpoint, load_training_state, rng_state, save_training_state, set_rng_state
-
-STAGE_CLASSES = {  # stage -> (module, model class, config class)
-    "semantic": ("audiolm_lib.lm.stages", "SemanticLM", "SemanticLMConfig"),
-    "coarse": ("audiolm_lib.lm.stages", "CoarseLM", "CoarseLMConfig"),
-    "fine": ("audiolm_lib.lm.stages", "FineLM", "FineLMConfig"),
-    "parallel": ("audiolm_lib.lm.parallel", "ParallelAcousticLM", "ParallelAcousticLMConfig"),
-}
-VALID_SPLITS = ("valid", "validation", "val", "dev")
-
 
 # ------------------------------------------------------------------------------------------ model + data
 def build_stage_model(config: StageTrainConfig, cache: Any | None = None) -> nn.Module:
     """The stage model of ``config.stage``; model-config fields missing from ``config.model`` come from the cache."""
-    import importlib
-
-    module_name, model_name, config_name = STAGE_CLASSES[config.stage]
-    module = importlib.import_module(module_name)
-    model_cls, config_cls = getattr(module, model_name), getattr(module, config_name)
+    kind = stage_kind(config.stage)
+    model_cls, config_cls = kind.classes()
     fields = {f for f in config_cls.__dataclass_fields__}
     data = dict(config.model)
-    for key, value in _cache_model_fields(config.stage, cache).items():
+    for key, value in _cache_model_fields(kind, cache).items():
         if key in fields:
             data.setdefault(key, value)
-    if config.stage == "fine" and cache is not None and hasattr(cache, "num_quantizers"):
-        # the fine stage models every level above the coarse ones (paper: 12 = 4 + 8)
-        coarse_levels = int(data.get("num_coarse_quantizers", config_cls().num_coarse_quantizers))
-        if int(cache.num_quantizers) > coarse_levels:
-            data.setdefault("num_fine_quantizers", int(cache.num_quantizers) - coarse_levels)
-    if config.stage == "parallel" and cache is not None and hasattr(cache, "num_quantizers"):
-        data.setdefault("num_quantizers", int(cache.num_quantizers))  # SoundStorm fills every level
+    if kind.levels_from_cache is not None and cache is not None and hasattr(cache, "num_quantizers"):
+        kind.levels_from_cache(data, config_cls, cache)
     if config.crop_seconds is not None:
         data.setdefault("window_seconds", float(config.crop_seconds))  # generate with the context it was trained on
     model_config = config_from_dict(config_cls, data, source=f"{config.stage} model config")
+    check_buildable(model_cls, model_config, f"{config.stage} model config")  # sized before allocation
     return model_cls(model_config)
 
 
-def _cache_model_fields(stage: str, cache: Any | None) -> dict[str, Any]:
+def _cache_model_fields(kind: StageKind, cache: Any | None) -> dict[str, Any]:
     if cache is None:
         return {}
-    found = {name: getattr(cache, name) for name in ("semantic_rate", "acoustic_rate", "codebook_size",
-                                                      "semantic_vocab_size") if hasattr(cache, name)}
-    if stage == "semantic" and "semantic_vocab_size" in found:
-        found["vocab_size"] = found["semantic_vocab_size"]
+    found = {name: getattr(cache, name) for name in ("semantic_rate", "acoustic_rate", "codebook_size")
+             if hasattr(cache, name)}
+    if kind.semantic_vocab_field is not None and hasattr(cache, "semantic_vocab_size"):
+        found[kind.semantic_vocab_field] = cache.semantic_vocab_size
     return found
 
 
@@ -94,25 +80,11 @@ def check_cache_fits(model: nn.Module, cache: Any, stage: str) -> None:
             if not math.isclose(float(getattr(config, name)), float(getattr(cache, name)), rel_tol=1e-6):
                 raise ValueError(f"token cache has {name}={getattr(cache, name)} but the {stage} model expects "
                                  f"{getattr(config, name)}")
-    vocab = _model_attr(model, ("semantic_vocab_size",) if stage != "semantic" else ("vocab_size", "semantic_vocab_size"), None)
-    if stage != "fine" and vocab is not None and getattr(cache, "semantic_vocab_size", 0) > vocab:
+    field = stage_kind(stage).semantic_vocab_field
+    vocab = None if field is None else _model_attr(model, (field,), None)
+    if vocab is not None and getattr(cache, "semantic_vocab_size", 0) > vocab:
         raise ValueError(f"token cache has {cache.semantic_vocab_size} semantic tokens but the {stage} model's "
                          f"vocabulary holds only {vocab}")
-
-
-def split_indices(cache: Any) -> tuple[list[int], list[int]]:
-    """(train, validation) item indices by each item's ``split`` field (validation: valid/validation/val/dev)."""
-    if callable(getattr(cache, "indices", None)):  # TokenCache reads splits from its index, not the items
-        held_out = {name: set(cache.indices(name)) for name in VALID_SPLITS + ("test",)}
-        everything = list(cache.indices())
-    else:
-        splits = [str(cache[i].get("split")).lower() for i in range(len(cache))]
-        held_out = {name: {i for i, s in enumerate(splits) if s == name} for name in VALID_SPLITS + ("test",)}
-        everything = list(range(len(cache)))
-    valid_set = set().union(*(held_out[name] for name in VALID_SPLITS))
-    valid = [i for i in everything if i in valid_set]
-    train = [i for i in everything if i not in valid_set and i not in held_out["test"]]
-    return (train or everything), valid
 
 
 def open_token_cache(source: Any) -> Any:
@@ -166,7 +138,11 @@ class StageTrainer:
                              "or choose an empty output directory")
         self.cache = cache
         _seed_everything(config.seed)  # identical initial weights on every rank
-        self.model = (model if model is not None else build_stage_model(config, cache)).to(self.device)
+        if model is None:
+            model = build_stage_model(config, cache)
+            if config.init_from and not resume:  # a resume reads every weight from its checkpoint
+                _load_initial_weights(model, Path(config.init_from))
+        self.model = model.to(self.device)
         check_cache_fits(self.model, cache, config.stage)
         crop_seconds = config.crop_seconds or float(_model_attr(self.model, ("window_seconds",), config.resolved_crop_seconds))
         window_seconds = _model_attr(self.model, ("window_seconds",), None)
@@ -179,7 +155,7 @@ class StageTrainer:
             semantic_rate=float(_model_attr(self.model, ("semantic_rate",), getattr(cache, "semantic_rate", 50.0))),
             acoustic_rate=float(_model_attr(self.model, ("acoustic_rate",), getattr(cache, "acoustic_rate", 50.0))),
             num_coarse=int(_model_attr(self.model, ("num_coarse_quantizers", "num_quantizers"), 4)),
-            num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 8 if config.stage == "fine" else 0)),
+            num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 0)),
             min_seconds=min(config.min_crop_seconds, crop_seconds),
             prompt_elsewhere=config.prompt_elsewhere,
         )
@@ -201,8 +177,9 @@ class StageTrainer:
         self.ema = EMA(self.model, decay=config.ema_decay, warmup_steps=config.ema_warmup_steps)
         self.optimizer = torch.optim.AdamW(_param_groups(self.model, config.weight_decay), lr=config.lr,
                                            betas=tuple(config.betas))
-        self.scheduler = warmup_cosine(self.optimizer, config.warmup_steps, config.total_steps, config.min_lr_ratio)
+        self.scheduler = warmup_cosine(self.optimizer, config.warmup_steps, config.steps, config.min_lr_ratio)
         self.step = 0
+        self.logged_losses: list[float] = []  # the train losses logged by this process's train()
         # early stopping on the EMA validation loss: the best so far, its step, validations since
         self.best = {"loss": float("inf"), "step": 0, "stale": 0}
         if resume:
@@ -252,40 +229,32 @@ class StageTrainer:
 
     # -------------------------------------------------------------- loop
     def train(self, max_steps: int | None = None) -> Path:
-        """Train to ``config.total_steps`` (or stop after step ``max_steps``); returns ``out_dir / "model"``."""
-        from tqdm.auto import tqdm
-
+        """Train to ``config.steps`` (or stop after step ``max_steps``); returns ``out_dir / "model"``."""
         config = self.config
-        stop = config.total_steps if max_steps is None else min(config.total_steps, max_steps)
-        bar = tqdm(total=config.total_steps, initial=self.step, desc=f"train {config.stage}", unit="step",
-                   disable=not (config.progress and self.dist.is_main), dynamic_ncols=True)
-        started = time.monotonic()
-        budget = None if config.budget_minutes is None else 60.0 * config.budget_minutes
+        stop = config.steps if max_steps is None else min(config.steps, max_steps)
         try:
-            while self.step < stop:
-                stats = self.train_step()
-                step = self.step
-                if step % config.log_interval == 0 or step == config.total_steps:
-                    loss = self._mean_over_ranks(stats["loss"])
-                    self.logger.log(step, "train", loss=loss, grad_norm=float(stats["grad_norm"]), lr=stats["lr"])
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}")
-                converged = False
-                if step % config.eval_interval == 0 or step == config.total_steps:
-                    converged = self._track_best(self.evaluate())
-                if step % config.sample_interval == 0 or step == config.total_steps:
-                    self.sample()
-                # every rank must agree to stop, or one would wait forever in the next all-reduce
-                out_of_time = any_rank(budget is not None and time.monotonic() - started >= budget, self.dist)
-                converged = any_rank(converged, self.dist)
-                if step % config.checkpoint_interval == 0 or step == stop or out_of_time or converged:
-                    self.save_checkpoint()
-                bar.update(1)
-                if out_of_time or converged:
-                    break
+            run_loop(step=self.train_step, periodic=self._periodic, checkpoint=self.save_checkpoint,
+                     current=lambda: self.step, stop=stop, total=config.steps, checkpoint_every=config.checkpoint_every,
+                     budget_minutes=config.budget_minutes, dist=self.dist, desc=f"train {config.stage}",
+                     progress=config.progress)
         finally:
-            bar.close()
             self.logger.close()
         return self.out_dir / "model"
+
+    def _periodic(self, step: int, stats: dict, bar) -> bool:
+        """Log, validate (tracking the best EMA weights) and sample when due; True once early stopping says stop."""
+        config = self.config
+        if due(step, config.log_every, config.steps):
+            loss = self._mean_over_ranks(stats["loss"])
+            self.logged_losses.append(loss)
+            self.logger.log(step, "train", loss=loss, grad_norm=float(stats["grad_norm"]), lr=stats["lr"])
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}")
+        converged = False
+        if due(step, config.eval_every, config.steps):
+            converged = self._track_best(self.evaluate())
+        if due(step, config.sample_every, config.steps):
+            self.sample()
+        return any_rank(converged, self.dist)
 
     def _track_best(self, result: dict[str, float]) -> bool:
         """Export the EMA weights when their validation loss is the best yet; True once patience runs out."""
@@ -300,7 +269,7 @@ class StageTrainer:
             self.best["stale"] += 1
         self.logger.log(self.step, "best", ema_loss=self.best["loss"], best_step=self.best["step"], stale=self.best["stale"])
         patience = self.config.early_stopping_patience
-        return patience > 0 and self.best["stale"] >= patience
+        return patience is not None and self.best["stale"] >= patience
 
     def _mean_over_ranks(self, value: torch.Tensor) -> float:
         if self.dist.enabled:
@@ -360,28 +329,8 @@ class StageTrainer:
         batch = {k: v[:1].to(self.device) for k, v in batches[0].items()}
         generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         stage = self.config.stage
-        if stage == "semantic":
-            tokens = batch["semantic"]
-            prompt_len = max(1, tokens.shape[-1] // 2)
-            count = max(1, round(self.config.sample_seconds * self.spec.semantic_rate))
-            prompt, reference = tokens[:, :prompt_len], tokens[:, prompt_len : prompt_len + count]
-            generated = model.generate(prompt, count, temperature=1.0, generator=generator)
-        elif stage == "parallel":
-            tokens = batch["codes"]
-            prompt_len = max(1, tokens.shape[-1] // 2)
-            prompt, reference = tokens[..., :prompt_len], tokens[..., prompt_len:]
-            generated = model.generate(batch["semantic"], prompt, tokens.shape[-1] - prompt_len, temperature=1.0,
-                                       generator=generator)
-        else:
-            target_key, condition_key = ("coarse", "semantic") if stage == "coarse" else ("fine", "coarse")
-            tokens = batch[target_key]
-            prompt_len = max(1, tokens.shape[-1] // 2)
-            prompt, reference = tokens[..., :prompt_len], tokens[..., prompt_len:]
-            if stage == "coarse":
-                count = tokens.shape[-1] - prompt_len
-                generated = model.generate(batch[condition_key], prompt, count, temperature=1.0, generator=generator)
-            else:
-                generated = model.generate(batch[condition_key], prompt, temperature=1.0, generator=generator)
+        count = max(1, round(self.config.sample_seconds * self.spec.semantic_rate))
+        prompt, reference, generated = stage_kind(stage).preview(model, batch, count, generator)
         overlap = min(generated.shape[-1], reference.shape[-1])
         accuracy = float((generated[..., :overlap] == reference[..., :overlap]).float().mean()) if overlap else 0.0
         record = {"step": self.step, "stage": stage, "prompt": prompt.tolist(), "generated": generated.tolist(),
@@ -426,7 +375,7 @@ class StageTrainer:
             raise TypeError(f"{type(shadow).__name__} has no save_pretrained; cannot export the trained model")
         provenance = getattr(self.cache, "provenance", None)  # the tokenizer and codec behind the tokens
         if isinstance(provenance, dict):
-            if self.config.stage == "semantic":  # it never sees codec tokens: any codec goes with it
+            if not stage_kind(self.config.stage).uses_codec:  # it never sees codec tokens: any codec goes with it
                 provenance = {role: value for role, value in provenance.items() if role == "semantic_tokenizer"}
             shadow.trained_on = provenance
         return shadow.save_pretrained(directory)
@@ -459,6 +408,22 @@ class StageTrainer:
             torch.manual_seed(_mix(self.config.seed, self.dist.rank, self.step) % 2**31)
         if self.dist.is_main:
             truncate_metrics(self.out_dir, self.step)
+
+
+def _load_initial_weights(model: nn.Module, directory: Path) -> None:
+    """Start from a trained stage model (``init_from``): same class and weight shapes, else a CheckpointError."""
+    from audiolm_lib.serialization import CheckpointError, load_pretrained
+
+    source = load_pretrained(directory)
+    if type(source) is not type(model):
+        raise CheckpointError(f"init_from {directory}: holds a {type(source).__name__}, not a {type(model).__name__}")
+    theirs, ours = source.state_dict(), model.state_dict()
+    differing = sorted(k for k in set(theirs) | set(ours) if k not in theirs or k not in ours
+                       or theirs[k].shape != ours[k].shape)
+    if differing:
+        raise CheckpointError(f"init_from {directory}: its weights do not fit the configured model "
+                              f"({len(differing)} differ, e.g. {differing[:3]}); give the same model shape")
+    model.load_state_dict(theirs)
 
 
 def _seed_everything(seed: int) -> None:

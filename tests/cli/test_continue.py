@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from audiolm_lib.audio import save_audio
 from audiolm_lib.cli import build_app
 from audiolm_lib.pipeline import AudioLM
-from tiny_pipeline import tiny_model_dir
+from tiny_pipeline import tiny_model_dir, tiny_shipped_audiolm
 
 RATE = 16000
 runner = CliRunner()
@@ -77,6 +77,18 @@ def test_info_describes_the_model(model_dir):
     assert info["components"]["codec"]["bytes_on_disk"] > 0
     text = invoke("info", model_dir)
     assert text.exit_code == 0 and "RVQ levels" in text.output and "coarse_lm" in text.output
+    assert "coarse levels 1-2" in text.output and "fine levels 3-3" in text.output
+
+
+def test_info_describes_a_parallel_generator(tmp_path):
+    model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
+    info = json.loads(invoke("info", model_dir, "--json").output)
+    assert info["acoustic_generator"] == "ParallelAcousticLM" and info["acoustic_levels"] == 4
+    assert "coarse_levels" not in info and "fine_levels" not in info
+    text = invoke("info", model_dir)
+    assert text.exit_code == 0, text.output
+    assert "parallel masked generator: all 4 levels" in text.output and "coarse" not in text.output
+    assert "SpectralCodec" in text.output
 
 
 def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):

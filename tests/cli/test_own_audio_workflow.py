@@ -42,8 +42,8 @@ def test_folder_to_continuation(tmp_path):
     invoke(runner, app, ["fit-kmeans", audio, "--features", "mfcc", "--clusters", 8, "--out", runs / "tokenizer"])
     invoke(runner, app, ["tokenize", audio, runs / "cache", "--tokenizer", runs / "tokenizer",
                          "--codec", runs / "codec" / "codec"])
-    stage_set = TINY_TRANSFORMER + ["batch_size=2", "crop_seconds=1.0", "warmup_steps=1", "checkpoint_interval=2",
-                                    "eval_interval=2", "sample_interval=100", "log_interval=1", "progress=false",
+    stage_set = TINY_TRANSFORMER + ["batch_size=2", "crop_seconds=1.0", "warmup_steps=1", "checkpoint_every=2",
+                                    "eval_every=2", "sample_every=100", "log_every=1", "progress=false",
                                     "tensorboard=false"]
     for stage, extra in (("semantic", []), ("coarse", ["model.num_coarse_quantizers=2"]),
                          ("fine", ["model.num_coarse_quantizers=2", "model.num_fine_quantizers=2"])):

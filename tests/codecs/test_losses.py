@@ -8,9 +8,6 @@ from audiolm_lib.codecs.losses import (
     discriminator_hinge_loss,
     feature_matching_loss,
     generator_adversarial_loss,
-    mel_distance,
-    mel_filterbank,
-    si_sdr,
 )
 
 
@@ -22,27 +19,6 @@ def test_reconstruction_losses_zero_for_identical_and_grow_with_noise():
     small, large = clean + 0.01 * torch.randn_like(clean), clean + 0.1 * torch.randn_like(clean)
     assert 0 < stft(small, clean) < stft(large, clean)
     assert 0 < mel(small, clean) < mel(large, clean)
-    assert mel_distance(clean, clean, 16000).item() == 0.0
-    assert mel_distance(small, clean, 16000) < mel_distance(large, clean, 16000)
-
-
-def test_si_sdr_matches_reference_and_is_scale_invariant():
-    torch.manual_seed(0)
-    ref = torch.randn(1, 1, 1000)
-    noise = torch.randn(1, 1, 1000)
-    noise = noise - (noise * ref).sum() / ref.pow(2).sum() * ref  # orthogonal to ref (zero-mean enough)
-    noise = noise - noise.mean()
-    ref = ref - ref.mean()
-    est = ref + 0.1 * noise
-    expected = 10 * torch.log10(ref.pow(2).sum() / (0.1 * noise).pow(2).sum())
-    assert torch.allclose(si_sdr(est, ref), expected.reshape(1), atol=0.05)
-    assert torch.allclose(si_sdr(3 * est, ref), si_sdr(est, ref), atol=1e-4)
-
-
-def test_mel_filterbank_shape_and_coverage():
-    filters = mel_filterbank(16000, 512, 40)
-    assert filters.shape == (40, 257) and (filters >= 0).all()
-    assert (filters.sum(dim=1) > 0).all()  # no empty filter
 
 
 def test_adversarial_losses():

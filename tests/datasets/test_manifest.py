@@ -73,6 +73,25 @@ def test_manifest_from_folder(tmp_path):
         manifest_from_folder(tmp_path / "empty")
 
 
+def test_a_small_folder_still_gets_one_validation_file(tmp_path, capsys):
+    from typer.testing import CliRunner
+
+    from audiolm_lib.cli import build_app
+
+    for k in range(20):
+        save_audio(tmp_path / f"own/clip{k:02d}.wav", np.zeros((1, 1600), np.float32), 16000)
+    splits = [e["split"] for e in read_manifest(manifest_from_folder(tmp_path / "own", tmp_path / "m1.jsonl"))]
+    assert splits.count("valid") >= 1 and splits.count("train") >= 18
+    none = read_manifest(manifest_from_folder(tmp_path / "own", tmp_path / "m0.jsonl", valid_fraction=0.0))
+    assert all(e["split"] == "train" for e in none)
+    result = CliRunner().invoke(build_app(), ["data", "index", str(tmp_path / "own")])
+    assert result.exit_code == 0, result.output
+    assert f"{splits.count('valid')} of 20 files held out for validation" in result.output
+    result = CliRunner().invoke(build_app(), ["data", "index", str(tmp_path / "own"), "--out",
+                                              str(tmp_path / "m2.jsonl"), "--valid-fraction", "0"])
+    assert "no validation split" in result.output
+
+
 def test_read_manifest_without_ids_when_allowed_and_list_audio_files(tmp_path):
     from audiolm_lib.datasets.manifest import list_audio_files
 

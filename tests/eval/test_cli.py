@@ -32,7 +32,7 @@ def test_eval_codec_writes_json_and_markdown(tmp_path, monkeypatch, sine_wave):
     import audiolm_lib.cli.eval as eval_cli
 
     monkeypatch.setattr(eval_cli, "_load_codec", lambda codec_dir: RoundingCodec())
-    audio = save_audio(tmp_path / "tone.wav", sine_wave(0.25), 16000)
+    audio = save_audio(tmp_path / "tone.wav", sine_wave(0.25, freq=200.0), 16000)  # a pitch pYIN looks for
     out = tmp_path / "reports" / "codec.json"
     result = runner.invoke(build_app(), ["eval", "codec", str(tmp_path), str(audio), "--json", str(out)])
     assert result.exit_code == 0, result.output
@@ -40,6 +40,13 @@ def test_eval_codec_writes_json_and_markdown(tmp_path, monkeypatch, sine_wave):
     assert report["num_waves"] == 1 and report["num_quantizers"] == 1
     assert 15 < report["si_sdr"] < 40  # 1/8-step rounding of a 0.5-amplitude tone: about 22 dB
     assert out.with_suffix(".md").exists() and "| codec.si_sdr |" in result.output
+    scores = report["measures_per_wave"][0]
+    assert scores["file"] == str(audio) and set(report["measures"]) >= {"visqol_speech", "pesq_wb", "stoi"}
+    assert scores["voiced_share_original"] > 0.9 and scores["voiced_share"] > 0.9  # a 0.5-amplitude tone
+    assert scores["f0_error_cents"] < 20 and scores["voicing_decision_error"] < 0.1
+    assert scores["visqol_speech"] is None  # 0.25 s: shorter than a ViSQOL patch, reported as missing
+    plain = runner.invoke(build_app(), ["eval", "codec", str(tmp_path), str(audio), "--no-instruments"])
+    assert plain.exit_code == 0 and "measures" not in plain.output
 
 
 def test_eval_codec_reports_missing_checkpoint_cleanly(tmp_path, sine_wave):
@@ -61,9 +68,11 @@ def test_eval_continuation_speaker_only(tmp_path, librivox_clips):
     prompt, continuation = str(librivox_clips["0870"][0]), str(librivox_clips["0890"][0])
     same = str(librivox_clips["0920"][0])
     result = runner.invoke(
-        build_app(), ["eval", "continuation", prompt, continuation, "--same-speaker", same, "--json", str(out)]
+        build_app(), ["eval", "continuation", prompt, continuation, "--same-speaker", same, "--real", continuation,
+                      "--json", str(out)]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())["continuation"]
     assert report["speaker_similarity"] > 0.8 and report["same_speaker_baseline"] > 0.8 and "wer" not in report
     assert report["prompt"] == prompt
+    assert report["voiced_share"] > 0.5 and report["voicing_decision_error"] == 0  # --real: the continuation itself

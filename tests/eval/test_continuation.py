@@ -20,6 +20,14 @@ def test_continuation_by_the_same_reader_vs_another_voice(librivox_clips, espeak
     assert same_reader["same_speaker_baseline"] > 0.8
     assert same_reader["speaker_similarity"] > same_reader["different_speaker_baseline"] + 0.15
     assert same_reader["prompt_seconds"] == pytest.approx(prompt.shape[-1] / 16000)
+    assert same_reader["voiced_share"] > 0.5 and same_reader["voiced_share_prompt"] > 0.5  # read speech
+    assert "voicing_decision_error" not in same_reader  # no real continuation given
+
+    # Against the real continuation (here: itself) the voicing errors vanish.
+    itself = continuation_report(prompt, load_audio(continuation_path), 16000,
+                                 real_continuation=load_audio(continuation_path))
+    assert itself["voicing_decision_error"] == 0 and itself["f0_error_cents"] == 0
+    assert itself["voiced_share_real"] == itself["voiced_share"] == same_reader["voiced_share"]
 
     # A continuation in another voice falls to the different-speaker baseline, not the same-speaker one.
     other_voice = continuation_report(prompt, load_audio(other_path, sample_rate=16000), 16000)

@@ -57,6 +57,8 @@ def test_bad_input_is_a_clear_error_or_none():
         dnsmos(silent, 16000)
     with pytest.warns(UserWarning, match="PESQ"):
         assert pesq_wb(silent, silent, 16000) is None
+    with pytest.warns(UserWarning, match="ViSQOL could not score this 0.30 s pair"):
+        assert visqol(tone[:4800], tone[:4800], 16000) is None  # shorter than one patch
     with pytest.raises(ValueError, match="one wave"):
         stoi(torch.zeros(2, 1, 100), torch.zeros(2, 1, 100), 16000)
     assert np.isfinite(stoi(tone, tone, 16000))

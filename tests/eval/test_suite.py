@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from audiolm_lib.cli import build_app
-from audiolm_lib.eval.heldout import HeldoutSpec
+from audiolm_lib.datasets.heldout import HeldoutSpec
+from audiolm_lib.eval.oracle_ladder import RUNGS
 from audiolm_lib.eval.quality_tables import quality_markdown
 from audiolm_lib.eval.suite import SuiteConfig, load_model, model_domains, run_suite
 from tiny_pipeline import tiny_model_dir
@@ -51,9 +52,11 @@ def test_speech_suite_on_a_tiny_audiolm(folders):
     assert codec["levels"] == [4] and list(codec["codebook_usage"]) == ["speech"]
     rows = {(row["set"], row["levels"]): row for row in codec["rows"]}
     librivox = rows["librivox", 4]
-    for metric in ("visqol_speech", "pesq_wb", "stoi", "si_sdr", "mel_distance", "speaker_similarity", "wer", "wer_original"):
+    for metric in ("visqol_speech", "pesq_wb", "stoi", "si_sdr", "mel_distance", "speaker_similarity", "wer",
+                   "wer_original", "voiced_share", "voiced_share_original", "voicing_decision_error"):
         assert metric in librivox, metric
     assert librivox["wer_original"] < librivox["wer"]  # real speech vs an untrained codec's babble
+    assert librivox["voiced_share_original"] > 0.5  # read speech (an untrained codec's frame-rate buzz is periodic too)
     assert "wer" not in rows["asterisk", 4]  # no transcripts there
     continuation = results["speech_continuation"]
     assert {row["set"] for row in continuation["rows"]} == {"librivox", "asterisk"}
@@ -62,9 +65,19 @@ def test_speech_suite_on_a_tiny_audiolm(folders):
         assert item["different_speaker_baseline"] is not None and item["continuation_seconds"] == pytest.approx(1.5, abs=0.02)
         assert item["same_speaker_baseline"] > item["different_speaker_baseline"]  # one reader vs another voice
         assert item["dnsmos"]["real"]["ovrl"] > item["dnsmos"]["generated"]["ovrl"]  # untrained model: noise
+        assert item["voicing"]["real"]["voiced_share"] > 0.5 and "f0_error_cents" in item["voicing"]["resynthesis"]
+    assert {"voiced_share_generated", "voiced_share_real", "f0_error_cents_resynthesis"} <= set(continuation["rows"][0])
+    ladder = results["ladder"]["speech"]
+    assert {(row["set"], row["rung"]) for row in ladder["rows"]} == {(name, rung) for name in ("librivox", "asterisk")
+                                                                    for rung in RUNGS}
+    real = next(row for row in ladder["rows"] if row["rung"] == "real")
+    assert real["voicing_decision_error"] == 0 and real["voiced_share"] > 0.5
+    assert ladder["levels"] == [] and all(item["teacher_forced"] is None for item in ladder["items"])  # coarse + fine
     markdown = quality_markdown({**results, "name": "tiny"})
     assert "| tiny | librivox | 4 | 1.0 |" in markdown and "| tiny | asterisk | 1 |" in markdown
     assert "Speech continuations" in markdown and "Piano continuations" not in markdown
+    assert "Oracle ladder, speech" in markdown
+    assert "| tiny | librivox | c. acoustic generator (true semantic) |" in markdown
     json.dumps(results, default=str)  # JSON-ready
 
 
@@ -99,3 +112,19 @@ def test_piano_continuation_and_cli(folders, tmp_path, monkeypatch):
     reprinted = subprocess.run([sys.executable, str(ROOT / "bench" / "quality.py"), "--from-json", str(out)],
                                capture_output=True, text=True, timeout=120)
     assert reprinted.returncode == 0 and "Piano continuations" in reprinted.stdout, reprinted.stderr
+
+
+def test_ladder_cli_runs_the_ladder_only(folders, tmp_path, monkeypatch):
+    model_dir, codec_dir, data = folders
+    monkeypatch.setattr("audiolm_lib.eval.suite.SuiteConfig.quick_config",
+                        classmethod(lambda cls, **overrides: tiny_config(**overrides)))
+    out = tmp_path / "ladder.json"
+    result = CliRunner().invoke(build_app(), ["eval", "ladder", str(model_dir), "--quick", "--domain", "piano",
+                                              "--data", str(data), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())["runs"][0]
+    assert "codec" not in run and "piano_continuation" not in run and list(run["ladder"]) == ["piano"]
+    assert [row["rung"] for row in run["ladder"]["piano"]["rows"]] == list(RUNGS)
+    assert "Oracle ladder, piano" in result.output and "Codec re-synthesis" not in result.output
+    bad = CliRunner().invoke(build_app(), ["eval", "ladder", str(codec_dir), "--data", str(data)])
+    assert bad.exit_code == 2 and "needs an AudioLM folder" in bad.output

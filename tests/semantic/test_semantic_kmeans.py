@@ -59,6 +59,23 @@ def test_too_few_frames_and_dimension_mismatch_are_clear_errors():
         KMeans(4, 2).assign(torch.randn(5, 3))
 
 
+def test_few_frames_per_cluster_warn_and_the_progress_total_is_the_real_one(monkeypatch):
+    import tqdm.auto
+
+    totals = []
+    real_tqdm = tqdm.auto.tqdm
+    monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: totals.append(k.get("total")) or real_tqdm(*a, **k))
+    with pytest.warns(UserWarning, match=r"50 clusters on only 200 frames \(4.0 per cluster"):
+        fit_kmeans([torch.randn(200, 3)], num_clusters=50, progress=False, total_frames=200)
+    assert totals == [200]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enough frames: no warning
+        fit_kmeans([torch.randn(200, 3)], num_clusters=4, progress=False)
+    assert totals[-1] is None  # unknown length: no made-up total
+
+
 def test_dedupe_round_trip():
     tokens = torch.tensor([3, 3, 3, 1, 1, 7, 3, 3, 0])
     unique, runs = dedupe(tokens)

@@ -30,8 +30,8 @@ def main(out: Path) -> None:
     info = setup_distributed("cpu")
     cache = InMemoryTokenCache.random(10, 2.0, num_quantizers=6, semantic_vocab_size=32, codebook_size=64, valid_items=2)
     config = StageTrainConfig(
-        stage="semantic", crop_seconds=0.5, batch_size=2, grad_accumulation=2, total_steps=4, warmup_steps=1,
-        log_interval=1, eval_interval=2, sample_interval=4, checkpoint_interval=2, progress=False, tensorboard=False,
+        stage="semantic", crop_seconds=0.5, batch_size=2, grad_accumulation=2, steps=4, warmup_steps=1,
+        log_every=1, eval_every=2, sample_every=4, checkpoint_every=2, progress=False, tensorboard=False,
         lr=1e-2, model={"transformer": {"dim": 16, "depth": 1, "heads": 2, "max_seq_len": 256, "dropout": 0.1}},
     )
     full = StageTrainer(config, cache, out / "full", dist=info)

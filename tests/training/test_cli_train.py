@@ -59,8 +59,8 @@ def token_cache_dir(tmp_path):
 
 TINY = ["--set", "crop_seconds=0.5", "--set", "batch_size=2", "--set", "progress=false", "--set", "tensorboard=false",
         "--set", "model.transformer.dim=16", "--set", "model.transformer.depth=1", "--set", "model.transformer.heads=2",
-        "--set", "model.transformer.max_seq_len=256", "--set", "warmup_steps=1", "--set", "log_interval=1",
-        "--set", "eval_interval=2", "--set", "checkpoint_interval=2", "--device", "cpu"]
+        "--set", "model.transformer.max_seq_len=256", "--set", "warmup_steps=1", "--set", "log_every=1",
+        "--set", "eval_every=2", "--set", "checkpoint_every=2", "--device", "cpu"]
 
 
 def test_help_of_every_train_command():
@@ -90,7 +90,27 @@ def test_train_coarse_then_resume_from_the_command_line(token_cache_dir, tmp_pat
     model = CoarseLM.from_pretrained(out / "model")
     cache = TokenCache(token_cache_dir)
     assert (model.config.codebook_size, model.config.semantic_vocab_size) == (cache.codebook_size, cache.semantic_vocab_size)
-    assert json.loads((out / "train_config.json").read_text())["total_steps"] == 3
+    assert json.loads((out / "train_config.json").read_text())["steps"] == 3
+
+
+def test_old_field_names_are_still_read_with_a_deprecation_warning(tmp_path):
+    import pytest
+
+    from audiolm_lib.serialization import CheckpointError, config_from_dict
+    from audiolm_lib.training.config import StageTrainConfig, load_stage_config
+
+    old = {"stage": "coarse", "total_steps": 7, "log_interval": 2, "eval_interval": 3, "sample_interval": 1000000,
+           "checkpoint_interval": 4}
+    with pytest.warns(DeprecationWarning, match="total_steps -> steps"):
+        config = config_from_dict(StageTrainConfig, old)
+    assert (config.steps, config.log_every, config.eval_every, config.checkpoint_every) == (7, 2, 3, 4)
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.warns(DeprecationWarning):
+        from_file = load_stage_config(tmp_path / "old.json", ["log_interval=5"], sample_every=None)
+    assert (from_file.steps, from_file.log_every) == (7, 5)
+    assert StageTrainConfig(eval_every=None, sample_every=None, checkpoint_every=None).eval_every is None  # never
+    with pytest.raises(CheckpointError, match="both 'total_steps' and its new name 'steps'"):
+        config_from_dict(StageTrainConfig, {"total_steps": 1, "steps": 2})
 
 
 def test_config_file_and_errors_from_the_command_line(token_cache_dir, tmp_path):

@@ -92,8 +92,8 @@ def test_trainer_runs_the_parallel_stage_with_both_levers(tmp_path):
     cache = InMemoryTokenCache.random(6, 1.2, num_quantizers=3, valid_items=1, codebook_size=16, semantic_vocab_size=20)
     config = StageTrainConfig(stage="parallel", model={"prompt_dropout": 0.3, "transformer": {
                                   "dim": 16, "depth": 1, "heads": 2, "max_seq_len": 128}},
-                              prompt_elsewhere=0.5, crop_seconds=1.0, batch_size=2, total_steps=3, warmup_steps=1,
-                              eval_interval=3, sample_interval=100, checkpoint_interval=3, device="cpu",
+                              prompt_elsewhere=0.5, crop_seconds=1.0, batch_size=2, steps=3, warmup_steps=1,
+                              eval_every=3, sample_every=100, checkpoint_every=3, device="cpu",
                               progress=False, tensorboard=False)
     trainer = StageTrainer(config, cache, tmp_path / "run")
     assert trainer.spec.prompt_elsewhere == 0.5 and trainer.model.config.prompt_dropout == 0.3

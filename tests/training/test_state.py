@@ -63,9 +63,9 @@ def test_truncated_newest_checkpoint_falls_back_and_stale_temps_go(tmp_path):
     newest = list_checkpoints(tmp_path)[-1]
     newest.write_bytes(newest.read_bytes()[:-40])  # cut short by a full disk
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".step_00000030.safetensors.{int(dead.stdout)}-abc123.tmp"  # a killed writer's partial
+    stale = tmp_path / f".~audiolm.{int(dead.stdout)}.abc123.step_00000030.safetensors.tmp"  # a killed writer's partial
     stale.write_bytes(b"partial")
-    live = tmp_path / f".step_00000040.safetensors.{os.getpid()}-abc123.tmp"  # a write in progress: kept
+    live = tmp_path / f".~audiolm.{os.getpid()}.abc123.step_00000040.safetensors.tmp"  # a write in progress: kept
     live.write_bytes(b"in progress")
     with pytest.warns(UserWarning) as warned:
         state = load_training_state(tmp_path, restore_rng=False)
@@ -118,6 +118,19 @@ def test_warmup_cosine_shape():
     assert lrs[0] == pytest.approx(0.25) and lrs[3] == pytest.approx(1.0)
     assert lrs[12] == pytest.approx(0.1) and lrs[13] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(lrs[3:], lrs[4:]))
+
+
+def test_a_warmup_longer_than_half_the_run_is_scaled_with_a_warning():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.warns(UserWarning, match="1000-step learning-rate warm-up is more than half of this 50-step run"):
+        sched = warmup_cosine(opt, warmup_steps=1000, total_steps=50)
+    lrs = []
+    for _ in range(50):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[4] == pytest.approx(1.0) and max(lrs) == pytest.approx(1.0)  # warmed up over 5 steps
+    assert lrs[-1] < 0.2  # then decayed, not still warming up at 1.5 % of the LR
 
 
 def test_metrics_logger_appends(tmp_path):

@@ -20,8 +20,8 @@ def _cache(**kwargs):
 
 
 def _config(stage="semantic", **overrides):
-    fields = dict(stage=stage, crop_seconds=0.5, batch_size=2, total_steps=8, warmup_steps=2, log_interval=1,
-                  eval_interval=4, sample_interval=8, checkpoint_interval=3, progress=False, tensorboard=False,
+    fields = dict(stage=stage, crop_seconds=0.5, batch_size=2, steps=8, warmup_steps=2, log_every=1,
+                  eval_every=4, sample_every=8, checkpoint_every=3, progress=False, tensorboard=False,
                   lr=3e-3, model=TINY_MODEL)
     fields.update(overrides)
     return StageTrainConfig(**fields)
@@ -95,7 +95,7 @@ def test_ema_model_is_exported_and_loads(tmp_path):
 
 
 def test_learning_rate_follows_warmup_then_cosine(tmp_path):
-    config = _config("fine", total_steps=6, warmup_steps=2, lr=1e-2, min_lr_ratio=0.1)
+    config = _config("fine", steps=6, warmup_steps=2, lr=1e-2, min_lr_ratio=0.1)
     StageTrainer(config, _cache(), tmp_path).train()
     lrs = [lr for _, lr in _train_log(tmp_path, key="lr")]
     expected = [0.005, 0.01] + [1e-2 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / 4))) for k in range(4)]
@@ -114,7 +114,7 @@ def test_gradients_are_clipped_to_grad_clip(tmp_path):
 
 
 def test_checkpoint_problems_give_clear_errors(tmp_path):
-    cache, config = _cache(), _config(total_steps=3)
+    cache, config = _cache(), _config(steps=3)
     with pytest.raises(CheckpointError, match="no training checkpoint"):
         StageTrainer(config, cache, tmp_path, resume=True)
     StageTrainer(config, cache, tmp_path).train()
@@ -122,9 +122,9 @@ def test_checkpoint_problems_give_clear_errors(tmp_path):
         StageTrainer(config, cache, tmp_path)
     bigger = dict(TINY_MODEL, transformer=dict(TINY_MODEL["transformer"], dim=32))
     with pytest.raises(CheckpointError, match="does not match"):
-        StageTrainer(_config(total_steps=3, model=bigger), cache, tmp_path, resume=True)
+        StageTrainer(_config(steps=3, model=bigger), cache, tmp_path, resume=True)
     with pytest.raises(CheckpointError, match="'semantic' training run, not 'fine'"):
-        StageTrainer(_config("fine", total_steps=3), cache, tmp_path, resume=True)
+        StageTrainer(_config("fine", steps=3), cache, tmp_path, resume=True)
     list_checkpoints(tmp_path)[-1].write_bytes(b"not a checkpoint")  # the only one: nothing to fall back to
     with pytest.warns(UserWarning, match="skipping training checkpoint"), \
             pytest.raises(CheckpointError, match="no readable training checkpoint.*corrupt"):
@@ -133,7 +133,7 @@ def test_checkpoint_problems_give_clear_errors(tmp_path):
 
 def test_model_config_comes_from_cache_and_bad_settings_are_named(tmp_path):
     cache = _cache()
-    trainer = StageTrainer(_config("fine", total_steps=1), cache, tmp_path / "fine")
+    trainer = StageTrainer(_config("fine", steps=1), cache, tmp_path / "fine")
     assert isinstance(trainer.model, FineLM)
     assert (trainer.model.config.codebook_size, trainer.model.config.num_fine_quantizers) == (64, 2)
     assert trainer.model.config.window_seconds == 0.5
@@ -146,7 +146,7 @@ def test_model_config_comes_from_cache_and_bad_settings_are_named(tmp_path):
 
 
 def test_bf16_autocast_step_on_cpu(tmp_path):
-    trainer = StageTrainer(_config(precision="bf16", total_steps=2), _cache(), tmp_path)
+    trainer = StageTrainer(_config(precision="bf16", steps=2), _cache(), tmp_path)
     assert trainer.autocast_dtype == torch.bfloat16
     stats = trainer.train_step()
     assert math.isfinite(float(stats["loss"])) and abs(float(stats["loss"]) - math.log(32)) < 0.5
@@ -156,16 +156,16 @@ def test_train_stage_and_yaml_config_with_overrides(tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text("stage: coarse\nbatch_size: 3\nmodel:\n  transformer: {dim: 16, depth: 1, heads: 2}\n")
     config = load_stage_config(path, ["model.transformer.max_seq_len=512", "lr=1e-3", "betas=[0.8,0.9]"],
-                               stage="semantic", total_steps=2)
-    assert (config.stage, config.batch_size, config.lr, config.betas, config.total_steps) == ("semantic", 3, 1e-3, (0.8, 0.9), 2)
+                               stage="semantic", steps=2)
+    assert (config.stage, config.batch_size, config.lr, config.betas, config.steps) == ("semantic", 3, 1e-3, (0.8, 0.9), 2)
     assert config.model["transformer"] == {"dim": 16, "depth": 1, "heads": 2, "max_seq_len": 512}
     with pytest.raises(ValueError, match="unknown field 'learning_rate'"):
         load_stage_config(None, ["learning_rate=1"])
     config = load_stage_config(None, ["crop_seconds=0.5", "progress=false", "tensorboard=false"], stage="semantic",
-                               total_steps=2, model=TINY_MODEL)
+                               steps=2, model=TINY_MODEL)
     exported = train_stage(config, _cache(), tmp_path / "run")
     assert isinstance(SemanticLM.from_pretrained(exported), SemanticLM)
-    assert [step for step, _ in _train_log(tmp_path / "run")] == [2]  # log_interval 10: the last step is logged
+    assert [step for step, _ in _train_log(tmp_path / "run")] == [2]  # log_every 10: the last step is logged
 
 
 def test_export_records_the_tokenizer_and_codec_behind_the_tokens(tmp_path):
@@ -175,11 +175,11 @@ def test_export_records_the_tokenizer_and_codec_behind_the_tokens(tmp_path):
     cache.provenance = {"semantic_tokenizer": {"class": "audiolm_lib.semantic.tokenizer.SemanticTokenizer",
                                                "features": "logmel", "weights_sha1": "ab"},
                         "codec": {"class": "audiolm_lib.codecs.soundstream.SoundStream", "weights_sha1": "cd"}}
-    exported = StageTrainer(_config("coarse", total_steps=2, checkpoint_interval=2), cache, tmp_path / "c").train()
+    exported = StageTrainer(_config("coarse", steps=2, checkpoint_every=2), cache, tmp_path / "c").train()
     assert json.loads((exported / "config.json").read_text())["trained_on"] == cache.provenance
     assert CoarseLM.from_pretrained(exported).trained_on == cache.provenance
     # the semantic stage never sees codec tokens: only the tokenizer is recorded, so any codec goes with it
-    exported = StageTrainer(_config(total_steps=2, checkpoint_interval=2), cache, tmp_path / "s").train()
+    exported = StageTrainer(_config(steps=2, checkpoint_every=2), cache, tmp_path / "s").train()
     semantic_only = {"semantic_tokenizer": cache.provenance["semantic_tokenizer"]}
     assert SemanticLM.from_pretrained(exported).trained_on == semantic_only
 
@@ -187,8 +187,8 @@ def test_export_records_the_tokenizer_and_codec_behind_the_tokens(tmp_path):
 def test_early_stopping_keeps_the_best_ema_weights(tmp_path):
     # random tokens: nothing generalises, so the validation loss soon stops improving while training memorises
     cache = _cache()
-    config = _config(total_steps=200, eval_interval=2, checkpoint_interval=50, lr=2e-2, ema_decay=0.5,
-                     ema_warmup_steps=1, early_stopping_patience=3, sample_interval=10**6)
+    config = _config(steps=200, eval_every=2, checkpoint_every=50, lr=2e-2, ema_decay=0.5,
+                     ema_warmup_steps=1, early_stopping_patience=3, sample_every=None)
     trainer = StageTrainer(config, cache, tmp_path / "run")
     trainer.train()
     valid = _train_log(tmp_path / "run", "valid", "ema_loss")
@@ -204,8 +204,25 @@ def test_early_stopping_keeps_the_best_ema_weights(tmp_path):
 
 
 def test_budget_minutes_stops_with_a_checkpoint(tmp_path):
-    config = _config(total_steps=10**6, budget_minutes=1e-6, checkpoint_interval=10**6, eval_interval=10**6,
-                     sample_interval=10**6)
+    config = _config(steps=10**6, budget_minutes=1e-6, checkpoint_every=10**6, eval_every=10**6,
+                     sample_every=None)
     trainer = StageTrainer(config, _cache(), tmp_path / "run")
     trainer.train()
     assert trainer.step == 1 and [p.name for p in list_checkpoints(tmp_path / "run")] == ["step_00000001.safetensors"]
+
+
+def test_init_from_starts_from_a_trained_model_and_refuses_another_shape(tmp_path):
+    first = StageTrainer(_config("coarse", steps=4), _cache(), tmp_path / "first").train()
+    trained = CoarseLM.from_pretrained(first)
+    tuned = StageTrainer(_config("coarse", steps=4, init_from=str(first)), _cache(), tmp_path / "tuned")
+    for name, tensor in trained.state_dict().items():  # the run starts at the trained weights
+        assert torch.equal(tuned.model.state_dict()[name].cpu(), tensor), name
+    fresh = StageTrainer(_config("coarse", steps=4), _cache(), tmp_path / "fresh")
+    assert any(not torch.equal(fresh.model.state_dict()[n], t) for n, t in trained.state_dict().items())
+    tuned.train()
+    assert _train_log(tmp_path / "tuned")[0][1] < _train_log(tmp_path / "first")[0][1]  # a head start on this data
+    wider = dict(TINY_MODEL, transformer=dict(TINY_MODEL["transformer"], dim=32))
+    with pytest.raises(CheckpointError, match="do not fit the configured model"):
+        StageTrainer(_config("coarse", init_from=str(first), model=wider), _cache(), tmp_path / "wider")
+    with pytest.raises(CheckpointError, match="not a FineLM"):
+        StageTrainer(_config("fine", init_from=str(first)), _cache(), tmp_path / "fine")

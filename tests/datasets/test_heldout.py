@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from audiolm_lib.datasets.splits import HELDOUT_SPEAKER_IDENTITIES, is_evaluation_only, piece_split
-from audiolm_lib.eval.heldout import HeldoutSpec, build_heldout, heldout_pieces, heldout_voices, soundfont_file
+from audiolm_lib.datasets.heldout import HeldoutSpec, build_heldout, heldout_pieces, heldout_voices, soundfont_file
 
 TINY = HeldoutSpec(librivox_clips=1, asterisk_clips=1, asterisk_seconds=2.0, tts_identities=1, tts_sentences=1,
                    pieces=1, piece_seconds=3.0)

@@ -12,7 +12,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,11 @@ SAMPLE_RATE = 16000
 
 @dataclass
 class HubertTrainingConfig:
+    """A small HuBERT and its training run. ``checkpoint_every`` (formerly ``save_every``, still read): steps between
+    resumable checkpoints."""
+
+    RENAMED_FIELDS: ClassVar[dict[str, str]] = {"save_every": "checkpoint_every"}
+
     hidden_size: int = 256
     num_layers: int = 4
     num_heads: int = 4
@@ -50,7 +55,7 @@ class HubertTrainingConfig:
     weight_decay: float = 0.01
     grad_clip: float = 10.0
     log_every: int = 20
-    save_every: int = 500
+    checkpoint_every: int = 500
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -129,16 +134,13 @@ class CropSampler:
     """Random fixed-length crops of a list of audio files, reproducible per step (so resumes are exact)."""
 
     def __init__(self, files: Sequence[Path], crop_samples: int, cache_seconds: float = 3600.0):
-        import soundfile as sf
+        from audiolm_lib.audio import audio_info
 
         self.crop_samples = crop_samples
         self.files = []
         for path in files:
-            try:
-                info = sf.info(str(path))
-            except Exception as exc:
-                raise AudioError(f"cannot read audio file {path}: {exc}") from exc
-            if info.frames / info.samplerate * SAMPLE_RATE >= RECEPTIVE_FIELD + HOP * 10:
+            frames, rate = audio_info(path)  # a regular file of a sane rate, else an AudioError naming it
+            if frames / rate * SAMPLE_RATE >= RECEPTIVE_FIELD + HOP * 10:
                 self.files.append(Path(path))
         if not self.files:
             raise AudioError("no audio file is long enough to train HuBERT on (need > 0.2 s)")
@@ -180,11 +182,11 @@ def train_hubert(
     Writes ``out_dir/targets`` (the MFCC target tokenizer, fitted if ``targets`` is None),
     ``out_dir/checkpoints/step_*.safetensors`` (resumable), ``out_dir/metrics.jsonl`` and ``out_dir/hubert`` (HF directory).
     """
-    from tqdm.auto import tqdm
-
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer, fit_tokenizer, list_audio_files
+    from audiolm_lib.training.distributed import DistInfo
+    from audiolm_lib.training.loop import run_loop
     from audiolm_lib.training.metrics import MetricsLogger, truncate_metrics
-    from audiolm_lib.training.schedule import warmup_cosine
+    from audiolm_lib.training.schedule import due, warmup_cosine
     from audiolm_lib.training.state import latest_checkpoint, load_training_state, save_training_state
 
     config = config or HubertTrainingConfig()
@@ -217,29 +219,37 @@ def train_hubert(
     sampler = CropSampler(files, int(config.crop_seconds * SAMPLE_RATE))
     logger = MetricsLogger(out_dir, tensorboard=False)
     model.train()
-    bar = tqdm(total=config.steps, initial=step, desc="hubert", unit="step", disable=not progress)
-    while step < config.steps:
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    done = [step]
+
+    def one_step() -> tuple:
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + done[0])
         wave = sampler.batch(config.batch_size, generator)
         mask = span_mask(wave.shape[0], num_frames(wave.shape[-1]), config.mask_prob, config.mask_length, generator)
         wave, mask = wave.to(device), mask.to(device)
-        labels = frame_targets(targets, wave)
-        loss, accuracy = model(wave, labels, mask)
+        loss, accuracy = model(wave, frame_targets(targets, wave), mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         scheduler.step()
-        step += 1
-        bar.update(1)
-        if step % config.log_every == 0 or step == config.steps:
-            logger.log(step, loss=loss.item(), accuracy=accuracy.item(), grad_norm=float(grad_norm),
+        done[0] += 1
+        return loss, accuracy, grad_norm
+
+    def periodic(number: int, result: tuple, bar) -> bool:
+        loss, accuracy, grad_norm = result
+        if due(number, config.log_every, config.steps):
+            logger.log(number, loss=loss.item(), accuracy=accuracy.item(), grad_norm=float(grad_norm),
                        lr=scheduler.get_last_lr()[0])
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy.item():.2f}")
-        if step % config.save_every == 0 or step == config.steps:
-            save_training_state(checkpoints, step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                                    "scheduler": scheduler.state_dict()})
-    bar.close()
+        return False
+
+    def checkpoint() -> None:
+        save_training_state(checkpoints, done[0], {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                                   "scheduler": scheduler.state_dict()})
+
+    run_loop(step=one_step, periodic=periodic, checkpoint=checkpoint, current=lambda: done[0], stop=config.steps,
+             total=config.steps, checkpoint_every=config.checkpoint_every, budget_minutes=None,
+             dist=DistInfo(), desc="hubert", progress=progress)
     logger.close()
     model.eval()
     model.hubert.save_pretrained(str(out_dir / "hubert"))

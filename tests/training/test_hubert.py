@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from audiolm_lib.audio import save_audio
-from audiolm_lib.semantic import hubert_training
-from audiolm_lib.semantic.hubert_training import (
+from audiolm_lib.training import hubert as hubert_training
+from audiolm_lib.training.hubert import (
     HubertTrainingConfig,
     frame_targets,
     num_frames,
@@ -15,7 +15,7 @@ from audiolm_lib.semantic.tokenizer import SemanticTokenizer, fit_tokenizer
 
 TINY = dict(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, conv_dim=16, conv_pos=16,
             conv_pos_groups=2, proj_dim=16, num_clusters=6, crop_seconds=0.5, batch_size=4, lr=3e-3,
-            warmup_steps=3, log_every=1, save_every=4)
+            warmup_steps=3, log_every=1, checkpoint_every=4)
 
 
 @pytest.fixture(scope="module")

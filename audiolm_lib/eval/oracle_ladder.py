@@ -1,0 +1,242 @@
+"""The oracle ladder: which stage of an AudioLM loses the voicing, the voice or the key.
+
+For each held-out item (a prompt and what really follows it) four versions of the continuation, each one stage
+further from the truth:
+
+- ``real``: the real continuation (rung a);
+- ``resynthesis``: its codec re-synthesis from the true codes (the levels the acoustic generator makes), decoded
+  after the prompt's codes as in generation (rung b: what the codec loses);
+- ``acoustic``: the acoustic generator given the prompt's codes and the **true** semantic tokens of prompt + real
+  continuation (``model.acoustic.generate_acoustic``, the pipeline's sampling settings; rung c: what the acoustic
+  generator loses, the semantic stage bypassed);
+- ``pipeline``: the whole model continuing the prompt (``continue_audio``; rung d: what the semantic stage adds).
+
+The same measures on every rung. Speech: pYIN voicing (voiced share of active frames; voicing decision error and
+median F0 error in cents against the real continuation: :mod:`audiolm_lib.eval.voicing`; rungs c and d follow the
+real timing only as far as the semantic tokens fix it), speaker similarity to the prompt (rung a is the same-speaker
+baseline; another item's real continuation gives the different-speaker one) and DNSMOS. Piano: harmonic ratio,
+spectral flatness and chroma similarity to the prompt (:mod:`audiolm_lib.eval.music`).
+
+Rung c' (``teacher_forced``): the acoustic generator's per-level cross-entropy on the item, teacher-forced: prompt
+codes and true semantic tokens given, for level ``q`` the true codes of levels ``< q`` given and levels ``>= q``
+masked on every continuation frame (what generation faces when it starts level ``q``), in the generator's own
+windows (a later window's prompt is the true codes before it). Per level: cross-entropy in nats and accuracy of the
+argmax, beside the clip's own unigram (the entropy of that level's continuation codes: a model that knew only the
+clip's code frequencies) and a uniform guess (ln K). Parallel (SoundStorm-style) generators only; ``None`` for others.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
+SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "speaker_similarity", "dnsmos_ovrl",
+                   "dnsmos_sig", "dnsmos_bak")
+PIANO_MEASURES = ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt")
+LEVEL_MEASURES = ("cross_entropy", "accuracy", "unigram_cross_entropy", "uniform_cross_entropy")
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(values) / len(values) if values else None
+
+
+@torch.inference_mode()
+def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0) -> tuple[dict, dict]:
+    """The four rungs of one item.
+
+    Args:
+        model: an :class:`~audiolm_lib.pipeline.AudioLM`.
+        prompt / real: ``Tensor[T]`` prompt and real continuation at ``model.sample_rate``.
+        seed: seeds rungs c and d (each its own ``torch.Generator``).
+
+    Returns:
+        ``({rung: Tensor[T']} for RUNGS, all of one length T' <= len(real)``, and the true tokens
+        ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int}``).
+    """
+    rate, hop = model.sample_rate, int(model.codec.hop_length)
+    semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
+    prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
+    sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
+                for stage in model.acoustic.sampling_stages}
+    new_codes = model.acoustic.generate_acoustic(semantic, codes[..., :prompt_frames],
+                                                 codes.shape[-1] - prompt_frames, sampling=sampling,
+                                                 generator=torch.Generator().manual_seed(seed))
+    start = prompt_frames * hop
+    waves = {
+        "real": real,
+        "resynthesis": model.decode(codes)[0, 0, start:],
+        "acoustic": model.decode(torch.cat([codes[..., :prompt_frames], new_codes], dim=-1))[0, 0, start:],
+        "pipeline": model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate,
+                                         generator=torch.Generator().manual_seed(seed))[0, 0],
+    }
+    length = min(len(wave) for wave in waves.values())
+    waves = {rung: wave[:length].float().cpu() for rung, wave in waves.items()}
+    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames}
+
+
+@torch.inference_mode()
+def teacher_forced_levels(acoustic, semantic: torch.Tensor, codes: torch.Tensor, prompt_frames: int,
+                          guidance_scale: float | None = None) -> list[dict] | None:
+    """Per-level teacher-forced cross-entropy of a parallel acoustic generator on one item (see the module doc).
+
+    The same masking as :meth:`~audiolm_lib.lm.parallel.ParallelAcousticLM.level_cross_entropy` (SoundStorm's
+    training mask at ratio 1 after the prompt), here over the generator's windows, all levels in one batch, with
+    accuracy and the baselines.
+
+    Args:
+        acoustic: a :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM` (anything else gives ``None``).
+        semantic: ``LongTensor[1, S]`` true semantic tokens of prompt + continuation.
+        codes: ``LongTensor[1, Q, F]`` true codes of prompt + continuation.
+        prompt_frames: ``F0``, frames of the prompt (``0 < F0 < F``).
+        guidance_scale: score ``uncond + s * (cond - uncond)`` as guided sampling does (the unprompted pass masks
+            each window's prompt on every level); default: the generator's ``config.guidance_scale``.
+
+    Returns:
+        One ``{"level" (1-based), "frames", "cross_entropy" (nats), "accuracy", "unigram_cross_entropy",
+        "uniform_cross_entropy"}`` per level.
+    """
+    from audiolm_lib.lm.base import eval_mode
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
+
+    if not isinstance(acoustic, ParallelAcousticLM):
+        return None
+    levels, total, size = codes.shape[1], codes.shape[2], acoustic.config.codebook_size
+    if not 0 < prompt_frames < total:
+        raise ValueError(f"prompt_frames must lie in (0, {total}), got {prompt_frames}")
+    scale = float(getattr(acoustic.config, "guidance_scale", 1.0) if guidance_scale is None else guidance_scale)
+    level_index = torch.arange(levels, device=codes.device)
+    nll, correct = torch.zeros(levels, dtype=torch.float64), torch.zeros(levels, dtype=torch.float64)
+    with eval_mode(acoustic):
+        for start, cursor, end in acoustic.windows(prompt_frames, total):
+            window = codes[0, :, start:end]  # [Q, W]
+            known = cursor - start
+            aligned = semantic[:, acoustic.semantic_positions(start, end, semantic.shape[1], semantic.device)]
+            # example b scores level b: levels >= b masked on the new frames, the rest given
+            masked = (level_index[None, :, None] >= level_index[:, None, None]) & (
+                torch.arange(end - start, device=codes.device) >= known)[None, None]  # [Q, Q, W]
+            ids = window[None].expand(levels, -1, -1).masked_fill(masked, size)
+            hidden = acoustic.hidden(aligned.expand(levels, -1), ids)[:, known:]  # [Q, M, D]
+            logits = torch.einsum("qmd,qkd->qmk", hidden, acoustic.head).float()  # [Q, M, K]
+            if scale != 1.0:
+                unprompted = ids.clone()
+                unprompted[:, :, :known] = size
+                hidden = acoustic.hidden(aligned.expand(levels, -1), unprompted)[:, known:]
+                uncond = torch.einsum("qmd,qkd->qmk", hidden, acoustic.head).float()
+                logits = uncond + scale * (logits - uncond)
+            targets = window[:, known:]  # [Q, M]
+            nll += F.cross_entropy(logits.transpose(1, 2), targets, reduction="none").sum(1).double()
+            correct += (logits.argmax(-1) == targets).sum(1).double()
+    frames = total - prompt_frames
+    results = []
+    for level in range(levels):
+        counts = torch.bincount(codes[0, level, prompt_frames:], minlength=size).double()
+        probs = counts[counts > 0] / frames
+        results.append({"level": level + 1, "frames": frames, "cross_entropy": float(nll[level] / frames),
+                        "accuracy": float(correct[level] / frames),
+                        "unigram_cross_entropy": max(0.0, float(-(probs * probs.log()).sum())),
+                        "uniform_cross_entropy": math.log(size)})
+    return results
+
+
+def _speech_measures(waves: dict, prompt: torch.Tensor, rate: int, other: torch.Tensor | None) -> dict:
+    from audiolm_lib.eval.perceptual import dnsmos
+    from audiolm_lib.eval.speaker import speaker_similarity
+    from audiolm_lib.eval.voicing import voicing_report, voicing_track
+
+    real_track = voicing_track(waves["real"], rate)
+    measures = {}
+    for rung, wave in waves.items():
+        voicing = voicing_report(real_track if rung == "real" else wave, rate, reference=real_track)
+        scores = dnsmos(wave, rate) if wave.abs().max() > 0 else {}
+        measures[rung] = {
+            "voiced_share": voicing["voiced_share"],
+            "voicing_decision_error": voicing["voicing_decision_error"],
+            "f0_error_cents": voicing["f0_error_cents"],
+            "speaker_similarity": speaker_similarity(prompt, wave, rate) if wave.abs().max() > 0 else None,
+            **{f"dnsmos_{key}": scores.get(key) for key in ("ovrl", "sig", "bak")},
+        }
+    baseline = speaker_similarity(prompt, other, rate) if other is not None else None
+    return {"rungs": measures, "different_speaker_baseline": baseline}
+
+
+def _piano_measures(waves: dict, prompt: torch.Tensor, rate: int) -> dict:
+    from audiolm_lib.eval.music import chroma_similarity, music_measures
+
+    measures = {}
+    for rung, wave in waves.items():
+        music = music_measures(wave, rate)
+        measures[rung] = {"harmonic_ratio": music["harmonic_ratio"], "spectral_flatness": music["spectral_flatness"],
+                          "chroma_similarity_to_prompt": chroma_similarity(prompt, wave, rate)}
+    return {"rungs": measures}
+
+
+@torch.inference_mode()
+def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, progress: bool = True) -> dict:
+    """The ladder of every item of one domain.
+
+    Args:
+        model: an :class:`~audiolm_lib.pipeline.AudioLM`.
+        items: ``{"id", "set", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"[, "speaker"]}`` each (as
+            :func:`~audiolm_lib.eval.continuation_quality.speech_items` / ``piano_items`` make them).
+        domain: ``"speech"`` or ``"piano"`` (which measures).
+        seed: item ``i`` is generated with ``seed + i`` (rungs c and d; d as in the continuation report).
+
+    Returns:
+        ``{"rows": [per set and rung: measure means], "levels": [per set and level: teacher-forced means],
+        "items": [{"id", "set", "seconds", "rungs": {rung: measures}, "teacher_forced": [per level] or None
+        [, "different_speaker_baseline"]}]}``.
+    """
+    from tqdm.auto import tqdm
+
+    from audiolm_lib.audio import prepare_wave
+
+    if domain not in ("speech", "piano"):
+        raise ValueError(f"domain must be 'speech' or 'piano', got {domain!r}")
+    if not items:
+        raise ValueError(f"no {domain} items for the oracle ladder (the held-out clips are too short or missing)")
+    rate = model.sample_rate
+    results = []
+    for number, item in enumerate(tqdm(items, desc=f"{domain} ladder", unit="item", disable=not progress)):
+        prompt = prepare_wave(item["prompt"], item["sample_rate"], rate)[0, 0]
+        real = prepare_wave(item["real"], item["sample_rate"], rate)[0, 0]
+        waves, tokens = ladder_waves(model, prompt, real, seed + number)
+        if domain == "speech":
+            others = items[number + 1:] + items[:number]
+            other = next((o for o in others if o.get("speaker") != item.get("speaker")), None)
+            other_wave = None if other is None else prepare_wave(other["real"], other["sample_rate"], rate)[0, 0]
+            measured = _speech_measures(waves, prompt, rate, other_wave)
+        else:
+            measured = _piano_measures(waves, prompt, rate)
+        results.append({"id": item["id"], "set": item["set"], "seconds": len(waves["real"]) / rate, **measured,
+                        "teacher_forced": teacher_forced_levels(model.acoustic, tokens["semantic"], tokens["codes"],
+                                                                tokens["prompt_frames"])})
+    return {"rows": _rows(results, SPEECH_MEASURES if domain == "speech" else PIANO_MEASURES),
+            "levels": _level_rows(results), "items": results}
+
+
+def _rows(results: list[dict], measures: Sequence[str]) -> list[dict]:
+    rows = []
+    for name in dict.fromkeys(r["set"] for r in results):
+        group = [r for r in results if r["set"] == name]
+        for rung in RUNGS:
+            row = {"set": name, "rung": rung, "items": len(group)}
+            row.update({key: _mean(r["rungs"][rung][key] for r in group) for key in measures})
+            if "different_speaker_baseline" in group[0]:
+                row["different_speaker_baseline"] = _mean(r["different_speaker_baseline"] for r in group)
+            rows.append(row)
+    return rows
+
+
+def _level_rows(results: list[dict]) -> list[dict]:
+    rows = []
+    for name in dict.fromkeys(r["set"] for r in results):
+        group = [r for r in results if r["set"] == name and r["teacher_forced"]]
+        for level in range(len(group[0]["teacher_forced"]) if group else 0):
+            row = {"set": name, "level": level + 1, "items": len(group)}
+            row.update({key: _mean(r["teacher_forced"][level][key] for r in group) for key in LEVEL_MEASURES})
+            rows.append(row)
+    return rows

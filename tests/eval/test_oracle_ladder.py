@@ -1,0 +1,123 @@
+"""The oracle ladder on tiny random pipelines (the shipped architecture, and coarse + fine) and synthetic items:
+every rung with every measure, the real rung against itself, seeds (on the waves: the measures are deterministic
+functions of them), and the teacher-forced cross-entropy against the training loss's own masking."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from audiolm_lib.eval.oracle_ladder import (
+    LEVEL_MEASURES,
+    PIANO_MEASURES,
+    RUNGS,
+    SPEECH_MEASURES,
+    ladder_waves,
+    oracle_ladder,
+    teacher_forced_levels,
+)
+from audiolm_lib.eval.quality_tables import quality_markdown
+from audiolm_lib.lm.masking import TrainingMask
+from tiny_pipeline import tiny_audiolm, tiny_shipped_audiolm
+
+RATE = 16000
+
+
+def voiced(seconds: float, f0: float) -> torch.Tensor:
+    """A harmonic tone with a slow tremolo (speech-like: voiced, with a pitch pYIN finds)."""
+    t = torch.arange(int(seconds * RATE)) / RATE
+    tone = sum(0.3 / k * torch.sin(2 * torch.pi * f0 * k * t) for k in range(1, 6))
+    return tone * (0.6 + 0.4 * torch.sin(2 * torch.pi * 3 * t))
+
+
+def items(domain: str) -> list[dict]:
+    return [{"id": f"{domain}{n}", "set": "synthetic", "speaker": f"s{n}", "sample_rate": RATE,
+             "prompt": voiced(1.5, f0), "real": voiced(1.2, f0)} for n, f0 in enumerate((140.0, 220.0))]
+
+
+@pytest.fixture(scope="module")
+def parallel_model():
+    return tiny_shipped_audiolm()
+
+
+@pytest.mark.slow
+@pytest.mark.requires("librosa", "resemblyzer", "speechmos")
+def test_speech_ladder_has_every_rung_and_measure(parallel_model):
+    ladder = oracle_ladder(parallel_model, items("speech"), "speech", seed=3, progress=False)
+    rows = {row["rung"]: row for row in ladder["rows"]}
+    assert set(rows) == set(RUNGS) and all(row["items"] == 2 for row in rows.values())
+    for item in ladder["items"]:
+        assert set(item["rungs"]) == set(RUNGS)
+        for measures in item["rungs"].values():
+            assert set(measures) == set(SPEECH_MEASURES)
+        real = item["rungs"]["real"]
+        assert real["voiced_share"] > 0.8 and real["voicing_decision_error"] == 0 and real["f0_error_cents"] == 0
+        assert item["different_speaker_baseline"] is not None and len(item["teacher_forced"]) == 4
+    assert rows["real"]["dnsmos_ovrl"] is not None and rows["pipeline"]["speaker_similarity"] is not None
+    markdown = quality_markdown({"name": "tiny", "ladder": {"speech": ladder}}, title=None)
+    assert "| tiny | synthetic | a. real | " in markdown and "d. full pipeline" in markdown
+    assert "teacher-forced cross-entropy" in markdown
+
+
+def test_ladder_waves_are_seeded_and_of_one_length(parallel_model):
+    prompt, real = voiced(1.5, 150.0), voiced(1.2, 150.0)
+    waves, tokens = ladder_waves(parallel_model, prompt, real, seed=1)
+    assert list(waves) == list(RUNGS) and len({len(wave) for wave in waves.values()}) == 1
+    assert torch.equal(waves["real"], real[: len(waves["real"])])
+    assert tokens["prompt_frames"] == 75 and tokens["codes"].shape[1] == 4
+    same, _ = ladder_waves(parallel_model, prompt, real, seed=1)
+    other, _ = ladder_waves(parallel_model, prompt, real, seed=2)
+    assert all(torch.equal(waves[rung], same[rung]) for rung in RUNGS)
+    assert not torch.equal(waves["acoustic"], other["acoustic"])
+    assert torch.equal(waves["resynthesis"], other["resynthesis"])
+
+
+def test_teacher_forced_matches_the_training_loss_on_one_window(parallel_model):
+    acoustic = parallel_model.acoustic
+    generator = torch.Generator().manual_seed(0)
+    semantic = torch.randint(16, (1, 40), generator=generator)
+    codes = torch.randint(32, (1, 4, 40), generator=generator)
+    levels = teacher_forced_levels(acoustic, semantic, codes, prompt_frames=15)  # 40 frames: one 50-frame window
+    assert [row["level"] for row in levels] == [1, 2, 3, 4] and all(row["frames"] == 25 for row in levels)
+    new = torch.arange(40) >= 15
+    for q, row in enumerate(levels):
+        masked = (torch.arange(4)[:, None] >= q) & new[None]
+        mask = TrainingMask(masked[None], new[None], torch.tensor([q]), torch.tensor([15]), torch.ones(1))
+        with torch.inference_mode():
+            logits, targets = acoustic.masked_logits(semantic, codes, mask)
+        assert row["cross_entropy"] == pytest.approx(F.cross_entropy(logits, targets).item(), rel=1e-4)
+        assert row["accuracy"] == pytest.approx((logits.argmax(-1) == targets).float().mean().item())
+        assert row["uniform_cross_entropy"] == pytest.approx(math.log(32))
+        assert 0 < row["unigram_cross_entropy"] <= math.log(25) + 1e-9  # in-sample: at most ln(frames)
+        assert set(LEVEL_MEASURES) <= set(row)
+    for scale in (1.0, 2.0):  # the library's own per-level scorer (one window) agrees, guided or not
+        guided = teacher_forced_levels(acoustic, semantic, codes, 15, guidance_scale=scale)
+        expected = acoustic.level_cross_entropy(semantic, codes, 15, guidance_scale=scale)
+        assert [row["cross_entropy"] for row in guided] == pytest.approx(expected.tolist(), rel=1e-4)
+    constant = torch.zeros_like(codes)
+    assert teacher_forced_levels(acoustic, semantic, constant, 15)[0]["unigram_cross_entropy"] == 0
+    long_codes = torch.randint(32, (1, 4, 120), generator=generator)  # several windows
+    long_levels = teacher_forced_levels(acoustic, torch.randint(16, (1, 120), generator=generator), long_codes, 30)
+    assert all(row["frames"] == 90 and math.isfinite(row["cross_entropy"]) for row in long_levels)
+    with pytest.raises(ValueError, match="prompt_frames"):
+        teacher_forced_levels(acoustic, semantic, codes, 40)
+
+
+def test_hierarchical_generator_has_no_teacher_forced_levels():
+    model = tiny_audiolm()
+    semantic, codes = torch.zeros(1, 40, dtype=torch.long), torch.zeros(1, 4, 40, dtype=torch.long)
+    assert teacher_forced_levels(model.acoustic, semantic, codes, 10) is None
+
+
+@pytest.mark.slow
+@pytest.mark.requires("librosa")
+def test_piano_ladder_measures_music_and_checks_its_input(parallel_model):
+    ladder = oracle_ladder(parallel_model, items("piano")[:1], "piano", progress=False)
+    item = ladder["items"][0]
+    assert all(set(item["rungs"][rung]) == set(PIANO_MEASURES) for rung in RUNGS)
+    assert item["rungs"]["real"]["chroma_similarity_to_prompt"] > 0.5 and "different_speaker_baseline" not in item
+    assert [row["level"] for row in ladder["levels"]] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="domain"):
+        oracle_ladder(parallel_model, items("piano"), "drums")
+    with pytest.raises(ValueError, match="no speech items"):
+        oracle_ladder(parallel_model, [], "speech")
