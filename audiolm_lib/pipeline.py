@@ -349,40 +349,22 @@ class AudioLM(nn.Module):
         prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
         cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
         semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
-        return semantic_prompt[:, cut.drop_tokens(self.semantic_rate):], codes[..., cut.drop_tokens(self.acoustic_rate):]
+        return (semantic_prompt[:, cut.drop_tokens(self.semantic_rate):],
+                codes[..., cut.drop_tokens(self.acoustic_rate):])
 
-    @torch.inference_mode()
-    def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *, sample_rate: int | None = None,
-               generator: torch.Generator | None = None, temperature: float | None = None, top_k: int | None = None,
-               top_p: float | None = None, chunk_seconds: float | None = None,
-               first_chunk_seconds: float | None = 1.0, **options):
-        """Continue ``prompt_wave`` by ``seconds`` of audio, chunk by chunk: an iterator of ``Tensor[B, 1, t]``.
+    def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *,
+               sample_rate: int | None = None, generator: torch.Generator | None = None,
+               temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+               chunk_seconds: float | None = None, first_chunk_seconds: float | None = 1.0, **options):
+        """:meth:`continue_audio` chunk by chunk: an :class:`~audiolm_lib.streaming.AudioStream`, an iterator of
+        ``Tensor[B, 1, t]`` that holds all generation state (several may run on one model). ``chunk_seconds``,
+        ``first_chunk_seconds`` and ``options`` are a :class:`~audiolm_lib.streaming.StreamConfig`; with both
+        ``None`` the codes equal :meth:`continue_audio`'s for the same seed."""
+        from audiolm_lib.streaming import AudioStream
 
-        The arguments are :meth:`continue_audio`'s; ``chunk_seconds`` / ``first_chunk_seconds`` and ``options``
-        (``first_context_seconds``, ``lookahead_frames``, ``crossfade_frames``) are a
-        :class:`~audiolm_lib.streaming.StreamConfig`. The returned :class:`~audiolm_lib.streaming.AudioStream`
-        holds all generation state (this model holds none), so several streams may run on one model; with
-        ``first_chunk_seconds=None, chunk_seconds=None`` its codes equal :meth:`continue_audio`'s for the same
-        seed. Its chunks, concatenated, are as long as :meth:`continue_audio`'s result.
-
-        Example::
-
-            for chunk in model.stream(prompt, 30.0, sample_rate=16000, generator=torch.Generator().manual_seed(0)):
-                play(chunk[0, 0])
-        """
-        import time
-
-        from audiolm_lib.streaming import AudioStream, StreamConfig
-
-        started = time.perf_counter()
-        config = StreamConfig(first_chunk_seconds=first_chunk_seconds, chunk_seconds=chunk_seconds, **options)
-        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-            raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
-        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate, "stream")
-        overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
-        sampling = {stage: self._sampling(stage, overrides) for stage in ("semantic",) + tuple(self.acoustic.sampling_stages)}
-        return AudioStream(self, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
-                           config=config, started=started)
+        return AudioStream.open(self, prompt_wave, seconds, sample_rate=sample_rate, generator=generator,
+                                overrides={"temperature": temperature, "top_k": top_k, "top_p": top_p},
+                                chunk_seconds=chunk_seconds, first_chunk_seconds=first_chunk_seconds, **options)
 
     @torch.inference_mode()
     def generate(

@@ -140,6 +140,28 @@ class AudioStream:
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0
 
+    @classmethod
+    def open(cls, model, prompt_wave, seconds: float, *, sample_rate: int | None,
+             generator: torch.Generator | None, overrides: dict, **config) -> "AudioStream":
+        """:meth:`AudioLM.stream <audiolm_lib.pipeline.AudioLM.stream>`: tokenize the prompt (a tensor at
+        ``sample_rate`` or a file), merge the sampling ``overrides`` with the model's defaults, start the stream.
+
+        Example::
+
+            for chunk in model.stream(prompt, 30.0, sample_rate=16000, generator=torch.Generator().manual_seed(0)):
+                play(chunk[0, 0])
+        """
+        started = time.perf_counter()
+        stream_config = StreamConfig(**config)
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
+        with torch.inference_mode():
+            semantic_prompt, codes = model._prompt_tokens(prompt_wave, sample_rate, "stream")
+        stages = ("semantic",) + tuple(model.acoustic.sampling_stages)
+        sampling = {stage: model._sampling(stage, overrides) for stage in stages}
+        return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
+                   config=stream_config, started=started)
+
     # ------------------------------------------------------------------------------ plan
     def _plan(self, known: int, total: int) -> list[tuple[int, int, int]]:
         cfg, acoustic, rate = self.config, self.model.acoustic, self.model.acoustic_rate

@@ -46,10 +46,14 @@ def prompt_for(kind: str) -> torch.Tensor:
     return wave
 
 
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 def run_stream(model, prompt, seconds: float, seed: int, keep: bool = True, **options) -> dict:
     """One stream, consumed chunk by chunk; returns its stats, peak RSS, seams and (``keep``) the audio."""
     reset_peak_rss()
-    stream = model.stream(prompt, seconds, generator=torch.Generator().manual_seed(seed), **options)
+    stream = model.stream(prompt, seconds, sample_rate=model.sample_rate, generator=seeded(seed), **options)
     chunks, first_chunk_compute = [], None
     for chunk in stream:
         if first_chunk_compute is None:
@@ -86,15 +90,16 @@ def bench_model(kind: str, long_seconds: float, seam_seconds: float, quick: bool
     # audio at the same positions isolate what chunked decoding does
     exact = run_stream(model, prompt, seconds, seed=0, first_chunk_seconds=None)
     start = time.perf_counter()
-    one_shot, tokens = model.continue_audio(prompt, seconds, generator=torch.Generator().manual_seed(0),
+    one_shot, tokens = model.continue_audio(prompt, seconds, sample_rate=model.sample_rate, generator=seeded(0),
                                             return_tokens=True)
     one_shot_seconds = time.perf_counter() - start
     exact_seams = seam_flux(exact["wave"], exact["seams"])
     reference = seam_flux(one_shot[0, 0], exact["seams"])
     check_seconds = 4.0 if quick else 8.0  # independence on a shorter stretch
-    alone = [torch.cat(list(model.stream(prompt, check_seconds, generator=torch.Generator().manual_seed(s))), -1)
+    rate = model.sample_rate
+    alone = [torch.cat(list(model.stream(prompt, check_seconds, sample_rate=rate, generator=seeded(s))), -1)
              for s in (1, 2)]
-    together = [model.stream(prompt, check_seconds, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
+    together = [model.stream(prompt, check_seconds, sample_rate=rate, generator=seeded(s)) for s in (1, 2)]
     outputs = [[], []]
     while not all(stream.done for stream in together):
         for index, stream in enumerate(together):
@@ -187,7 +192,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--long-seconds", type=float, default=600.0)
-    parser.add_argument("--seam-seconds", type=float, default=180.0, help="length of the stream whose seams are measured")
+    parser.add_argument("--seam-seconds", type=float, default=180.0,
+                        help="length of the stream whose seams are measured")
     parser.add_argument("--models", nargs="+", default=["speech", "piano"])
     parser.add_argument("--figure", type=Path, default=REPO_ROOT / "bench" / "results" / "stream_seams.png")
     parser.add_argument("--quick", action="store_true", help="10 s streams and a 30 s long one (smoke run)")

@@ -44,33 +44,38 @@ def test_config_is_checked():
 
 
 def test_exact_stream_has_the_one_shot_codes_and_length(parallel_model, prompt):
-    one_shot, tokens = parallel_model.continue_audio(prompt, 2.5, generator=seeded(), return_tokens=True)
-    stream = parallel_model.stream(prompt, 2.5, generator=seeded(), first_chunk_seconds=None)
+    one_shot, tokens = parallel_model.continue_audio(prompt, 2.5, sample_rate=RATE, generator=seeded(),
+                                                     return_tokens=True)
+    stream = parallel_model.stream(prompt, 2.5, sample_rate=RATE, generator=seeded(), first_chunk_seconds=None)
     chunks = list(stream)
     assert len(chunks) >= 3  # several windows of the 1 s generator, each out as it is done
     assert torch.equal(stream.codes, tokens["codes"]) and torch.equal(stream.semantic, tokens["semantic"])
     streamed = torch.cat(chunks, dim=-1)
     assert streamed.shape == one_shot.shape
     # the same codes; only the phase reconstruction differs per chunk: the spectra agree
-    spec = lambda w: torch.stft(w[0, 0], 512, 160, window=torch.hann_window(512), return_complex=True).abs()  # noqa: E731
+    def spec(w):
+        return torch.stft(w[0, 0], 512, 160, window=torch.hann_window(512), return_complex=True).abs()
     assert float((spec(streamed) - spec(one_shot)).abs().mean() / spec(one_shot).mean()) < 0.3
 
 
 def test_sequential_generator_stream_equals_one_shot(prompt):
     model = tiny_audiolm()
-    one_shot = model.continue_audio(prompt, 0.6, generator=seeded())
-    streamed = torch.cat(list(model.stream(prompt, 0.6, generator=seeded(), first_chunk_seconds=None)), -1)
+    one_shot = model.continue_audio(prompt, 0.6, sample_rate=RATE, generator=seeded())
+    streamed = torch.cat(list(model.stream(prompt, 0.6, sample_rate=RATE, generator=seeded(),
+                                           first_chunk_seconds=None)), -1)
     assert torch.allclose(streamed, one_shot, atol=1e-5)  # a conv codec: chunked decoding is exact
-    chunked = model.stream(prompt, 0.6, generator=seeded(), first_chunk_seconds=0.2, chunk_seconds=0.2)
+    chunked = model.stream(prompt, 0.6, sample_rate=RATE, generator=seeded(), first_chunk_seconds=0.2,
+                           chunk_seconds=0.2)
     assert [end - cursor for _, cursor, end in chunked.spans] == [10, 10, 10]
     assert torch.cat(list(chunked), -1).shape == one_shot.shape
 
 
 def test_low_latency_stream_is_as_long_as_one_shot_and_reports_stats(parallel_model, prompt):
-    stream = parallel_model.stream(prompt, 2.0, generator=seeded(), first_chunk_seconds=0.4)
+    stream = parallel_model.stream(prompt, 2.0, sample_rate=RATE, generator=seeded(), first_chunk_seconds=0.4)
     assert [end - cursor for _, cursor, end in stream.spans[:2]] == [20, 25]  # then the 1 s window's 25 new
     total = sum(chunk.shape[-1] for chunk in stream)
-    assert total == parallel_model.continue_audio(prompt, 2.0, generator=seeded()).shape[-1]
+    one_shot = parallel_model.continue_audio(prompt, 2.0, sample_rate=RATE, generator=seeded())
+    assert total == one_shot.shape[-1]
     stats = stream.stats
     assert stats["audio_seconds"] == pytest.approx(total / RATE)
     assert stats["time_to_first_audio"] > 0 and stats["real_time_factor"] > 0
@@ -79,9 +84,10 @@ def test_low_latency_stream_is_as_long_as_one_shot_and_reports_stats(parallel_mo
 
 
 def test_two_streams_on_one_model_equal_each_alone(parallel_model, prompt):
-    alone = [torch.cat(list(parallel_model.stream(prompt, 2.0, generator=seeded(s))), -1) for s in (1, 2)]
+    alone = [torch.cat(list(parallel_model.stream(prompt, 2.0, sample_rate=RATE, generator=seeded(s))), -1)
+             for s in (1, 2)]
     assert not torch.equal(alone[0], alone[1])
-    streams = [parallel_model.stream(prompt, 2.0, generator=seeded(s)) for s in (1, 2)]
+    streams = [parallel_model.stream(prompt, 2.0, sample_rate=RATE, generator=seeded(s)) for s in (1, 2)]
     outputs = [[], []]
     while not all(stream.done for stream in streams):  # advanced in turn: their state must not mix
         for index, stream in enumerate(streams):
@@ -97,4 +103,16 @@ def test_stream_arguments_are_checked(parallel_model, prompt):
     with pytest.raises(ValueError, match="first_chunk_seconds"):
         parallel_model.stream(prompt, 1.0, first_chunk_seconds=-1)
     with pytest.raises(TypeError):
-        parallel_model.stream(prompt, 1.0, no_such_option=1)
+        parallel_model.stream(prompt, 1.0, sample_rate=RATE, no_such_option=1)
+    with pytest.raises(ValueError, match="stream needs sample_rate="):
+        parallel_model.stream(prompt, 1.0)
+
+
+def test_stream_reads_a_prompt_file_as_continue_audio_does(parallel_model, prompt, tmp_path):
+    from audiolm_lib.audio import load_audio, save_audio
+
+    path = save_audio(tmp_path / "prompt.wav", prompt, RATE)
+    from_file = parallel_model.stream(path, 1.0, generator=seeded(), first_chunk_seconds=None)
+    loaded = load_audio(path, sample_rate=RATE)  # 16-bit samples, as the file holds them
+    from_tensor = parallel_model.stream(loaded, 1.0, sample_rate=RATE, generator=seeded(), first_chunk_seconds=None)
+    assert torch.equal(torch.cat(list(from_file), -1), torch.cat(list(from_tensor), -1))

@@ -42,7 +42,8 @@ class ChunkedDecoder:
         if self.context_frames < 0 or self.lookahead_frames < 0 or crossfade_frames < 0:
             raise ValueError("context_frames, lookahead_frames and crossfade_frames must be >= 0")
         if crossfade_frames > self.context_frames:
-            raise ValueError(f"crossfade_frames ({crossfade_frames}) cannot exceed context_frames ({self.context_frames})")
+            raise ValueError(f"crossfade_frames ({crossfade_frames}) cannot exceed context_frames "
+                             f"({self.context_frames})")
         self._codes = None if context is None else context[..., max(0, context.shape[-1] - self.context_frames):]
         self._emitted = 0 if self._codes is None else self._codes.shape[-1]  # next frame to output, in ``_codes``
         self._tail: Tensor | None = None  # audio of the last ``crossfade`` samples before ``_emitted``, not yet out

@@ -222,7 +222,8 @@ class Handler(BaseHTTPRequestHandler):
     def _plot(self, key: str, model, prompt, continuation, stream) -> None:
         from audiolm_lib.demo import plot_continuation
 
-        used = prompt.reshape(-1)[-int(stream.known * model.sample_rate / model.acoustic_rate):]  # what the tokens cover
+        covered = int(stream.known * model.sample_rate / model.acoustic_rate)  # the prompt samples the tokens cover
+        used = prompt.reshape(-1)[-covered:]
         tokens = {"semantic": stream.semantic, "codes": stream.codes, "prompt_frames": stream.known}
         path = plot_continuation(used, continuation, model.sample_rate, tokens, self.state.work_dir / f"{key}.png",
                                  title="prompt | continuation (mel spectrogram)")
