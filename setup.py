@@ -29,7 +29,8 @@ EVAL = [
 ]
 # residual FSQ for SpectralCodec(quantizer="rfsq"); pinned: the codec reaches into its per-level layers
 CODECS = ["vector-quantize-pytorch==1.32.0"]
-TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel"] + DATA
+# selenium drives Debian's chromium + chromium-driver (.ci/install) in the browser test of ``audiolm serve``
+TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel", "selenium>=4.10"] + DATA
 
 setup(
     name="audiolm_lib",

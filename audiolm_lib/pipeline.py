@@ -316,21 +316,7 @@ class AudioLM(nn.Module):
         Only the prompt's last :meth:`prompt_cut` samples are encoded and decoded, so a 20-minute prompt costs
         what a prompt of the context's length costs.
         """
-        if isinstance(prompt_wave, (str, os.PathLike)):
-            if sample_rate is not None:
-                raise ValueError("continue_audio reads a prompt file at its own rate; give sample_rate only with a "
-                                 "tensor")
-            prompt_wave, sample_rate = self.load_prompt(prompt_wave), self.sample_rate
-        if sample_rate is None:
-            raise ValueError("continue_audio needs sample_rate=, the rate of prompt_wave (the model's is "
-                             f"{self.sample_rate} Hz): load_audio(path, sample_rate=model.sample_rate) reads a file at "
-                             "the model's rate, or pass the file path itself")
-        rate = int(sample_rate)
-        prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
-        cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
-        semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
-        semantic_prompt = semantic_prompt[:, cut.drop_tokens(self.semantic_rate):]
-        codes = codes[..., cut.drop_tokens(self.acoustic_rate):]
+        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         tokens = self.generate_tokens(
             semantic_prompt,
@@ -347,6 +333,38 @@ class AudioLM(nn.Module):
         tokens["prompt_frames"] = codes.shape[-1]
         wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1])
         return (wave, tokens) if return_tokens else wave
+
+    def _prompt_tokens(self, prompt_wave, sample_rate: int | None, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``), of the part the models use; ``prompt_wave``
+        a tensor at ``sample_rate`` or a file path (read at the model's rate, only the part used)."""
+        if isinstance(prompt_wave, (str, os.PathLike)):
+            if sample_rate is not None:
+                raise ValueError(f"{caller} reads a prompt file at its own rate; give sample_rate only with a tensor")
+            prompt_wave, sample_rate = self.load_prompt(prompt_wave), self.sample_rate
+        if sample_rate is None:
+            raise ValueError(f"{caller} needs sample_rate=, the rate of prompt_wave (the model's is "
+                             f"{self.sample_rate} Hz): load_audio(path, sample_rate=model.sample_rate) reads a file at "
+                             "the model's rate, or pass the file path itself")
+        rate = int(sample_rate)
+        prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
+        cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
+        semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate)
+        return (semantic_prompt[:, cut.drop_tokens(self.semantic_rate):],
+                codes[..., cut.drop_tokens(self.acoustic_rate):])
+
+    def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *,
+               sample_rate: int | None = None, generator: torch.Generator | None = None,
+               temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+               chunk_seconds: float | None = None, first_chunk_seconds: float | None = 1.0, **options):
+        """:meth:`continue_audio` chunk by chunk: an :class:`~audiolm_lib.streaming.AudioStream`, an iterator of
+        ``Tensor[B, 1, t]`` that holds all generation state (several may run on one model). ``chunk_seconds``,
+        ``first_chunk_seconds`` and ``options`` are a :class:`~audiolm_lib.streaming.StreamConfig`; with both
+        ``None`` the codes equal :meth:`continue_audio`'s for the same seed."""
+        from audiolm_lib.streaming import AudioStream
+
+        return AudioStream.open(self, prompt_wave, seconds, sample_rate=sample_rate, generator=generator,
+                                overrides={"temperature": temperature, "top_k": top_k, "top_p": top_p},
+                                chunk_seconds=chunk_seconds, first_chunk_seconds=first_chunk_seconds, **options)
 
     @torch.inference_mode()
     def generate(

@@ -37,7 +37,7 @@ PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Other benchmarks, run only when named in --only; their JSON is passed through under "extra".
 EXTRA_PARTS = {"eval": "bench_eval.py", "layouts": "bench_layouts.py", "data": "bench_data.py",
-               "long_prompt": "bench_long_prompt.py", "parallel": "bench_parallel.py"}
+               "long_prompt": "bench_long_prompt.py", "parallel": "bench_parallel.py", "stream": "bench_stream.py"}
 DEFAULT_PARTS = tuple(PARTS)
 # Scalar keys a part may report that are not rows (throughputs are re-derived here from the row times).
 META_KEY_PREFIXES = ("tokens_per_s", "ms_per_", "threads", "meta", "device", "config", "note", "repeats")

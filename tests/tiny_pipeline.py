@@ -41,3 +41,23 @@ def tiny_shipped_audiolm(levels: int = 4) -> AudioLM:
 def tiny_model_dir(directory: Path, **settings) -> Path:
     """:func:`tiny_audiolm` saved as a pipeline folder in ``directory``."""
     return tiny_audiolm(**settings).save_pretrained(directory)
+
+
+def tiny_parallel_audiolm(window_seconds: float = 1.0) -> AudioLM:
+    """The shipped architecture, tiny and random: a 3-level x 32-code SpectralCodec and a ParallelAcousticLM
+    whose ``window_seconds`` windows (50 frames per second) make a few seconds span several windows (seeded)."""
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+
+    torch.manual_seed(0)
+    shape = TransformerConfig(dim=32, depth=1, heads=2, max_seq_len=512)
+    codec = SpectralCodec(SpectralCodecConfig(dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=16,
+                                              upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=32,
+                                              phase_iterations=2))
+    return AudioLM(
+        SemanticTokenizer.mfcc(torch.randn(16, 39)), codec,
+        SemanticLM(SemanticLMConfig(vocab_size=16, window_seconds=2.0, transformer=shape)),
+        acoustic=ParallelAcousticLM(ParallelAcousticLMConfig(
+            semantic_vocab_size=16, codebook_size=32, num_quantizers=3, window_seconds=window_seconds,
+            steps_per_level=(2, 1), transformer=shape)),
+    ).eval()

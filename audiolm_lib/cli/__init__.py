@@ -10,7 +10,7 @@ import importlib
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-COMMAND_MODULES = ("data", "semantic", "tokenize", "train", "assemble", "demo", "eval", "bench")
+COMMAND_MODULES = ("data", "semantic", "tokenize", "train", "assemble", "demo", "eval", "bench", "serve")
 
 
 class _FlagsAsFlags:

@@ -61,7 +61,7 @@ def demo_command(
 def continue_command(
     model_dir: Path = typer.Argument(..., help="AudioLM folder (AudioLM.save_pretrained / checkpoints/piano)."),
     prompt: Path = typer.Argument(..., help="Prompt audio file (any rate; stereo is downmixed)."),
-    out: Path = typer.Option(Path("continuation.wav"), "--out", "-o", help="Output audio file (.wav, .flac or .ogg)."),
+    out: Path = typer.Option(Path("continuation.wav"), "--out", "-o", help="Output audio file (.wav, .flac or .ogg; - = WAV to standard output, streamed)."),
     seconds: float = typer.Option(5.0, "--seconds", "-s", help="Length of the continuation."),
     prompt_seconds: Optional[float] = typer.Option(None, "--prompt-seconds", help="Use only the first seconds of the prompt."),
     with_prompt: bool = typer.Option(False, "--with-prompt", help="Write the re-synthesised prompt (the part the models use) before the continuation."),
@@ -71,6 +71,7 @@ def continue_command(
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
+    stream: bool = typer.Option(False, "--stream", help="Write the WAV as it is generated (a valid file at every moment; implied by -o -) and print the time to first audio and the real-time factor."),
 ) -> None:
     """Continue a prompt file with a trained AudioLM and write the result.
 
@@ -89,8 +90,13 @@ def continue_command(
     check_number("--top-p", top_p, 0.0, 1.0, open_low=True)
     check_number("--top-k", top_k, 1, 1 << 20)
     check_device(device)
-    # before minutes of generation; never the prompt itself
-    check_output_file(out, AUDIO_WRITE_FORMATS, "output file (-o)", inputs=[prompt, model_dir])
+    to_stdout = str(out) == "-"
+    stream = stream or to_stdout
+    if stream and with_prompt:
+        raise ValueError("--with-prompt cannot be combined with --stream (or -o -)")
+    if not to_stdout:  # before minutes of generation; never the prompt itself
+        check_output_file(out, (".wav",) if stream else AUDIO_WRITE_FORMATS, "output file (-o)",
+                          inputs=[prompt, model_dir])
     if not model_dir.exists():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
     if int8 not in ("auto", "on", "off"):
@@ -103,11 +109,39 @@ def continue_command(
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
     generator = torch.Generator(device=device).manual_seed(seed)
+    if stream:
+        return write_stream(model, wave.to(device), seconds, out, generator=generator, temperature=temperature,
+                            top_k=top_k, top_p=top_p)
     result = model.continue_audio(wave.to(device), seconds, sample_rate=model.sample_rate, generator=generator,
                                   temperature=temperature, top_k=top_k, top_p=top_p, return_prompt=with_prompt,
                                   progress=True)
     path = save_audio(out, result[0].cpu(), model.sample_rate)
     typer.echo(f"wrote {path} ({result.shape[-1] / model.sample_rate:.2f} s at {model.sample_rate} Hz)")
+
+
+def write_stream(model, prompt, seconds: float, out: Path, **sampling) -> None:
+    """``audiolm continue --stream``: write each chunk as it comes (to standard output for ``-o -``, with the
+    messages on standard error) and report the time to first audio and the real-time factor."""
+    import sys
+
+    from audiolm_lib.wav_stream import StreamingWavWriter
+
+    to_stdout = str(out) == "-"
+    stream = model.stream(prompt, seconds, sample_rate=model.sample_rate, **sampling)
+    with StreamingWavWriter(sys.stdout.buffer if to_stdout else out, model.sample_rate) as writer:
+        if not to_stdout:
+            typer.echo(f"streaming to {writer.temp_path} (renamed to {out} when done)", err=True)
+        try:
+            for chunk in stream:
+                writer.write(chunk[0])
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted after {writer.seconds:.2f} s of audio", err=True)
+    stats = stream.stats
+    where = "standard output" if to_stdout else str(out)
+    first = stats["time_to_first_audio"]
+    typer.echo(f"wrote {where} ({writer.seconds:.2f} s at {model.sample_rate} Hz); time to first audio "
+               f"{first if first is not None else float('nan'):.2f} s, real-time factor "
+               f"{stats['real_time_factor'] or float('nan'):.2f}", err=to_stdout)
 
 
 def describe_model(model_dir: Path) -> dict:

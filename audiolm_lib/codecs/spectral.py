@@ -211,11 +211,13 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
             phase = torch.atan2(imag, real)  # APNet's parallel phase estimation
         return log_magnitude, phase
 
-    def _synthesize(self, log_magnitude: torch.Tensor, phase: torch.Tensor | None) -> torch.Tensor:
+    def _synthesize(self, log_magnitude: torch.Tensor, phase: torch.Tensor | None,
+                    prefix_phase: torch.Tensor | None = None) -> torch.Tensor:
         magnitude = torch.exp(log_magnitude.clamp(max=math.log(1e3)))  # a safeguard against huge magnitudes
         length = log_magnitude.shape[-1] * self.config.stft_hop
         if phase is None:
-            return reconstruct_phase(magnitude, self.front_end, self.config.phase_iterations)
+            return reconstruct_phase(magnitude, self.front_end, self.config.phase_iterations,
+                                     prefix_phase=prefix_phase)
         return self.front_end.istft(torch.polar(magnitude, phase), length)
 
     # ------------------------------------------------------------------------------ training forward
@@ -255,6 +257,27 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
         codes = self._check_codes(codes).to(self._device())
         log_magnitude, phase = self._heads(self._decode_features(self.quantizer.decode(codes)))
         return self._synthesize(log_magnitude, phase)
+
+    @torch.inference_mode()
+    def decode_continuing(self, codes: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`decode` of a chunk whose start overlaps audio already played, with phase continuity.
+
+        ``codes``: ``LongTensor[B, Q', F]``; ``previous``: ``Tensor[B, 1, P]``, the audio already played for the
+        chunk's first ``P`` samples (``P <= F * hop_length``), or None (then this is :meth:`decode`). With a
+        reconstructed phase, the STFT frames that lie inside ``previous`` start from its phase, and the frames
+        after them continue it (:func:`~audiolm_lib.codecs.spectral_ops.reconstruct_phase`'s ``prefix_phase``),
+        so that a stream's chunks join without a phase jump. Returns ``Tensor[B, 1, F * hop_length]``.
+        """
+        codes = self._check_codes(codes).to(self._device())
+        log_magnitude, phase = self._heads(self._decode_features(self.quantizer.decode(codes)))
+        prefix = None
+        if previous is not None and phase is None:
+            hop, half = self.config.stft_hop, self.config.n_fft // 2
+            inside = (previous.shape[-1] - half) // hop + 1  # frames whose whole window lies in ``previous``
+            if inside > 0:
+                usable = previous[..., : previous.shape[-1] // hop * hop].to(log_magnitude.dtype)
+                prefix = torch.angle(self.front_end.stft_frames(usable.to(self._device()))[:, :inside])
+        return self._synthesize(log_magnitude, phase, prefix)
 
     @torch.inference_mode()
     def encode_chunked(self, wave: torch.Tensor, chunk_seconds: float = 10.0) -> torch.Tensor:

@@ -91,10 +91,11 @@ class SpectralFrontEnd(torch.nn.Module):
     def _envelope(self, frames: int, window: torch.Tensor) -> torch.Tensor:
         """Overlap-added squared windows of ``frames`` frames (clamped away from 0), cached for the last size."""
         key = (frames, window.dtype, window.device)
-        if self._envelope_cache is None or self._envelope_cache[0] != key:
+        cached = self._envelope_cache  # read once: another thread (two streams, one model) may replace it
+        if cached is None or cached[0] != key:
             squared = window.square().expand(1, frames, -1)
-            self._envelope_cache = (key, self._overlap_add(squared)[0].clamp_min(1e-8))
-        return self._envelope_cache[1]
+            cached = self._envelope_cache = (key, self._overlap_add(squared)[0].clamp_min(1e-8))
+        return cached[1]
 
 
 def phase_locked_init(magnitude: torch.Tensor, n_fft: int, stft_hop: int, peak_range_db: float = 70.0) -> torch.Tensor:
@@ -141,12 +142,15 @@ def _phase_locked_init_frames(magnitude: torch.Tensor, n_fft: int, stft_hop: int
 
 
 def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iterations: int = 8,
-                      momentum: float = 0.99) -> torch.Tensor:
+                      momentum: float = 0.99, prefix_phase: torch.Tensor | None = None) -> torch.Tensor:
     """Wave from a magnitude spectrogram: phase-locked init, then ``iterations`` of fast Griffin-Lim.
 
     Args:
         magnitude: ``Tensor[B, bins, N]`` STFT magnitudes on ``front_end``'s grid (a transposed view of a
             frame-major ``[B, N, bins]`` tensor, as the codec's head writes it, costs no copy).
+        prefix_phase: frame-major ``Tensor[B, P, bins]``, the phase of the first ``P`` frames when they continue
+            audio already played (a stream's previous chunk): the start takes it, and every later frame's
+            phase-locked phase is shifted per bin to continue from its last frame (phase continuity at seams).
 
     Returns:
         ``Tensor[B, 1, N * stft_hop]``.
@@ -154,6 +158,10 @@ def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iter
     magnitude = magnitude.transpose(1, 2).contiguous()  # frame-major [B, N, bins]
     length = magnitude.shape[1] * front_end.stft_hop
     phase = _phase_locked_init_frames(magnitude, front_end.n_fft, front_end.stft_hop)
+    if prefix_phase is not None and prefix_phase.shape[1] > 0:
+        known = min(prefix_phase.shape[1], phase.shape[1])
+        shift = prefix_phase[:, known - 1] - phase[:, known - 1]  # [B, bins]
+        phase = torch.cat([prefix_phase[:, :known], phase[:, known:] + shift[:, None]], dim=1)
     current = torch.polar(magnitude, phase)  # c_n: magnitude-projected estimate
     target = current  # t_n: the extrapolated point the next projection starts from
     for _ in range(iterations):

@@ -375,6 +375,25 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         if semantic.shape[1] == 0:
             raise ValueError("semantic must hold at least one token per item")
         self._check_alignment(semantic.shape[1], total)
+        decoding = self._decoding(steps_per_level, sampled_levels, choice_temperature, guidance_scale)
+        device = semantic.device
+        ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
+        if prompt is not None:
+            ids[:, :, :known] = prompt.to(device)
+        windows = self.windows(known, total)
+        passes = len(windows) * sum(decoding[0](q) for q in range(cfg.num_quantizers))
+        bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
+        for span in windows:
+            self.fill_window(semantic, ids, span, temperature=temperature, top_k=top_k, top_p=top_p,
+                             generator=generator, decoding=decoding, tick=lambda: bar.update(1))
+        bar.close()
+        return ids[:, :, known:].clone()
+
+    def _decoding(self, steps_per_level: tuple[int, ...] | None, sampled_levels: int | None,
+                  choice_temperature: float | None, guidance_scale: float | None = None) -> tuple:
+        """``(steps_of(level), sampled_levels, choice_temperature, guidance_scale)``: the config's decoding
+        settings, overridden."""
+        cfg = self.config
         steps = tuple(int(s) for s in steps_per_level) if steps_per_level is not None else None
         if steps is not None and (not steps or min(steps) < 1):
             raise ValueError(f"steps_per_level must be non-empty positive integers, got {steps_per_level}")
@@ -382,24 +401,31 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         choice = cfg.choice_temperature if choice_temperature is None else float(choice_temperature)
         guidance = cfg.guidance_scale if guidance_scale is None else check_guidance(float(guidance_scale))
         steps_of = (lambda q: steps[min(q, len(steps) - 1)]) if steps else cfg.steps
-        device = semantic.device
-        ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
-        if prompt is not None:
-            ids[:, :, :known] = prompt.to(device)
-        windows = self.windows(known, total)
-        passes = len(windows) * sum(steps_of(q) for q in range(cfg.num_quantizers))
-        bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
+        return steps_of, sampled_levels, choice, guidance
+
+    @torch.inference_mode()
+    def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int], *, temperature: float = 1.0,
+                    top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
+                    decoding: tuple | None = None, tick=None) -> None:
+        """Generate frames ``first_new .. end`` of ``ids: LongTensor[B, Q, T]`` in place, one window of
+        :meth:`windows` (``span = (start, first_new, end)``; frames ``start .. first_new`` are its prompt).
+
+        ``semantic``: ``LongTensor[B, S]`` from frame 0 on, covering at least frame ``end``. :meth:`generate` is
+        this over its windows; a streaming caller (:mod:`audiolm_lib.streaming`) calls it window by window.
+        ``decoding``: :meth:`_decoding`'s settings (default: the config's).
+        """
+        start, cursor, end = span
+        if not 0 <= start <= cursor <= end <= ids.shape[2] or end - start > self.window:
+            raise ValueError(f"window {span} does not fit {ids.shape[2]} frames with windows of {self.window}")
+        steps_of, sampled_levels, choice, guidance = decoding or self._decoding(None, None, None)
+        window_ids = ids[:, :, start:end]  # a view: filled in place
+        aligned = semantic[:, self.semantic_positions(start, end, semantic.shape[1], semantic.device)]
         with eval_mode(self):
-            for start, cursor, end in windows:
-                window_ids = ids[:, :, start:end]  # a view: filled in place
-                aligned = semantic[:, self.semantic_positions(start, end, semantic.shape[1], device)]
-                for level in range(cfg.num_quantizers):
-                    self._fill_level(aligned, window_ids, cursor - start, level, temperature=temperature,
-                                     top_k=top_k, top_p=top_p, generator=generator, steps=steps_of(level),
-                                     sampled=level < sampled_levels, choice_temperature=choice,
-                                     tick=lambda: bar.update(1), guidance_scale=guidance)
-        bar.close()
-        return ids[:, :, known:].clone()
+            for level in range(self.config.num_quantizers):
+                self._fill_level(aligned, window_ids, cursor - start, level, temperature=temperature, top_k=top_k,
+                                 top_p=top_p, generator=generator, steps=steps_of(level),
+                                 sampled=level < sampled_levels, choice_temperature=choice,
+                                 tick=tick or (lambda: None), guidance_scale=guidance)
 
     def windows(self, known: int, total: int) -> list[tuple[int, int, int]]:
         """``(start, first_new, end)`` of each window that generates frames ``known .. total``.
