@@ -67,7 +67,7 @@ def test_readme_python_block_runs(number, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__readme__"}
     exec(compile(code, f"README.md python block {number + 1}", "exec"), namespace)
-    for name in ("wave", "again", "unconditioned"):  # the first block's results, where it made them
+    for name in ("wave", "again", "unconditioned", "streamed"):  # the first block's results, where it made them
         if name in namespace:
             assert torch.isfinite(namespace[name]).all() and namespace[name].shape[:2] in ((1, 1), (2, 1))
     if (tmp_path / "my_audiolm").exists():  # the block that builds one from parts saved a loadable model
