@@ -9,6 +9,7 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer"
     python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
     python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
+    python checkpoints/make_checkpoints.py stage-tune --work W --kind speech --stage parallel  # recipe's "tune" leg
     python checkpoints/make_checkpoints.py assemble  --work W --kind speech --out checkpoints/speech
 
 The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
@@ -131,7 +132,9 @@ def fit_tokenizer(work: Path, kind: str) -> Path:
     return out
 
 
-def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None = None) -> Path:
+def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None = None,
+                data_sets: list[str] | None = None) -> Path:
+    """Token cache of ``data_sets`` (default: the kind's own set) with the kind's tokenizer and ``codec_dir``."""
     from audiolm_lib.semantic.tokenizer import SemanticTokenizer
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.token_cache import build_token_cache
@@ -140,8 +143,31 @@ def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None 
     if not (out / "header.json").exists():
         tokenizer = SemanticTokenizer.from_pretrained(fit_tokenizer(work, kind)).eval()
         codec = load_pretrained(codec_dir or work / "codec" / "codec").eval()
-        build_token_cache(manifest(work, kind), out, tokenizer, codec)
+        build_token_cache([manifest(work, name) for name in data_sets or [kind]], out, tokenizer, codec)
     return out
+
+
+def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None:
+    """A stage's "tune" leg (recipe ``stages.<stage>.tune``): from its trained model (``init_from``), on a token cache of
+    the leg's ``data`` sets (recorded voices beside the synthetic ones) into ``WORK/KIND/stage_<stage>_tune``, which
+    ``assemble`` then ships in its place."""
+    from audiolm_lib.serialization import config_from_dict, renamed_fields
+    from audiolm_lib.training.config import StageTrainConfig
+    from audiolm_lib.training.trainer import train_stage as run
+
+    base = renamed_fields(StageTrainConfig, recipe(kind)["stages"][stage], f"recipe {kind}/{stage}")
+    leg = dict(base.pop("tune"))
+    data_sets = leg.pop("data")
+    cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
+    fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
+    fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage), budget_minutes=minutes,
+                  model={**base.get("model", {}), **leg.get("model", {})},
+                  init_from=str(work / kind / f"stage_{stage}" / "model"))
+    config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune")
+    out = work / kind / f"stage_{stage}_tune"
+    started = time.process_time()
+    run(config, cache, out, resume=_latest_step(out) > 0)
+    _record_cpu(out, f"{stage}_tune", time.process_time() - started)
 
 
 def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
@@ -159,7 +185,7 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
         done = _latest_step(out)
         if done >= total:
             continue
-        fields = {k: v for k, v in settings.items() if k != "continue_to_steps"}
+        fields = {k: v for k, v in settings.items() if k not in ("continue_to_steps", "tune")}
         fields.update(stage=settings.get("stage", stage), steps=total, budget_minutes=minutes)
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
@@ -167,6 +193,12 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
         _record_cpu(out, stage, time.process_time() - started)
         if _latest_step(out) < total:  # stopped early (patience or the minutes budget): no further leg
             break
+
+
+def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
+    """A stage's exported model: its tune leg's where that ran (see :func:`tune_stage`), else its own."""
+    tuned = work / kind / f"stage_{stage}_tune" / "model"
+    return tuned if (tuned / "config.json").exists() else work / kind / f"stage_{stage}" / "model"
 
 
 def _latest_step(out: Path) -> int:
@@ -190,7 +222,7 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
     names = ("semantic",) + generator_stages(settings.get("acoustic_generator", "hierarchical"))
-    parts = {name: load_pretrained(work / kind / f"stage_{name}" / "model") for name in names}
+    parts = {name: load_pretrained(stage_model_dir(work, kind, name)) for name in names}
     staging = out.parent / f".{out.name}.staging"
     SemanticTokenizer.from_pretrained(work / kind / "tokenizer").save_pretrained(staging / "tokenizer", dtype="float16")
     load_pretrained(shipped_codec(work)).save_pretrained(staging / "codec", dtype="float16")
@@ -321,7 +353,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "codec-adversarial", "tokenizer", "cache",
-                                          "stage", "assemble", "swap-codec"))
+                                          "stage", "stage-tune", "assemble", "swap-codec"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
     parser.add_argument("--stage", choices=STAGES, default="semantic")
@@ -354,6 +386,8 @@ def main() -> None:
         print(build_cache(work, args.kind, args.codec, args.out))
     elif args.phase == "stage":
         train_stage(work, args.kind, args.stage, args.minutes, args.cache)
+    elif args.phase == "stage-tune":
+        tune_stage(work, args.kind, args.stage, args.minutes)
     else:
         assemble(work, args.kind, args.out or Path(__file__).resolve().parent / args.kind)
 
