@@ -32,6 +32,51 @@ if TYPE_CHECKING:  # pragma: no cover
     from audiolm_lib.training.codec_config import CodecTrainConfig
 
 
+class AdversarialTraining:
+    """A discriminator with its Adam optimizer and warm-up/cosine schedule: one hinge update on detached outputs per
+    step (:meth:`update`), then the generator's hinge and feature-matching losses (:meth:`generator_losses`). Both
+    objectives use it; what they feed it (waves, or normalised log-magnitudes) is theirs."""
+
+    def __init__(self, discriminator: torch.nn.Module, config: "CodecTrainConfig", dist):
+        from audiolm_lib.training.distributed import wrap_ddp
+        from audiolm_lib.training.schedule import warmup_cosine
+
+        self.grad_clip = config.grad_clip
+        self.discriminator = discriminator.to(dist.device)
+        self.discriminator_ddp = wrap_ddp(self.discriminator, dist)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas)
+        self.sched_d = warmup_cosine(self.opt_d, config.warmup_steps, config.steps, config.min_lr_ratio)
+
+    def update(self, real: torch.Tensor, fake: torch.Tensor) -> float:
+        """One discriminator step on ``real`` and the detached ``fake``; returns its hinge loss."""
+        real_logits, _ = self.discriminator_ddp(real)
+        fake_logits, _ = self.discriminator_ddp(fake.detach())
+        loss_d = discriminator_hinge_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.grad_clip)
+        self.opt_d.step()
+        self.sched_d.step()
+        return loss_d.item()
+
+    def generator_losses(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"adversarial", "feature"}`` of ``fake`` (through the plain module: its weights are not updated here)."""
+        fake_logits, fake_features = self.discriminator(fake)
+        with torch.no_grad():
+            _, real_features = self.discriminator(real)
+        return {"adversarial": generator_adversarial_loss(fake_logits),
+                "feature": feature_matching_loss(real_features, fake_features)}
+
+    def state_dict(self) -> dict:
+        return {"discriminator": self.discriminator.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "sched_d": self.sched_d.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_d.load_state_dict(state["sched_d"])
+
+
 class SpectralObjective:
     """Losses of a :class:`~audiolm_lib.codecs.spectral.SpectralCodec` on the STFT grid."""
 
@@ -43,17 +88,13 @@ class SpectralObjective:
         # log-mel L1 on the same STFT grid: weights low frequencies as hearing (and the mel-distance metric) do,
         # where the plain log-magnitude L1 gives most of its weight to the many bins above 2 kHz
         self.mel_filters = mel_filterbank(model.sample_rate, model.config.n_fft, config.spectral_mel_bands)
-        self.discriminator = None
+        self.adversary = None
         if config.spectral_adversarial:
             from audiolm_lib.codecs.discriminators import SpectrogramDiscriminator
-            from audiolm_lib.training.distributed import wrap_ddp
-            from audiolm_lib.training.schedule import warmup_cosine
 
             bins = model.config.n_fft // 2 + 1
-            self.discriminator = SpectrogramDiscriminator(bins, config.spectrogram_discriminator).to(dist.device)
-            self.discriminator_ddp = wrap_ddp(self.discriminator, dist)
-            self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas)
-            self.sched_d = warmup_cosine(self.opt_d, config.warmup_steps, config.steps, config.min_lr_ratio)
+            self.adversary = AdversarialTraining(SpectrogramDiscriminator(bins, config.spectrogram_discriminator),
+                                                 config, dist)
 
     def losses(self, out) -> dict[str, torch.Tensor]:
         """The named losses of a :class:`~audiolm_lib.codecs.spectral.SpectralCodecOutput`."""
@@ -82,8 +123,11 @@ class SpectralObjective:
         out = model(wave, num_levels=num_levels)
         losses = self.losses(out)
         stats: dict[str, float] = {}
-        if self.discriminator is not None and step >= config.adversarial_start_step:
-            stats["loss_discriminator"] = self._adversarial(out, losses)
+        if self.adversary is not None and step >= config.adversarial_start_step:
+            fake, real = self._normalised(out.log_magnitude), self._normalised(out.target_log_magnitude)
+            self.adversary.discriminator.train()
+            stats["loss_discriminator"] = self.adversary.update(real, fake)
+            losses.update(self.adversary.generator_losses(real, fake))
         weights = {"magnitude": config.weight_magnitude, "convergence": config.weight_convergence,
                    "mel": config.weight_mel, "phase": config.weight_phase, "complex": config.weight_complex,
                    "adversarial": config.weight_adversarial, "feature": config.weight_feature}
@@ -98,38 +142,12 @@ class SpectralObjective:
 
         return (log_magnitude.clamp_min(self.floor) - LOG_OFFSET) / LOG_SCALE
 
-    def _adversarial(self, out, losses: dict[str, torch.Tensor]) -> float:
-        """One discriminator update on the detached output, then the generator's hinge and feature-matching
-        losses added to ``losses``; returns the discriminator's loss."""
-        fake, real = self._normalised(out.log_magnitude), self._normalised(out.target_log_magnitude)
-        self.discriminator.train()
-        real_logits, _ = self.discriminator_ddp(real)
-        fake_logits, _ = self.discriminator_ddp(fake.detach())
-        loss_d = discriminator_hinge_loss(real_logits, fake_logits)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip)
-        self.opt_d.step()
-        self.sched_d.step()
-        fake_logits, fake_features = self.discriminator(fake)  # the plain module: its weights are not updated here
-        with torch.no_grad():
-            _, real_features = self.discriminator(real)
-        losses["adversarial"] = generator_adversarial_loss(fake_logits)
-        losses["feature"] = feature_matching_loss(real_features, fake_features)
-        return loss_d.item()
-
     def state_dict(self) -> dict:
-        if self.discriminator is None:
-            return {}
-        return {"discriminator": self.discriminator.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "sched_d": self.sched_d.state_dict()}
+        return {} if self.adversary is None else self.adversary.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        if self.discriminator is None:
-            return
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_d.load_state_dict(state["sched_d"])
+        if self.adversary is not None:
+            self.adversary.load_state_dict(state)
 
 
 class WaveformObjective:
@@ -137,14 +155,9 @@ class WaveformObjective:
 
     def __init__(self, config: "CodecTrainConfig", model: torch.nn.Module, dist):
         from audiolm_lib.codecs.discriminators import CodecDiscriminator
-        from audiolm_lib.training.distributed import wrap_ddp
-        from audiolm_lib.training.schedule import warmup_cosine
 
         self.config = config
-        self.discriminator = CodecDiscriminator(config.discriminator).to(dist.device)
-        self.discriminator_ddp = wrap_ddp(self.discriminator, dist)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas)
-        self.sched_d = warmup_cosine(self.opt_d, config.warmup_steps, config.steps, config.min_lr_ratio)
+        self.adversary = AdversarialTraining(CodecDiscriminator(config.discriminator), config, dist)
         self.stft_loss = MultiResolutionSTFTLoss(config.stft_fft_sizes)
         self.mel_loss = MultiScaleMelLoss(model.sample_rate, config.mel_fft_sizes).to(dist.device)
         self.weights = {"time": config.weight_time, "stft": config.weight_stft, "mel": config.weight_mel,
@@ -157,24 +170,12 @@ class WaveformObjective:
         fake = out.audio
         adversarial = step >= config.adversarial_start_step
         stats: dict[str, float] = {}
-        self.discriminator.train()
+        self.adversary.discriminator.train()
         if adversarial:  # discriminator update on detached reconstructions
-            real_logits, _ = self.discriminator_ddp(wave)
-            fake_logits, _ = self.discriminator_ddp(fake.detach())
-            loss_d = discriminator_hinge_loss(real_logits, fake_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), config.grad_clip)
-            self.opt_d.step()
-            self.sched_d.step()
-            stats["loss_discriminator"] = loss_d.item()
+            stats["loss_discriminator"] = self.adversary.update(wave, fake)
         losses = {"time": F.l1_loss(fake, wave), "stft": self.stft_loss(fake, wave), "mel": self.mel_loss(fake, wave)}
-        if adversarial:  # the plain discriminator: its weights are not updated here
-            fake_logits, fake_features = self.discriminator(fake)
-            with torch.no_grad():
-                _, real_features = self.discriminator(wave)
-            losses["adversarial"] = generator_adversarial_loss(fake_logits)
-            losses["feature"] = feature_matching_loss(real_features, fake_features)
+        if adversarial:
+            losses.update(self.adversary.generator_losses(wave, fake))
         commitment = out.commitment_loss * config.commitment_weight
         if config.use_balancer:
             grad = self.balancer.gradient(losses, fake)
@@ -187,11 +188,8 @@ class WaveformObjective:
         return stats, out.perplexity.detach().cpu()
 
     def state_dict(self) -> dict:
-        return {"discriminator": self.discriminator.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "sched_d": self.sched_d.state_dict(), "balancer": self.balancer.state_dict()}
+        return {**self.adversary.state_dict(), "balancer": self.balancer.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_d.load_state_dict(state["sched_d"])
+        self.adversary.load_state_dict(state)
         self.balancer.load_state_dict(state["balancer"])
