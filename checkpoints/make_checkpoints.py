@@ -147,27 +147,45 @@ def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None 
     return out
 
 
+def tune_legs(kind: str, stage: str) -> list[dict]:
+    """The recipe's tune legs of a stage (``stages.<stage>.tune``: one leg, or a list run one after the other)."""
+    legs = recipe(kind)["stages"][stage].get("tune", [])
+    return [legs] if isinstance(legs, dict) else list(legs)
+
+
+def tune_dir(work: Path, kind: str, stage: str, leg: int) -> Path:
+    """Leg 0 writes ``stage_<stage>_tune`` (as before legs existed), leg i > 0 ``stage_<stage>_tune<i + 1>``."""
+    return work / kind / f"stage_{stage}_tune{'' if leg == 0 else leg + 1}"
+
+
 def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None:
-    """A stage's "tune" leg (recipe ``stages.<stage>.tune``): from its trained model (``init_from``), on a token cache of
-    the leg's ``data`` sets (recorded voices beside the synthetic ones) into ``WORK/KIND/stage_<stage>_tune``, which
-    ``assemble`` then ships in its place."""
+    """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
+    stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
+    synthetic ones), into :func:`tune_dir`; ``assemble`` then ships the last leg's model in the stage's place. A leg
+    whose successor has started is done; the last one started resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
     from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage as run
 
-    base = renamed_fields(StageTrainConfig, recipe(kind)["stages"][stage], f"recipe {kind}/{stage}")
-    leg = dict(base.pop("tune"))
-    data_sets = leg.pop("data")
-    cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
-    fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
-    fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage), budget_minutes=minutes,
-                  model={**base.get("model", {}), **leg.get("model", {})},
-                  init_from=str(work / kind / f"stage_{stage}" / "model"))
-    config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune")
-    out = work / kind / f"stage_{stage}_tune"
-    started = time.process_time()
-    run(config, cache, out, resume=_latest_step(out) > 0)
-    _record_cpu(out, f"{stage}_tune", time.process_time() - started)
+    base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items() if k != "tune"},
+                          f"recipe {kind}/{stage}")
+    legs = tune_legs(kind, stage)
+    for index, leg in enumerate(legs):
+        out = tune_dir(work, kind, stage, index)
+        if index + 1 < len(legs) and _latest_step(tune_dir(work, kind, stage, index + 1)) > 0:
+            continue
+        leg = renamed_fields(StageTrainConfig, dict(leg), f"recipe {kind}/{stage}/tune[{index}]")
+        data_sets = leg.pop("data")
+        cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
+        fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
+        start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
+        fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
+                      budget_minutes=minutes, model={**base.get("model", {}), **leg.get("model", {})},
+                      init_from=str(start / "model"))
+        config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")
+        started = time.process_time()
+        run(config, cache, out, resume=_latest_step(out) > 0)
+        _record_cpu(out, f"{stage}_tune{index + 1}", time.process_time() - started)
 
 
 def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
@@ -196,9 +214,12 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
 
 
 def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
-    """A stage's exported model: its tune leg's where that ran (see :func:`tune_stage`), else its own."""
-    tuned = work / kind / f"stage_{stage}_tune" / "model"
-    return tuned if (tuned / "config.json").exists() else work / kind / f"stage_{stage}" / "model"
+    """A stage's exported model: its last tune leg's where one ran (see :func:`tune_stage`), else its own."""
+    for leg in reversed(range(len(tune_legs(kind, stage)))):
+        tuned = tune_dir(work, kind, stage, leg) / "model"
+        if (tuned / "config.json").exists():
+            return tuned
+    return work / kind / f"stage_{stage}" / "model"
 
 
 def _latest_step(out: Path) -> int:
