@@ -162,7 +162,8 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
     stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
     synthetic ones), into :func:`tune_dir`; ``assemble`` then ships the last leg's model in the stage's place. A leg
-    whose successor has started is done; the last one started resumes."""
+    is done when its successor has started or its model is exported at its last step (or without checkpoints: put
+    in place by hand); any other resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
     from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage as run
@@ -172,9 +173,11 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     legs = tune_legs(kind, stage)
     for index, leg in enumerate(legs):
         out = tune_dir(work, kind, stage, index)
-        if index + 1 < len(legs) and _latest_step(tune_dir(work, kind, stage, index + 1)) > 0:
-            continue
         leg = renamed_fields(StageTrainConfig, dict(leg), f"recipe {kind}/{stage}/tune[{index}]")
+        exported, done = (out / "model" / "config.json").exists(), _latest_step(out)
+        if (index + 1 < len(legs) and _latest_step(tune_dir(work, kind, stage, index + 1)) > 0) or (
+                exported and (done == 0 or done >= int(leg["steps"]))):
+            continue  # finished, or its model put in place without checkpoints (a leg made elsewhere)
         data_sets = leg.pop("data")
         cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
         fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
