@@ -179,7 +179,9 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
                 exported and (done == 0 or done >= int(leg["steps"]))):
             continue  # finished, or its model put in place without checkpoints (a leg made elsewhere)
         data_sets = leg.pop("data")
-        cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
+        # the kind's own data alone: its cache of the stage phases (the codes of every decoder are the same)
+        cache = build_cache(work, kind, shipped_codec(work), work / kind / (
+            "tokens" if data_sets == [kind] else f"tokens_{'_'.join(data_sets)}"), data_sets)
         fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
         start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
         fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),

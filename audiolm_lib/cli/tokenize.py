@@ -58,7 +58,7 @@ def _load_or_fit_tokenizer(spec: str, manifests: list[Path], out_dir: Path, clus
     from audiolm_lib.interfaces import SemanticTokenizerProtocol
     from audiolm_lib.serialization import load_pretrained
 
-    if spec not in ("mfcc", "logmel"):
+    if spec not in ("mfcc", "logmel", "chroma"):
         if not Path(spec).exists():
             raise FileNotFoundError(f"tokenizer checkpoint folder not found: {spec} (or use --tokenizer mfcc)")
         return load_pretrained(spec, map_location=device, kind=SemanticTokenizerProtocol,

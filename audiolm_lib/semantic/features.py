@@ -20,6 +20,7 @@ from torch import nn
 from audiolm_lib import measures
 
 SPECTRAL_KINDS = ("mfcc", "logmel")
+PITCH_KINDS = ("chroma",)  # :mod:`audiolm_lib.semantic.pitch_features` (music: ids that carry the harmony)
 LEARNED_KINDS = ("hubert", "w2v-bert")
 
 
@@ -27,6 +28,8 @@ LEARNED_KINDS = ("hubert", "w2v-bert")
 class FeatureConfig:
     """What features to compute. ``kind`` picks the extractor; the other fields apply to some kinds.
 
+    Pitch (chroma: :mod:`~audiolm_lib.semantic.pitch_features`): sample_rate, hop_length, win_length, n_fft,
+    f_min, f_max, normalize (of the energy dims); ``FeatureConfig.for_kind("chroma")`` gives its own STFT size.
     Spectral (mfcc, logmel): sample_rate, hop_length, win_length, n_fft, n_mels, n_mfcc, deltas, f_min,
     f_max, normalize (per-utterance mean/variance normalisation).
     Learned (hubert, w2v-bert): layer (1-based transformer layer whose output is used; the model is cut
@@ -51,10 +54,18 @@ class FeatureConfig:
     normalize_waveform: bool = False
     max_chunk_seconds: float = 30.0
 
+    @classmethod
+    def for_kind(cls, kind: str, **fields) -> "FeatureConfig":
+        """A config of ``kind`` with that kind's own defaults (chroma: a 2048-sample STFT) under ``fields``."""
+        from audiolm_lib.semantic.pitch_features import PITCH_DEFAULTS
+
+        return cls(kind=kind, **{**PITCH_DEFAULTS.get(kind, {}), **fields})
+
     def __post_init__(self) -> None:
-        if self.kind not in SPECTRAL_KINDS + LEARNED_KINDS:
-            raise ValueError(f"unknown feature kind {self.kind!r}; choose one of {SPECTRAL_KINDS + LEARNED_KINDS}")
-        if self.kind in SPECTRAL_KINDS:
+        kinds = SPECTRAL_KINDS + PITCH_KINDS + LEARNED_KINDS
+        if self.kind not in kinds:
+            raise ValueError(f"unknown feature kind {self.kind!r}; choose one of {kinds}")
+        if self.kind in SPECTRAL_KINDS + PITCH_KINDS:
             if self.hop_length <= 0 or self.win_length <= 0 or self.win_length > self.n_fft:
                 raise ValueError(
                     f"need 0 < hop_length and 0 < win_length <= n_fft, got hop {self.hop_length}, "
@@ -408,6 +419,10 @@ def build_features(config: FeatureConfig) -> FeatureExtractor:
     """Construct the extractor ``config`` describes (learned models from ``config.model_config``)."""
     if config.kind in SPECTRAL_KINDS:
         return SpectralFeatures(config)
+    if config.kind in PITCH_KINDS:
+        from audiolm_lib.semantic.pitch_features import ChromaFeatures
+
+        return ChromaFeatures(config)
     if config.kind == "hubert":
         return HubertFeatures(config)
     return W2VBertFeatures(config)

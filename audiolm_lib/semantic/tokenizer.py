@@ -224,7 +224,8 @@ def fit_tokenizer(
 
     Args:
         audio: a folder (searched recursively) or a list of audio files; resampled to the extractor's rate.
-        features: ``"mfcc"``, ``"logmel"``, ``"hubert"``, ``"w2v-bert"``, a :class:`FeatureConfig` or an extractor.
+        features: ``"mfcc"``, ``"logmel"``, ``"chroma"`` (music), ``"hubert"``, ``"w2v-bert"``, a
+            :class:`FeatureConfig` or an extractor.
         num_clusters: vocabulary size K.
         model_path: for ``"hubert"`` (HF directory or fairseq ``.pt``) / ``"w2v-bert"`` (HF directory).
         layer: transformer layer of the learned model to cluster.
@@ -237,7 +238,7 @@ def fit_tokenizer(
             loader = HubertFeatures if features == "hubert" else W2VBertFeatures
             extractor = loader.from_pretrained(model_path, layer)
         else:
-            extractor = build_features(FeatureConfig(kind=features))
+            extractor = build_features(FeatureConfig.for_kind(features))
     elif isinstance(features, FeatureConfig):
         extractor = build_features(features)
     elif isinstance(features, FeatureExtractor):

@@ -1,0 +1,125 @@
+"""The oracle ladder on VALIDATION voices or pieces, for choosing decoding settings and comparing trained models.
+
+The quality benchmark's ladder (``audiolm eval ladder``) reads the held-out evaluation sets, which no choice may be
+tuned on; this one reads the validation split of training manifests (``audiolm data speech / recorded / piano``):
+voices held out whole (for recorded speech: Armelle and the German klettres reader) and held-out clips of training
+identities, or the validation pieces. Each setting in ``--set`` (``key=value``, the acoustic generator's decoding
+fields such as ``guidance_scale`` or ``choice_temperature``, or ``temperature`` of its sampling) runs the whole
+ladder again on the same items with the same seeds; the JSON gives per set and rung the measure means, the
+different-speaker baseline, and for speech the share of items whose continuation is closer to the prompt's voice
+than to a different speaker's.
+
+    python bench/validation_ladder.py checkpoints/speech --manifest W/data/recorded/manifest.jsonl \
+        --set guidance_scale=1 --set guidance_scale=2 --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[dict]:
+    """``{"set", "speaker", "id", "wave", "sample_rate"}`` of the manifest's ``split`` clips (at most
+    ``max_per_speaker`` a speaker, in manifest order; ``set`` is the manifest's folder name)."""
+    from audiolm_lib.audio import load_audio
+    from audiolm_lib.datasets.manifest import read_manifest
+
+    clips, taken = [], {}
+    for entry in read_manifest(manifest):
+        speaker = entry.get("speaker") or entry.get("piece") or entry["id"]
+        if entry.get("split") != split or taken.get(speaker, 0) >= max_per_speaker:
+            continue
+        taken[speaker] = taken.get(speaker, 0) + 1
+        clips.append({"set": manifest.parent.name, "speaker": speaker, "id": entry["id"], "sample_rate": 16000,
+                      "wave": load_audio(entry["audio"], sample_rate=16000)[0]})
+    return clips
+
+
+def apply_setting(model, setting: dict) -> None:
+    """Decoding fields onto the acoustic generator's config (``temperature`` onto its sampling settings)."""
+    for key, value in setting.items():
+        if key == "temperature":
+            model.config.acoustic.temperature = float(value)
+        elif hasattr(model.acoustic.config, key):
+            setattr(model.acoustic.config, key, type(getattr(model.acoustic.config, key))(value))
+        else:
+            raise SystemExit(f"--set {key}: not a decoding field of {type(model.acoustic).__name__}")
+
+
+def closer_to_prompt_share(result: dict, rung: str) -> dict[str, float]:
+    """Per set: share of items whose ``rung`` continuation is more like the prompt's speaker than the
+    different-speaker baseline is (a per-item reading of the speaker-similarity target)."""
+    shares: dict[str, list[int]] = {}
+    for item in result["items"]:
+        similarity, baseline = item["rungs"][rung]["speaker_similarity"], item.get("different_speaker_baseline")
+        if similarity is not None and baseline is not None:
+            shares.setdefault(item["set"], []).append(int(similarity > baseline))
+    return {name: sum(hits) / len(hits) for name, hits in shares.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="an AudioLM folder")
+    parser.add_argument("--manifest", type=Path, action="append", required=True)
+    parser.add_argument("--domain", choices=("speech", "piano"), default="speech")
+    parser.add_argument("--split", default="valid")
+    parser.add_argument("--per-speaker", type=int, default=2, help="items per validation speaker (speech)")
+    parser.add_argument("--max-clips-per-speaker", type=int, default=4)
+    parser.add_argument("--prompt-seconds", type=float, default=3.0)
+    parser.add_argument("--continuation-seconds", type=float, default=4.0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="one decoding setting to try (repeat; default: the model's own)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from audiolm_lib.eval.continuation_quality import piano_items, speech_items
+    from audiolm_lib.eval.oracle_ladder import oracle_ladder
+    from audiolm_lib.pipeline import AudioLM
+
+    clips = [clip for path in args.manifest for clip in validation_clips(path, args.split, args.max_clips_per_speaker)]
+    if args.domain == "speech":
+        items = speech_items(clips, args.prompt_seconds, args.continuation_seconds, per_speaker=args.per_speaker)
+    else:
+        items = [dict(item, real=item["real"][: int(args.continuation_seconds * item["sample_rate"])])
+                 for item in piano_items(clips, args.prompt_seconds)]
+    settings = [dict(part.split("=", 1) for part in text.split(",")) for text in args.set] or [{}]
+    report = {"model": str(args.model), "manifests": [str(m) for m in args.manifest], "items": len(items),
+              "prompt_seconds": args.prompt_seconds, "continuation_seconds": args.continuation_seconds, "runs": []}
+    for setting in settings:
+        model = AudioLM.from_pretrained(args.model).eval()
+        apply_setting(model, setting)
+        result = oracle_ladder(model, items, args.domain, seed=args.seed)
+        run = {"setting": setting, "rows": result["rows"], "levels": result["levels"]}
+        if args.domain == "speech":
+            run["closer_than_other_speaker"] = {rung: closer_to_prompt_share(result, rung)
+                                                for rung in ("acoustic", "pipeline")}
+        run["per_item"] = [{"id": r["id"], "set": r["set"], "rungs": r["rungs"],
+                            "different_speaker_baseline": r.get("different_speaker_baseline")}
+                           for r in result["items"]]
+        report["runs"].append(run)
+        keys = ("speaker_similarity", "voiced_share", "dnsmos_ovrl") if args.domain == "speech" else (
+            "chroma_similarity_to_prompt", "harmonic_ratio")
+        for row in result["rows"]:
+            print(json.dumps({"setting": setting, "set": row["set"], "rung": row["rung"],
+                              **{k: row.get(k) for k in keys + ("different_speaker_baseline",) if k in row}}),
+                  flush=True)
+    text = json.dumps(report, indent=1)
+    if args.json:
+        from audiolm_lib.atomic import atomic_write_text
+
+        atomic_write_text(args.json, text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
