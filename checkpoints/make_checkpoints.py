@@ -38,7 +38,11 @@ DATA_SETS = {
                         "--max-score-mb", "0", "--parse-timeout", "120", "--workers", "1"]),
     # recorded voices (klettres, Asterisk fr/it/ru/es-co; never the evaluation voices): the codec phases read them
     "recorded": ("recorded", ["recorded"]),
+    # speed-perturbed copies of the recorded training voices (new identities, 0.8x-1.15x: -3.9 to +2.4 semitones)
+    "recorded_speed": ("recorded_speed", ["speed", "--source", "{data}/recorded", "--factors", "0.8,0.9,1.15"]),
 }
+# what the codec phases train on (the speed copies came later, for the acoustic generator)
+CODEC_DATA = ("speech", "speech_other_languages", "piano", "recorded")
 
 
 def recipe(name: str) -> dict:
@@ -68,7 +72,8 @@ def build_data(work: Path) -> None:
         out = work / "data" / folder
         if (out / "manifest.jsonl").exists():
             continue
-        command = ["audiolm", "data", arguments[0], str(out), *arguments[1:]]
+        command = ["audiolm", "data", arguments[0], str(out),
+                   *(argument.format(data=work / "data") for argument in arguments[1:])]
         print("+", " ".join(command), flush=True)
         subprocess.run(command, check=True)
 
@@ -99,7 +104,7 @@ def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: l
     from audiolm_lib.config import load_config
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
 
-    files = split_files([manifest(work, name) for name in DATA_SETS], "train")
+    files = split_files([manifest(work, name) for name in CODEC_DATA], "train")
     valid = split_files([manifest(work, "speech"), manifest(work, "piano")], "valid")
     valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
     overrides = list(overrides or []) + [f"eval_fraction={40 / (len(files) + 40) + 1e-9}"]

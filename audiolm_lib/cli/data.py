@@ -110,6 +110,25 @@ def recorded_command(
     _report(manifest, read_manifest(manifest), "identity")
 
 
+@friendly_errors
+def speed_command(
+    out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav + manifest.jsonl."),
+    source: Path = typer.Option(..., "--source", help="A dataset folder (or its manifest.jsonl) whose training voices to copy."),
+    factors: str = typer.Option("0.8,0.9,1.15", "--factors", help="Speed factors: each copy is this much faster, its pitch 12*log2(f) semitones higher."),
+) -> None:
+    """Speed-perturbed copies of a dataset's training voices, each a new identity (validation items are never copied)."""
+    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.datasets.speed_variants import build_speed_variants, parse_factors
+
+    from audiolm_lib.outputs import check_not_input
+
+    chosen = parse_factors(factors)
+    check_not_input(out_dir, [source])
+    check_dataset_folder(out_dir)
+    manifest = build_speed_variants(source, out_dir, chosen)
+    _report(manifest, read_manifest(manifest), "identity")
+
+
 def voices_command() -> None:
     """List the speech voices: engine, speaker identity, split, language, and whether they are installed."""
     from audiolm_lib.datasets.voices import ENGINE_PROGRAMS, available_voices, catalogue, identities
@@ -186,6 +205,7 @@ def register(app: typer.Typer) -> None:
     data_app.command("piano")(piano_command)
     data_app.command("speech")(speech_command)
     data_app.command("recorded")(recorded_command)
+    data_app.command("speed")(speed_command)
     data_app.command("voices")(voices_command)
     data_app.command("index")(index_command)
     app.add_typer(data_app, name="data")

@@ -1,0 +1,91 @@
+"""checkpoints/make_checkpoints.py stage-tune: a recipe's tune legs run in order, each from the previous leg's model,
+a finished leg (or one put in place by hand) is skipped, and assemble ships the last leg's model."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def make_checkpoints(monkeypatch, tmp_path):
+    spec = importlib.util.spec_from_file_location("make_checkpoints", ROOT / "checkpoints" / "make_checkpoints.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    legs = [{"data": ["speech", "recorded"], "steps": 30, "lr": 3e-4},
+            {"data": ["speech"], "steps": 50, "lr": 1e-4, "prompt_elsewhere": 0.5, "model": {"prompt_dropout": 0.1}}]
+    stage = {"stage": "parallel", "steps": 100, "model": {"window_seconds": 6.0}, "continue_to_steps": [200],
+             "tune": legs}
+    monkeypatch.setattr(module, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    caches = []
+    monkeypatch.setattr(module, "build_cache", lambda work, kind, codec, out, data_sets: caches.append(
+        (out.name, tuple(data_sets))) or out)
+    monkeypatch.setattr(module, "shipped_codec", lambda work: work / "codec")
+    runs = []
+
+    def fake_train(config, cache, out, resume=False):
+        runs.append({"out": out.name, "init_from": config.init_from, "steps": config.steps, "lr": config.lr,
+                     "prompt_elsewhere": config.prompt_elsewhere, "resume": resume, "cache": Path(cache).name,
+                     "prompt_dropout": config.model.get("prompt_dropout")})
+        (out / "model").mkdir(parents=True, exist_ok=True)
+        (out / "model" / "config.json").write_text("{}")
+        (out / f"step_{config.steps:08d}.safetensors").write_text("")
+
+    import audiolm_lib.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "train_stage", fake_train)
+    module.runs, module.caches = runs, caches
+    return module
+
+
+def test_legs_run_in_order_each_from_the_previous_model(make_checkpoints, tmp_path):
+    work = tmp_path / "w"
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)
+    first, second = make_checkpoints.runs
+    assert first["out"] == "stage_parallel_tune" and second["out"] == "stage_parallel_tune2"
+    assert first["init_from"] == str(work / "speech" / "stage_parallel" / "model")
+    assert second["init_from"] == str(work / "speech" / "stage_parallel_tune" / "model")
+    assert (first["steps"], first["lr"], second["steps"], second["lr"]) == (30, 3e-4, 50, 1e-4)
+    assert second["prompt_elsewhere"] == 0.5 and second["prompt_dropout"] == 0.1 and first["prompt_dropout"] is None
+    assert [cache for cache, _ in make_checkpoints.caches] == ["tokens_speech_recorded", "tokens"]  # own data: own cache
+    assert make_checkpoints.stage_model_dir(work, "speech", "parallel") == work / "speech" / "stage_parallel_tune2" / "model"
+
+
+def test_finished_legs_are_skipped_and_a_leg_put_in_place_by_hand_counts_as_done(make_checkpoints, tmp_path):
+    work = tmp_path / "w"
+    by_hand = work / "speech" / "stage_parallel_tune" / "model"
+    by_hand.mkdir(parents=True)
+    (by_hand / "config.json").write_text("{}")
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)
+    assert [run["out"] for run in make_checkpoints.runs] == ["stage_parallel_tune2"]
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)  # everything finished: nothing runs again
+    assert len(make_checkpoints.runs) == 1
+
+
+def test_an_interrupted_leg_resumes(make_checkpoints, tmp_path):
+    work = tmp_path / "w"
+    partial = work / "speech" / "stage_parallel_tune"
+    partial.mkdir(parents=True)
+    (partial / "step_00000010.safetensors").write_text("")
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)
+    assert make_checkpoints.runs[0]["out"] == "stage_parallel_tune" and make_checkpoints.runs[0]["resume"] is True
+    assert make_checkpoints.runs[1]["resume"] is False
+
+
+def test_one_leg_as_a_mapping_still_reads(make_checkpoints, monkeypatch):
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": {"tune": {"data": ["piano"],
+                                                                                                    "steps": 5}}}})
+    assert make_checkpoints.tune_legs("piano", "parallel") == [{"data": ["piano"], "steps": 5}]
+    assert make_checkpoints.tune_dir(Path("w"), "piano", "parallel", 2).name == "stage_parallel_tune3"
+
+
+def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
+    spec = importlib.util.spec_from_file_location("fresh", ROOT / "checkpoints" / "make_checkpoints.py")
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    for kind in ("speech", "piano"):
+        for leg in fresh.tune_legs(kind, "parallel"):
+            assert set(leg["data"]) <= set(fresh.DATA_SETS) and leg["steps"] > 0
+    assert json.loads((ROOT / "checkpoints" / "recipes" / "piano.json").read_text())["tokenizer"]["features"] == "chroma"
