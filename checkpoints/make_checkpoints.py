@@ -179,9 +179,12 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     for index, leg in enumerate(legs):
         out = tune_dir(work, kind, stage, index)
         leg = renamed_fields(StageTrainConfig, dict(leg), f"recipe {kind}/{stage}/tune[{index}]")
+        # "stop_after": the leg ends at that step of its ``steps``-long schedule (a budget cut, stated in the recipe)
+        stop_after = leg.pop("stop_after", None)
+        last = int(leg["steps"]) if stop_after is None else min(int(leg["steps"]), int(stop_after))
         exported, done = (out / "model" / "config.json").exists(), _latest_step(out)
         if (index + 1 < len(legs) and _latest_step(tune_dir(work, kind, stage, index + 1)) > 0) or (
-                exported and (done == 0 or done >= int(leg["steps"]))):
+                exported and (done == 0 or done >= last)):
             continue  # finished, or its model put in place without checkpoints (a leg made elsewhere)
         data_sets = leg.pop("data")
         # the kind's own data alone: its cache of the stage phases (the codes of every decoder are the same)
@@ -194,7 +197,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
                       init_from=str(start / "model"))
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")
         started = time.process_time()
-        run(config, cache, out, resume=_latest_step(out) > 0)
+        run(config, cache, out, resume=_latest_step(out) > 0, max_steps=stop_after)
         _record_cpu(out, f"{stage}_tune{index + 1}", time.process_time() - started)
 
 

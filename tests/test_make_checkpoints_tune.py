@@ -25,13 +25,14 @@ def make_checkpoints(monkeypatch, tmp_path):
     monkeypatch.setattr(module, "shipped_codec", lambda work: work / "codec")
     runs = []
 
-    def fake_train(config, cache, out, resume=False):
+    def fake_train(config, cache, out, resume=False, max_steps=None):
         runs.append({"out": out.name, "init_from": config.init_from, "steps": config.steps, "lr": config.lr,
+                     "max_steps": max_steps,
                      "prompt_elsewhere": config.prompt_elsewhere, "resume": resume, "cache": Path(cache).name,
                      "prompt_dropout": config.model.get("prompt_dropout")})
         (out / "model").mkdir(parents=True, exist_ok=True)
         (out / "model" / "config.json").write_text("{}")
-        (out / f"step_{config.steps:08d}.safetensors").write_text("")
+        (out / f"step_{min(config.steps, max_steps or config.steps):08d}.safetensors").write_text("")
 
     import audiolm_lib.training.trainer as trainer
 
@@ -72,6 +73,21 @@ def test_an_interrupted_leg_resumes(make_checkpoints, tmp_path):
     make_checkpoints.tune_stage(work, "speech", "parallel", None)
     assert make_checkpoints.runs[0]["out"] == "stage_parallel_tune" and make_checkpoints.runs[0]["resume"] is True
     assert make_checkpoints.runs[1]["resume"] is False
+
+
+def test_stop_after_ends_a_leg_early_on_its_own_schedule(make_checkpoints, monkeypatch, tmp_path):
+    work = tmp_path / "w"
+    legs = [{"data": ["speech"], "steps": 50, "stop_after": 20}, {"data": ["speech"], "steps": 10}]
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": {"tune": legs}}})
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)
+    first, second = make_checkpoints.runs
+    assert (first["steps"], first["max_steps"], second["max_steps"]) == (50, 20, None)
+    make_checkpoints.runs.clear()
+    import shutil
+
+    shutil.rmtree(work / "speech" / "stage_parallel_tune2")  # as if leg 2 never started
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)
+    assert [run["out"] for run in make_checkpoints.runs] == ["stage_parallel_tune2"]  # leg 1 stopped at 20: done
 
 
 def test_one_leg_as_a_mapping_still_reads(make_checkpoints, monkeypatch):
