@@ -211,18 +211,21 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
     # restarts from where the larger total puts it: a warm restart). A budget can so grow after a run ended without
     # starting over, and the recipe still says exactly how the shipped weights were made.
     legs = [int(settings["steps"])] + [int(n) for n in settings.get("continue_to_steps", [])]
+    # "stop_after": the run ends at that step of its schedule (a budget cut, stated in the recipe)
+    stop_after = settings.get("stop_after")
     out = work / kind / f"stage_{stage}"
     for total in legs:
+        last = total if stop_after is None else min(total, int(stop_after))
         done = _latest_step(out)
-        if done >= total:
+        if done >= last:
             continue
-        fields = {k: v for k, v in settings.items() if k not in ("continue_to_steps", "tune")}
+        fields = {k: v for k, v in settings.items() if k not in ("continue_to_steps", "tune", "stop_after")}
         fields.update(stage=settings.get("stage", stage), steps=total, budget_minutes=minutes)
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
-        run(config, cache or work / kind / "tokens", out, resume=done > 0)
+        run(config, cache or work / kind / "tokens", out, resume=done > 0, max_steps=stop_after)
         _record_cpu(out, stage, time.process_time() - started)
-        if _latest_step(out) < total:  # stopped early (patience or the minutes budget): no further leg
+        if _latest_step(out) < total:  # stopped early (patience, the minutes budget, stop_after): no further leg
             break
 
 
