@@ -45,8 +45,12 @@ DATA_SETS = {
 CODEC_DATA = ("speech", "speech_other_languages", "piano", "recorded")
 
 
+# --recipe: another recipe file for the kind (an experiment such as recipes/piano_chroma.json)
+RECIPE_FOR_KIND: dict[str, str] = {}
+
+
 def recipe(name: str) -> dict:
-    return json.loads((RECIPES / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((RECIPES / f"{RECIPE_FOR_KIND.get(name, name)}.json").read_text(encoding="utf-8"))
 
 
 def manifest(work: Path, data_set: str) -> Path:
@@ -393,6 +397,7 @@ def main() -> None:
                                           "stage", "stage-tune", "assemble", "swap-codec"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
+    parser.add_argument("--recipe", default=None, help="another recipe of recipes/ for the kind (default: the kind's)")
     parser.add_argument("--stage", choices=STAGES, default="semantic")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run (resume adds more)")
     parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default WORK/codec/codec)")
@@ -405,6 +410,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # denormal activations of a young codec made steps up to 7x slower on CPU
     work = args.work
+    if args.recipe:
+        if not (RECIPES / f"{args.recipe}.json").is_file():
+            raise SystemExit(f"--recipe {args.recipe}: no {RECIPES / (args.recipe + '.json')}")
+        RECIPE_FOR_KIND[args.kind] = args.recipe
     if args.phase == "data":
         build_data(work)
     elif args.phase == "codec":

@@ -104,4 +104,7 @@ def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
     for kind in ("speech", "piano"):
         for leg in fresh.tune_legs(kind, "parallel"):
             assert set(leg["data"]) <= set(fresh.DATA_SETS) and leg["steps"] > 0
-    assert json.loads((ROOT / "checkpoints" / "recipes" / "piano.json").read_text())["tokenizer"]["features"] == "chroma"
+    assert json.loads((ROOT / "checkpoints" / "recipes" / "piano_chroma.json").read_text())["tokenizer"]["features"] == "chroma"
+    fresh.RECIPE_FOR_KIND["piano"] = "piano_chroma"
+    assert fresh.recipe("piano")["tokenizer"]["features"] == "chroma"
+    assert fresh.tune_legs("piano", "parallel")[0]["stop_after"] == 1600
