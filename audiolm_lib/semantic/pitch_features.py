@@ -22,10 +22,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from audiolm_lib.semantic.features import PITCH_KINDS, FeatureConfig, FeatureExtractor, compute_deltas
+from audiolm_lib.semantic.feature_base import PITCH_KINDS, FeatureConfig, FeatureExtractor, compute_deltas
 
-# the kind's own STFT (FeatureConfig's defaults are speech's 512 / 400): 128 ms resolves semitones from ~100 Hz
-PITCH_DEFAULTS = {"chroma": {"n_fft": 2048, "win_length": 2048, "f_min": 80.0, "f_max": 4200.0}}
 CHROMA_WEIGHT = 2.0
 CHROMA_WIDTH = 0.5  # semitones (standard deviation of each pitch class's Gaussian)
 

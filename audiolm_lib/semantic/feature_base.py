@@ -1,0 +1,105 @@
+"""What every frame-feature extractor shares: the kinds, :class:`FeatureConfig`, the :class:`FeatureExtractor` base
+and regression deltas (:mod:`~audiolm_lib.semantic.features` and :mod:`~audiolm_lib.semantic.pitch_features`
+build on them; ``features`` re-exports them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SPECTRAL_KINDS = ("mfcc", "logmel")
+PITCH_KINDS = ("chroma",)  # :mod:`audiolm_lib.semantic.pitch_features` (music: ids that carry the harmony)
+# a pitch kind's own STFT (FeatureConfig's defaults are speech's 512 / 400): 128 ms resolves semitones from ~100 Hz
+PITCH_DEFAULTS = {"chroma": {"n_fft": 2048, "win_length": 2048, "f_min": 80.0, "f_max": 4200.0}}
+LEARNED_KINDS = ("hubert", "w2v-bert")
+
+
+@dataclass
+class FeatureConfig:
+    """What features to compute. ``kind`` picks the extractor; the other fields apply to some kinds.
+
+    Pitch (chroma: :mod:`~audiolm_lib.semantic.pitch_features`): sample_rate, hop_length, win_length, n_fft,
+    f_min, f_max, normalize (of the energy dims); ``FeatureConfig.for_kind("chroma")`` gives its own STFT size.
+    Spectral (mfcc, logmel): sample_rate, hop_length, win_length, n_fft, n_mels, n_mfcc, deltas, f_min,
+    f_max, normalize (per-utterance mean/variance normalisation).
+    Learned (hubert, w2v-bert): layer (1-based transformer layer whose output is used; the model is cut
+    after it), model_config (the Hugging Face config as a dict), normalize_waveform, max_chunk_seconds
+    (longer audio is run in pieces on the model's frame grid, bounding attention memory, as fairseq's
+    HuBERT feature dumper does).
+    """
+
+    kind: str = "mfcc"
+    sample_rate: int = 16000
+    hop_length: int = 320
+    win_length: int = 400
+    n_fft: int = 512
+    n_mels: int = 23
+    n_mfcc: int = 13
+    deltas: int = 2
+    f_min: float = 20.0
+    f_max: float | None = None
+    normalize: bool = True
+    layer: int = 6
+    model_config: dict | None = None
+    normalize_waveform: bool = False
+    max_chunk_seconds: float = 30.0
+
+    @classmethod
+    def for_kind(cls, kind: str, **fields) -> "FeatureConfig":
+        """A config of ``kind`` with that kind's own defaults (chroma: a 2048-sample STFT) under ``fields``."""
+        return cls(kind=kind, **{**PITCH_DEFAULTS.get(kind, {}), **fields})
+
+    def __post_init__(self) -> None:
+        kinds = SPECTRAL_KINDS + PITCH_KINDS + LEARNED_KINDS
+        if self.kind not in kinds:
+            raise ValueError(f"unknown feature kind {self.kind!r}; choose one of {kinds}")
+        if self.kind in SPECTRAL_KINDS + PITCH_KINDS:
+            if self.hop_length <= 0 or self.win_length <= 0 or self.win_length > self.n_fft:
+                raise ValueError(
+                    f"need 0 < hop_length and 0 < win_length <= n_fft, got hop {self.hop_length}, "
+                    f"win {self.win_length}, n_fft {self.n_fft}"
+                )
+            if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
+                raise ValueError(f"n_mfcc must be in [1, n_mels={self.n_mels}], got {self.n_mfcc}")
+            if self.deltas not in (0, 1, 2):
+                raise ValueError(f"deltas must be 0, 1 or 2, got {self.deltas}")
+
+
+class FeatureExtractor(nn.Module):
+    """Base class: ``forward(wave: Tensor[B, 1, T]) -> Tensor[B, F, D]``."""
+
+    config: FeatureConfig
+    dim: int
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input that yields at least one frame."""
+        return 1
+
+    def num_frames(self, num_samples: int) -> int:
+        raise NotImplementedError
+
+
+def compute_deltas(features: torch.Tensor, window: int = 2) -> torch.Tensor:
+    """Regression deltas over time of ``Tensor[B, F, D]`` (edges replicated), as in HTK/Kaldi:
+    ``d_t = sum_n n (x_{t+n} - x_{t-n}) / (2 sum_n n^2)``."""
+    dim = features.shape[-1]
+    taps = torch.arange(-window, window + 1, dtype=features.dtype, device=features.device)
+    kernel = (taps / (2.0 * sum(n * n for n in range(1, window + 1)))).expand(dim, 1, -1)
+    padded = F.pad(features.transpose(1, 2), (window, window), mode="replicate")  # [B, D, F + 2w]
+    # one depthwise convolution instead of 2w shifted differences (fewer ops, matters on busy CPUs)
+    return F.conv1d(padded, kernel, groups=dim).transpose(1, 2)
