@@ -177,7 +177,8 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage as run
 
-    base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items() if k != "tune"},
+    base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items()
+                                             if k not in ("tune", "average_tune_legs", "stop_after")},
                           f"recipe {kind}/{stage}")
     legs = tune_legs(kind, stage)
     for index, leg in enumerate(legs):
@@ -223,7 +224,8 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
         done = _latest_step(out)
         if done >= last:
             continue
-        fields = {k: v for k, v in settings.items() if k not in ("continue_to_steps", "tune", "stop_after")}
+        fields = {k: v for k, v in settings.items()
+                  if k not in ("continue_to_steps", "tune", "stop_after", "average_tune_legs")}
         fields.update(stage=settings.get("stage", stage), steps=total, budget_minutes=minutes)
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
@@ -233,8 +235,42 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
             break
 
 
+def average_models(sources: list[Path], out: Path) -> Path:
+    """The element-wise mean of the weights of ``sources`` (models of one class and shape, e.g. two tune legs of one
+    run) saved as a model folder at ``out``: a "model soup" (Wortsman et al. 2022). Config and provenance are the
+    last source's."""
+    from audiolm_lib.serialization import load_pretrained
+
+    models = [load_pretrained(source) for source in sources]
+    states = [model.state_dict() for model in models]
+    if any(state.keys() != states[0].keys() or any(state[k].shape != states[0][k].shape for k in state)
+           for state in states):
+        raise SystemExit(f"cannot average {[str(s) for s in sources]}: their weights differ in names or shapes")
+    mean = {key: (sum(state[key].double() for state in states) / len(states)).to(states[0][key].dtype)
+            if states[0][key].is_floating_point() else states[-1][key] for key in states[0]}
+    models[-1].load_state_dict(mean)
+    models[-1].save_pretrained(out)
+    return out
+
+
+def averaged_tune_legs(work: Path, kind: str, stage: str) -> Path | None:
+    """The recipe's ``average_tune_legs`` (1-based leg numbers) of a stage, averaged once into
+    ``stage_<stage>_average/model``; None when the recipe ships one leg."""
+    legs = recipe(kind)["stages"][stage].get("average_tune_legs")
+    if not legs:
+        return None
+    out = work / kind / f"stage_{stage}_average" / "model"
+    if not (out / "config.json").exists():
+        average_models([tune_dir(work, kind, stage, int(n) - 1) / "model" for n in legs], out)
+    return out
+
+
 def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
-    """A stage's exported model: its last tune leg's where one ran (see :func:`tune_stage`), else its own."""
+    """A stage's exported model: the average of the tune legs the recipe names (``average_tune_legs``), else its last
+    tune leg's where one ran (see :func:`tune_stage`), else its own."""
+    averaged = averaged_tune_legs(work, kind, stage)
+    if averaged is not None:
+        return averaged
     for leg in reversed(range(len(tune_legs(kind, stage)))):
         tuned = tune_dir(work, kind, stage, leg) / "model"
         if (tuned / "config.json").exists():

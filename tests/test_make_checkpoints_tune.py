@@ -108,3 +108,32 @@ def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
     fresh.RECIPE_FOR_KIND["piano"] = "piano_chroma"
     assert fresh.recipe("piano")["tokenizer"]["features"] == "chroma"
     assert fresh.tune_legs("piano", "parallel")[0]["stop_after"] == 1600
+
+
+def test_average_tune_legs_ships_the_mean_of_the_named_legs(make_checkpoints, monkeypatch, tmp_path):
+    import torch
+
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+
+    work = tmp_path / "w"
+    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
+                            transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    models = []
+    for leg in (1, 2):
+        torch.manual_seed(leg)
+        model = ParallelAcousticLM(config)
+        model.save_pretrained(make_checkpoints.tune_dir(work, "speech", "parallel", leg - 1) / "model")
+        models.append(model)
+    stage = {"tune": [{"data": ["speech"], "steps": 5}] * 2, "average_tune_legs": [1, 2]}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    shipped = make_checkpoints.stage_model_dir(work, "speech", "parallel")
+    assert shipped == work / "speech" / "stage_parallel_average" / "model"
+    from audiolm_lib.serialization import load_pretrained
+
+    mean = load_pretrained(shipped).state_dict()
+    for key, value in mean.items():
+        expected = (models[0].state_dict()[key] + models[1].state_dict()[key]) / 2
+        assert torch.allclose(value, expected, atol=1e-6), key
+    stage["average_tune_legs"] = None
+    assert make_checkpoints.stage_model_dir(work, "speech", "parallel").parent.name == "stage_parallel_tune2"
