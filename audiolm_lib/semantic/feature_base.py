@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -92,6 +94,45 @@ class FeatureExtractor(nn.Module):
 
     def num_frames(self, num_samples: int) -> int:
         raise NotImplementedError
+
+
+class FramedSpectrum(FeatureExtractor):
+    """Base of the STFT features (log-mel / MFCC, chroma): the analysis window and the framing they share.
+    ``F = ceil(T / hop_length)``, frame ``i`` centred at sample ``i * hop_length`` (ids align with codec frames)."""
+
+    def __init__(self, config: FeatureConfig, kinds: tuple[str, ...]):
+        super().__init__()
+        if config.kind not in kinds:
+            raise ValueError(f"{type(self).__name__} computes {kinds}, not {config.kind!r}")
+        self.config = config
+        self.register_buffer("window", torch.hann_window(config.win_length, periodic=False), persistent=False)
+
+    @property
+    def f_max(self) -> float:
+        return self.config.f_max if self.config.f_max is not None else self.config.sample_rate / 2
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    def num_frames(self, num_samples: int) -> int:
+        return math.ceil(num_samples / self.config.hop_length)
+
+    def power_frames(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[B, 1, T]`` -> power spectrum ``Tensor[B, ceil(T / hop), n_fft // 2 + 1]``."""
+        cfg = self.config
+        frames = self.num_frames(wave.shape[-1])
+        signal = wave[:, 0].float()
+        # right-pad to whole hops; stft(center=True) then gives frames + 1 frames, the last is dropped
+        signal = F.pad(signal, (0, frames * cfg.hop_length - signal.shape[-1]))
+        pad = cfg.n_fft // 2
+        mode = "reflect" if signal.shape[-1] > pad else "constant"
+        signal = F.pad(signal[:, None], (pad, pad), mode=mode)[:, 0]
+        spec = torch.stft(
+            signal, cfg.n_fft, cfg.hop_length, cfg.win_length, self.window, center=False, return_complex=True
+        )[..., :frames]  # [B, n_fft/2+1, F]
+        power = spec.real.square() + spec.imag.square()  # cheaper than abs() or a sum over a size-2 dim
+        return power.transpose(1, 2)
 
 
 def compute_deltas(features: torch.Tensor, window: int = 2) -> torch.Tensor:

@@ -24,6 +24,7 @@ from audiolm_lib.semantic.feature_base import (  # re-exported: the names every 
     SPECTRAL_KINDS,
     FeatureConfig,
     FeatureExtractor,
+    FramedSpectrum,
     compute_deltas,
 )
 from audiolm_lib.semantic.pitch_features import ChromaFeatures
@@ -49,46 +50,23 @@ def dct_matrix(n_input: int, n_output: int) -> torch.Tensor:
     return basis.float()
 
 
-class SpectralFeatures(FeatureExtractor):
+class SpectralFeatures(FramedSpectrum):
     """Log-mel energies or MFCCs (+deltas), pure torch. ``F = ceil(T / hop_length)``, frame ``i`` centred
     at sample ``i * hop_length``."""
 
     def __init__(self, config: FeatureConfig):
-        super().__init__()
-        if config.kind not in SPECTRAL_KINDS:
-            raise ValueError(f"SpectralFeatures computes {SPECTRAL_KINDS}, not {config.kind!r}")
-        self.config = config
-        f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
-        self.register_buffer("window", torch.hann_window(config.win_length, periodic=False), persistent=False)
-        fb = mel_filterbank(config.n_fft, config.n_mels, config.sample_rate, config.f_min, f_max)
+        super().__init__(config, SPECTRAL_KINDS)
+        fb = mel_filterbank(config.n_fft, config.n_mels, config.sample_rate, config.f_min, self.f_max)
         self.register_buffer("filterbank", fb, persistent=False)
         static = config.n_mfcc if config.kind == "mfcc" else config.n_mels
         if config.kind == "mfcc":
             self.register_buffer("dct", dct_matrix(config.n_mels, config.n_mfcc), persistent=False)
         self.dim = static * (1 + config.deltas)
 
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
-
-    def num_frames(self, num_samples: int) -> int:
-        return math.ceil(num_samples / self.config.hop_length)
-
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[B, 1, T]`` -> ``Tensor[B, ceil(T / hop), dim]``."""
         cfg = self.config
-        frames = self.num_frames(wave.shape[-1])
-        signal = wave[:, 0].float()
-        # right-pad to whole hops; stft(center=True) then gives frames + 1 frames, the last is dropped
-        signal = F.pad(signal, (0, frames * cfg.hop_length - signal.shape[-1]))
-        pad = cfg.n_fft // 2
-        mode = "reflect" if signal.shape[-1] > pad else "constant"
-        signal = F.pad(signal[:, None], (pad, pad), mode=mode)[:, 0]
-        spec = torch.stft(
-            signal, cfg.n_fft, cfg.hop_length, cfg.win_length, self.window, center=False, return_complex=True
-        )[..., :frames]  # [B, n_fft/2+1, F]
-        power = spec.real.square() + spec.imag.square()  # cheaper than abs() or a sum over a size-2 dim
-        mel = torch.matmul(power.transpose(1, 2), self.filterbank)  # [B, F, n_mels]
+        mel = torch.matmul(self.power_frames(wave), self.filterbank)  # [B, F, n_mels]
         features = torch.log(mel.clamp_min(1e-10))
         if cfg.kind == "mfcc":
             features = features @ self.dct

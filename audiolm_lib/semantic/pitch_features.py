@@ -17,12 +17,9 @@ of the core library, and loading a tokenizer must not need it (the test suite co
 """
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
-from audiolm_lib.semantic.feature_base import PITCH_KINDS, FeatureConfig, FeatureExtractor, compute_deltas
+from audiolm_lib.semantic.feature_base import PITCH_KINDS, FeatureConfig, FramedSpectrum, compute_deltas
 
 CHROMA_WEIGHT = 2.0
 CHROMA_WIDTH = 0.5  # semitones (standard deviation of each pitch class's Gaussian)
@@ -41,40 +38,19 @@ def chroma_filterbank(n_fft: int, sample_rate: int, f_min: float, f_max: float,
     return weights.float()
 
 
-class ChromaFeatures(FeatureExtractor):
+class ChromaFeatures(FramedSpectrum):
     """``[chroma_weight * unit chroma (12), log energy, its delta]`` per frame: ``Tensor[B, ceil(T / hop), 14]``,
     frame ``i`` centred at sample ``i * hop_length`` (as the log-mel features, so ids align with codec frames)."""
 
     def __init__(self, config: FeatureConfig):
-        super().__init__()
-        if config.kind not in PITCH_KINDS:
-            raise ValueError(f"ChromaFeatures computes {PITCH_KINDS}, not {config.kind!r}")
-        self.config = config
-        f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
-        self.register_buffer("window", torch.hann_window(config.win_length, periodic=False), persistent=False)
-        self.register_buffer("filterbank", chroma_filterbank(config.n_fft, config.sample_rate, config.f_min, f_max),
+        super().__init__(config, PITCH_KINDS)
+        self.register_buffer("filterbank", chroma_filterbank(config.n_fft, config.sample_rate, config.f_min, self.f_max),
                              persistent=False)
         self.dim = 14
 
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
-
-    def num_frames(self, num_samples: int) -> int:
-        return math.ceil(num_samples / self.config.hop_length)
-
     def chroma(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(Tensor[B, F, 12]`` chroma energies, ``Tensor[B, F]`` frame power) of ``Tensor[B, 1, T]`` audio."""
-        cfg = self.config
-        frames = self.num_frames(wave.shape[-1])
-        signal = F.pad(wave[:, 0].float(), (0, frames * cfg.hop_length - wave.shape[-1]))
-        pad = cfg.n_fft // 2
-        mode = "reflect" if signal.shape[-1] > pad else "constant"
-        signal = F.pad(signal[:, None], (pad, pad), mode=mode)[:, 0]
-        window = F.pad(self.window, ((cfg.n_fft - cfg.win_length) // 2, (cfg.n_fft - cfg.win_length + 1) // 2))
-        spec = torch.stft(signal, cfg.n_fft, cfg.hop_length, cfg.n_fft, window, center=False,
-                          return_complex=True)[..., :frames]  # [B, n_fft/2+1, F]
-        power = (spec.real.square() + spec.imag.square()).transpose(1, 2)  # [B, F, bins]
+        power = self.power_frames(wave)
         return power @ self.filterbank, power.sum(-1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
