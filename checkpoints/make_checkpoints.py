@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
+ROOT = RECIPES.parents[1]  # the repository: recipes name shipped folders relative to it
 # the data sets of the recipes: (folder under WORK/data, `audiolm data` arguments)
 DATA_SETS = {
     "speech": ("speech", ["speech", "--minutes", "180", "--workers", "1"]),
@@ -167,6 +168,21 @@ def tune_dir(work: Path, kind: str, stage: str, leg: int) -> Path:
     return work / kind / f"stage_{stage}_tune{'' if leg == 0 else leg + 1}"
 
 
+def transferred_start(work: Path, kind: str, model_dir: Path, old_tokenizer: Path, out: Path) -> Path:
+    """``model_dir``'s model with its semantic embedding carried from ``old_tokenizer``'s ids to the kind's tokenizer's
+    (:mod:`audiolm_lib.training.vocab_transfer`, co-occurrence on the kind's training files), saved once at ``out``."""
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
+    from audiolm_lib.serialization import load_pretrained
+    from audiolm_lib.training.vocab_transfer import token_cooccurrence, transfer_semantic_embedding
+
+    if not (out / "config.json").exists():
+        old = SemanticTokenizer.from_pretrained(old_tokenizer).eval()
+        new = SemanticTokenizer.from_pretrained(fit_tokenizer(work, kind)).eval()
+        counts = token_cooccurrence(old, new, split_files([manifest(work, kind)], "train"))
+        transfer_semantic_embedding(load_pretrained(model_dir), counts).save_pretrained(out)
+    return out
+
+
 def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None:
     """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
     stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
@@ -197,9 +213,13 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
             "tokens" if data_sets == [kind] else f"tokens_{'_'.join(data_sets)}"), data_sets)
         fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
         start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
+        start_model = start / "model"
+        transfer_from = leg.pop("transfer_semantic_from", None)
+        if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
+            start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
         fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
                       budget_minutes=minutes, model={**base.get("model", {}), **leg.get("model", {})},
-                      init_from=str(start / "model"))
+                      init_from=str(start_model))
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")
         started = time.process_time()
         run(config, cache, out, resume=_latest_step(out) > 0, max_steps=stop_after)

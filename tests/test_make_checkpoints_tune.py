@@ -137,3 +137,33 @@ def test_average_tune_legs_ships_the_mean_of_the_named_legs(make_checkpoints, mo
         assert torch.allclose(value, expected, atol=1e-6), key
     stage["average_tune_legs"] = None
     assert make_checkpoints.stage_model_dir(work, "speech", "parallel").parent.name == "stage_parallel_tune2"
+
+
+def test_transfer_semantic_from_starts_the_leg_from_a_carried_over_embedding(make_checkpoints, monkeypatch, tmp_path):
+    import torch
+
+    import audiolm_lib.training.vocab_transfer as vocab_transfer
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.serialization import load_pretrained
+
+    work = tmp_path / "w"
+    model = ParallelAcousticLM(ParallelAcousticLMConfig(
+        semantic_vocab_size=4, codebook_size=8, num_quantizers=2, window_seconds=1.0,
+        transformer=TransformerConfig(dim=8, depth=1, heads=2, max_seq_len=64)))
+    model.save_pretrained(work / "piano" / "stage_parallel" / "model")
+    flip = torch.eye(4, dtype=torch.float64).flip(0)
+    monkeypatch.setattr(vocab_transfer, "token_cooccurrence", lambda old, new, files: flip)
+    monkeypatch.setattr(make_checkpoints, "fit_tokenizer", lambda work, kind: "new")
+    monkeypatch.setattr(make_checkpoints, "split_files", lambda manifests, split: [])
+    monkeypatch.setattr(make_checkpoints, "manifest", lambda work, name: None)
+    import audiolm_lib.semantic.tokenizer as tokenizer
+
+    monkeypatch.setattr(tokenizer.SemanticTokenizer, "from_pretrained", classmethod(lambda cls, path: torch.nn.Identity()))
+    legs = [{"data": ["piano"], "steps": 5, "transfer_semantic_from": "checkpoints/piano/semantic_tokenizer"}]
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": {"tune": legs}}})
+    make_checkpoints.tune_stage(work, "piano", "parallel", None)
+    start = make_checkpoints.runs[0]["init_from"]
+    assert start == str(work / "piano" / "stage_parallel_tune" / "init_model")
+    carried = load_pretrained(start).semantic_embedding.weight
+    assert torch.allclose(carried, model.semantic_embedding.weight.flip(0))
