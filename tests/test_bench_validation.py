@@ -1,0 +1,83 @@
+"""bench/validation_ladder.py and bench/semantic_chroma_content.py: the validation split only, decoding settings
+applied, the per-item speaker reading, and chroma recall that tells harmony-carrying ids from others."""
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _chord_dataset(folder, splits):
+    from audiolm_lib.datasets.manifest import write_manifest
+
+    (folder / "audio").mkdir(parents=True)
+    rate, entries = 16000, []
+    t = np.arange(2 * rate) / rate
+    chords = [(60, 64, 67), (62, 65, 69), (57, 60, 64), (55, 59, 62)]
+    for index, split in enumerate(splits):
+        chord = chords[index % len(chords)]
+        wave = sum(0.2 * np.sin(2 * np.pi * 440 * 2 ** ((n - 69) / 12) * t) for n in chord).astype(np.float32)
+        sf.write(folder / "audio" / f"c{index}.wav", wave, rate)
+        entries.append({"id": f"c{index}", "audio": f"audio/c{index}.wav", "split": split, "speaker": f"s{index % 2}",
+                        "sample_rate": rate})
+    write_manifest(folder / "manifest.jsonl", entries)
+    return folder / "manifest.jsonl"
+
+
+def test_validation_clips_read_only_the_split_and_cap_each_speaker(tmp_path):
+    bench = _load("validation_ladder")
+    manifest = _chord_dataset(tmp_path / "set", ["train", "valid", "valid", "valid", "valid", "train"])
+    clips = bench.validation_clips(manifest, "valid", max_per_speaker=1)
+    assert [clip["id"] for clip in clips] == ["c1", "c2"] and {clip["set"] for clip in clips} == {"set"}
+    assert clips[0]["wave"].shape == (32000,)
+
+
+def test_settings_reach_the_generator_and_unknown_fields_are_refused():
+    from audiolm_lib.demo import tiny_random_audiolm
+
+    bench = _load("validation_ladder")
+    model = tiny_random_audiolm()
+    field = "choice_temperature" if hasattr(model.acoustic.config, "choice_temperature") else None
+    setting = {"temperature": "0.5", **({field: "0.25"} if field else {})}
+    bench.apply_setting(model, setting)
+    assert model.config.acoustic.temperature == 0.5
+    if field:
+        assert model.acoustic.config.choice_temperature == 0.25
+    with pytest.raises(SystemExit, match="not a decoding field"):
+        bench.apply_setting(model, {"no_such_field": "1"})
+
+
+def test_closer_to_prompt_share_counts_items_above_the_other_speaker():
+    bench = _load("validation_ladder")
+    items = [{"set": "a", "different_speaker_baseline": 0.5, "rungs": {"pipeline": {"speaker_similarity": s}}}
+             for s in (0.6, 0.4, 0.7, None)]
+    assert bench.closer_to_prompt_share({"items": items}, "pipeline") == {"a": pytest.approx(2 / 3)}
+
+
+def test_chroma_ids_recall_the_harmony_better_than_ids_that_ignore_it(tmp_path):
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer, fit_tokenizer
+
+    bench = _load("semantic_chroma_content")
+    manifest = _chord_dataset(tmp_path / "set", ["train"] * 8 + ["valid"] * 4)
+    train, valid = bench.clips(manifest, "train", 100), bench.clips(manifest, "valid", 100)
+    files = sorted((tmp_path / "set" / "audio").glob("*.wav"))[:8]
+    chroma = fit_tokenizer(files, "chroma", 4, seed=0, progress=False)
+    blind = SemanticTokenizer.from_features(chroma.features, torch.zeros(1, chroma.features.dim))  # one id for all
+    with torch.inference_mode():
+        good, none = bench.measure(chroma, train, valid), bench.measure(blind, train, valid)
+    assert good["chroma_recall"] > 0.95 and good["top_class_accuracy"] > 0.6
+    assert none["chroma_recall"] == pytest.approx(none["chroma_of_the_mean"], abs=1e-6)
+    assert good["chroma_recall"] > none["chroma_recall"] + 0.2
+    assert math.isclose(good["valid_frames"], none["valid_frames"])
