@@ -115,8 +115,9 @@ def speed_command(
     out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav + manifest.jsonl."),
     source: Path = typer.Option(..., "--source", help="A dataset folder (or its manifest.jsonl) whose training voices to copy."),
     factors: str = typer.Option("0.8,0.9,1.15", "--factors", help="Speed factors: each copy is this much faster, its pitch 12*log2(f) semitones higher."),
+    split: str = typer.Option("train", "--split", help="Which split to copy (valid: new validation voices, e.g. pitched below every training voice)."),
 ) -> None:
-    """Speed-perturbed copies of a dataset's training voices, each a new identity (validation items are never copied)."""
+    """Speed-perturbed copies of a dataset's training voices, each a new identity (only the --split items are copied)."""
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.speed_variants import build_speed_variants, parse_factors
 
@@ -125,7 +126,9 @@ def speed_command(
     chosen = parse_factors(factors)
     check_not_input(out_dir, [source])
     check_dataset_folder(out_dir)
-    manifest = build_speed_variants(source, out_dir, chosen)
+    if split not in ("train", "valid"):
+        raise ValueError(f"--split must be train or valid, got {split!r}")
+    manifest = build_speed_variants(source, out_dir, chosen, split=split)
     _report(manifest, read_manifest(manifest), "identity")
 
 
