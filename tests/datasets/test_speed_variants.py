@@ -83,3 +83,18 @@ def test_cli_builds_the_copies_and_reports_bad_factors_in_one_line(tmp_path):
     bad = runner.invoke(build_app(), ["data", "speed", str(tmp_path / "out2"), "--source", str(source),
                                       "--factors", "1.0"])
     assert bad.exit_code == 2 and "speed factor" in bad.output and "Traceback" not in bad.output
+
+
+def test_cli_split_valid_copies_only_validation_items_and_refuses_other_splits(tmp_path):
+    from audiolm_lib.cli import build_app
+
+    source = _dataset(tmp_path / "src")
+    runner = CliRunner()
+    result = runner.invoke(build_app(), ["data", "speed", str(tmp_path / "out"), "--source", str(source),
+                                         "--factors", "0.7", "--split", "valid"])
+    assert result.exit_code == 0, result.output
+    entries = read_manifest(tmp_path / "out")
+    assert {e["speed_of"] for e in entries} == {"c2", "c3"} and {e["split"] for e in entries} == {"valid"}
+    bad = runner.invoke(build_app(), ["data", "speed", str(tmp_path / "out2"), "--source", str(source),
+                                      "--split", "test"])
+    assert bad.exit_code == 2 and "--split" in bad.output
