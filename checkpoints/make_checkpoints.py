@@ -41,8 +41,6 @@ DATA_SETS = {
     "recorded": ("recorded", ["recorded"]),
     # speed-perturbed copies of the recorded training voices (new identities, 0.8x-1.15x: -3.9 to +2.4 semitones)
     "recorded_speed": ("recorded_speed", ["speed", "--source", "{data}/recorded", "--factors", "0.8,0.9,1.15"]),
-    # and copies pitched 6-7.5 semitones down (voices as low as the lowest evaluation reader's 81-101 Hz)
-    "recorded_low": ("recorded_low", ["speed", "--source", "{data}/recorded", "--factors", "0.65,0.72"]),
 }
 # what the codec phases train on (the speed copies came later, for the acoustic generator)
 CODEC_DATA = ("speech", "speech_other_languages", "piano", "recorded")
