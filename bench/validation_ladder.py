@@ -4,8 +4,7 @@ The quality benchmark's ladder (``audiolm eval ladder``) reads the held-out eval
 tuned on; this one reads the validation split of training manifests (``audiolm data speech / recorded / piano``):
 voices held out whole (for recorded speech: Armelle and the German klettres reader) and held-out clips of training
 identities, or the validation pieces. Each setting in ``--set`` (``key=value``, the acoustic generator's decoding
-fields such as ``guidance_scale`` or ``choice_temperature``, ``temperature`` of its sampling, or ``decode_levels``:
-the codec decodes only the first k levels, on every rung) runs the whole
+fields such as ``guidance_scale`` or ``choice_temperature``, or ``temperature`` of its sampling) runs the whole
 ladder again on the same items with the same seeds; the JSON gives per set and rung the measure means, the
 different-speaker baseline, and for speech the share of items whose continuation is closer to the prompt's voice
 than to a different speaker's.
@@ -45,10 +44,7 @@ def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[d
 def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` onto its sampling settings)."""
     for key, value in setting.items():
-        if key == "decode_levels":  # an experiment: decode only the first k generated levels (every rung)
-            decode, levels = model.codec.decode, int(value)
-            model.codec.decode = lambda codes, _decode=decode, _k=levels: _decode(codes[:, :_k])
-        elif key == "temperature":
+        if key == "temperature":
             model.config.acoustic.temperature = float(value)
         elif hasattr(model.acoustic.config, key):
             setattr(model.acoustic.config, key, type(getattr(model.acoustic.config, key))(value))

@@ -50,6 +50,10 @@ CODEC_DATA = ("speech", "speech_other_languages", "piano", "recorded")
 RECIPE_FOR_KIND: dict[str, str] = {}
 
 
+# keys of a recipe's stage that say how the runs go, not what a run is (never StageTrainConfig fields)
+RUN_PLAN_KEYS = ("continue_to_steps", "tune", "stop_after", "average_tune_legs")
+
+
 def recipe(name: str) -> dict:
     return json.loads((RECIPES / f"{RECIPE_FOR_KIND.get(name, name)}.json").read_text(encoding="utf-8"))
 
@@ -194,15 +198,14 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     from audiolm_lib.training.trainer import train_stage as run
 
     base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items()
-                                             if k not in ("tune", "average_tune_legs", "stop_after")},
-                          f"recipe {kind}/{stage}")
+                                             if k not in RUN_PLAN_KEYS}, f"recipe {kind}/{stage}")
     legs = tune_legs(kind, stage)
     for index, leg in enumerate(legs):
         out = tune_dir(work, kind, stage, index)
         leg = renamed_fields(StageTrainConfig, dict(leg), f"recipe {kind}/{stage}/tune[{index}]")
         # "stop_after": the leg ends at that step of its ``steps``-long schedule (a budget cut, stated in the recipe)
         stop_after = leg.pop("stop_after", None)
-        last = int(leg["steps"]) if stop_after is None else min(int(leg["steps"]), int(stop_after))
+        last = _last_step(int(leg["steps"]), stop_after)
         exported, done = (out / "model" / "config.json").exists(), _latest_step(out)
         if (index + 1 < len(legs) and _latest_step(tune_dir(work, kind, stage, index + 1)) > 0) or (
                 exported and (done == 0 or done >= last)):
@@ -211,7 +214,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         # the kind's own data alone: its cache of the stage phases (the codes of every decoder are the same)
         cache = build_cache(work, kind, shipped_codec(work), work / kind / (
             "tokens" if data_sets == [kind] else f"tokens_{'_'.join(data_sets)}"), data_sets)
-        fields = {k: v for k, v in base.items() if k != "continue_to_steps"}
+        fields = dict(base)
         start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
         start_model = start / "model"
         transfer_from = leg.pop("transfer_semantic_from", None)
@@ -240,12 +243,10 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
     stop_after = settings.get("stop_after")
     out = work / kind / f"stage_{stage}"
     for total in legs:
-        last = total if stop_after is None else min(total, int(stop_after))
         done = _latest_step(out)
-        if done >= last:
+        if done >= _last_step(total, stop_after):
             continue
-        fields = {k: v for k, v in settings.items()
-                  if k not in ("continue_to_steps", "tune", "stop_after", "average_tune_legs")}
+        fields = {k: v for k, v in settings.items() if k not in RUN_PLAN_KEYS}
         fields.update(stage=settings.get("stage", stage), steps=total, budget_minutes=minutes)
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
@@ -296,6 +297,11 @@ def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
         if (tuned / "config.json").exists():
             return tuned
     return work / kind / f"stage_{stage}" / "model"
+
+
+def _last_step(steps: int, stop_after: int | None) -> int:
+    """The step a run of a ``steps``-long schedule ends at: ``stop_after`` where the recipe cuts it short."""
+    return steps if stop_after is None else min(steps, int(stop_after))
 
 
 def _latest_step(out: Path) -> int:

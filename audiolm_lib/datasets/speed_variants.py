@@ -57,6 +57,7 @@ def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, 
     Each copy's entry is its original's with ``id``, ``audio``, ``duration``, ``speaker`` and ``identity`` made
     new (``@x<factor>``), ``split`` kept, and ``speed_factor`` / ``speed_of`` (the original id) added.
     """
+    import soundfile as sf
     from tqdm.auto import tqdm
 
     from audiolm_lib.audio import load_audio
@@ -71,13 +72,12 @@ def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, 
     written = []
     for entry in tqdm(entries, desc="speed variants", unit="item", disable=not progress):
         rate = int(entry.get("sample_rate", 16000))
+        identity = entry.get("identity", entry.get("speaker", entry["id"]))
         wave = None
         for factor in factors:
-            new_id = f"{entry['id']}@x{factor:g}"
+            new_id = variant_identity(entry["id"], factor)
             path = out_dir / "audio" / f"{new_id}.wav"
             if path.exists():
-                import soundfile as sf
-
                 frames = sf.info(str(path)).frames
             else:
                 if wave is None:
@@ -85,7 +85,6 @@ def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, 
                 perturbed = speed_perturb(wave, factor, rate)
                 write_wav(path, perturbed, rate)
                 frames = len(perturbed)
-            identity = entry.get("identity", entry.get("speaker", entry["id"]))
             written.append({**entry, "id": new_id, "audio": f"audio/{new_id}.wav", "duration": round(frames / rate, 4),
                             "speaker": variant_identity(entry.get("speaker", identity), factor),
                             "identity": variant_identity(identity, factor), "speed_factor": factor,

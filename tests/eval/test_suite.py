@@ -92,15 +92,20 @@ def test_bare_codec_folder_gets_the_codec_report_only(folders):
     assert {"visqol_speech", "visqol_audio"} <= set(rows[4]) and "pesq_wb" not in rows[4]  # PESQ: speech only
 
 
-def test_piano_continuation_and_cli(folders, tmp_path, monkeypatch):
-    model_dir, _, data = folders
+def _quick_piano_cli(command, model_dir, data, out, monkeypatch):
+    """``audiolm eval COMMAND MODEL_DIR --quick --domain piano`` on the tiny held-out set: (result, its first run)."""
     monkeypatch.setattr("audiolm_lib.eval.suite.SuiteConfig.quick_config",
                         classmethod(lambda cls, **overrides: tiny_config(**overrides)))
-    out = tmp_path / "suite.json"
-    result = CliRunner().invoke(build_app(), ["eval", "suite", str(model_dir), "--quick", "--domain", "piano",
+    result = CliRunner().invoke(build_app(), ["eval", command, str(model_dir), "--quick", "--domain", "piano",
                                               "--data", str(data), "--json", str(out)])
     assert result.exit_code == 0, result.output
-    run = json.loads(out.read_text())["runs"][0]
+    return result, json.loads(out.read_text())["runs"][0]
+
+
+def test_piano_continuation_and_cli(folders, tmp_path, monkeypatch):
+    model_dir, _, data = folders
+    out = tmp_path / "suite.json"
+    result, run = _quick_piano_cli("suite", model_dir, data, out, monkeypatch)
     assert run["name"] == "tiny_speech" and run["domains"] == ["piano"]
     row = run["piano_continuation"]["rows"][0]
     for measure in ("harmonic_ratio", "chroma_similarity_to_prompt", "chroma_top3_ratio", "onset_rate"):
@@ -116,13 +121,8 @@ def test_piano_continuation_and_cli(folders, tmp_path, monkeypatch):
 
 def test_ladder_cli_runs_the_ladder_only(folders, tmp_path, monkeypatch):
     model_dir, codec_dir, data = folders
-    monkeypatch.setattr("audiolm_lib.eval.suite.SuiteConfig.quick_config",
-                        classmethod(lambda cls, **overrides: tiny_config(**overrides)))
     out = tmp_path / "ladder.json"
-    result = CliRunner().invoke(build_app(), ["eval", "ladder", str(model_dir), "--quick", "--domain", "piano",
-                                              "--data", str(data), "--json", str(out)])
-    assert result.exit_code == 0, result.output
-    run = json.loads(out.read_text())["runs"][0]
+    result, run = _quick_piano_cli("ladder", model_dir, data, out, monkeypatch)
     assert "codec" not in run and "piano_continuation" not in run and list(run["ladder"]) == ["piano"]
     assert [row["rung"] for row in run["ladder"]["piano"]["rows"]] == list(RUNGS)
     assert "Oracle ladder, piano" in result.output and "Codec re-synthesis" not in result.output
