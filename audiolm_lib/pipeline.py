@@ -235,7 +235,7 @@ class AudioLM(nn.Module):
         progress: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Run the semantic stage and the acoustic generator; returns ``{"semantic": [B, S], "codes": [B, Q, F]}``
-        incl. the prompt.
+        incl. the prompt (``[B, L, F]``: the leading ``L`` levels, for a generator set to make only those).
 
         ``semantic_prompt``: ``LongTensor[B, S0]`` (``S0`` may be 0); ``acoustic_prompt``: ``[B, Q, F0]`` codes of
         the prompt or None (or, as before, the coarse levels ``[B, Qc, F0]`` with the fine ones in ``fine_prompt``).
@@ -266,7 +266,9 @@ class AudioLM(nn.Module):
                                                     generator=generator, progress=progress)
         bar.update(1)
         bar.close()
-        codes = new_codes if acoustic_prompt is None else torch.cat([acoustic_prompt, new_codes], dim=-1)
+        # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
+        codes = new_codes if acoustic_prompt is None else torch.cat(
+            [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
         return {"semantic": all_semantic, "codes": codes}
 
     @torch.inference_mode()

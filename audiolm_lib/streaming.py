@@ -126,16 +126,18 @@ class AudioStream:
         self._windowed = hasattr(acoustic, "fill_window")
         batch, levels = codes.shape[0], codes.shape[1]
         self.semantic = semantic_prompt
+        # the leading levels the generator makes (all, unless it is set to fewer); the prompt gives it all levels
+        self.levels = getattr(getattr(acoustic, "config", None), "output_levels", levels)
         if self._windowed:  # the parallel generator fills masked ids in place, as its generate does
-            self.codes = torch.full((batch, levels, total), acoustic.codebook_size, dtype=torch.long,
-                                    device=codes.device)
-            self.codes[..., :known] = codes
+            self._ids = torch.full((batch, levels, total), acoustic.codebook_size, dtype=torch.long,
+                                   device=codes.device)
+            self._ids[..., :known] = codes
         else:
-            self.codes = codes
+            self._ids = codes
         self.spans = self._plan(known, total)
         self._next_span = 0
-        self.decoder = ChunkedDecoder(model.codec, codes, lookahead_frames=config.lookahead_frames,
-                                      crossfade_frames=config.crossfade_frames)
+        self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels],
+                                      lookahead_frames=config.lookahead_frames, crossfade_frames=config.crossfade_frames)
         self.samples_out = 0
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0
@@ -161,6 +163,11 @@ class AudioStream:
         sampling = {stage: model._sampling(stage, overrides) for stage in stages}
         return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
                    config=stream_config, started=started)
+
+    @property
+    def codes(self) -> Tensor:
+        """``LongTensor[B, L, F]``: the codes so far, prompt included (the levels the generator makes)."""
+        return self._ids[:, : self.levels]
 
     # ------------------------------------------------------------------------------ plan
     def _plan(self, known: int, total: int) -> list[tuple[int, int, int]]:
@@ -202,14 +209,14 @@ class AudioStream:
         start, cursor, end = span
         acoustic = self.model.acoustic
         if self._windowed:
-            acoustic.fill_window(self.semantic, self.codes, span, generator=self.generator,
+            acoustic.fill_window(self.semantic, self._ids, span, generator=self.generator,
                                  **self.sampling.get("acoustic", {}))
-            return self.codes[..., cursor:end]
+            return self._ids[:, : self.levels, cursor:end]
         # a generator without windows: all codes so far as its prompt, the semantic tokens up to ``end``
         semantic = self.semantic[:, : max(1, min(self.semantic.shape[1], round(end * self._ratio)))]
-        new = acoustic.generate_acoustic(semantic, self.codes if cursor else None, end - cursor,
+        new = acoustic.generate_acoustic(semantic, self._ids if cursor else None, end - cursor,
                                          sampling=self.sampling, generator=self.generator)
-        self.codes = torch.cat([self.codes, new], dim=-1)
+        self._ids = torch.cat([self._ids, new], dim=-1)
         return new
 
     # ------------------------------------------------------------------------------ iteration

@@ -169,7 +169,7 @@ def evaluate(generators: dict, cache, items: list[int], codec, args) -> dict:
                 with torch.inference_mode():
                     new = generator.generate_acoustic(semantic, codes[..., :prompt_frames], frames - prompt_frames,
                                                       sampling=sampling, generator=torch.Generator().manual_seed(seed))
-                    wave = codec.decode(torch.cat([codes[..., :prompt_frames], new], dim=-1))[0, 0]
+                    wave = codec.decode(torch.cat([codes[:, : new.shape[1], :prompt_frames], new], dim=-1))[0, 0]
                 score(name, wave[span], time.perf_counter() - start)
     summary = {}
     for name, values in rows.items():

@@ -116,3 +116,19 @@ def test_stream_reads_a_prompt_file_as_continue_audio_does(parallel_model, promp
     loaded = load_audio(path, sample_rate=RATE)  # 16-bit samples, as the file holds them
     from_tensor = parallel_model.stream(loaded, 1.0, sample_rate=RATE, generator=seeded(), first_chunk_seconds=None)
     assert torch.equal(torch.cat(list(from_file), -1), torch.cat(list(from_tensor), -1))
+
+
+def test_a_generator_of_fewer_levels_streams_and_continues_with_those_levels(prompt):
+    """``generated_levels=2`` of 3: the pipeline's codes, the stream's codes and both audios use the leading two
+    (the prompt's first two levels, then the generated ones)."""
+    model = tiny_parallel_audiolm()
+    full = model.continue_audio(prompt, 1.5, sample_rate=RATE, generator=seeded(), return_tokens=True)[1]
+    model.acoustic.config.generated_levels = 2
+    one_shot, tokens = model.continue_audio(prompt, 1.5, sample_rate=RATE, generator=seeded(), return_tokens=True)
+    known = full["codes"].shape[-1] - round(1.5 * model.acoustic_rate)  # the prompt's frames
+    assert tokens["codes"].shape == (1, 2, full["codes"].shape[-1])
+    assert torch.equal(tokens["codes"][..., :known], full["codes"][:, :2, :known])
+    stream = model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded(), first_chunk_seconds=None)
+    streamed = torch.cat(list(stream), -1)
+    assert torch.equal(stream.codes, tokens["codes"]) and streamed.shape == one_shot.shape
+    assert torch.isfinite(streamed).all() and streamed.abs().max() > 0

@@ -65,11 +65,11 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     new_codes = model.acoustic.generate_acoustic(semantic, codes[..., :prompt_frames],
                                                  codes.shape[-1] - prompt_frames, sampling=sampling,
                                                  generator=torch.Generator().manual_seed(seed))
-    start = prompt_frames * hop
+    start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,
-        "resynthesis": model.decode(codes)[0, 0, start:],
-        "acoustic": model.decode(torch.cat([codes[..., :prompt_frames], new_codes], dim=-1))[0, 0, start:],
+        "resynthesis": model.decode(codes[:, :levels])[0, 0, start:],
+        "acoustic": model.decode(torch.cat([codes[:, :levels, :prompt_frames], new_codes], dim=-1))[0, 0, start:],
         "pipeline": model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate,
                                          generator=torch.Generator().manual_seed(seed))[0, 0],
     }

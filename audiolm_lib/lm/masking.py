@@ -4,7 +4,8 @@ decoding iteration reveals.
 Training (Borsos et al. 2023, sec. 3.2), per example of ``T`` frames and ``Q`` RVQ levels:
 
 1. a prompt delimiter ``t ~ U{0 .. T-1}``: frames ``< t`` are an acoustic prompt, never masked;
-2. a level ``q ~ U{0 .. Q-1}``: levels ``< q`` are given (unmasked) everywhere;
+2. a level ``q ~ U{0 .. Q-1}`` (``U{0 .. L-1}`` for a model that makes only the leading ``L`` levels): levels
+   ``< q`` are given (unmasked) everywhere;
 3. a ratio ``p = cos(u)``, ``u ~ U[0, pi/2)`` (the cosine schedule): at level ``q``, ``max(1, round(p * (T - t)))``
    of the non-prompt frames, chosen uniformly at random, are masked (the paper draws each frame with probability
    ``p``; an exact count keeps at least one scored token per example and the same expected ratio);
@@ -57,7 +58,8 @@ def cosine_ratio(u: Tensor) -> Tensor:
 
 def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Generator | None = None,
                   device: torch.device | str | None = None, prompt: bool = True,
-                  prompt_dropout: float = 0.0, prompt_frames: Tensor | None = None) -> TrainingMask:
+                  prompt_dropout: float = 0.0, prompt_frames: Tensor | None = None,
+                  scored_levels: int | None = None) -> TrainingMask:
     """Draw SoundStorm's training mask for ``batch`` examples of ``levels`` x ``frames`` tokens.
 
     Args:
@@ -68,6 +70,8 @@ def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Gene
         prompt_dropout: share of examples whose prompt is masked on every level (step 6; 0: none, no draw).
         prompt_frames: ``LongTensor[B]``, the prompt delimiter of examples whose prompt is given (the data put a
             prompt from elsewhere there), ``-1`` where it is drawn; ``None``: all drawn.
+        scored_levels: the level ``q`` is drawn among the first ``scored_levels`` (default all ``Q``); the same
+            number of random draws either way.
 
     Returns:
         a :class:`TrainingMask`.
@@ -76,7 +80,10 @@ def training_mask(batch: int, levels: int, frames: int, *, generator: torch.Gene
         raise ValueError(f"need batch, levels and frames >= 1, got {batch}, {levels}, {frames}")
     if not 0.0 <= prompt_dropout <= 1.0:
         raise ValueError(f"prompt_dropout must be in [0, 1], got {prompt_dropout}")
-    level = torch.randint(levels, (batch,), generator=generator)
+    scored_levels = levels if scored_levels is None else int(scored_levels)
+    if not 1 <= scored_levels <= levels:
+        raise ValueError(f"scored_levels must be in [1, {levels}], got {scored_levels}")
+    level = torch.randint(scored_levels, (batch,), generator=generator)
     given = prompt_frames
     if prompt:
         prompt_frames = torch.randint(frames, (batch,), generator=generator)

@@ -64,6 +64,12 @@ class ParallelAcousticLMConfig:
         prompt_dropout: training: share of examples whose acoustic prompt is masked on every level, for
             classifier-free guidance (0: none, today's training).
         guidance_scale: sampling: ``uncond + s * (cond - uncond)`` on the logits (1: no guidance, one batch).
+        generated_levels: the leading RVQ levels the model makes (None: all ``Q``): training draws its level among
+            them (so their heads get all the updates), :meth:`generate` fills only them and returns
+            ``[B, generated_levels, F]`` for the codec to decode (an RVQ trained with quantizer dropout decodes any
+            leading levels), and the levels above are masked in every input, the prompt's too (so a later window,
+            whose prompt is generated frames, sees what training showed). ``generate(generated_levels=n)`` stops
+            a model after its first ``n`` levels without changing its inputs.
         transformer: the bidirectional Transformer's shape.
     """
 
@@ -79,6 +85,7 @@ class ParallelAcousticLMConfig:
     choice_temperature: float = 1.0
     prompt_dropout: float = 0.0
     guidance_scale: float = 1.0
+    generated_levels: int | None = None
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
     def __post_init__(self) -> None:
@@ -96,6 +103,11 @@ class ParallelAcousticLMConfig:
         if not 0.0 <= self.prompt_dropout <= 1.0:
             raise ValueError(f"prompt_dropout must be in [0, 1], got {self.prompt_dropout}")
         check_guidance(self.guidance_scale)
+        if self.generated_levels is not None:
+            self.generated_levels = int(self.generated_levels)
+            if not 1 <= self.generated_levels <= self.num_quantizers:
+                raise ValueError(f"generated_levels must be in [1, {self.num_quantizers}] (or None: all), got "
+                                 f"{self.generated_levels}")
         window = round(self.window_seconds * self.acoustic_rate)
         if window > self.transformer.max_seq_len:
             raise ValueError(f"a {self.window_seconds} s window is {window} frames but transformer.max_seq_len="
@@ -104,6 +116,11 @@ class ParallelAcousticLMConfig:
     def steps(self, level: int) -> int:
         """Decoding iterations of ``level`` (0-based)."""
         return self.steps_per_level[min(level, len(self.steps_per_level) - 1)]
+
+    @property
+    def output_levels(self) -> int:
+        """The leading levels the model makes (``generated_levels``, else all ``num_quantizers``)."""
+        return self.num_quantizers if self.generated_levels is None else self.generated_levels
 
 
 class ParallelAcousticLM(nn.Module, PretrainedMixin):
@@ -159,8 +176,10 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
     def describe(self) -> str:
         """One line for ``audiolm info``: how the levels are generated."""
         cfg = self.config
-        steps = [cfg.steps(q) for q in range(cfg.num_quantizers)]
-        return (f"parallel masked generator: all {cfg.num_quantizers} levels in {cfg.window_seconds:g} s windows, "
+        steps = [cfg.steps(q) for q in range(cfg.output_levels)]
+        which = (f"all {cfg.num_quantizers} levels" if cfg.output_levels == cfg.num_quantizers
+                 else f"the first {cfg.output_levels} of {cfg.num_quantizers} levels")
+        return (f"parallel masked generator: {which} in {cfg.window_seconds:g} s windows, "
                 f"{sum(steps)} passes per window (level 1: {steps[0]}), {cfg.sampled_levels} sampled level(s)")
 
     def compatibility_problems(self) -> list[str]:
@@ -207,7 +226,14 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
 
     def hidden(self, semantic: Tensor, ids: Tensor) -> Tensor:
         """One bidirectional pass: ``semantic: LongTensor[B, T]`` (already aligned to frames) and
-        ``ids: LongTensor[B, Q, T]`` (codes, or ``K`` for a masked token) -> ``Tensor[B, T, D]``."""
+        ``ids: LongTensor[B, Q, T]`` (codes, or ``K`` for a masked token) -> ``Tensor[B, T, D]``.
+
+        A model set to make only the leading ``generated_levels`` never sees the levels above (masked on every
+        frame, prompt included): training and every window of generation see the same inputs."""
+        made = self.config.output_levels
+        if made < ids.shape[1]:
+            ids = torch.cat([ids[:, :made], ids.new_full((ids.shape[0], ids.shape[1] - made, ids.shape[2]),
+                                                         self.config.codebook_size)], dim=1)
         batch, levels, frames = ids.shape
         rows = (ids + self.level_offsets[:, None]).transpose(1, 2).reshape(batch * frames, levels)
         x = F.embedding_bag(rows, self.code_embedding.weight, mode="sum").view(batch, frames, -1)
@@ -257,7 +283,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             batch, levels, frames = codes.shape
             mask = training_mask(batch, levels, frames, generator=generator, device=codes.device,
                                  prompt_dropout=self.config.prompt_dropout if self.training else 0.0,
-                                 prompt_frames=prompt_frames)
+                                 prompt_frames=prompt_frames, scored_levels=self.config.output_levels)
         logits, targets = self.masked_logits(semantic, codes, mask)
         return F.cross_entropy(logits.float(), targets)
 
@@ -343,8 +369,9 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
                  top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                  steps_per_level: tuple[int, ...] | None = None, sampled_levels: int | None = None,
                  choice_temperature: float | None = None, guidance_scale: float | None = None,
-                 progress: bool = False) -> Tensor:
-        """Generate ``num_frames`` frames of all ``Q`` levels after ``prompt``.
+                 generated_levels: int | None = None, progress: bool = False) -> Tensor:
+        """Generate ``num_frames`` frames of the leading ``L`` levels (``generated_levels``; default the config's,
+        all ``Q`` unless set) after ``prompt``.
 
         Args:
             semantic: ``LongTensor[B, S]`` covering prompt + new frames,
@@ -353,12 +380,13 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             num_frames: frames to generate.
             temperature / top_k / top_p: how the sampled levels draw candidates (``temperature=0``: greedy).
             generator: a seeded ``torch.Generator`` makes the result exactly reproducible.
-            steps_per_level / sampled_levels / choice_temperature / guidance_scale: override the config's
-                decoding settings (``guidance_scale``: classifier-free guidance on the prompt, 1 = off).
+            steps_per_level / sampled_levels / choice_temperature / guidance_scale / generated_levels: override
+                the config's decoding settings (``guidance_scale``: classifier-free guidance on the prompt, 1 =
+                off).
             progress: a tqdm bar over forward passes.
 
         Returns:
-            ``LongTensor[B, Q, num_frames]`` new frames only.
+            ``LongTensor[B, L, num_frames]`` new frames only.
         """
         from tqdm.auto import tqdm
 
@@ -375,24 +403,27 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         if semantic.shape[1] == 0:
             raise ValueError("semantic must hold at least one token per item")
         self._check_alignment(semantic.shape[1], total)
-        decoding = self._decoding(steps_per_level, sampled_levels, choice_temperature, guidance_scale)
+        decoding = self._decoding(steps_per_level, sampled_levels, choice_temperature, guidance_scale,
+                                  generated_levels)
         device = semantic.device
         ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
         if prompt is not None:
             ids[:, :, :known] = prompt.to(device)
         windows = self.windows(known, total)
-        passes = len(windows) * sum(decoding[0](q) for q in range(cfg.num_quantizers))
+        levels = decoding[4]
+        passes = len(windows) * sum(decoding[0](q) for q in range(levels))
         bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
         for span in windows:
             self.fill_window(semantic, ids, span, temperature=temperature, top_k=top_k, top_p=top_p,
                              generator=generator, decoding=decoding, tick=lambda: bar.update(1))
         bar.close()
-        return ids[:, :, known:].clone()
+        return ids[:, :levels, known:].clone()
 
     def _decoding(self, steps_per_level: tuple[int, ...] | None, sampled_levels: int | None,
-                  choice_temperature: float | None, guidance_scale: float | None = None) -> tuple:
-        """``(steps_of(level), sampled_levels, choice_temperature, guidance_scale)``: the config's decoding
-        settings, overridden."""
+                  choice_temperature: float | None, guidance_scale: float | None = None,
+                  generated_levels: int | None = None) -> tuple:
+        """``(steps_of(level), sampled_levels, choice_temperature, guidance_scale, generated_levels)``: the
+        config's decoding settings, overridden."""
         cfg = self.config
         steps = tuple(int(s) for s in steps_per_level) if steps_per_level is not None else None
         if steps is not None and (not steps or min(steps) < 1):
@@ -400,14 +431,18 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         sampled_levels = cfg.sampled_levels if sampled_levels is None else int(sampled_levels)
         choice = cfg.choice_temperature if choice_temperature is None else float(choice_temperature)
         guidance = cfg.guidance_scale if guidance_scale is None else check_guidance(float(guidance_scale))
+        levels = cfg.output_levels if generated_levels is None else int(generated_levels)
+        if not 1 <= levels <= cfg.num_quantizers:
+            raise ValueError(f"generated_levels must be in [1, {cfg.num_quantizers}], got {generated_levels}")
         steps_of = (lambda q: steps[min(q, len(steps) - 1)]) if steps else cfg.steps
-        return steps_of, sampled_levels, choice, guidance
+        return steps_of, sampled_levels, choice, guidance, levels
 
     @torch.inference_mode()
     def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int], *, temperature: float = 1.0,
                     top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                     decoding: tuple | None = None, tick=None) -> None:
-        """Generate frames ``first_new .. end`` of ``ids: LongTensor[B, Q, T]`` in place, one window of
+        """Generate frames ``first_new .. end`` of the generated levels of ``ids: LongTensor[B, Q, T]`` in place (levels
+        above ``generated_levels`` stay masked), one window of
         :meth:`windows` (``span = (start, first_new, end)``; frames ``start .. first_new`` are its prompt).
 
         ``semantic``: ``LongTensor[B, S]`` from frame 0 on, covering at least frame ``end``. :meth:`generate` is
@@ -417,11 +452,11 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         start, cursor, end = span
         if not 0 <= start <= cursor <= end <= ids.shape[2] or end - start > self.window:
             raise ValueError(f"window {span} does not fit {ids.shape[2]} frames with windows of {self.window}")
-        steps_of, sampled_levels, choice, guidance = decoding or self._decoding(None, None, None)
+        steps_of, sampled_levels, choice, guidance, levels = decoding or self._decoding(None, None, None)
         window_ids = ids[:, :, start:end]  # a view: filled in place
         aligned = semantic[:, self.semantic_positions(start, end, semantic.shape[1], semantic.device)]
         with eval_mode(self):
-            for level in range(self.config.num_quantizers):
+            for level in range(levels):  # levels above stay masked, as in training
                 self._fill_level(aligned, window_ids, cursor - start, level, temperature=temperature, top_k=top_k,
                                  top_p=top_p, generator=generator, steps=steps_of(level),
                                  sampled=level < sampled_levels, choice_temperature=choice,
@@ -443,5 +478,5 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
 
     def forward_passes(self, known: int, total: int) -> int:
         """Transformer passes :meth:`generate` spends on frames ``known .. total`` (with the config's steps)."""
-        per_window = sum(self.config.steps(q) for q in range(self.config.num_quantizers))
+        per_window = sum(self.config.steps(q) for q in range(self.config.output_levels))
         return per_window * len(self.windows(known, total))

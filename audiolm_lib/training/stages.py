@@ -44,6 +44,8 @@ def _conditioned_preview(condition: str, target: str, frames_argument: bool):
         prompt, reference = tokens[..., :half], tokens[..., half:]
         extra = (tokens.shape[-1] - half,) if frames_argument else ()
         generated = model.generate(batch[condition], prompt, *extra, temperature=1.0, generator=generator)
+        if generated.dim() == 3:  # a model that makes only the leading levels: compare those
+            reference = reference[:, : generated.shape[1]]
         return prompt, reference, generated
 
     return preview

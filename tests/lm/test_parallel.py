@@ -279,3 +279,52 @@ def test_guidance_scale_one_reproduces_the_tokens_sampled_before_guidance_existe
         [0, 6, 1, 13, 13, 9, 11, 1, 12, 1, 4, 15, 10, 12, 12, 12, 8, 4, 11, 4],
         [8, 8, 5, 4, 4, 0, 13, 1, 15, 12, 13, 9, 0, 14, 7, 15, 9, 10, 10, 10],
         [12, 6, 12, 12, 12, 14, 14, 12, 12, 1, 1, 12, 1, 12, 5, 15, 5, 5, 15, 15]]
+
+
+def test_generated_levels_stop_generation_and_hide_the_levels_above(trained, clips):
+    """A model set to make the leading levels: fewer passes, never fills or reads the levels above (the prompt's
+    upper levels do not change its output); a stop after n levels of a full model gives its first n levels within a
+    window; out-of-range values are refused."""
+    semantic, codes = clips
+    window_semantic, prompt = semantic[:, :WINDOW], codes[:, :, :4]
+    full = trained.generate(window_semantic, prompt, WINDOW - 4, generator=torch.Generator().manual_seed(2))
+    two = trained.generate(window_semantic, prompt, WINDOW - 4, generator=torch.Generator().manual_seed(2),
+                           generated_levels=2)
+    assert two.shape == (2, 2, WINDOW - 4) and torch.equal(two, full[:, :2])
+    model = make_model(generated_levels=1).eval()
+    assert model.forward_passes(5, WINDOW) == 16 and "first 1 of 3 levels" in model.describe()
+    seen = []
+    original = model.transformer.forward
+    model.transformer.forward = lambda x, **kw: seen.append(x.clone()) or original(x, **kw)
+    out = model.generate(window_semantic, codes[:, :, :5], WINDOW - 5, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 1, WINDOW - 5) and len(seen) == 16
+    other_upper = codes[:, :, :5].clone()
+    other_upper[:, 1:] = (other_upper[:, 1:] + 1) % CODES
+    again = model.generate(window_semantic, other_upper, WINDOW - 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    changed_first = other_upper.clone()
+    changed_first[:, 0] = (changed_first[:, 0] + 1) % CODES
+    inputs = model.hidden(window_semantic[:, :5], changed_first), model.hidden(window_semantic[:, :5], other_upper)
+    assert not torch.allclose(*inputs)  # the first level is read
+    for bad in (0, LEVELS + 1):
+        with pytest.raises(ValueError, match="generated_levels"):
+            trained.generate(semantic, prompt, CLIP - 4, generated_levels=bad)
+        with pytest.raises(ValueError, match="generated_levels"):
+            make_model(generated_levels=bad)
+
+
+def test_training_scores_only_the_generated_levels(clips):
+    semantic, codes = clips[0][:, :WINDOW], clips[1][:, :, :WINDOW]
+    model = make_model(generated_levels=2).train()
+    levels = set()
+    for seed in range(40):
+        mask = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(seed), scored_levels=2)
+        levels.update(mask.level.tolist())
+    assert levels == {0, 1}
+    assert torch.isfinite(model(semantic, codes, generator=torch.Generator().manual_seed(0)))
+    # the same number of draws: every other part of the mask is what the full-level draw gives
+    a = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(7))
+    b = training_mask(2, LEVELS, WINDOW, generator=torch.Generator().manual_seed(7), scored_levels=LEVELS)
+    assert torch.equal(a.masked, b.masked) and torch.equal(a.prompt_frames, b.prompt_frames)
+    with pytest.raises(ValueError, match="scored_levels"):
+        training_mask(2, LEVELS, WINDOW, scored_levels=LEVELS + 1)
