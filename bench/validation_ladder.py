@@ -47,7 +47,9 @@ def apply_setting(model, setting: dict) -> None:
         if key == "temperature":
             model.config.acoustic.temperature = float(value)
         elif hasattr(model.acoustic.config, key):
-            setattr(model.acoustic.config, key, type(getattr(model.acoustic.config, key))(value))
+            current = getattr(model.acoustic.config, key)
+            # an unset optional field (None, e.g. generated_levels) takes an integer
+            setattr(model.acoustic.config, key, int(value) if current is None else type(current)(value))
         else:
             raise SystemExit(f"--set {key}: not a decoding field of {type(model.acoustic).__name__}")
 

@@ -55,6 +55,8 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     assert model.config.acoustic.temperature == 0.5
     if field:
         assert model.acoustic.config.choice_temperature == 0.25
+    bench.apply_setting(model, {"generated_levels": "2"})  # an optional field, unset: read as an integer
+    assert model.acoustic.config.generated_levels == 2
     with pytest.raises(SystemExit, match="not a decoding field"):
         bench.apply_setting(model, {"no_such_field": "1"})
 
