@@ -80,7 +80,9 @@ class AcousticGeneratorProtocol(Protocol):
                           sampling: dict[str, dict], generator: torch.Generator | None = None,
                           progress: bool = False) -> torch.Tensor:
         """``semantic: LongTensor[B, S]`` (prompt + new span), ``prompt: LongTensor[B, Q, F0]`` or None ->
-        ``LongTensor[B, Q, num_frames]`` new frames; ``sampling[stage]``: ``temperature`` / ``top_k`` / ``top_p``."""
+        ``LongTensor[B, Q', num_frames]`` new frames of the leading ``Q' <= Q`` levels (all, unless the generator is
+        set to make fewer: the pipeline then decodes those); ``sampling[stage]``: ``temperature`` / ``top_k`` /
+        ``top_p``."""
 
     def compatibility_problems(self) -> list[str]:
         """Mismatches between its own parts (empty when they fit together)."""
