@@ -217,6 +217,12 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         fields = dict(base)
         start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
         start_model = start / "model"
+        if leg.pop("from_average", False):  # from the mean of the earlier legs the recipe averages
+            averaged = recipe(kind)["stages"][stage].get("average_tune_legs") or []
+            if not averaged or max(averaged) > index:
+                raise SystemExit(f"recipe {kind}/{stage}/tune[{index}]: from_average needs average_tune_legs of "
+                                 "earlier legs")
+            start_model = averaged_tune_legs(work, kind, stage)
         transfer_from = leg.pop("transfer_semantic_from", None)
         if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
             start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
@@ -287,13 +293,14 @@ def averaged_tune_legs(work: Path, kind: str, stage: str) -> Path | None:
 
 
 def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
-    """A stage's exported model: the average of the tune legs the recipe names (``average_tune_legs``), else its last
-    tune leg's where one ran (see :func:`tune_stage`), else its own."""
-    averaged = averaged_tune_legs(work, kind, stage)
-    if averaged is not None:
-        return averaged
+    """A stage's exported model: its last tune leg's where one ran (see :func:`tune_stage`), unless that leg is one
+    of the legs the recipe averages (``average_tune_legs``; a later leg may start from their mean, ``from_average``):
+    then their average; with no tune leg, its own."""
+    averaged_legs = recipe(kind)["stages"][stage].get("average_tune_legs") or []
     for leg in reversed(range(len(tune_legs(kind, stage)))):
         tuned = tune_dir(work, kind, stage, leg) / "model"
+        if leg + 1 <= max(averaged_legs, default=0):
+            return averaged_tune_legs(work, kind, stage)
         if (tuned / "config.json").exists():
             return tuned
     return work / kind / f"stage_{stage}" / "model"
