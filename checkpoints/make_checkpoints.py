@@ -190,7 +190,8 @@ def transferred_start(work: Path, kind: str, model_dir: Path, old_tokenizer: Pat
 def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None:
     """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
     stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
-    synthetic ones), into :func:`tune_dir`; ``assemble`` then ships the last leg's model in the stage's place. A leg
+    synthetic ones), into :func:`tune_dir`; ``assemble`` then ships the last leg's model in the stage's place (or the
+    mean of the legs named by ``average_tune_legs``; a later leg with ``from_average`` starts from that mean). A leg
     is done when its successor has started or its model is exported at its last step (or without checkpoints: put
     in place by hand); any other resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
