@@ -282,14 +282,15 @@ def average_models(sources: list[Path], out: Path) -> Path:
 
 
 def averaged_tune_legs(work: Path, kind: str, stage: str) -> Path | None:
-    """The recipe's ``average_tune_legs`` (1-based leg numbers) of a stage, averaged once into
-    ``stage_<stage>_average/model``; None when the recipe ships one leg."""
+    """The recipe's ``average_tune_legs`` (1-based leg numbers; 0 is the stage's own model, before any leg) of a
+    stage, averaged once into ``stage_<stage>_average/model``; None when the recipe ships one leg."""
     legs = recipe(kind)["stages"][stage].get("average_tune_legs")
     if not legs:
         return None
     out = work / kind / f"stage_{stage}_average" / "model"
     if not (out / "config.json").exists():
-        average_models([tune_dir(work, kind, stage, int(n) - 1) / "model" for n in legs], out)
+        average_models([(work / kind / f"stage_{stage}" if int(n) == 0 else tune_dir(work, kind, stage, int(n) - 1))
+                        / "model" for n in legs], out)
     return out
 
 

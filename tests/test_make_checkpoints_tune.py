@@ -137,6 +137,16 @@ def test_average_tune_legs_ships_the_mean_of_the_named_legs(make_checkpoints, mo
         assert torch.allclose(value, expected, atol=1e-6), key
     stage["average_tune_legs"] = None
     assert make_checkpoints.stage_model_dir(work, "speech", "parallel").parent.name == "stage_parallel_tune2"
+    # leg 0: the stage's own model, before any tune leg (here: the first leg's weights put there)
+    stage["average_tune_legs"] = [0, 2]
+    other = tmp_path / "w2"
+    for leg in (1, 2):
+        load_pretrained(make_checkpoints.tune_dir(work, "speech", "parallel", leg - 1) / "model").save_pretrained(
+            make_checkpoints.tune_dir(other, "speech", "parallel", leg - 1) / "model")
+    models[0].save_pretrained(other / "speech" / "stage_parallel" / "model")
+    mean = load_pretrained(make_checkpoints.stage_model_dir(other, "speech", "parallel")).state_dict()
+    assert all(torch.allclose(value, (models[0].state_dict()[key] + models[1].state_dict()[key]) / 2, atol=1e-6)
+               for key, value in mean.items())
 
 
 def test_transfer_semantic_from_starts_the_leg_from_a_carried_over_embedding(make_checkpoints, monkeypatch, tmp_path):
