@@ -136,8 +136,8 @@ class AudioStream:
             self._ids = codes
         self.spans = self._plan(known, total)
         self._next_span = 0
-        self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels],
-                                      lookahead_frames=config.lookahead_frames, crossfade_frames=config.crossfade_frames)
+        self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
+                                      crossfade_frames=config.crossfade_frames)
         self.samples_out = 0
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0

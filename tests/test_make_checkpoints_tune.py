@@ -190,7 +190,8 @@ def test_a_leg_from_the_average_starts_from_the_soup_and_ships_itself(make_check
                                       transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
     for leg in (1, 2):
         torch.manual_seed(leg)
-        ParallelAcousticLM(config).save_pretrained(make_checkpoints.tune_dir(work, "speech", "parallel", leg - 1) / "model")
+        leg_dir = make_checkpoints.tune_dir(work, "speech", "parallel", leg - 1)
+        ParallelAcousticLM(config).save_pretrained(leg_dir / "model")
     legs = [{"data": ["speech"], "steps": 5}] * 2 + [{"data": ["speech"], "steps": 7, "from_average": True}]
     stage = {"tune": legs, "average_tune_legs": [1, 2]}
     monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
@@ -199,7 +200,8 @@ def test_a_leg_from_the_average_starts_from_the_soup_and_ships_itself(make_check
     make_checkpoints.tune_stage(work, "speech", "parallel", None)
     (run,) = make_checkpoints.runs  # legs 1 and 2 were put in place: only leg 3 runs, from their mean
     assert run["init_from"] == str(average) and run["out"] == "stage_parallel_tune3" and run["steps"] == 7
-    assert make_checkpoints.stage_model_dir(work, "speech", "parallel") == work / "speech" / "stage_parallel_tune3" / "model"
+    shipped = make_checkpoints.stage_model_dir(work, "speech", "parallel")
+    assert shipped == work / "speech" / "stage_parallel_tune3" / "model"
     stage["average_tune_legs"] = [1, 3]  # a leg cannot start from a mean that includes itself
     with pytest.raises(SystemExit, match="from_average"):
         make_checkpoints.tune_stage(tmp_path / "other", "speech", "parallel", None)

@@ -410,8 +410,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         if prompt is not None:
             ids[:, :, :known] = prompt.to(device)
         windows = self.windows(known, total)
-        levels = decoding[4]
-        passes = len(windows) * sum(decoding[0](q) for q in range(levels))
+        steps_of, *_, levels = decoding
+        passes = len(windows) * sum(steps_of(q) for q in range(levels))
         bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
         for span in windows:
             self.fill_window(semantic, ids, span, temperature=temperature, top_k=top_k, top_p=top_p,
@@ -441,9 +441,9 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
     def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int], *, temperature: float = 1.0,
                     top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                     decoding: tuple | None = None, tick=None) -> None:
-        """Generate frames ``first_new .. end`` of the generated levels of ``ids: LongTensor[B, Q, T]`` in place (levels
-        above ``generated_levels`` stay masked), one window of
-        :meth:`windows` (``span = (start, first_new, end)``; frames ``start .. first_new`` are its prompt).
+        """Generate frames ``first_new .. end`` of the generated levels of ``ids: LongTensor[B, Q, T]`` in place
+        (levels above ``generated_levels`` stay masked), one window of :meth:`windows` (``span = (start, first_new,
+        end)``; frames ``start .. first_new`` are its prompt).
 
         ``semantic``: ``LongTensor[B, S]`` from frame 0 on, covering at least frame ``end``. :meth:`generate` is
         this over its windows; a streaming caller (:mod:`audiolm_lib.streaming`) calls it window by window.
