@@ -298,13 +298,13 @@ def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
     """A stage's exported model: its last tune leg's where one ran (see :func:`tune_stage`), unless that leg is one
     of the legs the recipe averages (``average_tune_legs``; a later leg may start from their mean, ``from_average``):
     then their average; with no tune leg, its own."""
-    averaged_legs = recipe(kind)["stages"][stage].get("average_tune_legs") or []
-    for leg in reversed(range(len(tune_legs(kind, stage)))):
+    last_averaged = max(recipe(kind)["stages"][stage].get("average_tune_legs") or [], default=0)
+    for leg in reversed(range(last_averaged, len(tune_legs(kind, stage)))):  # the legs after the averaged ones
         tuned = tune_dir(work, kind, stage, leg) / "model"
-        if leg + 1 <= max(averaged_legs, default=0):
-            return averaged_tune_legs(work, kind, stage)
         if (tuned / "config.json").exists():
             return tuned
+    if last_averaged:
+        return averaged_tune_legs(work, kind, stage)
     return work / kind / f"stage_{stage}" / "model"
 
 
