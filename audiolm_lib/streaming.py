@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from audiolm_lib.codecs.chunked_decode import ChunkedDecoder
+from audiolm_lib.lm.windows import Window
 
 # chunk length of a generator without windows of its own (the sequential coarse + fine stages)
 DEFAULT_SEQUENTIAL_CHUNK_SECONDS = 1.0
@@ -76,20 +77,30 @@ class StreamConfig:
 
 
 def plan_chunks(known: int, total: int, *, window: int, context: int, first_new: int, chunk_new: int,
-                first_context: int) -> list[tuple[int, int, int]]:
-    """``(start, first_new_frame, end)`` of each chunk generating frames ``known .. total``.
+                first_context: int, anchor: int = 0) -> list[Window]:
+    """The :class:`~audiolm_lib.lm.windows.Window` (``(start, first_new_frame, end, anchor_start, anchor_end)``)
+    of each chunk generating frames ``known .. total``.
 
     The first chunk makes ``first_new`` frames with at most ``first_context`` frames before it; each later one
     twice the previous, up to ``chunk_new``, with at most ``context`` frames before it; no chunk spans more than
-    ``window`` frames.
+    ``window`` frames. A later chunk whose context does not reach back to the prompt's last ``anchor`` frames
+    (``<= context``) sees them before its context, as the generator's own windows do, in place of as much of it.
     """
     if min(window, first_new, chunk_new) < 1:
         raise ValueError("window, first_new and chunk_new must be positive")
+    if not 0 <= anchor <= context or (anchor and anchor >= window):
+        raise ValueError(f"need 0 <= anchor ({anchor}) <= context ({context}) and anchor < window ({window})")
+    anchor = min(anchor, known)
     spans, cursor, new = [], known, min(first_new, chunk_new)
     while cursor < total:
         count = min(new, total - cursor, window)
         before = min(context if spans else first_context, window - count)
-        spans.append((max(0, cursor - before), cursor, cursor + count))
+        if anchor and spans and cursor - before > known - anchor:
+            count = min(count, window - anchor)
+            start = max(known, cursor - min(context - anchor, window - count - anchor))
+            spans.append(Window(start, cursor, cursor + count, known - anchor, known))
+        else:
+            spans.append(Window(max(0, cursor - before), cursor, cursor + count))
         cursor += count
         new = min(chunk_new, 2 * new)
     return spans
@@ -170,7 +181,7 @@ class AudioStream:
         return self._ids[:, : self.levels]
 
     # ------------------------------------------------------------------------------ plan
-    def _plan(self, known: int, total: int) -> list[tuple[int, int, int]]:
+    def _plan(self, known: int, total: int) -> list[Window]:
         cfg, acoustic, rate = self.config, self.model.acoustic, self.model.acoustic_rate
         if self._windowed:
             if cfg.exact:
@@ -188,7 +199,8 @@ class AudioStream:
         chunk = min(max(1, window - 1), frames(cfg.chunk_seconds, default_chunk))
         first = frames(cfg.first_chunk_seconds, chunk)
         return plan_chunks(known, total, window=window, context=context, first_new=first, chunk_new=chunk,
-                           first_context=round(cfg.first_context_seconds * rate))
+                           first_context=round(cfg.first_context_seconds * rate),
+                           anchor=int(getattr(acoustic, "anchor", 0)) if self._windowed else 0)
 
     # ------------------------------------------------------------------------------ stages
     def _semantic_until(self, end_frame: int) -> None:
@@ -206,7 +218,7 @@ class AudioStream:
 
     def _acoustic(self, span: tuple[int, int, int]) -> Tensor:
         """Generate the frames of ``span``; returns them, ``LongTensor[B, Q, n]``."""
-        start, cursor, end = span
+        start, cursor, end = span[:3]  # a generator's own Window may name anchor frames after these
         acoustic = self.model.acoustic
         if self._windowed:
             acoustic.fill_window(self.semantic, self._ids, span, generator=self.generator,

@@ -42,10 +42,11 @@ def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[d
 
 
 def apply_setting(model, setting: dict) -> None:
-    """Decoding fields onto the acoustic generator's config (``temperature`` onto its sampling settings)."""
+    """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
+    sampling settings; ``none`` unsets one)."""
     for key, value in setting.items():
-        if key == "temperature":
-            model.config.acoustic.temperature = float(value)
+        if key in ("temperature", "top_k", "top_p"):  # the acoustic stage's sampling settings
+            setattr(model.config.acoustic, key, None if value == "none" else (int if key == "top_k" else float)(value))
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
             # an unset optional field (None, e.g. generated_levels) takes an integer

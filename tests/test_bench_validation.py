@@ -57,6 +57,11 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
         assert model.acoustic.config.choice_temperature == 0.25
     bench.apply_setting(model, {"generated_levels": "2"})  # an optional field, unset: read as an integer
     assert model.acoustic.config.generated_levels == 2
+    bench.apply_setting(model, {"top_p": "0.9", "top_k": "20", "window_anchor_seconds": "0.5"})
+    assert (model.config.acoustic.top_p, model.config.acoustic.top_k) == (0.9, 20)
+    assert model.acoustic.config.window_anchor_seconds == 0.5
+    bench.apply_setting(model, {"top_k": "none"})
+    assert model.config.acoustic.top_k is None
     with pytest.raises(SystemExit, match="not a decoding field"):
         bench.apply_setting(model, {"no_such_field": "1"})
 

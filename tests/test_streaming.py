@@ -27,10 +27,17 @@ def seeded(seed=3):
 
 def test_plan_starts_small_doubles_and_covers_every_frame():
     spans = plan_chunks(40, 400, window=100, context=50, first_new=10, chunk_new=50, first_context=20)
-    assert spans[0] == (20, 40, 50)  # the first chunk: 10 new frames after 20 of context
-    assert [end - cursor for _, cursor, end in spans[:4]] == [10, 20, 40, 50]
+    assert spans[0][:3] == (20, 40, 50)  # the first chunk: 10 new frames after 20 of context
+    assert [end - cursor for _, cursor, end, *_ in spans[:4]] == [10, 20, 40, 50]
     assert all(prev[2] == nxt[1] for prev, nxt in zip(spans, spans[1:])) and spans[-1][2] == 400
-    assert all(end - start <= 100 and cursor - start <= 50 for start, cursor, end in spans)
+    assert all(end - start <= 100 and cursor - start <= 50 for start, cursor, end, *_ in spans)
+    assert all(w.anchor == 0 for w in spans)
+    # anchored: later chunks past the prompt see its last 30 frames within the window, the first chunk as before
+    anchored = plan_chunks(40, 400, window=100, context=50, first_new=10, chunk_new=50, first_context=20, anchor=30)
+    assert anchored[0] == spans[0] and [w.first_new for w in anchored] == [w.first_new for w in spans]
+    assert all(w.length <= 100 and w.known <= 50 for w in anchored)
+    assert all((w.anchor_start, w.anchor_end) == (10, 40) for w in anchored[1:] if w.start > 10)
+    assert sum(w.anchor > 0 for w in anchored) >= 6
     with pytest.raises(ValueError, match="positive"):
         plan_chunks(0, 10, window=10, context=5, first_new=0, chunk_new=5, first_context=0)
 
@@ -66,13 +73,13 @@ def test_sequential_generator_stream_equals_one_shot(prompt):
     assert torch.allclose(streamed, one_shot, atol=1e-5)  # a conv codec: chunked decoding is exact
     chunked = model.stream(prompt, 0.6, sample_rate=RATE, generator=seeded(), first_chunk_seconds=0.2,
                            chunk_seconds=0.2)
-    assert [end - cursor for _, cursor, end in chunked.spans] == [10, 10, 10]
+    assert [end - cursor for _, cursor, end, *_ in chunked.spans] == [10, 10, 10]
     assert torch.cat(list(chunked), -1).shape == one_shot.shape
 
 
 def test_low_latency_stream_is_as_long_as_one_shot_and_reports_stats(parallel_model, prompt):
     stream = parallel_model.stream(prompt, 2.0, sample_rate=RATE, generator=seeded(), first_chunk_seconds=0.4)
-    assert [end - cursor for _, cursor, end in stream.spans[:2]] == [20, 25]  # then the 1 s window's 25 new
+    assert [end - cursor for _, cursor, end, *_ in stream.spans[:2]] == [20, 25]  # then the 1 s window's 25 new
     total = sum(chunk.shape[-1] for chunk in stream)
     one_shot = parallel_model.continue_audio(prompt, 2.0, sample_rate=RATE, generator=seeded())
     assert total == one_shot.shape[-1]
@@ -132,3 +139,25 @@ def test_a_generator_of_fewer_levels_streams_and_continues_with_those_levels(pro
     streamed = torch.cat(list(stream), -1)
     assert torch.equal(stream.codes, tokens["codes"]) and streamed.shape == one_shot.shape
     assert torch.isfinite(streamed).all() and streamed.abs().max() > 0
+
+
+def test_an_anchored_generator_streams_the_one_shot_codes(prompt):
+    """Windows that keep the prompt's tail in view (``window_anchor_seconds``): the exact stream fills the same
+    windows, so its codes equal ``continue_audio``'s, and they differ from the unanchored generator's."""
+    model = tiny_parallel_audiolm()
+    plain = model.continue_audio(prompt, 2.5, sample_rate=RATE, generator=seeded(), return_tokens=True)[1]
+    model.acoustic.config.window_anchor_seconds = 0.2
+    assert any(w.anchor for w in model.acoustic.windows(plain["prompt_frames"], plain["codes"].shape[-1]))
+    tokens = model.continue_audio(prompt, 2.5, sample_rate=RATE, generator=seeded(), return_tokens=True)[1]
+    stream = model.stream(prompt, 2.5, sample_rate=RATE, generator=seeded(), first_chunk_seconds=None)
+    list(stream)
+    assert torch.equal(stream.codes, tokens["codes"]) and not torch.equal(tokens["codes"], plain["codes"])
+
+
+def test_a_low_latency_stream_of_an_anchored_generator_keeps_the_prompt_in_view(prompt):
+    model = tiny_parallel_audiolm()
+    model.acoustic.config.window_anchor_seconds = 0.2
+    stream = model.stream(prompt, 2.5, sample_rate=RATE, generator=seeded())
+    streamed = torch.cat(list(stream), -1)
+    assert sum(w.anchor > 0 for w in stream.spans) >= 2 and all(w.length <= model.acoustic.window for w in stream.spans)
+    assert (stream.codes < model.acoustic.codebook_size).all() and torch.isfinite(streamed).all()

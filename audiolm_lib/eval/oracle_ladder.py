@@ -111,13 +111,14 @@ def teacher_forced_levels(acoustic, semantic: torch.Tensor, codes: torch.Tensor,
     level_index = torch.arange(levels, device=codes.device)
     nll, correct = torch.zeros(levels, dtype=torch.float64), torch.zeros(levels, dtype=torch.float64)
     with eval_mode(acoustic):
-        for start, cursor, end in acoustic.windows(prompt_frames, total):
-            window = codes[0, :, start:end]  # [Q, W]
-            known = cursor - start
-            aligned = semantic[:, acoustic.semantic_positions(start, end, semantic.shape[1], semantic.device)]
+        for span in acoustic.windows(prompt_frames, total):  # the frames each window of generation sees
+            frames = span.frames(codes.device)
+            window = codes[0][:, frames]  # [Q, W]
+            known = span.known
+            aligned = semantic[:, acoustic.semantic_positions_of(frames, semantic.shape[1])]
             # example b scores level b: levels >= b masked on the new frames, the rest given
             masked = (level_index[None, :, None] >= level_index[:, None, None]) & (
-                torch.arange(end - start, device=codes.device) >= known)[None, None]  # [Q, Q, W]
+                torch.arange(len(frames), device=codes.device) >= known)[None, None]  # [Q, Q, W]
             ids = window[None].expand(levels, -1, -1).masked_fill(masked, size)
             hidden = acoustic.hidden(aligned.expand(levels, -1), ids)[:, known:]  # [Q, M, D]
             logits = torch.einsum("qmd,qkd->qmk", hidden, acoustic.head).float()  # [Q, M, K]

@@ -26,7 +26,8 @@ exactly as without guidance). Frames a window takes from earlier windows count a
 
 Windows: the model sees at most ``window_seconds`` (its training crop). Longer audio is generated in windows;
 each later window starts with the tail of what is already known (``window_context_fraction`` of a window) as
-its acoustic prompt.
+its acoustic prompt, and with ``window_anchor_seconds`` the given prompt's tail before it
+(:mod:`audiolm_lib.lm.windows`).
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from audiolm_lib.lm.guidance import check_guidance
 from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
 from audiolm_lib.lm.transformer import Transformer, TransformerConfig
+from audiolm_lib.lm.windows import Window, plan_windows
 from audiolm_lib.serialization import PretrainedMixin
 
 
@@ -55,6 +57,9 @@ class ParallelAcousticLMConfig:
         semantic_rate / acoustic_rate: tokens / frames per second (semantic tokens are aligned to frames).
         window_seconds: the longest stretch the model sees at once (its training crop; paper: 30 s).
         window_context_fraction: share of a later window given as prompt (the previous window's tail), in [0, 1).
+        window_anchor_seconds: seconds of the given prompt's end that every later window also sees, in place of as
+            much of its generated context (0: none; at most the context, ``window_seconds *
+            window_context_fraction``), so later windows keep the prompt's voice or key in view.
         steps_per_level: decoding iterations per level; the last entry repeats for the remaining levels
             (paper: 16 for level 1, 1 for the others).
         sampled_levels: levels (from the first) whose candidates are sampled at the temperature; the others take
@@ -80,6 +85,7 @@ class ParallelAcousticLMConfig:
     acoustic_rate: float = 50.0
     window_seconds: float = 30.0
     window_context_fraction: float = 0.5
+    window_anchor_seconds: float = 0.0
     steps_per_level: tuple[int, ...] = (16, 1)
     sampled_levels: int = 1
     choice_temperature: float = 1.0
@@ -109,6 +115,10 @@ class ParallelAcousticLMConfig:
                 raise ValueError(f"generated_levels must be in [1, {self.num_quantizers}] (or None: all), got "
                                  f"{self.generated_levels}")
         window = round(self.window_seconds * self.acoustic_rate)
+        context_seconds = self.window_seconds * self.window_context_fraction
+        if not 0.0 <= self.window_anchor_seconds <= context_seconds + 1e-9:
+            raise ValueError(f"window_anchor_seconds must be in [0, {context_seconds:g}] (a later window's context),"
+                             f" got {self.window_anchor_seconds}")
         if window > self.transformer.max_seq_len:
             raise ValueError(f"a {self.window_seconds} s window is {window} frames but transformer.max_seq_len="
                              f"{self.transformer.max_seq_len}")
@@ -205,9 +215,12 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
     # ------------------------------------------------------------------ inputs
     def semantic_positions(self, start: int, end: int, num_semantic: int, device=None) -> Tensor:
         """``LongTensor[end - start]``: index of the semantic token at the start of each acoustic frame."""
+        return self.semantic_positions_of(torch.arange(start, end, device=device), num_semantic)
+
+    def semantic_positions_of(self, frames: Tensor, num_semantic: int) -> Tensor:
+        """``LongTensor[N]``: index of the semantic token at the start of each acoustic frame of ``frames``."""
         ratio = self.config.semantic_rate / self.config.acoustic_rate
-        frames = torch.arange(start, end, device=device, dtype=torch.float64)
-        return torch.floor(frames * ratio + 1e-6).long().clamp_(0, num_semantic - 1)
+        return torch.floor(frames.double() * ratio + 1e-6).long().clamp_(0, num_semantic - 1)
 
     def _check_alignment(self, semantic_tokens: int, frames: int) -> None:
         expected = frames * self.config.semantic_rate / self.config.acoustic_rate
@@ -369,7 +382,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
                  top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                  steps_per_level: tuple[int, ...] | None = None, sampled_levels: int | None = None,
                  choice_temperature: float | None = None, guidance_scale: float | None = None,
-                 generated_levels: int | None = None, progress: bool = False) -> Tensor:
+                 generated_levels: int | None = None, window_anchor_seconds: float | None = None,
+                 progress: bool = False) -> Tensor:
         """Generate ``num_frames`` frames of the leading ``L`` levels (``generated_levels``; default the config's,
         all ``Q`` unless set) after ``prompt``.
 
@@ -380,9 +394,9 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             num_frames: frames to generate.
             temperature / top_k / top_p: how the sampled levels draw candidates (``temperature=0``: greedy).
             generator: a seeded ``torch.Generator`` makes the result exactly reproducible.
-            steps_per_level / sampled_levels / choice_temperature / guidance_scale / generated_levels: override
-                the config's decoding settings (``guidance_scale``: classifier-free guidance on the prompt, 1 =
-                off).
+            steps_per_level / sampled_levels / choice_temperature / guidance_scale / generated_levels /
+                window_anchor_seconds: override the config's decoding settings (``guidance_scale``:
+                classifier-free guidance on the prompt, 1 = off).
             progress: a tqdm bar over forward passes.
 
         Returns:
@@ -409,7 +423,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
         if prompt is not None:
             ids[:, :, :known] = prompt.to(device)
-        windows = self.windows(known, total)
+        windows = self.windows(known, total, anchor=None if window_anchor_seconds is None
+                               else self.anchor_frames(window_anchor_seconds))
         steps_of, *_, levels = decoding
         passes = len(windows) * sum(steps_of(q) for q in range(levels))
         bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
@@ -438,45 +453,60 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         return steps_of, sampled_levels, choice, guidance, levels
 
     @torch.inference_mode()
-    def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int], *, temperature: float = 1.0,
+    def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int] | Window, *,
+                    temperature: float = 1.0,
                     top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                     decoding: tuple | None = None, tick=None) -> None:
         """Generate frames ``first_new .. end`` of the generated levels of ``ids: LongTensor[B, Q, T]`` in place
         (levels above ``generated_levels`` stay masked), one window of :meth:`windows` (``span = (start, first_new,
-        end)``; frames ``start .. first_new`` are its prompt).
+        end)``; frames ``start .. first_new`` are its prompt, after the anchor frames of a
+        :class:`~audiolm_lib.lm.windows.Window`).
 
         ``semantic``: ``LongTensor[B, S]`` from frame 0 on, covering at least frame ``end``. :meth:`generate` is
         this over its windows; a streaming caller (:mod:`audiolm_lib.streaming`) calls it window by window.
         ``decoding``: :meth:`_decoding`'s settings (default: the config's).
         """
-        start, cursor, end = span
-        if not 0 <= start <= cursor <= end <= ids.shape[2] or end - start > self.window:
-            raise ValueError(f"window {span} does not fit {ids.shape[2]} frames with windows of {self.window}")
+        span = Window(*span)
+        start, cursor, end = span[:3]
+        if (not 0 <= start <= cursor <= end <= ids.shape[2] or span.length > self.window
+                or not 0 <= span.anchor_start <= span.anchor_end <= start):
+            raise ValueError(f"window {tuple(span)} does not fit {ids.shape[2]} frames with windows of {self.window}")
         steps_of, sampled_levels, choice, guidance, levels = decoding or self._decoding(None, None, None)
-        window_ids = ids[:, :, start:end]  # a view: filled in place
-        aligned = semantic[:, self.semantic_positions(start, end, semantic.shape[1], semantic.device)]
+        frames = span.frames(ids.device)
+        window_ids = ids[:, :, start:end] if not span.anchor else ids[:, :, frames]  # a view, or a copy
+        aligned = semantic[:, self.semantic_positions_of(frames, semantic.shape[1])]
         with eval_mode(self):
             for level in range(levels):  # levels above stay masked, as in training
-                self._fill_level(aligned, window_ids, cursor - start, level, temperature=temperature, top_k=top_k,
+                self._fill_level(aligned, window_ids, span.known, level, temperature=temperature, top_k=top_k,
                                  top_p=top_p, generator=generator, steps=steps_of(level),
                                  sampled=level < sampled_levels, choice_temperature=choice,
                                  tick=tick or (lambda: None), guidance_scale=guidance)
+        if span.anchor:
+            ids[:, :, cursor:end] = window_ids[:, :, span.known:]
 
-    def windows(self, known: int, total: int) -> list[tuple[int, int, int]]:
-        """``(start, first_new, end)`` of each window that generates frames ``known .. total``.
+    def windows(self, known: int, total: int, *, anchor: int | None = None) -> list[Window]:
+        """The :class:`~audiolm_lib.lm.windows.Window` s (``(start, first_new, end, anchor_start, anchor_end)``)
+        that generate frames ``known .. total``.
 
-        A window spans at most :attr:`window` frames; frames ``start .. first_new`` are its acoustic prompt (the
-        given prompt, or the previous windows' output: at most :attr:`context` frames, more for the last window).
+        A window sees at most :attr:`window` frames; frames ``start .. first_new`` are its acoustic prompt (the
+        given prompt, or the previous windows' output: at most :attr:`context` frames, more for the last window),
+        after the given prompt's last ``anchor`` frames (default :attr:`anchor`) where they are not in it.
         """
-        spans, cursor = [], known
-        while cursor < total:
-            start = 0 if total <= self.window else max(0, min(cursor - self.context, total - self.window))
-            end = min(total, start + self.window)
-            spans.append((start, cursor, end))
-            cursor = end
-        return spans
+        return plan_windows(known, total, window=self.window, context=self.context,
+                            anchor=self.anchor if anchor is None else anchor)
+
+    @property
+    def anchor(self) -> int:
+        """Frames of the given prompt's tail every later window sees (``config.window_anchor_seconds``)."""
+        return self.anchor_frames(self.config.window_anchor_seconds)
+
+    def anchor_frames(self, seconds: float) -> int:
+        """Frames of a ``seconds`` anchor (:attr:`context` at most)."""
+        if seconds < 0:
+            raise ValueError(f"window_anchor_seconds must be >= 0, got {seconds}")
+        return min(self.context, round(seconds * self.config.acoustic_rate))
 
     def forward_passes(self, known: int, total: int) -> int:
         """Transformer passes :meth:`generate` spends on frames ``known .. total`` (with the config's steps)."""
-        per_window = sum(self.config.steps(q) for q in range(self.config.output_levels))
+        per_window = sum(self.config.steps(q) for q in range(self.config.output_levels))  # anchors cost none
         return per_window * len(self.windows(known, total))

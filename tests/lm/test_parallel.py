@@ -99,7 +99,7 @@ def test_overfits_and_regenerates_through_windows(trained, clips):
             accuracies.append((logits.argmax(-1) == targets).float().mean().item())
     assert sum(accuracies) / len(accuracies) > 0.9  # teacher-forced
     # the clip is twice the training crop: three windows, each prompted by the previous one's tail
-    assert trained.windows(4, CLIP) == [(0, 4, 12), (6, 12, 18), (12, 18, 24)]
+    assert [w[:3] for w in trained.windows(4, CLIP)] == [(0, 4, 12), (6, 12, 18), (12, 18, 24)]
     out = trained.generate(semantic, codes[:, :, :4], CLIP - 4, temperature=0)
     assert out.shape == (2, LEVELS, CLIP - 4)
     assert (out == codes[:, :, 4:]).float().mean().item() > 0.9
@@ -150,7 +150,7 @@ def test_windows_cover_every_frame_once():
     for known, total in [(0, 10), (3, 10), (0, 35), (7, 40), (25, 31)]:
         spans = model.windows(known, total)
         assert spans[0][1] == known and spans[-1][2] == total
-        for (start, first, end), following in zip(spans, spans[1:] + [None]):
+        for (start, first, end, *_), following in zip(spans, spans[1:] + [None]):
             assert 0 <= start <= first < end <= start + 10
             if following is not None:
                 assert following[1] == end
@@ -328,3 +328,36 @@ def test_training_scores_only_the_generated_levels(clips):
     assert torch.equal(a.masked, b.masked) and torch.equal(a.prompt_frames, b.prompt_frames)
     with pytest.raises(ValueError, match="scored_levels"):
         training_mask(2, LEVELS, WINDOW, scored_levels=LEVELS + 1)
+
+
+def test_anchored_windows_show_every_later_window_the_prompt_tail(clips, monkeypatch):
+    """``window_anchor_seconds``: each later window's input starts with the prompt's last frames (on the levels
+    the model makes), its new frames are written back in place, and the anchor changes what is generated."""
+    semantic, codes = clips
+    model = make_model(window=10, window_context_fraction=0.4).eval()  # 4 frames of context per later window
+    plain = model.generate(semantic, codes[:, :, :4], CLIP - 4, generator=torch.Generator().manual_seed(0))
+    model.config.window_anchor_seconds = 2 / 50  # 2 frames
+    assert model.anchor == 2 and all(w.anchor == 2 for w in model.windows(4, CLIP)[1:])
+    seen, original = [], model.hidden
+
+    def spy(aligned, ids):
+        seen.append(ids.clone())
+        return original(aligned, ids)
+
+    monkeypatch.setattr(model, "hidden", spy)
+    anchored = model.generate(semantic, codes[:, :, :4], CLIP - 4, generator=torch.Generator().manual_seed(0))
+    passes = model.forward_passes(4, CLIP) // len(model.windows(4, CLIP))
+    assert len(seen) == model.forward_passes(4, CLIP) and anchored.shape == plain.shape
+    for ids in seen[passes:]:  # every pass of every later window
+        assert ids.shape[-1] <= 10 and torch.equal(ids[:, :, :2], codes[:, :, 2:4])
+    assert (anchored < CODES).all() and not torch.equal(anchored, plain)
+    # the override: 0 s of anchor is the plain plan again
+    monkeypatch.setattr(model, "hidden", original)
+    again = model.generate(semantic, codes[:, :, :4], CLIP - 4, generator=torch.Generator().manual_seed(0),
+                           window_anchor_seconds=0)
+    assert torch.equal(again, plain)
+
+
+def test_anchor_longer_than_the_context_is_refused():
+    with pytest.raises(ValueError, match="window_anchor_seconds"):
+        make_model(window=10, window_context_fraction=0.3, window_anchor_seconds=4 / 50)
