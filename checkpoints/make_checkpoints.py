@@ -191,7 +191,8 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
     stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
     synthetic ones), into :func:`tune_dir`; ``assemble`` then ships the last leg's model in the stage's place (or the
-    mean of the legs named by ``average_tune_legs``; a later leg with ``from_average`` starts from that mean). A leg
+    mean of the legs named by ``average_tune_legs``; a later leg with ``from_average: true`` starts from that mean, one
+    with ``from_average: [0, 1]`` from the mean of the legs listed, which the shipped mean may then include). A leg
     is done when its successor has started or its model is exported at its last step (or without checkpoints: put
     in place by hand); any other resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
@@ -218,12 +219,15 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         fields = dict(base)
         start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
         start_model = start / "model"
-        if leg.pop("from_average", False):  # from the mean of the earlier legs the recipe averages
-            averaged = recipe(kind)["stages"][stage].get("average_tune_legs") or []
+        from_average = leg.pop("from_average", False)
+        if from_average:  # from the mean of earlier legs: the recipe's averaged ones (true) or those listed
+            named = isinstance(from_average, list)
+            averaged = from_average if named else recipe(kind)["stages"][stage].get("average_tune_legs") or []
             if not averaged or max(averaged) > index:
-                raise SystemExit(f"recipe {kind}/{stage}/tune[{index}]: from_average needs average_tune_legs of "
-                                 "earlier legs")
-            start_model = averaged_tune_legs(work, kind, stage)
+                raise SystemExit(f"recipe {kind}/{stage}/tune[{index}]: from_average needs earlier legs to average "
+                                 f"(its own list, or average_tune_legs), got {averaged}")
+            start_model = averaged_tune_legs(work, kind, stage, averaged if named else None,
+                                             f"stage_{stage}_start{index + 1}" if named else None)
         transfer_from = leg.pop("transfer_semantic_from", None)
         if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
             start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
@@ -281,16 +285,22 @@ def average_models(sources: list[Path], out: Path) -> Path:
     return out
 
 
-def averaged_tune_legs(work: Path, kind: str, stage: str) -> Path | None:
-    """The recipe's ``average_tune_legs`` (1-based leg numbers; 0 is the stage's own model, before any leg) of a
-    stage, averaged once into ``stage_<stage>_average/model``; None when the recipe ships one leg."""
-    legs = recipe(kind)["stages"][stage].get("average_tune_legs")
+def averaged_tune_legs(work: Path, kind: str, stage: str, legs: list[int] | None = None,
+                       folder: str | None = None) -> Path | None:
+    """The mean of tune legs (1-based leg numbers; 0 is the stage's own model, before any leg; default the recipe's
+    ``average_tune_legs``) of a stage, averaged into ``<folder>/model`` (default ``stage_<stage>_average``) and kept
+    with the list of its sources, so a folder of other legs is averaged again; None when there is nothing to
+    average."""
+    legs = recipe(kind)["stages"][stage].get("average_tune_legs") if legs is None else legs
     if not legs:
         return None
-    out = work / kind / f"stage_{stage}_average" / "model"
-    if not (out / "config.json").exists():
-        average_models([(work / kind / f"stage_{stage}" if int(n) == 0 else tune_dir(work, kind, stage, int(n) - 1))
-                        / "model" for n in legs], out)
+    folder_path = work / kind / (folder or f"stage_{stage}_average")
+    out, record = folder_path / "model", folder_path / "sources.json"
+    sources = [str((work / kind / f"stage_{stage}" if int(n) == 0 else tune_dir(work, kind, stage, int(n) - 1))
+                   / "model") for n in legs]
+    if not (out / "config.json").exists() or not record.exists() or json.loads(record.read_text()) != sources:
+        average_models([Path(source) for source in sources], out)
+        record.write_text(json.dumps(sources))
     return out
 
 

@@ -205,3 +205,45 @@ def test_a_leg_from_the_average_starts_from_the_soup_and_ships_itself(make_check
     stage["average_tune_legs"] = [1, 3]  # a leg cannot start from a mean that includes itself
     with pytest.raises(SystemExit, match="from_average"):
         make_checkpoints.tune_stage(tmp_path / "other", "speech", "parallel", None)
+
+
+def test_a_leg_from_a_listed_average_and_a_shipped_mean_that_includes_it(make_checkpoints, monkeypatch, tmp_path):
+    """``from_average: [0, 1]``: leg 2 starts from the mean of the stage's own model and leg 1, and the recipe ships
+    the mean of all three (``average_tune_legs: [0, 1, 2]``); an average folder made of other legs is made again."""
+    import torch
+
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.serialization import load_pretrained
+
+    work = tmp_path / "w"
+    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
+                                      transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    states = []
+    for seed, folder in enumerate(["stage_parallel", "stage_parallel_tune"]):
+        torch.manual_seed(seed)
+        model = ParallelAcousticLM(config)
+        model.save_pretrained(work / "piano" / folder / "model")
+        states.append(model.state_dict())
+    legs = [{"data": ["piano"], "steps": 5}, {"data": ["piano"], "steps": 7, "from_average": [0, 1]}]
+    stage = {"tune": legs, "average_tune_legs": [0, 1]}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    stale = make_checkpoints.stage_model_dir(work, "piano", "parallel")  # the mean of 0 and 1, before leg 2
+    make_checkpoints.tune_stage(work, "piano", "parallel", None)
+    (run,) = make_checkpoints.runs
+    start = work / "piano" / "stage_parallel_start2" / "model"
+    assert run["init_from"] == str(start) and run["out"] == "stage_parallel_tune2"
+    torch.manual_seed(5)
+    third = ParallelAcousticLM(config)
+    third.save_pretrained(work / "piano" / "stage_parallel_tune2" / "model")  # what the leg would have made
+    states.append(third.state_dict())
+    stage["average_tune_legs"] = [0, 1, 2]
+    shipped = make_checkpoints.stage_model_dir(work, "piano", "parallel")
+    assert shipped == stale  # the same folder, averaged again from the three
+    mean = load_pretrained(shipped).state_dict()
+    assert all(torch.allclose(value, sum(s[key] for s in states) / 3, atol=1e-6) for key, value in mean.items())
+    assert all(torch.allclose(value, (states[0][key] + states[1][key]) / 2, atol=1e-6)
+               for key, value in load_pretrained(start).state_dict().items())
+    legs[1]["from_average"] = [0, 2]  # a leg cannot start from a mean that includes itself
+    with pytest.raises(SystemExit, match="from_average"):
+        make_checkpoints.tune_stage(tmp_path / "other", "piano", "parallel", None)
