@@ -216,7 +216,7 @@ class AudioStream:
         new = lm.generate(history, need - have, generator=self.generator, **self.sampling["semantic"])
         self.semantic = torch.cat([self.semantic, new], dim=1)
 
-    def _acoustic(self, span: tuple[int, int, int]) -> Tensor:
+    def _acoustic(self, span: Window) -> Tensor:
         """Generate the frames of ``span``; returns them, ``LongTensor[B, Q, n]``."""
         start, cursor, end = span[:3]  # a generator's own Window may name anchor frames after these
         acoustic = self.model.acoustic

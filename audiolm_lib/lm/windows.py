@@ -3,7 +3,7 @@
 A model that sees at most ``window`` frames generates a longer stretch window by window; each later window starts
 with ``context`` frames already known (the previous windows' output) as its acoustic prompt. Past the first
 window that context is the model's own output only, so nothing keeps the voice or the key of the *given* prompt
-in view and the continuation drifts (the piano's level-1 codes settle on one code from the third window on).
+in view and the continuation drifts (the shipped piano model's level-1 codes settled on one code from 6 s on).
 With an ``anchor`` of ``A`` frames, every window also sees the given prompt's last ``A`` frames, put before its
 generated context (``A`` frames fewer of it, the same number of new frames): a prompt from another stretch of the
 same recording, which ``prompt_elsewhere`` training shows the model.
