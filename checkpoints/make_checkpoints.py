@@ -172,6 +172,11 @@ def tune_dir(work: Path, kind: str, stage: str, leg: int) -> Path:
     return work / kind / f"stage_{stage}_tune{'' if leg == 0 else leg + 1}"
 
 
+def leg_dir(work: Path, kind: str, stage: str, number: int) -> Path:
+    """The folder of leg ``number`` as recipes count them (1-based; 0 is the stage's own run, before any tune leg)."""
+    return work / kind / f"stage_{stage}" if int(number) == 0 else tune_dir(work, kind, stage, int(number) - 1)
+
+
 def transferred_start(work: Path, kind: str, model_dir: Path, old_tokenizer: Path, out: Path) -> Path:
     """``model_dir``'s model with its semantic embedding carried from ``old_tokenizer``'s ids to the kind's tokenizer's
     (:mod:`audiolm_lib.training.vocab_transfer`, co-occurrence on the kind's training files), saved once at ``out``."""
@@ -217,8 +222,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         cache = build_cache(work, kind, shipped_codec(work), work / kind / (
             "tokens" if data_sets == [kind] else f"tokens_{'_'.join(data_sets)}"), data_sets)
         fields = dict(base)
-        start = work / kind / f"stage_{stage}" if index == 0 else tune_dir(work, kind, stage, index - 1)
-        start_model = start / "model"
+        start_model = leg_dir(work, kind, stage, index) / "model"  # the previous leg's
         from_average = leg.pop("from_average", False)
         if from_average:  # from the mean of earlier legs: the recipe's averaged ones (true) or those listed
             named = isinstance(from_average, list)
@@ -296,8 +300,7 @@ def averaged_tune_legs(work: Path, kind: str, stage: str, legs: list[int] | None
         return None
     folder_path = work / kind / (folder or f"stage_{stage}_average")
     out, record = folder_path / "model", folder_path / "sources.json"
-    sources = [str((work / kind / f"stage_{stage}" if int(n) == 0 else tune_dir(work, kind, stage, int(n) - 1))
-                   / "model") for n in legs]
+    sources = [str(leg_dir(work, kind, stage, n) / "model") for n in legs]
     if not (out / "config.json").exists() or not record.exists() or json.loads(record.read_text()) != sources:
         average_models([Path(source) for source in sources], out)
         record.write_text(json.dumps(sources))
@@ -315,7 +318,7 @@ def stage_model_dir(work: Path, kind: str, stage: str) -> Path:
             return tuned
     if last_averaged:
         return averaged_tune_legs(work, kind, stage)
-    return work / kind / f"stage_{stage}" / "model"
+    return leg_dir(work, kind, stage, 0) / "model"
 
 
 def _last_step(steps: int, stop_after: int | None) -> int:
