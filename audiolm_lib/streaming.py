@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from audiolm_lib.codecs.chunked_decode import ChunkedDecoder
-from audiolm_lib.lm.windows import Window
+from audiolm_lib.lm.windows import Window, anchored_window
 
 # chunk length of a generator without windows of its own (the sequential coarse + fine stages)
 DEFAULT_SEQUENTIAL_CHUNK_SECONDS = 1.0
@@ -97,8 +97,8 @@ def plan_chunks(known: int, total: int, *, window: int, context: int, first_new:
         before = min(context if spans else first_context, window - count)
         if anchor and spans and cursor - before > known - anchor:
             count = min(count, window - anchor)
-            start = max(known, cursor - min(context - anchor, window - count - anchor))
-            spans.append(Window(start, cursor, cursor + count, known - anchor, known))
+            spans.append(anchored_window(known, anchor, cursor, cursor + count,
+                                         min(context - anchor, window - count - anchor)))
         else:
             spans.append(Window(max(0, cursor - before), cursor, cursor + count))
         cursor += count

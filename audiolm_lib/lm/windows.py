@@ -47,6 +47,13 @@ class Window(NamedTuple):
                           torch.arange(self.start, self.end, device=device)])
 
 
+def anchored_window(known: int, anchor: int, cursor: int, end: int, context: int) -> Window:
+    """The window making frames ``cursor .. end`` that sees the prompt's last ``anchor`` frames (the prompt being
+    frames ``< known``), then at most ``context`` frames before the cursor, none before the prompt's end (there they
+    would join the anchor anyway)."""
+    return Window(max(known, cursor - context), cursor, end, known - anchor, known)
+
+
 def plan_windows(known: int, total: int, *, window: int, context: int, anchor: int = 0) -> list[Window]:
     """The windows that generate frames ``known .. total`` (none if ``known >= total``).
 
@@ -68,9 +75,8 @@ def plan_windows(known: int, total: int, *, window: int, context: int, anchor: i
             start = max(0, min(cursor - context, total - window))
             spans.append(Window(start, cursor, min(total, start + window)))
         else:
-            # the prompt's last ``anchor`` frames, then (context - anchor) frames before the cursor, not before
-            # the prompt's end (where they would join the anchor anyway)
-            start = max(known, cursor - (context - anchor))
-            spans.append(Window(start, cursor, min(total, cursor + window - context), known - anchor, known))
+            # the anchor takes ``anchor`` frames of the context's share of the window
+            end = min(total, cursor + window - context)
+            spans.append(anchored_window(known, anchor, cursor, end, context - anchor))
         cursor = spans[-1].end
     return spans
