@@ -43,14 +43,17 @@ def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[d
 
 def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
-    sampling settings; ``none`` unsets one)."""
+    sampling settings; ``none`` unsets one; a tuple field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         if key in ("temperature", "top_k", "top_p"):  # the acoustic stage's sampling settings
             setattr(model.config.acoustic, key, None if value == "none" else (int if key == "top_k" else float)(value))
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
-            # an unset optional field (None, e.g. generated_levels) takes an integer
-            setattr(model.acoustic.config, key, int(value) if current is None else type(current)(value))
+            if isinstance(current, tuple):  # e.g. steps_per_level=32/2
+                parsed = tuple(int(part) for part in value.split("/"))
+            else:  # an unset optional field (None, e.g. generated_levels) takes an integer
+                parsed = int(value) if current is None else type(current)(value)
+            setattr(model.acoustic.config, key, parsed)
         else:
             raise SystemExit(f"--set {key}: not a decoding field of {type(model.acoustic).__name__}")
 

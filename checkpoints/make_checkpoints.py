@@ -192,12 +192,24 @@ def transferred_start(work: Path, kind: str, model_dir: Path, old_tokenizer: Pat
     return out
 
 
+def deepened_start(model_dir: Path, depth: int, out: Path) -> Path:
+    """``model_dir``'s model grown to ``depth`` Transformer blocks (:mod:`audiolm_lib.training.deepen`: new blocks
+    add nothing until trained), saved once at ``out``."""
+    from audiolm_lib.serialization import load_pretrained
+    from audiolm_lib.training.deepen import deepened
+
+    if not (out / "config.json").exists():
+        deepened(load_pretrained(model_dir), depth).save_pretrained(out)
+    return out
+
+
 def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None:
     """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
     stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
     synthetic ones), into :func:`tune_dir`; ``assemble`` then ships the last leg's model in the stage's place (or the
     mean of the legs named by ``average_tune_legs``; a later leg with ``from_average: true`` starts from that mean, one
-    with ``from_average: [0, 1]`` from the mean of the legs listed, which the shipped mean may then include). A leg
+    with ``from_average: [0, 1]`` from the mean of the legs listed, which the shipped mean may then include; one with
+    ``deepen_to: n`` grows its start model to ``n`` Transformer blocks first). A leg
     is done when its successor has started or its model is exported at its last step (or without checkpoints: put
     in place by hand); any other resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
@@ -235,9 +247,13 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         transfer_from = leg.pop("transfer_semantic_from", None)
         if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
             start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
+        model = {**base.get("model", {}), **leg.get("model", {})}
+        depth = leg.pop("deepen_to", None)
+        if depth is not None:  # a larger model from the start one, computing the same function at first
+            start_model = deepened_start(start_model, int(depth), out / "deepened_model")
+            model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
         fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
-                      budget_minutes=minutes, model={**base.get("model", {}), **leg.get("model", {})},
-                      init_from=str(start_model))
+                      budget_minutes=minutes, model=model, init_from=str(start_model))
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")
         started = time.process_time()
         run(config, cache, out, resume=_latest_step(out) > 0, max_steps=stop_after)
