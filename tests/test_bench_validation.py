@@ -62,6 +62,9 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     assert model.acoustic.config.window_anchor_seconds == 0.5
     bench.apply_setting(model, {"top_k": "none"})
     assert model.config.acoustic.top_k is None
+    if hasattr(model.acoustic.config, "steps_per_level"):  # a tuple field
+        bench.apply_setting(model, {"steps_per_level": "32/2"})
+        assert model.acoustic.config.steps_per_level == (32, 2)
     with pytest.raises(SystemExit, match="not a decoding field"):
         bench.apply_setting(model, {"no_such_field": "1"})
 

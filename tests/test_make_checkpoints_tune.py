@@ -247,3 +247,32 @@ def test_a_leg_from_a_listed_average_and_a_shipped_mean_that_includes_it(make_ch
     legs[1]["from_average"] = [0, 2]  # a leg cannot start from a mean that includes itself
     with pytest.raises(SystemExit, match="from_average"):
         make_checkpoints.tune_stage(tmp_path / "other", "piano", "parallel", None)
+
+
+def test_deepen_to_starts_the_leg_from_a_deeper_copy_of_its_start(make_checkpoints, monkeypatch, tmp_path):
+    import torch
+
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.serialization import load_pretrained
+
+    work = tmp_path / "w"
+    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
+                                      transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    torch.manual_seed(0)
+    ParallelAcousticLM(config).save_pretrained(work / "piano" / "stage_parallel" / "model")
+    legs = [{"data": ["piano"], "steps": 5, "deepen_to": 3}]
+    stage = {"model": {"window_seconds": 1.0, "transformer": {"dim": 16, "depth": 1, "heads": 2}}, "tune": legs}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    seen = []
+    import audiolm_lib.training.trainer as trainer
+
+    train = trainer.train_stage
+    monkeypatch.setattr(trainer, "train_stage", lambda config, *a, **k: seen.append(config.model) or train(config, *a, **k))
+    make_checkpoints.tune_stage(work, "piano", "parallel", None)
+    (run,) = make_checkpoints.runs
+    start = work / "piano" / "stage_parallel_tune" / "deepened_model"
+    assert run["init_from"] == str(start)
+    assert load_pretrained(start).config.transformer.depth == 3
+    # the leg's model is configured at the new depth (the rest of the transformer as the stage's)
+    assert seen[0]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
