@@ -4,7 +4,8 @@ The quality benchmark's ladder (``audiolm eval ladder``) reads the held-out eval
 tuned on; this one reads the validation split of training manifests (``audiolm data speech / recorded / piano``):
 voices held out whole (for recorded speech: Armelle and the German klettres reader) and held-out clips of training
 identities, or the validation pieces. Each setting in ``--set`` (``key=value``, the acoustic generator's decoding
-fields such as ``guidance_scale`` or ``choice_temperature``, or ``temperature`` of its sampling) runs the whole
+fields such as ``guidance_scale`` or ``choice_temperature``, ``temperature`` of its sampling, or
+``semantic.temperature`` / ``semantic.top_p`` of the semantic stage's) runs the whole
 ladder again on the same items with the same seeds; the JSON gives per set and rung the measure means, the
 different-speaker baseline, and for speech the share of items whose continuation is closer to the prompt's voice
 than to a different speaker's.
@@ -43,10 +44,13 @@ def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[d
 
 def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
-    sampling settings; ``none`` unsets one; a tuple field such as ``steps_per_level`` reads ``32/2``)."""
+    sampling settings, ``semantic.temperature`` and the like onto the semantic stage's; ``none`` unsets one; a tuple
+    field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
-        if key in ("temperature", "top_k", "top_p"):  # the acoustic stage's sampling settings
-            setattr(model.config.acoustic, key, None if value == "none" else (int if key == "top_k" else float)(value))
+        stage, _, field = key.rpartition(".")
+        if field in ("temperature", "top_k", "top_p") and stage in ("", "acoustic", "semantic"):
+            sampling = getattr(model.config, stage or "acoustic")  # a stage's sampling settings
+            setattr(sampling, field, None if value == "none" else (int if field == "top_k" else float)(value))
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
             if isinstance(current, tuple):  # e.g. steps_per_level=32/2

@@ -62,6 +62,10 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     assert model.acoustic.config.window_anchor_seconds == 0.5
     bench.apply_setting(model, {"top_k": "none"})
     assert model.config.acoustic.top_k is None
+    semantic_before = model.config.semantic.temperature
+    bench.apply_setting(model, {"semantic.temperature": "0.7", "semantic.top_p": "0.9", "acoustic.top_k": "5"})
+    assert (model.config.semantic.temperature, model.config.semantic.top_p) == (0.7, 0.9) != (semantic_before, None)
+    assert model.config.acoustic.top_k == 5 and model.config.acoustic.top_p == 0.9
     if hasattr(model.acoustic.config, "steps_per_level"):  # a tuple field
         bench.apply_setting(model, {"steps_per_level": "32/2"})
         assert model.acoustic.config.steps_per_level == (32, 2)
