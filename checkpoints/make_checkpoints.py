@@ -199,7 +199,11 @@ def deepened_start(model_dir: Path, depth: int, out: Path) -> Path:
     from audiolm_lib.training.deepen import deepened
 
     if not (out / "config.json").exists():
-        deepened(load_pretrained(model_dir), depth).save_pretrained(out)
+        try:
+            grown = deepened(load_pretrained(model_dir), depth)
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"deepen_to {depth} from {model_dir}: {exc}") from None
+        grown.save_pretrained(out)
     return out
 
 
@@ -247,7 +251,12 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         transfer_from = leg.pop("transfer_semantic_from", None)
         if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
             start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
-        model = {**base.get("model", {}), **leg.get("model", {})}
+        # a leg's model settings override the stage's, its "transformer" ones key by key (a later leg of a deepened
+        # model gives {"transformer": {"depth": 6}} alone)
+        base_model, leg_model = base.get("model", {}), leg.get("model", {})
+        model = {**base_model, **leg_model}
+        if "transformer" in leg_model:
+            model["transformer"] = {**base_model.get("transformer", {}), **leg_model["transformer"]}
         depth = leg.pop("deepen_to", None)
         if depth is not None:  # a larger model from the start one, computing the same function at first
             start_model = deepened_start(start_model, int(depth), out / "deepened_model")

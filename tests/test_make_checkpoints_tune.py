@@ -276,3 +276,30 @@ def test_deepen_to_starts_the_leg_from_a_deeper_copy_of_its_start(make_checkpoin
     assert load_pretrained(start).config.transformer.depth == 3
     # the leg's model is configured at the new depth (the rest of the transformer as the stage's)
     assert seen[0]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
+
+
+def test_a_later_legs_transformer_settings_override_the_stages_key_by_key(make_checkpoints, monkeypatch, tmp_path):
+    stage = {"model": {"window_seconds": 6.0, "transformer": {"dim": 16, "depth": 1, "heads": 2}},
+             "tune": [{"data": ["piano"], "steps": 5, "model": {"transformer": {"depth": 3}, "prompt_dropout": 0.1}}]}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    seen = []
+    import audiolm_lib.training.trainer as trainer
+
+    train = trainer.train_stage
+    monkeypatch.setattr(trainer, "train_stage", lambda config, *a, **k: seen.append(config.model) or train(config, *a, **k))
+    make_checkpoints.tune_stage(tmp_path / "w", "piano", "parallel", None)
+    assert seen[0]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
+    assert seen[0]["window_seconds"] == 6.0 and seen[0]["prompt_dropout"] == 0.1
+
+
+def test_deepen_to_fewer_blocks_is_refused_with_the_recipe_named(make_checkpoints, tmp_path):
+    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+
+    start = tmp_path / "start"
+    ParallelAcousticLM(ParallelAcousticLMConfig(
+        semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
+        transformer=TransformerConfig(dim=16, depth=2, heads=2, max_seq_len=64))).save_pretrained(start)
+    with pytest.raises(SystemExit, match="deepen_to 1 .*more blocks, not fewer"):
+        make_checkpoints.deepened_start(start, 1, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
