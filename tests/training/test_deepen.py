@@ -57,3 +57,17 @@ def test_the_new_blocks_learn():
 def test_a_model_without_a_configured_transformer_is_refused():
     with pytest.raises(TypeError, match="Transformer"):
         deepened(torch.nn.Linear(2, 2), 3)
+
+
+def test_a_causal_stage_deepens_too():
+    from audiolm_lib.lm.stages import SemanticLM, SemanticLMConfig
+
+    torch.manual_seed(0)
+    model = SemanticLM(SemanticLMConfig(vocab_size=20, window_seconds=1.0, layout="flat",
+                                        transformer=TransformerConfig(dim=32, depth=2, heads=4, max_seq_len=64))).eval()
+    grown = deepened(model, 3).eval()
+    tokens = torch.randint(0, 20, (2, 30))
+    with torch.no_grad():
+        ours, theirs = grown(tokens), model(tokens)
+    ours, theirs = (ours[0], theirs[0]) if isinstance(ours, tuple) else (ours, theirs)
+    assert len(grown.transformer.blocks) == 3 and torch.allclose(ours, theirs, atol=1e-5)
