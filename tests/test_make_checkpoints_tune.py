@@ -9,6 +9,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _tiny_config(depth: int = 1):
+    """A parallel generator's config small enough to build, save and average in milliseconds."""
+    from audiolm_lib.lm.parallel import ParallelAcousticLMConfig
+    from audiolm_lib.lm.transformer import TransformerConfig
+
+    return ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
+                                    transformer=TransformerConfig(dim=16, depth=depth, heads=2, max_seq_len=64))
+
+
 @pytest.fixture
 def make_checkpoints(monkeypatch, tmp_path):
     spec = importlib.util.spec_from_file_location("make_checkpoints", ROOT / "checkpoints" / "make_checkpoints.py")
@@ -29,7 +38,7 @@ def make_checkpoints(monkeypatch, tmp_path):
         runs.append({"out": out.name, "init_from": config.init_from, "steps": config.steps, "lr": config.lr,
                      "max_steps": max_steps,
                      "prompt_elsewhere": config.prompt_elsewhere, "resume": resume, "cache": Path(cache).name,
-                     "prompt_dropout": config.model.get("prompt_dropout")})
+                     "prompt_dropout": config.model.get("prompt_dropout"), "model": config.model})
         (out / "model").mkdir(parents=True, exist_ok=True)
         (out / "model" / "config.json").write_text("{}")
         (out / f"step_{min(config.steps, max_steps or config.steps):08d}.safetensors").write_text("")
@@ -113,12 +122,10 @@ def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
 def test_average_tune_legs_ships_the_mean_of_the_named_legs(make_checkpoints, monkeypatch, tmp_path):
     import torch
 
-    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
-    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
 
     work = tmp_path / "w"
-    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
-                            transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    config = _tiny_config()
     models = []
     for leg in (1, 2):
         torch.manual_seed(leg)
@@ -182,12 +189,10 @@ def test_transfer_semantic_from_starts_the_leg_from_a_carried_over_embedding(mak
 def test_a_leg_from_the_average_starts_from_the_soup_and_ships_itself(make_checkpoints, monkeypatch, tmp_path):
     import torch
 
-    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
-    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
 
     work = tmp_path / "w"
-    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
-                                      transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    config = _tiny_config()
     for leg in (1, 2):
         torch.manual_seed(leg)
         leg_dir = make_checkpoints.tune_dir(work, "speech", "parallel", leg - 1)
@@ -212,13 +217,11 @@ def test_a_leg_from_a_listed_average_and_a_shipped_mean_that_includes_it(make_ch
     the mean of all three (``average_tune_legs: [0, 1, 2]``); an average folder made of other legs is made again."""
     import torch
 
-    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
-    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
     from audiolm_lib.serialization import load_pretrained
 
     work = tmp_path / "w"
-    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
-                                      transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    config = _tiny_config()
     states = []
     for seed, folder in enumerate(["stage_parallel", "stage_parallel_tune"]):
         torch.manual_seed(seed)
@@ -252,54 +255,40 @@ def test_a_leg_from_a_listed_average_and_a_shipped_mean_that_includes_it(make_ch
 def test_deepen_to_starts_the_leg_from_a_deeper_copy_of_its_start(make_checkpoints, monkeypatch, tmp_path):
     import torch
 
-    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
-    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
     from audiolm_lib.serialization import load_pretrained
 
     work = tmp_path / "w"
-    config = ParallelAcousticLMConfig(semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
-                                      transformer=TransformerConfig(dim=16, depth=1, heads=2, max_seq_len=64))
+    config = _tiny_config()
     torch.manual_seed(0)
     ParallelAcousticLM(config).save_pretrained(work / "piano" / "stage_parallel" / "model")
     legs = [{"data": ["piano"], "steps": 5, "deepen_to": 3}]
     stage = {"model": {"window_seconds": 1.0, "transformer": {"dim": 16, "depth": 1, "heads": 2}}, "tune": legs}
     monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
-    seen = []
-    import audiolm_lib.training.trainer as trainer
-
-    train = trainer.train_stage
-    monkeypatch.setattr(trainer, "train_stage", lambda config, *a, **k: seen.append(config.model) or train(config, *a, **k))
     make_checkpoints.tune_stage(work, "piano", "parallel", None)
     (run,) = make_checkpoints.runs
     start = work / "piano" / "stage_parallel_tune" / "deepened_model"
     assert run["init_from"] == str(start)
     assert load_pretrained(start).config.transformer.depth == 3
     # the leg's model is configured at the new depth (the rest of the transformer as the stage's)
-    assert seen[0]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
+    assert run["model"]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
 
 
 def test_a_later_legs_transformer_settings_override_the_stages_key_by_key(make_checkpoints, monkeypatch, tmp_path):
     stage = {"model": {"window_seconds": 6.0, "transformer": {"dim": 16, "depth": 1, "heads": 2}},
              "tune": [{"data": ["piano"], "steps": 5, "model": {"transformer": {"depth": 3}, "prompt_dropout": 0.1}}]}
     monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
-    seen = []
-    import audiolm_lib.training.trainer as trainer
-
-    train = trainer.train_stage
-    monkeypatch.setattr(trainer, "train_stage", lambda config, *a, **k: seen.append(config.model) or train(config, *a, **k))
     make_checkpoints.tune_stage(tmp_path / "w", "piano", "parallel", None)
-    assert seen[0]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
-    assert seen[0]["window_seconds"] == 6.0 and seen[0]["prompt_dropout"] == 0.1
+    (run,) = make_checkpoints.runs
+    assert run["model"]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
+    assert run["model"]["window_seconds"] == 6.0 and run["model"]["prompt_dropout"] == 0.1
 
 
 def test_deepen_to_fewer_blocks_is_refused_with_the_recipe_named(make_checkpoints, tmp_path):
-    from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
-    from audiolm_lib.lm.transformer import TransformerConfig
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
 
     start = tmp_path / "start"
-    ParallelAcousticLM(ParallelAcousticLMConfig(
-        semantic_vocab_size=8, codebook_size=8, num_quantizers=2, window_seconds=1.0,
-        transformer=TransformerConfig(dim=16, depth=2, heads=2, max_seq_len=64))).save_pretrained(start)
+    ParallelAcousticLM(_tiny_config(depth=2)).save_pretrained(start)
     with pytest.raises(SystemExit, match="deepen_to 1 .*more blocks, not fewer"):
         make_checkpoints.deepened_start(start, 1, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -44,21 +44,17 @@ def deepened(model: nn.Module, depth: int) -> nn.Module:
     plan = expansion_plan(old_depth, int(depth))
     new_config = dataclasses.replace(config, transformer=dataclasses.replace(config.transformer, depth=int(depth)))
     grown = type(model)(new_config)
-    theirs = model.state_dict()
     prefix = "transformer.blocks."
-    state = {key: value for key, value in theirs.items() if not key.startswith(prefix)}
-    source = -1
+    state = {key: value for key, value in model.state_dict().items() if not key.startswith(prefix)}
+    source = 0
     for index, old in enumerate(plan):
-        new_block = old is None
-        source = source if new_block else old
-        for key, value in theirs.items():
-            if key.startswith(f"{prefix}{source}."):
-                name = key[len(f"{prefix}{source}."):]
-                copied = value.clone()
-                if new_block and name in _RESIDUAL_OUTPUTS:
-                    copied.zero_()
-                state[f"{prefix}{index}.{name}"] = copied
-    grown.load_state_dict(state)
+        source = source if old is None else old  # a new block copies the old block before it
+        for name, value in model.transformer.blocks[source].state_dict().items():
+            copied = value.clone()
+            if old is None and name in _RESIDUAL_OUTPUTS:
+                copied.zero_()
+            state[f"{prefix}{index}.{name}"] = copied
+    grown.load_state_dict(state)  # strict: every weight of the grown model is set
     if getattr(model, "trained_on", None):
         grown.trained_on = copy.deepcopy(model.trained_on)
     return grown
