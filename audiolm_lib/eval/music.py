@@ -12,6 +12,8 @@ lines each and written here because no package exposes them as one number per cl
   or a melody note with its harmony: high; noise spreads evenly, 3/12 = 0.25).
 - ``onset_rate``: detected note onsets per second.
 - ``chroma_similarity``: cosine of the time-averaged chroma of two clips: same key and harmony near 1.
+- ``chroma_agreement``: mean over time of the cosine of two time-aligned clips' chroma, frame by frame: the same
+  notes at the same times near 1 (a continuation that holds the prompt's chord while the real one moves on: low).
 """
 from __future__ import annotations
 
@@ -54,6 +56,19 @@ def chroma_similarity(wave_a, wave_b, sample_rate: int) -> float | None:
     a, b = chroma(wave_a, sample_rate).mean(axis=1), chroma(wave_b, sample_rate).mean(axis=1)
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(np.dot(a, b) / norm) if norm > 0 else None
+
+
+def chroma_agreement(wave_a, wave_b, sample_rate: int) -> float | None:
+    """Mean over the frames both clips sound in of the cosine of their chroma (``None`` if no frame does); the
+    clips are compared from their starts, over the shorter one's length."""
+    a, b = chroma(wave_a, sample_rate), chroma(wave_b, sample_rate)
+    frames = min(a.shape[1], b.shape[1])
+    a, b = a[:, :frames], b[:, :frames]
+    norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
+    sounding = norms > 1e-6 * norms.max() if frames and norms.max() > 0 else np.zeros(frames, dtype=bool)
+    if not sounding.any():
+        return None
+    return float(((a * b).sum(axis=0)[sounding] / norms[sounding]).mean())
 
 
 def music_measures(wave, sample_rate: int) -> dict:

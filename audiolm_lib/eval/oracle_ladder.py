@@ -35,7 +35,7 @@ import torch.nn.functional as F
 RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
 SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "speaker_similarity", "dnsmos_ovrl",
                    "dnsmos_sig", "dnsmos_bak")
-PIANO_MEASURES = ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt")
+PIANO_MEASURES = ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt", "chroma_agreement_with_real")
 LEVEL_MEASURES = ("cross_entropy", "accuracy", "unigram_cross_entropy", "uniform_cross_entropy")
 
 
@@ -165,13 +165,14 @@ def _speech_measures(waves: dict, prompt: torch.Tensor, rate: int, other: torch.
 
 
 def _piano_measures(waves: dict, prompt: torch.Tensor, rate: int) -> dict:
-    from audiolm_lib.eval.music import chroma_similarity, music_measures
+    from audiolm_lib.eval.music import chroma_agreement, chroma_similarity, music_measures
 
     measures = {}
-    for rung, wave in waves.items():
+    for rung, wave in waves.items():  # agreement with the real continuation: rungs b and c render its tokens
         music = music_measures(wave, rate)
         measures[rung] = {"harmonic_ratio": music["harmonic_ratio"], "spectral_flatness": music["spectral_flatness"],
-                          "chroma_similarity_to_prompt": chroma_similarity(prompt, wave, rate)}
+                          "chroma_similarity_to_prompt": chroma_similarity(prompt, wave, rate),
+                          "chroma_agreement_with_real": chroma_agreement(waves["real"], wave, rate)}
     return {"rungs": measures}
 
 

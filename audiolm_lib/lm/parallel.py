@@ -24,6 +24,9 @@ examples sees its prompt frames masked on every level), the model also scores to
 samples from ``uncond + s * (cond - uncond)`` (audiocraft's ``cfg_coef``; ``s = 1``: the prompted logits alone,
 exactly as without guidance). Frames a window takes from earlier windows count as its prompt.
 
+An in-context code prior (off by default, ``prompt_prior``): each level's logits plus ``s * log`` the smoothed
+frequency of each code on that level in the window's prompt (:mod:`audiolm_lib.lm.prompt_prior`).
+
 Windows: the model sees at most ``window_seconds`` (its training crop). Longer audio is generated in windows;
 each later window starts with the tail of what is already known (``window_context_fraction`` of a window) as
 its acoustic prompt, and with ``window_anchor_seconds`` the given prompt's tail before it
@@ -32,6 +35,7 @@ its acoustic prompt, and with ``window_anchor_seconds`` the given prompt's tail 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +44,7 @@ from torch import Tensor, nn
 from audiolm_lib.lm.base import check_tokens, eval_mode
 from audiolm_lib.lm.guidance import check_guidance
 from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
+from audiolm_lib.lm.prompt_prior import check_prompt_prior, prompt_log_prior
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
 from audiolm_lib.lm.transformer import Transformer, TransformerConfig
 from audiolm_lib.lm.windows import Window, plan_windows
@@ -69,6 +74,8 @@ class ParallelAcousticLMConfig:
         prompt_dropout: training: share of examples whose acoustic prompt is masked on every level, for
             classifier-free guidance (0: none, today's training).
         guidance_scale: sampling: ``uncond + s * (cond - uncond)`` on the logits (1: no guidance, one batch).
+        prompt_prior: sampling: each level's logits plus this times the log frequency of each code on the level in
+            the window's prompt (0: none; :mod:`audiolm_lib.lm.prompt_prior`).
         generated_levels: the leading RVQ levels the model makes (None: all ``Q``): training draws its level among
             them (so their heads get all the updates), :meth:`generate` fills only them and returns
             ``[B, generated_levels, F]`` for the codec to decode (an RVQ trained with quantizer dropout decodes any
@@ -91,6 +98,7 @@ class ParallelAcousticLMConfig:
     choice_temperature: float = 1.0
     prompt_dropout: float = 0.0
     guidance_scale: float = 1.0
+    prompt_prior: float = 0.0
     generated_levels: int | None = None
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
@@ -109,6 +117,7 @@ class ParallelAcousticLMConfig:
         if not 0.0 <= self.prompt_dropout <= 1.0:
             raise ValueError(f"prompt_dropout must be in [0, 1], got {self.prompt_dropout}")
         check_guidance(self.guidance_scale)
+        self.prompt_prior = check_prompt_prior(self.prompt_prior)
         if self.generated_levels is not None:
             self.generated_levels = int(self.generated_levels)
             if not 1 <= self.generated_levels <= self.num_quantizers:
@@ -131,6 +140,17 @@ class ParallelAcousticLMConfig:
     def output_levels(self) -> int:
         """The leading levels the model makes (``generated_levels``, else all ``num_quantizers``)."""
         return self.num_quantizers if self.generated_levels is None else self.generated_levels
+
+
+class Decoding(NamedTuple):
+    """The decoding settings of one :meth:`ParallelAcousticLM.generate` call (the config's, overridden)."""
+
+    steps_of: Callable[[int], int]
+    sampled_levels: int
+    choice_temperature: float
+    guidance_scale: float
+    levels: int
+    prompt_prior: float
 
 
 class ParallelAcousticLM(nn.Module, PretrainedMixin):
@@ -338,15 +358,21 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
     # ------------------------------------------------------------------ sampling
     def _fill_level(self, aligned: Tensor, ids: Tensor, known: int, level: int, *, temperature: float,
                     top_k: int | None, top_p: float | None, generator: torch.Generator | None, steps: int,
-                    sampled: bool, choice_temperature: float, tick, guidance_scale: float = 1.0) -> None:
-        """Unmask level ``level`` of frames ``known..`` of ``ids: LongTensor[B, Q, T]`` in place."""
+                    sampled: bool, choice_temperature: float, tick, guidance_scale: float = 1.0,
+                    prior: Tensor | None = None) -> None:
+        """Unmask level ``level`` of frames ``known..`` of ``ids: LongTensor[B, Q, T]`` in place (``prior``:
+        ``Tensor[B, K]`` added to every frame's logits)."""
         batch, _, frames = ids.shape
         todo = frames - known
+        if prior is not None:  # [B, K] -> the logits' rows [B * M, K]
+            prior = prior[:, None].expand(batch, todo, prior.shape[-1]).flatten(0, 1)
         revealed = torch.zeros(batch, todo, dtype=torch.bool, device=ids.device)
         weight = self.head[level]
         temp = temperature if sampled else 0.0
         for step in range(steps):
             logits = self._level_logits(aligned, ids, known, weight, guidance_scale)  # [B*M, K]
+            if prior is not None:
+                logits = logits + prior
             tokens = sample_logits(logits, temp, top_k if temp else None, top_p if temp else None, generator)
             tick()
             target = ids[:, level, known:]
@@ -383,7 +409,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
                  steps_per_level: tuple[int, ...] | None = None, sampled_levels: int | None = None,
                  choice_temperature: float | None = None, guidance_scale: float | None = None,
                  generated_levels: int | None = None, window_anchor_seconds: float | None = None,
-                 progress: bool = False) -> Tensor:
+                 prompt_prior: float | None = None, progress: bool = False) -> Tensor:
         """Generate ``num_frames`` frames of the leading ``L`` levels (``generated_levels``; default the config's,
         all ``Q`` unless set) after ``prompt``.
 
@@ -395,8 +421,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             temperature / top_k / top_p: how the sampled levels draw candidates (``temperature=0``: greedy).
             generator: a seeded ``torch.Generator`` makes the result exactly reproducible.
             steps_per_level / sampled_levels / choice_temperature / guidance_scale / generated_levels /
-                window_anchor_seconds: override the config's decoding settings (``guidance_scale``:
-                classifier-free guidance on the prompt, 1 = off).
+                window_anchor_seconds / prompt_prior: override the config's decoding settings
+                (``guidance_scale``: classifier-free guidance on the prompt, 1 = off).
             progress: a tqdm bar over forward passes.
 
         Returns:
@@ -418,27 +444,25 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             raise ValueError("semantic must hold at least one token per item")
         self._check_alignment(semantic.shape[1], total)
         decoding = self._decoding(steps_per_level, sampled_levels, choice_temperature, guidance_scale,
-                                  generated_levels)
+                                  generated_levels, prompt_prior)
         device = semantic.device
         ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
         if prompt is not None:
             ids[:, :, :known] = prompt.to(device)
         windows = self.windows(known, total, anchor=None if window_anchor_seconds is None
                                else self.anchor_frames(window_anchor_seconds))
-        steps_of, *_, levels = decoding
-        passes = len(windows) * sum(steps_of(q) for q in range(levels))
+        passes = len(windows) * sum(decoding.steps_of(q) for q in range(decoding.levels))
         bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
         for span in windows:
             self.fill_window(semantic, ids, span, temperature=temperature, top_k=top_k, top_p=top_p,
                              generator=generator, decoding=decoding, tick=lambda: bar.update(1))
         bar.close()
-        return ids[:, :levels, known:].clone()
+        return ids[:, :decoding.levels, known:].clone()
 
     def _decoding(self, steps_per_level: tuple[int, ...] | None, sampled_levels: int | None,
                   choice_temperature: float | None, guidance_scale: float | None = None,
-                  generated_levels: int | None = None) -> tuple:
-        """``(steps_of(level), sampled_levels, choice_temperature, guidance_scale, generated_levels)``: the
-        config's decoding settings, overridden."""
+                  generated_levels: int | None = None, prompt_prior: float | None = None) -> Decoding:
+        """The config's decoding settings, overridden."""
         cfg = self.config
         steps = tuple(int(s) for s in steps_per_level) if steps_per_level is not None else None
         if steps is not None and (not steps or min(steps) < 1):
@@ -449,14 +473,15 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         levels = cfg.output_levels if generated_levels is None else int(generated_levels)
         if not 1 <= levels <= cfg.num_quantizers:
             raise ValueError(f"generated_levels must be in [1, {cfg.num_quantizers}], got {generated_levels}")
+        prior = cfg.prompt_prior if prompt_prior is None else check_prompt_prior(prompt_prior)
         steps_of = (lambda q: steps[min(q, len(steps) - 1)]) if steps else cfg.steps
-        return steps_of, sampled_levels, choice, guidance, levels
+        return Decoding(steps_of, sampled_levels, choice, guidance, levels, prior)
 
     @torch.inference_mode()
     def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int] | Window, *,
                     temperature: float = 1.0,
                     top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
-                    decoding: tuple | None = None, tick=None) -> None:
+                    decoding: Decoding | None = None, tick=None) -> None:
         """Generate frames ``first_new .. end`` of the generated levels of ``ids: LongTensor[B, Q, T]`` in place
         (levels above ``generated_levels`` stay masked), one window of :meth:`windows` (``span = (start, first_new,
         end)``; frames ``start .. first_new`` are its prompt, after the anchor frames of a
@@ -471,16 +496,18 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         if (not 0 <= start <= cursor <= end <= ids.shape[2] or span.length > self.window
                 or not 0 <= span.anchor_start <= span.anchor_end <= start):
             raise ValueError(f"window {tuple(span)} does not fit {ids.shape[2]} frames with windows of {self.window}")
-        steps_of, sampled_levels, choice, guidance, levels = decoding or self._decoding(None, None, None)
+        steps_of, sampled_levels, choice, guidance, levels, prior = decoding or self._decoding(None, None, None)
         frames = span.frames(ids.device)
         window_ids = ids[:, :, start:end] if not span.anchor else ids[:, :, frames]  # a view, or a copy
         aligned = semantic[:, self.semantic_positions_of(frames, semantic.shape[1])]
         with eval_mode(self):
             for level in range(levels):  # levels above stay masked, as in training
+                level_prior = (prior * prompt_log_prior(window_ids[:, level, :span.known], self.config.codebook_size)
+                               if prior and span.known else None)
                 self._fill_level(aligned, window_ids, span.known, level, temperature=temperature, top_k=top_k,
                                  top_p=top_p, generator=generator, steps=steps_of(level),
                                  sampled=level < sampled_levels, choice_temperature=choice,
-                                 tick=tick or (lambda: None), guidance_scale=guidance)
+                                 tick=tick or (lambda: None), guidance_scale=guidance, prior=level_prior)
         if span.anchor:
             ids[:, :, cursor:end] = window_ids[:, :, span.known:]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from audiolm_lib.eval.music import chroma_similarity, music_continuation_report, music_measures
+from audiolm_lib.eval.music import chroma_agreement, chroma_similarity, music_continuation_report, music_measures
 
 pytestmark = pytest.mark.requires("librosa", "tinysoundfont", "pretty_midi")
 RATE = 16000
@@ -47,6 +47,16 @@ def test_chroma_similarity_follows_harmony(c_major_arpeggios):
     same = chroma_similarity(c_major_arpeggios, c_again, RATE)
     other = chroma_similarity(c_major_arpeggios, far_key, RATE)
     assert same > 0.9 and same > other + 0.3
+
+
+def test_chroma_agreement_follows_the_notes_in_time_where_the_mean_chroma_cannot():
+    moving = piano([C_MAJOR, F_SHARP_MAJOR, C_MAJOR, F_SHARP_MAJOR])
+    reversed_order = piano([F_SHARP_MAJOR, C_MAJOR, F_SHARP_MAJOR, C_MAJOR])  # the same chords, out of step
+    held = piano([C_MAJOR] * 4)
+    assert chroma_agreement(moving, moving, RATE) == pytest.approx(1.0, abs=1e-6)
+    assert chroma_similarity(moving, reversed_order, RATE) > 0.95  # the time average cannot tell them apart
+    assert chroma_agreement(moving, reversed_order, RATE) < chroma_agreement(moving, held, RATE) < 0.9
+    assert chroma_agreement(moving, torch.zeros_like(moving), RATE) is None
 
 
 def test_continuation_report_puts_generated_next_to_real(c_major_arpeggios):

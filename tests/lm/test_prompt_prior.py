@@ -1,0 +1,80 @@
+"""The in-context code prior of the parallel generator: counted frequencies, off at 0 bit for bit, generated codes
+drawn toward the prompt's as the strength grows, the stream and the one-shot alike, clear errors."""
+import pytest
+import torch
+
+from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+from audiolm_lib.lm.prompt_prior import SMOOTHING, prompt_log_prior
+from audiolm_lib.lm.transformer import TransformerConfig
+
+LEVELS, CODES, PROMPT, NEW = 2, 16, 10, 14
+
+
+def make_model(**overrides) -> ParallelAcousticLM:
+    torch.manual_seed(0)
+    config = ParallelAcousticLMConfig(semantic_vocab_size=32, codebook_size=CODES, num_quantizers=LEVELS,
+                                      window_seconds=0.4, transformer=TransformerConfig(
+                                          dim=32, depth=1, heads=2, max_seq_len=32), **overrides)
+    return ParallelAcousticLM(config).eval()
+
+
+def inputs(batch=2):
+    generator = torch.Generator().manual_seed(1)
+    semantic = torch.randint(32, (batch, PROMPT + NEW), generator=generator)
+    prompt = torch.randint(3, (batch, LEVELS, PROMPT), generator=generator)  # codes 0, 1, 2 only
+    return semantic, prompt
+
+
+def test_log_prior_counts_each_items_codes_and_skips_mask_tokens():
+    codes = torch.tensor([[3, 3, 3, 1, CODES], [0, 0, 0, 0, 0]])  # CODES: a mask token, not counted
+    prior = prompt_log_prior(codes, CODES)
+    assert prior.shape == (2, CODES)
+    assert torch.allclose(prior.exp().sum(1), torch.ones(2))
+    total = 4 + SMOOTHING * CODES
+    assert torch.isclose(prior[0, 3].exp(), torch.tensor((3 + SMOOTHING) / total))
+    assert torch.isclose(prior[0, 5].exp(), torch.tensor(SMOOTHING / total))  # never used: small, not zero
+    assert prior[0, 3] > prior[0, 1] > prior[0, 0] and prior[1, 0] > prior[0, 0]
+    assert torch.isclose(prior[1, 0].exp(), torch.tensor((5 + SMOOTHING) / (5 + SMOOTHING * CODES)))
+
+
+def test_strength_zero_is_the_sampling_without_a_prior():
+    semantic, prompt = inputs()
+    model = make_model()
+    plain = model.generate(semantic, prompt, NEW, generator=torch.Generator().manual_seed(4))
+    zero = model.generate(semantic, prompt, NEW, generator=torch.Generator().manual_seed(4), prompt_prior=0.0)
+    assert torch.equal(plain, zero)
+
+
+def test_generated_codes_move_toward_the_prompts_codes_as_the_strength_grows():
+    semantic, prompt = inputs()
+    model = make_model(steps_per_level=(4, 1))
+
+    def share_in_prompt(strength):
+        shares = []
+        for seed in range(4):
+            codes = model.generate(semantic, prompt, NEW, generator=torch.Generator().manual_seed(seed),
+                                   prompt_prior=strength)
+            shares.append((codes < 3).float().mean())
+        return float(torch.stack(shares).mean())
+
+    shares = [share_in_prompt(s) for s in (0.0, 0.5, 1.5, 20.0)]
+    assert shares[0] < 0.5  # the untrained model alone: about 3 of 16 codes
+    assert shares == sorted(shares) and shares[1] > shares[0]
+    assert shares[-1] == 1.0  # a strong prior: every level of every frame takes one of the prompt's codes
+
+
+def test_config_prior_reaches_every_window_and_the_argmax_levels():
+    semantic, prompt = inputs(batch=1)
+    semantic = torch.cat([semantic, semantic], dim=1)  # 48 frames: several 20-frame windows
+    model = make_model(prompt_prior=20.0, sampled_levels=1)
+    codes = model.generate(semantic, prompt, 2 * (PROMPT + NEW) - PROMPT, generator=torch.Generator().manual_seed(0))
+    assert len(model.windows(PROMPT, 2 * (PROMPT + NEW))) > 2
+    assert bool((codes < 3).all())  # level 2 (argmax) as well; later windows' prompts are generated frames
+
+
+def test_a_negative_or_infinite_strength_is_refused_naming_it():
+    with pytest.raises(ValueError, match="prompt_prior"):
+        make_model(prompt_prior=-1.0)
+    semantic, prompt = inputs()
+    with pytest.raises(ValueError, match="prompt_prior"):
+        make_model().generate(semantic, prompt, NEW, prompt_prior=float("inf"))
