@@ -137,6 +137,7 @@ class AudioStream:
         self._windowed = hasattr(acoustic, "fill_window")
         batch, levels = codes.shape[0], codes.shape[1]
         self.semantic = semantic_prompt
+        self._semantic_prompt = semantic_prompt  # the semantic stage's prompt prior counts the given prompt only
         # the leading levels the generator makes (all, unless it is set to fewer); the prompt gives it all levels
         self.levels = getattr(getattr(acoustic, "config", None), "output_levels", levels)
         if self._windowed:  # the parallel generator fills masked ids in place, as its generate does
@@ -213,7 +214,8 @@ class AudioStream:
         lm = self.model.semantic_lm
         # the stage sees at most its window anyway: hand it only that (constant work per chunk)
         history = self.semantic if self.config.exact else self.semantic[:, max(0, have - getattr(lm, "window", have)):]
-        new = lm.generate(history, need - have, generator=self.generator, **self.sampling["semantic"])
+        extra = {"prior_tokens": self._semantic_prompt} if getattr(lm.config, "prompt_prior", 0) else {}
+        new = lm.generate(history, need - have, generator=self.generator, **self.sampling["semantic"], **extra)
         self.semantic = torch.cat([self.semantic, new], dim=1)
 
     def _acoustic(self, span: Window) -> Tensor:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from audiolm_lib.lm.layouts import PAD_VALUE, FlatLayout
+from audiolm_lib.lm.prompt_prior import add_bias
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling, window_start
 from audiolm_lib.lm.transformer import Transformer, TransformerConfig
 
@@ -173,6 +174,7 @@ class TokenLM(nn.Module):
         top_p: float | None = None,
         generator: torch.Generator | None = None,
         stop_at_eos: bool = False,
+        logit_bias: Tensor | None = None,
     ) -> Tensor:
         """Fill ``buffer[:, :, start:]`` frame by frame, level by level, in place; returns ``buffer``.
 
@@ -184,6 +186,8 @@ class TokenLM(nn.Module):
             capacity: KV cache positions needed for one full window (conditioning + SEP + targets).
             stop_at_eos: (EOS layouts) an item that emits EOS is finished: that position and all later
                 ones become ``-1``; sampling stops once every item has finished.
+            logit_bias: ``Tensor[B, Q, V]`` added to level ``q``'s logits over its ``V`` codes (EOS untouched),
+                e.g. :func:`~audiolm_lib.lm.prompt_prior.prompt_log_prior` times a strength.
         """
         validate_sampling(temperature, top_k, top_p)
         batch, levels, total = buffer.shape
@@ -204,7 +208,10 @@ class TokenLM(nn.Module):
                                                buffer[:, :, begin:frame], batch_size=batch)
                     hidden = self.transformer(self.embedding(ids), cache)[:, -1]
                 for level in range(levels):
-                    token = sample_logits(F.linear(hidden, weights[level]), temperature, top_k, top_p, generator)
+                    logits = F.linear(hidden, weights[level])
+                    if logit_bias is not None:
+                        logits = add_bias(logits, logit_bias[:, level])
+                    token = sample_logits(logits, temperature, top_k, top_p, generator)
                     buffer[:, level, frame] = token
                     if use_eos:
                         finished |= token == eos_code

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from audiolm_lib.lm.base import TokenLM, decode_threads, eval_mode
 from audiolm_lib.lm.layouts import PAD_VALUE
+from audiolm_lib.lm.prompt_prior import add_bias
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling, window_start
 
 
@@ -31,7 +32,8 @@ def check_guidance(scale: float) -> float:
 @torch.inference_mode()
 def sample_guided(lm: TokenLM, buffer: Tensor, start: int, window: int, hop: int, capacity: int, scale: float, *,
                   temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                  generator: torch.Generator | None = None, stop_at_eos: bool = False) -> Tensor:
+                  generator: torch.Generator | None = None, stop_at_eos: bool = False,
+                  logit_bias: Tensor | None = None) -> Tensor:
     """Fill ``buffer[:, 0, start:]`` (``LongTensor[B, 1, T]``, frames ``< start`` the prompt) in place with
     guided samples; the arguments mean what they mean for :meth:`TokenLM.sample_frames`. Flat layout, one
     target level, no conditioning (the semantic stage)."""
@@ -59,6 +61,8 @@ def sample_guided(lm: TokenLM, buffer: Tensor, start: int, window: int, hop: int
             if guided:
                 uncond = F.linear(hidden[1], weight).float()
                 logits = uncond + scale * (logits - uncond)
+            if logit_bias is not None:
+                logits = add_bias(logits, logit_bias[:, 0])
             token = sample_logits(logits, temperature, top_k, top_p, generator)
             buffer[:, 0, frame] = token
             if use_eos:

@@ -33,3 +33,11 @@ def prompt_log_prior(prompt_codes: Tensor, codebook_size: int) -> Tensor:
     counts.scatter_add_(1, prompt_codes.clamp(max=codebook_size), torch.ones_like(prompt_codes, dtype=counts.dtype))
     counts = counts[:, :codebook_size]
     return (counts / counts.sum(1, keepdim=True)).log()
+
+
+def add_bias(logits: Tensor, bias: Tensor) -> Tensor:
+    """``logits: Tensor[B, V']`` (``V' >= V``: a head may score EOS after the codes) plus ``bias: Tensor[B, V]`` on
+    its first ``V`` columns, as float."""
+    biased = logits.float().clone()
+    biased[:, : bias.shape[-1]] += bias
+    return biased

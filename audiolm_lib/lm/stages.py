@@ -23,6 +23,7 @@ from audiolm_lib.lm.base import check_tokens
 from audiolm_lib.lm.guidance import check_guidance, sample_guided
 from audiolm_lib.lm.layout_lm import LayoutLM
 from audiolm_lib.lm.layouts import build_layout
+from audiolm_lib.lm.prompt_prior import check_prompt_prior, prompt_log_prior
 from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.serialization import PretrainedMixin
 
@@ -52,6 +53,8 @@ class SemanticLMConfig:
         local_transformer: the multiscale layout's local model (``None``: one block of half the global width).
         guidance_scale: sampling: classifier-free guidance on the prompt (:mod:`audiolm_lib.lm.guidance`;
             1: none, flat layout only).
+        prompt_prior: sampling: the logits plus this times the log frequency of each id in the prompt
+            (:mod:`audiolm_lib.lm.prompt_prior`; 0: none).
     """
 
     vocab_size: int = 500
@@ -63,12 +66,14 @@ class SemanticLMConfig:
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     local_transformer: TransformerConfig | None = None
     guidance_scale: float = 1.0
+    prompt_prior: float = 0.0
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1 or self.semantic_rate <= 0:
             raise ValueError("vocab_size and semantic_rate must be positive")
         _check_common(self.window_seconds, self.window_hop_fraction, self.layout)
         check_guidance(self.guidance_scale)
+        self.prompt_prior = check_prompt_prior(self.prompt_prior)
 
 
 @dataclass
@@ -181,7 +186,8 @@ class SemanticLM(LayoutLM, PretrainedMixin):
 
     def generate(self, prompt: Tensor, num_tokens: int, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, generator: torch.Generator | None = None,
-                 stop_at_eos: bool = False, guidance_scale: float | None = None) -> Tensor:
+                 stop_at_eos: bool = False, guidance_scale: float | None = None,
+                 prompt_prior: float | None = None, prior_tokens: Tensor | None = None) -> Tensor:
         """Continue ``prompt`` by ``num_tokens`` semantic tokens.
 
         Args:
@@ -190,6 +196,9 @@ class SemanticLM(LayoutLM, PretrainedMixin):
             stop_at_eos: let the model emit EOS; an item that does is finished, and that position and
                 all later ones are ``-1``. Without it EOS is never sampled.
             guidance_scale: classifier-free guidance on the prompt (default: the config's; 1: none).
+            prompt_prior: lean toward the prompt's ids (default: the config's; 0: none).
+            prior_tokens: ``LongTensor[B, P]`` whose ids the prior counts (default: ``prompt``; a stream that
+                continues its own output passes the given prompt's).
 
         Returns:
             ``LongTensor[B, num_tokens]`` new tokens only.
@@ -202,6 +211,11 @@ class SemanticLM(LayoutLM, PretrainedMixin):
         buffer[:, 0, :known] = prompt
         scale = self.config.guidance_scale if guidance_scale is None else check_guidance(float(guidance_scale))
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator, stop_at_eos=stop_at_eos)
+        strength = self.config.prompt_prior if prompt_prior is None else check_prompt_prior(prompt_prior)
+        counted = prompt if prior_tokens is None else check_tokens("prior_tokens", prior_tokens, 2,
+                                                                   self.config.vocab_size, allow_pad=False)
+        if strength and counted.shape[1]:
+            settings["logit_bias"] = strength * prompt_log_prior(counted, self.config.vocab_size)[:, None]
         if num_tokens and scale != 1.0 and known:
             sample_guided(self, buffer, known, self.window, self.hop, self.capacity, scale, **settings)
         elif num_tokens:

@@ -1,10 +1,12 @@
-"""The in-context code prior of the parallel generator: counted frequencies, off at 0 bit for bit, generated codes
-drawn toward the prompt's as the strength grows, the stream and the one-shot alike, clear errors."""
+"""The in-context code prior of the parallel generator and the semantic stage: counted frequencies, off at 0 bit
+for bit, generated codes drawn toward the prompt's as the strength grows, every window and the stream alike, clear
+errors."""
 import pytest
 import torch
 
 from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
 from audiolm_lib.lm.prompt_prior import SMOOTHING, prompt_log_prior
+from audiolm_lib.lm.stages import SemanticLM, SemanticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
 
 LEVELS, CODES, PROMPT, NEW = 2, 16, 10, 14
@@ -78,3 +80,47 @@ def test_a_negative_or_infinite_strength_is_refused_naming_it():
     semantic, prompt = inputs()
     with pytest.raises(ValueError, match="prompt_prior"):
         make_model().generate(semantic, prompt, NEW, prompt_prior=float("inf"))
+
+
+def semantic_lm(**overrides) -> SemanticLM:
+    torch.manual_seed(0)
+    return SemanticLM(SemanticLMConfig(vocab_size=12, window_seconds=0.4, transformer=TransformerConfig(
+        dim=32, depth=1, heads=2, max_seq_len=64), **overrides)).eval()  # a 20-token window: it slides
+
+
+def test_semantic_prior_off_is_plain_sampling_and_strong_keeps_the_prompts_ids_through_sliding_windows():
+    prompt = torch.randint(2, (2, 8), generator=torch.Generator().manual_seed(1))  # ids 0 and 1 only
+    model = semantic_lm()
+    plain = model.generate(prompt, 40, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(model.generate(prompt, 40, generator=torch.Generator().manual_seed(2), prompt_prior=0), plain)
+    assert float((plain < 2).float().mean()) < 0.5
+    strong = semantic_lm(prompt_prior=20.0).generate(prompt, 40, generator=torch.Generator().manual_seed(2))
+    assert bool((strong < 2).all())
+    guided = model.generate(prompt, 40, generator=torch.Generator().manual_seed(2), guidance_scale=2.0,
+                            prompt_prior=20.0)
+    assert bool((guided < 2).all())  # the guided sampler takes the prior too
+    other = model.generate(prompt, 40, generator=torch.Generator().manual_seed(2), prompt_prior=20.0,
+                           prior_tokens=torch.full((2, 5), 7))
+    assert bool((other == 7).all())  # the prior counts prior_tokens when given
+
+
+def test_low_latency_stream_counts_the_given_prompt_only(monkeypatch):
+    from tiny_pipeline import tiny_parallel_audiolm
+
+    model = tiny_parallel_audiolm()
+    model.semantic_lm.config.prompt_prior = 20.0
+    calls, generate = [], model.semantic_lm.generate
+
+    def recording(history, count, **kwargs):
+        calls.append((history, kwargs.get("prior_tokens")))
+        return generate(history, count, **kwargs)
+
+    monkeypatch.setattr(model.semantic_lm, "generate", recording)
+    stream = model.stream(torch.randn(1, 16000) * 0.1, 3.0, sample_rate=16000,
+                          generator=torch.Generator().manual_seed(0))
+    for _ in stream:
+        pass
+    given = stream.semantic[:, :calls[0][0].shape[1]]  # the first call's history is the given prompt
+    assert len(calls) > 1 and any(history.shape[1] > given.shape[1] for history, _ in calls)  # chunks continue
+    assert all(torch.equal(counted, given) for _, counted in calls)
+    assert set(stream.semantic[0, given.shape[1]:].tolist()) <= set(given[0].tolist())
