@@ -120,7 +120,7 @@ def main() -> None:
                            for r in result["items"]]
         report["runs"].append(run)
         keys = ("speaker_similarity", "voiced_share", "dnsmos_ovrl") if args.domain == "speech" else (
-            "chroma_similarity_to_prompt", "harmonic_ratio", "chroma_agreement_with_real")
+            "chroma_similarity_to_prompt", "harmonic_ratio", "chroma_agreement_with_real", "onset_rate")
         for row in result["rows"]:
             print(json.dumps({"setting": setting, "set": row["set"], "rung": row["rung"],
                               **{k: row.get(k) for k in keys + ("different_speaker_baseline",) if k in row}}),

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
 SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "speaker_similarity", "dnsmos_ovrl",
                    "dnsmos_sig", "dnsmos_bak")
-PIANO_MEASURES = ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt", "chroma_agreement_with_real")
+PIANO_MEASURES = ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt", "chroma_agreement_with_real",
+                  "onset_rate")
 LEVEL_MEASURES = ("cross_entropy", "accuracy", "unigram_cross_entropy", "uniform_cross_entropy")
 
 
@@ -172,7 +173,8 @@ def _piano_measures(waves: dict, prompt: torch.Tensor, rate: int) -> dict:
         music = music_measures(wave, rate)
         measures[rung] = {"harmonic_ratio": music["harmonic_ratio"], "spectral_flatness": music["spectral_flatness"],
                           "chroma_similarity_to_prompt": chroma_similarity(prompt, wave, rate),
-                          "chroma_agreement_with_real": chroma_agreement(waves["real"], wave, rate)}
+                          "chroma_agreement_with_real": chroma_agreement(waves["real"], wave, rate),
+                          "onset_rate": music["onset_rate"]}
     return {"rungs": measures}
 
 

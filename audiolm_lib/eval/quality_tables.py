@@ -99,13 +99,14 @@ def ladder_speech_table(runs: Sequence[Mapping]) -> list[str]:
 
 def ladder_piano_table(runs: Sequence[Mapping]) -> list[str]:
     header = ["model", "set", "rung", "harmonic ratio", "spectral flatness", "chroma sim. to prompt",
-              "chroma agreement with real"]
+              "chroma agreement with real", "onsets/s"]
     rows = []
     for results in runs:
         for row in results.get("ladder", {}).get("piano", {}).get("rows", []):
             rows.append([_name(results), row["set"], RUNG_LABELS.get(row["rung"], row["rung"]),
                          _num(row.get("harmonic_ratio")), _num(row.get("spectral_flatness"), 3),
-                         _num(row.get("chroma_similarity_to_prompt")), _num(row.get("chroma_agreement_with_real"))])
+                         _num(row.get("chroma_similarity_to_prompt")), _num(row.get("chroma_agreement_with_real")),
+                         _num(row.get("onset_rate"), 1)])
     return _table(header, rows) if rows else []
 
 

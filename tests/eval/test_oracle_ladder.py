@@ -116,6 +116,8 @@ def test_piano_ladder_measures_music_and_checks_its_input(parallel_model):
     item = ladder["items"][0]
     assert all(set(item["rungs"][rung]) == set(PIANO_MEASURES) for rung in RUNGS)
     assert item["rungs"]["real"]["chroma_similarity_to_prompt"] > 0.5 and "different_speaker_baseline" not in item
+    assert item["rungs"]["real"]["chroma_agreement_with_real"] == pytest.approx(1.0, abs=1e-6)
+    assert item["rungs"]["real"]["onset_rate"] > 0
     assert [row["level"] for row in ladder["levels"]] == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="domain"):
         oracle_ladder(parallel_model, items("piano"), "drums")
