@@ -68,6 +68,7 @@ def continue_command(
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (all stages; 0 = greedy)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k likeliest tokens."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass."),
+    prompt_prior: Optional[float] = typer.Option(None, "--prompt-prior", help="How far the parallel acoustic generator leans toward the prompt's own codes (0 = not at all; default: the model's)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -89,6 +90,7 @@ def continue_command(
     check_number("--temperature", temperature, 0.0, 100.0)
     check_number("--top-p", top_p, 0.0, 1.0, open_low=True)
     check_number("--top-k", top_k, 1, 1 << 20)
+    check_number("--prompt-prior", prompt_prior, 0.0, 100.0)
     check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
@@ -105,6 +107,12 @@ def continue_command(
     if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
         raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
                          "samples; ask for less")
+    if prompt_prior is not None:
+        config = getattr(model.acoustic, "config", None)
+        if not hasattr(config, "prompt_prior"):
+            raise ValueError(f"--prompt-prior needs a parallel acoustic generator; this model's is "
+                             f"{type(model.acoustic).__name__}")
+        config.prompt_prior = prompt_prior
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

@@ -91,6 +91,21 @@ def test_info_describes_a_parallel_generator(tmp_path):
     assert "SpectralCodec" in text.output
 
 
+def test_prompt_prior_option_reaches_the_parallel_generator(model_dir, prompt, tmp_path):
+    parallel_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
+    outs = {}
+    for prior in ("0", "0", "20"):
+        out = tmp_path / f"prior{prior}_{len(outs)}.wav"
+        result = invoke("continue", parallel_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, "--prompt-prior", prior)
+        assert result.exit_code == 0, result.output
+        outs[len(outs)] = sf.read(out)[0]
+    assert (outs[0] == outs[1]).all() and not (outs[0] == outs[2]).all()  # the option changes the sampling
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "seq.wav", "--prompt-prior", 1)
+    assert result.exit_code == 2 and "--prompt-prior needs a parallel acoustic generator" in result.output
+    result = invoke("continue", parallel_dir, prompt, "-o", tmp_path / "neg.wav", "--prompt-prior", -1)
+    assert result.exit_code == 2 and "--prompt-prior" in result.output and "Traceback" not in result.output
+
+
 def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
     out = tmp_path / "demo_out"
     result = invoke("demo", "--out", out, "--checkpoint", model_dir, "--prompt", prompt, "--prompt-seconds", 0.5,
