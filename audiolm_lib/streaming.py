@@ -214,7 +214,7 @@ class AudioStream:
         lm = self.model.semantic_lm
         # the stage sees at most its window anyway: hand it only that (constant work per chunk)
         history = self.semantic if self.config.exact else self.semantic[:, max(0, have - getattr(lm, "window", have)):]
-        extra = {"prior_tokens": self._semantic_prompt} if getattr(lm.config, "prompt_prior", 0) else {}
+        extra = {"prior_tokens": self._semantic_prompt} if hasattr(getattr(lm, "config", None), "prompt_prior") else {}
         new = lm.generate(history, need - have, generator=self.generator, **self.sampling["semantic"], **extra)
         self.semantic = torch.cat([self.semantic, new], dim=1)
 

@@ -1,11 +1,12 @@
-"""An in-context code prior for the parallel generator's sampling: favour the codes the window's prompt uses.
+"""An in-context prior for sampling: favour the codes (or semantic ids) the prompt uses.
 
 A cache language model (Kuhn & De Mori 1990) for RVQ codes: the frequency of each code on a level in the window's
-acoustic prompt (the given prompt, or what earlier windows made, after the anchor frames), smoothed with half a
-count per code (Jeffreys), scaled by ``strength`` and added to that level's logits:
+acoustic prompt (the parallel generator: the given prompt, or in later windows the anchor and the generated
+context), smoothed with half a count per code (Jeffreys), scaled by ``strength`` and added to that level's logits:
 ``logits + strength * log p_prompt(code)``. A prompt's codes carry what the generator most often loses across
 the boundary (a voice's timbre and channel, a piece's pitches); the prior leans each level's candidates toward
-them without forbidding any code. ``strength = 0`` is the generator's own distribution, bit for bit.
+them without forbidding any code. The semantic stage takes the same prior over the given prompt's ids.
+``strength = 0`` is the model's own distribution, bit for bit.
 """
 from __future__ import annotations
 
