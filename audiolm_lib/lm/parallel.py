@@ -392,18 +392,20 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         if (not 0 <= start <= cursor <= end <= ids.shape[2] or span.length > self.window
                 or not 0 <= span.anchor_start <= span.anchor_end <= start):
             raise ValueError(f"window {tuple(span)} does not fit {ids.shape[2]} frames with windows of {self.window}")
-        steps_of, sampled_levels, choice, guidance, levels, prior = decoding or self._decoding(None, None, None)
+        decoding = decoding or self._decoding(None, None, None)
         frames = span.frames(ids.device)
         window_ids = ids[:, :, start:end] if not span.anchor else ids[:, :, frames]  # a view, or a copy
         aligned = semantic[:, self.semantic_positions_of(frames, semantic.shape[1])]
         with eval_mode(self):
-            for level in range(levels):  # levels above stay masked, as in training
-                level_prior = (prior * prompt_log_prior(window_ids[:, level, :span.known], self.config.codebook_size)
-                               if prior and span.known else None)
+            for level in range(decoding.levels):  # levels above stay masked, as in training
+                strength = decoding.prompt_prior
+                prior = (strength * prompt_log_prior(window_ids[:, level, :span.known], self.config.codebook_size)
+                         if strength and span.known else None)
                 self._fill_level(aligned, window_ids, span.known, level, temperature=temperature, top_k=top_k,
-                                 top_p=top_p, generator=generator, steps=steps_of(level),
-                                 sampled=level < sampled_levels, choice_temperature=choice,
-                                 tick=tick or (lambda: None), guidance_scale=guidance, prior=level_prior)
+                                 top_p=top_p, generator=generator, steps=decoding.steps_of(level),
+                                 sampled=level < decoding.sampled_levels,
+                                 choice_temperature=decoding.choice_temperature, tick=tick or (lambda: None),
+                                 guidance_scale=decoding.guidance_scale, prior=prior)
         if span.anchor:
             ids[:, :, cursor:end] = window_ids[:, :, span.known:]
 
