@@ -30,7 +30,10 @@ class StageTrainConfig:
     (``None``: never; 0, the former "never", is read as ``None``); the exported ``model/`` is then the best EMA weights seen, not the last.
     ``budget_minutes``: stop (with a checkpoint) after this much wall-clock training in this run.
     ``prompt_elsewhere`` (parallel stage): share of examples whose acoustic prompt is another segment of the same
-    item (:mod:`audiolm_lib.training.prompt_crops`); 0 keeps every crop one stretch.
+    item (:mod:`audiolm_lib.training.prompt_crops`); 0 keeps every crop one stretch. ``prompt_same_speaker``
+    (parallel stage): share of examples whose acoustic prompt is a stretch of another training item of the same
+    speaker (the token cache's ``speaker`` field), so the voice must be carried across recordings; the two shares
+    sum to at most 1.
     ``init_from``: a trained model folder of the same stage kind and shape whose weights start the run (fine-tuning
     on new data; ``model`` fields such as ``prompt_dropout`` still apply to the training).
     ``log_every`` / ``eval_every`` / ``sample_every`` / ``checkpoint_every``: steps between logs, validations, preview
@@ -48,6 +51,7 @@ class StageTrainConfig:
     crop_seconds: float | None = None
     min_crop_seconds: float = 1.0
     prompt_elsewhere: float = 0.0
+    prompt_same_speaker: float = 0.0
     init_from: str | None = None
     batch_size: int = 8
     grad_accumulation: int = 1
@@ -100,7 +104,7 @@ class StageTrainConfig:
             raise ValueError(f"early_stopping_patience must be >= 1 (or None: never), got {self.early_stopping_patience}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes}")
-        check_prompt_elsewhere(self.stage, self.prompt_elsewhere)
+        check_prompt_elsewhere(self.stage, self.prompt_elsewhere, self.prompt_same_speaker)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 

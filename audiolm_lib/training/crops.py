@@ -26,6 +26,8 @@ class CropSpec:
         min_seconds: items shorter than this are skipped.
         prompt_elsewhere: (parallel) share of examples whose acoustic prompt comes from another segment of the
             same item (:mod:`audiolm_lib.training.prompt_crops`); 0: every crop is one stretch, as before.
+        prompt_same_speaker: (parallel) share of examples whose acoustic prompt comes from *another item* of the
+            same speaker (another recording or sentence); needs items that name their speaker.
     """
 
     stage: str
@@ -36,6 +38,7 @@ class CropSpec:
     num_fine: int = 8
     min_seconds: float = 1.0
     prompt_elsewhere: float = 0.0
+    prompt_same_speaker: float = 0.0
 
     def __post_init__(self):
         stage_kind(self.stage)  # a registered kind
@@ -43,7 +46,7 @@ class CropSpec:
             raise ValueError(f"crop seconds must be positive, got seconds={self.seconds}, min_seconds={self.min_seconds}")
         if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
             raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
-        check_prompt_elsewhere(self.stage, self.prompt_elsewhere)
+        check_prompt_elsewhere(self.stage, self.prompt_elsewhere, self.prompt_same_speaker)
 
     @property
     def keys(self) -> tuple[str, ...]:

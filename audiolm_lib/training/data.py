@@ -85,6 +85,14 @@ class StageBatches:
         self.items = eligible_items(cache, spec, indices)
         self.drawn = 0  # items drawn so far by this rank (the same count on every rank)
         self._order: tuple[int, torch.Tensor] | None = None  # (epoch, permutation) of the current epoch
+        self._speaker_items: dict[str, list[int]] = {}  # speaker -> usable items (prompt_same_speaker only)
+        self._speaker_of: dict[int, str] = {}
+        if spec.prompt_same_speaker:
+            self._speaker_items = items_by_speaker(cache, self.items)
+            self._speaker_of = {i: speaker for speaker, items in self._speaker_items.items() for i in items}
+            if not any(len(items) > 1 for items in self._speaker_items.values()):
+                raise ValueError("prompt_same_speaker needs a speaker with two or more usable items; the token "
+                                 "cache names no such speaker (items without a 'speaker' field count as none)")
 
     # ------------------------------------------------------------------ resumable position
     def state_dict(self) -> dict[str, int]:
@@ -112,21 +120,41 @@ class StageBatches:
         """The next batch of random crops (shapes in the module docstring)."""
         numbers = range(self.drawn, self.drawn + self.batch_size)
         self.drawn += self.batch_size
-        loaded = [self.cache[self._item_index(n)] for n in numbers]
+        chosen = [self._item_index(n) for n in numbers]
+        loaded = [self.cache[i] for i in chosen]
         seconds = min([self.spec.seconds] + [_item_seconds(item, self.spec) for item in loaded])
         crops = []
         for n, item in zip(numbers, loaded):
             generator = torch.Generator().manual_seed(_mix(self.seed, self.rank, n, 1))
             fraction = float(torch.rand((), generator=generator))
             crops.append(crop_item(item, self.spec, seconds, fraction))
-        if self.spec.prompt_elsewhere:
+        if self.spec.prompt_elsewhere or self.spec.prompt_same_speaker:
             return replace_prompts(crops, loaded, numbers, self.spec, seconds,
-                                   lambda n: _mix(self.seed, self.rank, n, 2))
+                                   lambda n: _mix(self.seed, self.rank, n, 2),
+                                   lambda k, generator: self._partner(chosen[k], generator))
         return _stack(crops)
+
+    def _partner(self, index: int, generator: torch.Generator) -> dict[str, Any] | None:
+        """Another usable item of item ``index``'s speaker, drawn with ``generator``; ``None`` if it has none."""
+        others = [i for i in self._speaker_items.get(self._speaker_of.get(index, ""), []) if i != index]
+        if not others:
+            return None
+        return self.cache[others[int(torch.randint(len(others), (), generator=generator))]]
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         while True:
             yield self.next_batch()
+
+
+def items_by_speaker(cache: TokenSource, items: list[int]) -> dict[str, list[int]]:
+    """``{speaker: [item index, ...]}`` over ``items`` (``cache.speakers()`` where the cache has it, else each
+    item's ``"speaker"``); items without a speaker are left out."""
+    speakers = cache.speakers() if hasattr(cache, "speakers") else [cache[i].get("speaker") for i in range(len(cache))]
+    grouped: dict[str, list[int]] = {}
+    for i in items:
+        if speakers[i]:
+            grouped.setdefault(str(speakers[i]), []).append(i)
+    return grouped
 
 
 def eligible_items(cache: TokenSource, spec: CropSpec, indices: list[int] | None = None) -> list[int]:
@@ -209,3 +237,7 @@ class InMemoryTokenCache:
     def indices(self, split: str | None = None) -> list[int]:
         """Positions of the items of ``split`` (all items for ``None``)."""
         return [k for k, item in enumerate(self.items) if split is None or item["split"] == split]
+
+    def speakers(self) -> list[str | None]:
+        """Each item's ``speaker`` (``None`` where it names none)."""
+        return [item.get("speaker") for item in self.items]

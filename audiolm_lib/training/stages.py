@@ -138,12 +138,17 @@ def stage_kind(name: str) -> StageKind:
     return STAGE_KINDS[name]
 
 
-def check_prompt_elsewhere(stage: str, share: float) -> None:
-    """``share`` of prompts from elsewhere is in [0, 1], and nonzero only for a stage that takes them."""
-    if not 0.0 <= share <= 1.0 or (share and not stage_kind(stage).prompt_elsewhere):
-        takers = [name for name, kind in STAGE_KINDS.items() if kind.prompt_elsewhere]
-        raise ValueError(f"prompt_elsewhere must be in [0, 1] and is for the {' / '.join(takers)} stage only, got "
-                         f"{share} for the {stage} stage")
+def check_prompt_elsewhere(stage: str, share: float, same_speaker: float = 0.0) -> None:
+    """The shares of prompts from elsewhere in the item (``share``) and from another item of the same speaker
+    (``same_speaker``) are in [0, 1], sum to at most 1, and are nonzero only for a stage that takes them."""
+    takers = " / ".join(name for name, kind in STAGE_KINDS.items() if kind.prompt_elsewhere)
+    for name, value in (("prompt_elsewhere", share), ("prompt_same_speaker", same_speaker)):
+        if not 0.0 <= value <= 1.0 or (value and not stage_kind(stage).prompt_elsewhere):
+            raise ValueError(f"{name} must be in [0, 1] and is for the {takers} stage only, got {value} for the "
+                             f"{stage} stage")
+    if share + same_speaker > 1.0 + 1e-9:
+        raise ValueError(f"prompt_elsewhere + prompt_same_speaker must be at most 1 (shares of one batch), got "
+                         f"{share} + {same_speaker}")
 
 
 def generator_stages(generator: str) -> tuple[str, ...]:

@@ -379,6 +379,10 @@ class TokenCache:
     def ids(self) -> list[str]:
         return [item["id"] for _, item in self._items]
 
+    def speakers(self) -> list[str | None]:
+        """Each item's ``speaker`` from the index (``None`` where its manifest named none)."""
+        return [item.get("speaker") for _, item in self._items]
+
     def indices(self, split: str | None = None) -> list[int]:
         """Positions of the items of ``split`` (all items for ``None``)."""
         return [k for k, (_, item) in enumerate(self._items) if split is None or item["split"] == split]

@@ -158,6 +158,7 @@ class StageTrainer:
             num_fine=int(_model_attr(self.model, ("num_fine_quantizers",), 0)),
             min_seconds=min(config.min_crop_seconds, crop_seconds),
             prompt_elsewhere=config.prompt_elsewhere,
+            prompt_same_speaker=config.prompt_same_speaker,
         )
         train_items, valid_items = split_indices(cache)
         self.batches = StageBatches(cache, self.spec, config.batch_size, seed=config.seed, rank=self.dist.rank,

@@ -7,7 +7,7 @@ from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import CropSpec, InMemoryTokenCache, StageBatches
-from audiolm_lib.training.prompt_crops import elsewhere_example
+from audiolm_lib.training.prompt_crops import elsewhere_example, speaker_example
 
 
 def _timeline_cache(seconds, semantic_rate=25.0, acoustic_rate=50.0, levels=3):
@@ -92,11 +92,77 @@ def test_trainer_runs_the_parallel_stage_with_both_levers(tmp_path):
     cache = InMemoryTokenCache.random(6, 1.2, num_quantizers=3, valid_items=1, codebook_size=16, semantic_vocab_size=20)
     config = StageTrainConfig(stage="parallel", model={"prompt_dropout": 0.3, "transformer": {
                                   "dim": 16, "depth": 1, "heads": 2, "max_seq_len": 128}},
-                              prompt_elsewhere=0.5, crop_seconds=1.0, batch_size=2, steps=3, warmup_steps=1,
+                              prompt_elsewhere=0.3, prompt_same_speaker=0.4, crop_seconds=1.0, batch_size=2, steps=3, warmup_steps=1,
                               eval_every=3, sample_every=100, checkpoint_every=3, device="cpu",
                               progress=False, tensorboard=False)
     trainer = StageTrainer(config, cache, tmp_path / "run")
-    assert trainer.spec.prompt_elsewhere == 0.5 and trainer.model.config.prompt_dropout == 0.3
+    assert trainer.spec.prompt_elsewhere == 0.3 and trainer.spec.prompt_same_speaker == 0.4
+    assert trainer.model.config.prompt_dropout == 0.3
     assert "prompt_frames" in trainer.batches.next_batch()
     trainer.train()
     assert trainer.step == 3
+
+
+def _speaker_cache(speakers, seconds=3.0):
+    """Items whose codes name their item and frame: acoustic[q, f] = 10**6 * item + 1000 * f + q."""
+    cache = _timeline_cache([seconds] * len(speakers))
+    for number, (item, speaker) in enumerate(zip(cache.items, speakers)):
+        item["acoustic"] = item["acoustic"] + 10**6 * number
+        item["speaker"] = speaker
+    return cache
+
+
+def _same_speaker_spec(same, elsewhere=0.0):
+    return CropSpec("parallel", 1.0, 25.0, 50.0, num_coarse=3, num_fine=0, prompt_elsewhere=elsewhere,
+                    prompt_same_speaker=same)
+
+
+def test_speaker_example_takes_the_prompt_from_the_other_item_and_the_target_from_this_one():
+    cache = _speaker_cache(["a", "a"])
+    short = dict(cache[1], acoustic=cache[1]["acoustic"][:, :10], semantic=cache[1]["semantic"][:5])
+    for seed in range(20):
+        example, prompt = speaker_example(cache[0], short, _same_speaker_spec(1.0), 1.0,
+                                          torch.Generator().manual_seed(seed))
+        items = example["codes"][0] // 10**6
+        frames = example["codes"][0] % 10**6 // 1000
+        assert example["codes"].shape == (3, 50) and example["semantic"].shape == (25,)
+        assert 1 <= prompt <= 10  # never more prompt than the other item holds
+        assert (items[:prompt] == 1).all() and (items[prompt:] == 0).all()
+        for part in (frames[:prompt], frames[prompt:]):  # each part one contiguous stretch
+            assert torch.equal(part, torch.arange(int(part[0]), int(part[0]) + len(part)))
+
+
+def test_same_speaker_prompts_come_from_another_item_of_the_speaker():
+    cache = _speaker_cache(["a", "a", "b", "b", "b", "c"])
+    speaker_of = {0: "a", 1: "a", 2: "b", 3: "b", 4: "b", 5: "c"}
+    batches = StageBatches(cache, _same_speaker_spec(1.0), batch_size=6, seed=3)
+    crossed = 0
+    for _ in range(5):
+        batch = batches.next_batch()
+        for codes, prompt in zip(batch["codes"], batch["prompt_frames"].tolist()):
+            assert prompt >= 1  # every example replaced
+            source, target = int(codes[0, 0]) // 10**6, int(codes[0, -1]) // 10**6
+            assert speaker_of[source] == speaker_of[target]
+            if target == 5:  # "c" has no other item: a prompt from elsewhere in the item itself
+                assert source == 5
+            else:
+                assert source != target
+                crossed += 1
+    assert crossed > 0
+    # a share of 0 with a share from elsewhere draws exactly the stream of before
+    before = StageBatches(cache, _spec(0.5), batch_size=6, seed=3)
+    after = StageBatches(cache, _same_speaker_spec(0.0, elsewhere=0.5), batch_size=6, seed=3)
+    for _ in range(3):
+        a, b = before.next_batch(), after.next_batch()
+        assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_same_speaker_share_is_checked():
+    with pytest.raises(ValueError, match="at most 1"):
+        _same_speaker_spec(0.6, elsewhere=0.5)
+    with pytest.raises(ValueError, match="prompt_same_speaker"):
+        CropSpec("coarse", 1.0, 25.0, 50.0, prompt_same_speaker=0.5)
+    with pytest.raises(ValueError, match="prompt_same_speaker"):
+        StageTrainConfig(stage="parallel", prompt_same_speaker=1.5)
+    with pytest.raises(ValueError, match="two or more usable items"):
+        StageBatches(_speaker_cache(["a", "b", None]), _same_speaker_spec(0.5), batch_size=2)
