@@ -115,6 +115,7 @@ def test_items_round_trip_exactly(tmp_path):
         assert len(set(item["semantic"].tolist())) > 1  # the doubles really see the audio
     assert cache.lengths() == [cache[k]["acoustic"].shape[1] for k in range(7)]
     assert cache.semantic_lengths() == [cache[k]["semantic"].shape[0] for k in range(7)]
+    assert cache.speakers() == [cache[k]["speaker"] for k in range(7)] == [f"spk{k % 2}" for k in range(7)]
     assert cache.indices("valid") == [3]
     assert cache[-1]["id"] == "utt6"
     with pytest.raises(IndexError):
