@@ -37,6 +37,10 @@ DATA_SETS = {
                                ["speech", "--minutes", "30", "--languages", "it,ca,fi,cs", "--workers", "1"]),
     "piano": ("piano", ["piano", "--minutes", "180", "--variants", "3", "--max-seconds-per-piece", "24",
                         "--max-score-mb", "0", "--parse-timeout", "120", "--workers", "1"]),
+    # the same training pieces in newly drawn variants (seed 1; its plain renderings repeat the piano set's)
+    "piano_more": ("piano_more", ["piano", "--minutes", "180", "--variants", "4", "--seed", "1",
+                                  "--max-seconds-per-piece", "24", "--max-score-mb", "0", "--parse-timeout", "120",
+                                  "--workers", "1"]),
     # recorded voices (klettres, Asterisk fr/it/ru/es-co; never the evaluation voices): the codec phases read them
     "recorded": ("recorded", ["recorded"]),
     # speed-perturbed copies of the recorded training voices (new identities, 0.8x-1.15x: -3.9 to +2.4 semitones)

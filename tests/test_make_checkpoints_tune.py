@@ -110,9 +110,16 @@ def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
     spec = importlib.util.spec_from_file_location("fresh", ROOT / "checkpoints" / "make_checkpoints.py")
     fresh = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fresh)
-    for kind in ("speech", "piano"):
-        for leg in fresh.tune_legs(kind, "parallel"):
-            assert set(leg["data"]) <= set(fresh.DATA_SETS) and leg["steps"] > 0
+    from audiolm_lib.training.config import StageTrainConfig
+
+    plan_keys = {"data", "stop_after", "from_average", "deepen_to", "transfer_semantic_from"}
+    for path in sorted((ROOT / "checkpoints" / "recipes").glob("*.json")):  # every recipe, experiments included
+        fresh.RECIPE_FOR_KIND["any"] = path.stem
+        for stage in fresh.recipe("any").get("stages", {}):
+            for leg in fresh.tune_legs("any", stage):
+                assert set(leg["data"]) <= set(fresh.DATA_SETS) and leg["steps"] > 0, (path.name, stage)
+                fields = {k: v for k, v in leg.items() if k not in plan_keys and k != "model"}
+                StageTrainConfig(stage=stage, **fields)  # every leg setting is a valid training setting
     assert json.loads((ROOT / "checkpoints" / "recipes" / "piano_chroma.json").read_text())["tokenizer"]["features"] == "chroma"
     fresh.RECIPE_FOR_KIND["piano"] = "piano_chroma"
     assert fresh.recipe("piano")["tokenizer"]["features"] == "chroma"
