@@ -113,6 +113,41 @@ def test_old_field_names_are_still_read_with_a_deprecation_warning(tmp_path):
         config_from_dict(StageTrainConfig, {"total_steps": 1, "steps": 2})
 
 
+def test_train_parallel_with_prompts_from_the_same_speaker(tmp_path):
+    """``--set prompt_same_speaker`` trains on a cache whose manifest names speakers, and says why it cannot on one
+    that names none."""
+    audio = tmp_path / "data" / "audio"
+    audio.mkdir(parents=True)
+    t = np.arange(int(1.5 * RATE)) / RATE
+    entries = []
+    for index in range(5):
+        wave = 0.5 * np.sin(2 * np.pi * 150 * (index + 1) * t) * np.linspace(0.1, 1.0, t.size)
+        sf.write(audio / f"tone{index}.wav", wave.astype(np.float32), RATE)
+        entries.append({"id": f"tone{index}", "audio": f"audio/tone{index}.wav", "speaker": f"voice{index % 2}",
+                        "split": "valid" if index == 4 else "train"})
+    write_manifest(tmp_path / "data" / "manifest.jsonl", entries)
+    cache = build_token_cache(tmp_path / "data", tmp_path / "cache", FrameTokenizer(), FrameCodec(), progress=False)
+    assert cache.speakers() == ["voice0", "voice1", "voice0", "voice1", "voice0"]
+    runner = CliRunner()
+    args = ["train", "parallel", str(tmp_path / "cache"), str(tmp_path / "run"), "--steps", "2", *TINY,
+            "--set", "prompt_same_speaker=0.5", "--set", "prompt_elsewhere=0.2"]
+    result = runner.invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["prompt_same_speaker"] == 0.5
+    too_much = runner.invoke(build_app(), args[:-4] + ["--set", "prompt_same_speaker=0.9", "--set",
+                                                       "prompt_elsewhere=0.2"])
+    assert too_much.exit_code == 2 and "at most 1" in too_much.output and "Traceback" not in too_much.output
+    for entry in entries:
+        del entry["speaker"]
+    write_manifest(tmp_path / "nameless" / "manifest.jsonl", entries)
+    (tmp_path / "nameless" / "audio").symlink_to(audio)
+    build_token_cache(tmp_path / "nameless", tmp_path / "nameless_cache", FrameTokenizer(), FrameCodec(), progress=False)
+    nameless = runner.invoke(build_app(), ["train", "parallel", str(tmp_path / "nameless_cache"), str(tmp_path / "r2"),
+                                           "--steps", "1", *TINY, "--set", "prompt_same_speaker=0.5"])
+    assert nameless.exit_code == 2 and "two or more usable items" in nameless.output
+    assert "Traceback" not in nameless.output
+
+
 def test_config_file_and_errors_from_the_command_line(token_cache_dir, tmp_path):
     runner = CliRunner()
     config = tmp_path / "semantic.yaml"
