@@ -44,15 +44,17 @@ def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[d
 
 def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
-    sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``
-    and ``semantic.prompt_prior`` onto its config; ``none`` unsets one; a tuple
+    sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
+    ``semantic.prompt_prior``, ``semantic.window_seconds`` and ``semantic.window_hop_fraction`` onto its config;
+    ``none`` unsets one; a tuple
     field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         stage, _, field = key.rpartition(".")
         if field in ("temperature", "top_k", "top_p") and stage in ("", "acoustic", "semantic"):
             sampling = getattr(model.config, stage or "acoustic")  # a stage's sampling settings
             setattr(sampling, field, None if value == "none" else (int if field == "top_k" else float)(value))
-        elif stage == "semantic" and field in ("guidance_scale", "prompt_prior"):  # the semantic stage's config
+        elif stage == "semantic" and field in ("guidance_scale", "prompt_prior", "window_seconds",
+                                               "window_hop_fraction"):  # the semantic stage's config
             setattr(model.semantic_lm.config, field, float(value))
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)

@@ -69,6 +69,9 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     if hasattr(model.acoustic.config, "steps_per_level"):  # a tuple field
         bench.apply_setting(model, {"steps_per_level": "32/2"})
         assert model.acoustic.config.steps_per_level == (32, 2)
+    window, hop = model.semantic_lm.window, model.semantic_lm.hop
+    bench.apply_setting(model, {"semantic.window_hop_fraction": "0.25"})  # the sliding window reads its config
+    assert model.semantic_lm.window == window and model.semantic_lm.hop == max(1, round(window * 0.25)) != hop
     with pytest.raises(SystemExit, match="not a decoding field"):
         bench.apply_setting(model, {"no_such_field": "1"})
 

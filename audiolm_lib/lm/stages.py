@@ -156,9 +156,26 @@ class SemanticLM(LayoutLM, PretrainedMixin):
                               target_vocab=config.vocab_size, with_eos=True)
         super().__init__(layout, config.transformer, config.tie_embeddings, config.local_transformer)
         self.config = config
-        self.window, self.hop = _window(config.window_seconds, config.semantic_rate, config.window_hop_fraction)
-        self.capacity = layout.sequence_length(0, self.window)
         _check_fits("SemanticLM", self.capacity, config.transformer, config.window_seconds)
+
+    # Read from the config on use, so a decoding override of ``window_seconds`` / ``window_hop_fraction`` (e.g. a
+    # window longer than the training crops, or a smaller hop that keeps more of the prompt) takes effect.
+    @property
+    def window(self) -> int:
+        """Tokens the model sees at once."""
+        return _window(self.config.window_seconds, self.config.semantic_rate, self.config.window_hop_fraction)[0]
+
+    @property
+    def hop(self) -> int:
+        """Tokens the window jumps by when it slides."""
+        return _window(self.config.window_seconds, self.config.semantic_rate, self.config.window_hop_fraction)[1]
+
+    @property
+    def capacity(self) -> int:
+        """KV-cache positions one full window needs (checked against ``transformer.max_seq_len``)."""
+        needed = self.layout.sequence_length(0, self.window)
+        _check_fits("SemanticLM", needed, self.config.transformer, self.config.window_seconds)
+        return needed
 
     @property
     def eos_id(self) -> int:

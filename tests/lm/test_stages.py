@@ -246,3 +246,19 @@ def test_save_and_load_give_identical_logits(tmp_path, factory):
 def test_window_must_fit_max_seq_len():
     with pytest.raises(ValueError, match="max_seq_len"):
         CoarseLM(CoarseLMConfig(transformer=TransformerConfig(max_seq_len=512)))
+
+
+def test_semantic_window_follows_its_config_at_generation():
+    """A decoding override of the semantic stage's hop changes where the window slides (and so the tokens); one past
+    ``max_seq_len`` is refused naming it, before any sampling."""
+    model = SemanticLM(SemanticLMConfig(vocab_size=12, window_seconds=0.2, transformer=tcfg())).eval()  # 10 tokens
+    prompt = torch.randint(0, 12, (1, 4), generator=torch.Generator().manual_seed(0))
+    as_built = model.generate(prompt, 20, generator=torch.Generator().manual_seed(1))
+    assert (model.window, model.hop) == (10, 5)
+    model.config.window_hop_fraction = 0.2
+    assert (model.window, model.hop) == (10, 2)
+    smaller_hop = model.generate(prompt, 20, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(as_built, smaller_hop) and torch.equal(as_built[:, :6], smaller_hop[:, :6])
+    model.config.window_seconds = 100.0
+    with pytest.raises(ValueError, match="max_seq_len"):
+        model.generate(prompt, 5)
