@@ -37,7 +37,8 @@ DATA_SETS = {
                                ["speech", "--minutes", "30", "--languages", "it,ca,fi,cs", "--workers", "1"]),
     "piano": ("piano", ["piano", "--minutes", "180", "--variants", "3", "--max-seconds-per-piece", "24",
                         "--max-score-mb", "0", "--parse-timeout", "120", "--workers", "1"]),
-    # the same training pieces in newly drawn variants (seed 1; its plain renderings repeat the piano set's)
+    # more piano for the semantic stage (recipes/piano_semantic_more.json): seed 1 draws other pieces (111, 59 not in
+    # the piano set) and other variants; its ids repeat some of the piano set's, so a token cache takes one of the two
     "piano_more": ("piano_more", ["piano", "--minutes", "180", "--variants", "4", "--seed", "1",
                                   "--max-seconds-per-piece", "24", "--max-score-mb", "0", "--parse-timeout", "120",
                                   "--workers", "1"]),
