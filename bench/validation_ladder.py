@@ -42,6 +42,20 @@ def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[d
     return clips
 
 
+def heldout_geometry(domain: str) -> tuple[float, float]:
+    """``(prompt seconds, continuation seconds)`` of the quality benchmark's held-out items of ``domain``, the
+    defaults here: a semantic stage whose window slides past the prompt loses more of it on a longer item, which a
+    shorter validation geometry would not show (a piano prompt of 4 s and its 6 s continuation fill 10 s, past the
+    8 s semantic window; 3 s + 6 s barely does)."""
+    from audiolm_lib.datasets.heldout import FULL
+    from audiolm_lib.eval.suite import SuiteConfig
+
+    config = SuiteConfig()
+    if domain == "piano":
+        return config.piano_prompt_seconds, FULL.piece_seconds - config.piano_prompt_seconds
+    return config.speech_prompt_seconds, config.max_speech_continuation_seconds
+
+
 def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
     sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
@@ -86,8 +100,10 @@ def main() -> None:
     parser.add_argument("--split", default="valid")
     parser.add_argument("--per-speaker", type=int, default=2, help="items per validation speaker (speech)")
     parser.add_argument("--max-clips-per-speaker", type=int, default=4)
-    parser.add_argument("--prompt-seconds", type=float, default=3.0)
-    parser.add_argument("--continuation-seconds", type=float, default=4.0)
+    parser.add_argument("--prompt-seconds", type=float, default=None,
+                        help="default: the held-out items' (speech 3 s, piano 4 s)")
+    parser.add_argument("--continuation-seconds", type=float, default=None,
+                        help="default: the held-out items' (speech up to 5 s, piano 6 s)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                         help="one decoding setting to try (repeat; default: the model's own)")
     parser.add_argument("--seed", type=int, default=0)
@@ -95,6 +111,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    prompt_seconds, continuation_seconds = heldout_geometry(args.domain)
+    args.prompt_seconds = prompt_seconds if args.prompt_seconds is None else args.prompt_seconds
+    args.continuation_seconds = continuation_seconds if args.continuation_seconds is None else args.continuation_seconds
 
     from audiolm_lib.eval.continuation_quality import piano_items, speech_items
     from audiolm_lib.eval.oracle_ladder import oracle_ladder

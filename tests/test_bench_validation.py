@@ -98,3 +98,10 @@ def test_chroma_ids_recall_the_harmony_better_than_ids_that_ignore_it(tmp_path):
     assert none["chroma_recall"] == pytest.approx(none["chroma_of_the_mean"], abs=1e-6)
     assert good["chroma_recall"] > none["chroma_recall"] + 0.2
     assert math.isclose(good["valid_frames"], none["valid_frames"])
+
+
+def test_the_default_geometry_is_the_held_out_items_one():
+    bench = _load("validation_ladder")
+    assert bench.heldout_geometry("piano") == (4.0, 6.0)  # 10 s held-out pieces, 4 s prompts
+    assert bench.heldout_geometry("speech") == (3.0, 5.0)
+
