@@ -393,10 +393,14 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     for name, part in parts.items():  # the semantic stage never sees codec tokens
         part.trained_on = provenance if stage_kind(name).uses_codec else {
             "semantic_tokenizer": provenance["semantic_tokenizer"]}
+    # decoding settings chosen on the training data's validation split (never the evaluation sets)
     if "parallel" in parts:
-        # decoding settings chosen on the training data's validation split (never the evaluation sets)
         for key, value in settings.get("acoustic_decoding", {}).items():
             setattr(parts["parallel"].config, key, value)
+    for key, value in settings.get("semantic_decoding", {}).items():  # e.g. the semantic stage's guidance_scale
+        if not hasattr(parts["semantic"].config, key):
+            raise SystemExit(f"recipe {kind}: semantic_decoding.{key} is not a field of the semantic stage's config")
+        setattr(parts["semantic"].config, key, value)
     model = assemble_audiolm(tokenizer, codec, parts)
     for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
         for key, value in values.items():

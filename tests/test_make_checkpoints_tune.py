@@ -299,3 +299,17 @@ def test_deepen_to_fewer_blocks_is_refused_with_the_recipe_named(make_checkpoint
     with pytest.raises(SystemExit, match="deepen_to 1 .*more blocks, not fewer"):
         make_checkpoints.deepened_start(start, 1, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_folders_carry_their_recipes_decoding_settings():
+    """``assemble`` writes a recipe's ``acoustic_decoding`` / ``semantic_decoding`` into the stages' configs: the
+    shipped folders must hold what their recipes (chosen on validation data) say."""
+    for kind in ("speech", "piano"):
+        recipe = json.loads((ROOT / "checkpoints" / "recipes" / f"{kind}.json").read_text())
+        folder = ROOT / "checkpoints" / kind
+        for key, part in (("acoustic_decoding", "acoustic_lm"), ("semantic_decoding", "semantic_lm")):
+            config = json.loads((folder / part / "config.json").read_text())["config"]
+            for field, value in recipe.get(key, {}).items():
+                assert config[field] == value, (kind, part, field)
+    piano = json.loads((ROOT / "checkpoints" / "piano" / "semantic_lm" / "config.json").read_text())["config"]
+    assert piano["guidance_scale"] == 1.5
