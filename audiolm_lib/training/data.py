@@ -149,7 +149,11 @@ class StageBatches:
 def items_by_speaker(cache: TokenSource, items: list[int]) -> dict[str, list[int]]:
     """``{speaker: [item index, ...]}`` over ``items`` (``cache.speakers()`` where the cache has it, else each
     item's ``"speaker"``); items without a speaker are left out."""
-    speakers = cache.speakers() if hasattr(cache, "speakers") else [cache[i].get("speaker") for i in range(len(cache))]
+    if hasattr(cache, "speakers"):  # from the index: no item is loaded
+        listed = cache.speakers()
+        speakers = {i: listed[i] for i in items}
+    else:  # loads only the items asked about
+        speakers = {i: cache[i].get("speaker") for i in items}
     grouped: dict[str, list[int]] = {}
     for i in items:
         if speakers[i]:
