@@ -26,8 +26,9 @@ def piano_command(
     tempo: str = typer.Option("0.85,1.15", "--tempo", help="Tempo factor range LO,HI of the drawn variants."),
     velocity: str = typer.Option("0.7,1.2", "--velocity", help="Velocity scale range LO,HI of the drawn variants."),
     transpose: str = typer.Option("-3,3", "--transpose", help="Transposition range LO,HI in semitones (write --transpose=-3,3)."),
-    soundfonts: str = typer.Option("TimGM6mb,FluidR3_GM", "--soundfonts", help="Training soundfonts the variants take in turn (the first plays the plain rendering)."),
+    soundfonts: str = typer.Option("TimGM6mb,FluidR3_GM", "--soundfonts", help="Training soundfonts the variants take in turn (the first plays the plain rendering); MuseScore_General_Full with --valid-only."),
     include_test: bool = typer.Option(False, "--include-test", help="Also render the held-out test pieces (never for training)."),
+    valid_only: bool = typer.Option(False, "--valid-only", help="Render the validation pieces only (e.g. on the validation-only soundfont MuseScore_General_Full)."),
     workers: int = typer.Option(2, "--workers", help="Processes parsing and rendering scores."),
 ) -> None:
     """Render music21 corpus scores as piano (16 kHz), optionally in several variants per piece; resumable."""
@@ -44,6 +45,8 @@ def piano_command(
     check_number("--workers", workers, 1, 256)
     if valid_fraction is not None:
         check_number("--valid-fraction", valid_fraction, 0.0, 1.0)
+    if valid_only and include_test:
+        raise typer.BadParameter("--valid-only renders the validation pieces only: drop --include-test")
     check_dataset_folder(out_dir)
     fonts = parse_soundfonts(soundfonts)
     spec = VariantSpec(count=variants, tempo=parse_range(tempo), velocity=parse_range(velocity),
@@ -52,7 +55,7 @@ def piano_command(
                                    valid_fraction=valid_fraction, max_seconds_per_piece=max_seconds_per_piece,
                                    max_score_mb=max_score_mb if max_score_mb > 0 else None,
                                    parse_timeout=parse_timeout if parse_timeout > 0 else None, variants=spec,
-                                   splits=_splits(include_test), workers=workers)
+                                   splits=("valid",) if valid_only else _splits(include_test), workers=workers)
     _report(manifest, read_manifest(manifest), "piece")
 
 

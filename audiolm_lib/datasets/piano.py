@@ -32,7 +32,8 @@ import numpy as np
 
 from audiolm_lib.datasets.manifest import MANIFEST_NAME, atomic_write_text, write_manifest, write_wav
 from audiolm_lib.datasets.piano_variants import Variant, VariantSpec, soundfont_file
-from audiolm_lib.datasets.splits import PIECE_TEST_FRACTION, SPLITS, base_piece_name, hash_position, piece_split
+from audiolm_lib.datasets.splits import (PIECE_TEST_FRACTION, SPLITS, VALIDATION_SOUNDFONT, base_piece_name, hash_position,
+                                         piece_split)
 
 SAMPLE_RATE = 16000
 SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
@@ -297,6 +298,9 @@ def build_piano_dataset(
     if not splits or set(splits) - set(SPLITS):
         raise ValueError(f"splits must be a non-empty subset of {list(SPLITS)}, got {list(splits)}")
     spec = variants if isinstance(variants, VariantSpec) else VariantSpec(count=int(variants))
+    if VALIDATION_SOUNDFONT in spec.soundfonts and set(splits) != {"valid"}:
+        raise ValueError(f"soundfont {VALIDATION_SOUNDFONT} plays validation pieces only: build splits ('valid',) "
+                         f"(audiolm data piano --valid-only), got {list(splits)}")
     fonts = {name: soundfont_file(name) for name in spec.soundfonts}  # fails early if one is not installed
     out_dir = Path(out_dir)
     (out_dir / "audio").mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,10 @@ A variant's name keeps its piece in front of the first ``@`` (``"bach_bwv66.6@t0
 rendering (tempo 1, velocity 1, no transposition, the first training soundfont) has no suffix at all.
 
 Soundfonts are found by name: ``TimGM6mb`` (inside ``pretty_midi``), ``FluidR3_GM`` (Debian
-``fluid-soundfont-gm``) and the held-out ``sf_GMbank`` (Debian ``csound-soundfont``), which no training build
-may use (:data:`audiolm_lib.datasets.splits.HELDOUT_SOUNDFONT`).
+``fluid-soundfont-gm``), the held-out ``sf_GMbank`` (Debian ``csound-soundfont``), which no training build
+may use (:data:`audiolm_lib.datasets.splits.HELDOUT_SOUNDFONT`), and ``MuseScore_General_Full`` (Debian
+``musescore-general-soundfont-lossless``), which plays validation pieces only
+(:data:`audiolm_lib.datasets.splits.VALIDATION_SOUNDFONT`).
 """
 from __future__ import annotations
 
@@ -15,12 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
-from audiolm_lib.datasets.splits import HELDOUT_SOUNDFONT, TRAIN_SOUNDFONTS
+from audiolm_lib.datasets.splits import HELDOUT_SOUNDFONT, TRAIN_SOUNDFONTS, VALIDATION_SOUNDFONT
 
 SF2_FOLDERS = ("/usr/share/sounds/sf2", "/usr/local/share/sounds/sf2")
-SOUNDFONT_TAGS = {"TimGM6mb": "tim", "FluidR3_GM": "fluid", "sf_GMbank": "gmbank"}
+SOUNDFONT_TAGS = {"TimGM6mb": "tim", "FluidR3_GM": "fluid", "sf_GMbank": "gmbank", VALIDATION_SOUNDFONT: "msgen"}
 SOUNDFONT_PACKAGES = {"TimGM6mb": "pip: pretty_midi", "FluidR3_GM": "apt: fluid-soundfont-gm",
-                      "sf_GMbank": "apt: csound-soundfont"}
+                      "sf_GMbank": "apt: csound-soundfont", VALIDATION_SOUNDFONT: "apt: musescore-general-soundfont-lossless"}
 
 
 def soundfont_file(name: str | None = None) -> Path:

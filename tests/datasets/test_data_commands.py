@@ -46,6 +46,15 @@ def test_data_piano_variants_and_speech_options(tmp_path):
     result = runner.invoke(build_app(), ["data", "piano", str(tmp_path / "p2"), "--soundfonts", "sf_GMbank,TimGM6mb",
                                          "--variants", "2"])
     assert result.exit_code == 2 and "held out for evaluation" in result.output
+    valid_only = tmp_path / "valid_only"
+    result = runner.invoke(build_app(), ["data", "piano", str(valid_only), "--minutes", "0.05", "--clip-seconds", "1",
+                                         "--max-seconds-per-piece", "1", "--max-score-mb", "0.05", "--workers", "1",
+                                         "--valid-only"])
+    assert result.exit_code == 0, result.output
+    splits = {json.loads(line)["split"] for line in (valid_only / "manifest.jsonl").read_text().splitlines()}
+    assert splits == {"valid"}
+    result = runner.invoke(build_app(), ["data", "piano", str(tmp_path / "p3"), "--valid-only", "--include-test"])
+    assert result.exit_code == 2 and "--valid-only" in result.output
 
     voices = runner.invoke(build_app(), ["data", "voices"])
     assert voices.exit_code == 0 and "speaker identities (4 held out for evaluation)" in voices.output

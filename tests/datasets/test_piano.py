@@ -12,7 +12,7 @@ from audiolm_lib.datasets.manifest import read_manifest
 from audiolm_lib.datasets.piano import (NoteEvent, build_piano_dataset, list_pieces, piece_split_for, render_notes,
                                         soundfont_path, split_clips)
 from audiolm_lib.datasets.piano_variants import Variant, VariantSpec, parse_range, parse_soundfonts
-from audiolm_lib.datasets.splits import piece_split
+from audiolm_lib.datasets.splits import VALIDATION_SOUNDFONT, piece_split
 
 fluid_installed = pytest.mark.requires(paths=["/usr/share/sounds/sf2/FluidR3_GM.sf2"])  # apt fluid-soundfont-gm
 
@@ -81,6 +81,12 @@ def test_bad_arguments(tmp_path):
         build_piano_dataset(tmp_path, minutes=1, splits=("everything",), progress=False)
     with pytest.raises(ValueError, match="held out"):
         build_piano_dataset(tmp_path, minutes=1, variants=VariantSpec(soundfonts=("sf_GMbank",)), progress=False)
+    # the validation-only piano plays validation pieces only (refused before any soundfont is looked for)
+    with pytest.raises(ValueError, match="validation pieces only"):
+        build_piano_dataset(tmp_path, minutes=1, variants=VariantSpec(soundfonts=(VALIDATION_SOUNDFONT,)), progress=False)
+    with pytest.raises(ValueError, match="validation pieces only"):
+        build_piano_dataset(tmp_path, minutes=1, variants=VariantSpec(soundfonts=("TimGM6mb", VALIDATION_SOUNDFONT)),
+                            splits=("valid", "test"), progress=False)
 
 
 def test_variant_apply_changes_tempo_pitch_velocity():
@@ -91,6 +97,8 @@ def test_variant_apply_changes_tempo_pitch_velocity():
     assert Variant().apply(notes) == notes and Variant().suffix() == ""
     name = "bach_bwv66.6" + Variant(0.93, 1.1, -2, "FluidR3_GM").suffix()
     assert name == "bach_bwv66.6@t0.93@v1.10@tr-2@fluid" and piece_split(name) == piece_split("bach_bwv66.6")
+    unseen = "bach_bwv66.6" + Variant(soundfont=VALIDATION_SOUNDFONT).suffix()
+    assert unseen == "bach_bwv66.6@msgen" and piece_split(unseen) == piece_split("bach_bwv66.6")
 
 
 def test_variant_spec_draws_distinct_reproducible_variants_and_refuses_the_held_out_soundfont():
