@@ -312,4 +312,4 @@ def test_the_shipped_folders_carry_their_recipes_decoding_settings():
             for field, value in recipe.get(key, {}).items():
                 assert config[field] == value, (kind, part, field)
     piano = json.loads((ROOT / "checkpoints" / "piano" / "semantic_lm" / "config.json").read_text())["config"]
-    assert piano["guidance_scale"] == 1.5
+    assert piano["guidance_scale"] == 3.0 and piano["prompt_prior"] == 0.5
