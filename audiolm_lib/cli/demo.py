@@ -69,7 +69,8 @@ def continue_command(
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k likeliest tokens."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass."),
     prompt_prior: Optional[float] = typer.Option(None, "--prompt-prior", help="How far the parallel acoustic generator leans toward the prompt's own codes (0 = not at all; default: the model's)."),
-    semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 1.5)."),
+    semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 3)."),
+    semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -93,6 +94,7 @@ def continue_command(
     check_number("--top-k", top_k, 1, 1 << 20)
     check_number("--prompt-prior", prompt_prior, 0.0, 100.0)
     check_number("--semantic-guidance", semantic_guidance, 0.0, 100.0)
+    check_number("--semantic-prompt-prior", semantic_prompt_prior, 0.0, 100.0)
     check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
@@ -117,6 +119,8 @@ def continue_command(
         config.prompt_prior = prompt_prior
     if semantic_guidance is not None:
         model.semantic_lm.config.guidance_scale = semantic_guidance
+    if semantic_prompt_prior is not None:
+        model.semantic_lm.config.prompt_prior = semantic_prompt_prior
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

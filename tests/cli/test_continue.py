@@ -119,6 +119,20 @@ def test_semantic_guidance_option_reaches_the_semantic_stage(prompt, tmp_path):
     assert result.exit_code == 2 and "--semantic-guidance" in result.output and "Traceback" not in result.output
 
 
+def test_semantic_prompt_prior_option_reaches_the_semantic_stage(prompt, tmp_path):
+    model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
+    outs = []
+    for strength in ("0", "0", "5"):
+        out = tmp_path / f"prior{strength}_{len(outs)}.wav"
+        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3,
+                        "--semantic-prompt-prior", strength)
+        assert result.exit_code == 0, result.output
+        outs.append(sf.read(out)[0])
+    assert (outs[0] == outs[1]).all() and not (outs[0] == outs[2]).all()  # the option changes the sampling
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "neg.wav", "--semantic-prompt-prior", -1)
+    assert result.exit_code == 2 and "--semantic-prompt-prior" in result.output and "Traceback" not in result.output
+
+
 def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
     out = tmp_path / "demo_out"
     result = invoke("demo", "--out", out, "--checkpoint", model_dir, "--prompt", prompt, "--prompt-seconds", 0.5,
