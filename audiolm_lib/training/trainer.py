@@ -462,11 +462,14 @@ def train_stage(config: StageTrainConfig, cache_dir: str | os.PathLike | Any, ou
 
     owns_group = not dist.is_initialized()
     info = setup_distributed(resolve_device(config.device))
+    finished = False
     try:
         cache = open_token_cache(cache_dir)
         valid = open_token_cache(valid_cache) if valid_cache is not None else None
         trainer = StageTrainer(config, cache, out_dir, resume=resume, valid_cache=valid, dist=info)
-        return trainer.train(max_steps=max_steps)
+        exported = trainer.train(max_steps=max_steps)
+        finished = True
+        return exported
     finally:
         if owns_group:
-            cleanup_distributed()
+            cleanup_distributed(wait=finished)  # after an error, leave at once: the other ranks may never arrive
