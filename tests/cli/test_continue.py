@@ -106,31 +106,18 @@ def test_prompt_prior_option_reaches_the_parallel_generator(model_dir, prompt, t
     assert result.exit_code == 2 and "--prompt-prior" in result.output and "Traceback" not in result.output
 
 
-def test_semantic_guidance_option_reaches_the_semantic_stage(prompt, tmp_path):
+@pytest.mark.parametrize("option, off, on", [("--semantic-guidance", "1", "4"), ("--semantic-prompt-prior", "0", "5")])
+def test_semantic_decoding_options_reach_the_semantic_stage(option, off, on, prompt, tmp_path):
     model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
     outs = []
-    for scale in ("1", "1", "4"):
-        out = tmp_path / f"guidance{scale}_{len(outs)}.wav"
-        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, "--semantic-guidance", scale)
+    for value in (off, off, on):
+        out = tmp_path / f"{option.strip('-')}{value}_{len(outs)}.wav"
+        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, option, value)
         assert result.exit_code == 0, result.output
         outs.append(sf.read(out)[0])
     assert (outs[0] == outs[1]).all() and not (outs[0] == outs[2]).all()  # the option changes the sampling
-    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "neg.wav", "--semantic-guidance", -1)
-    assert result.exit_code == 2 and "--semantic-guidance" in result.output and "Traceback" not in result.output
-
-
-def test_semantic_prompt_prior_option_reaches_the_semantic_stage(prompt, tmp_path):
-    model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
-    outs = []
-    for strength in ("0", "0", "5"):
-        out = tmp_path / f"prior{strength}_{len(outs)}.wav"
-        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3,
-                        "--semantic-prompt-prior", strength)
-        assert result.exit_code == 0, result.output
-        outs.append(sf.read(out)[0])
-    assert (outs[0] == outs[1]).all() and not (outs[0] == outs[2]).all()  # the option changes the sampling
-    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "neg.wav", "--semantic-prompt-prior", -1)
-    assert result.exit_code == 2 and "--semantic-prompt-prior" in result.output and "Traceback" not in result.output
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "neg.wav", option, -1)
+    assert result.exit_code == 2 and option in result.output and "Traceback" not in result.output
 
 
 def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
