@@ -6,7 +6,7 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py codec-decoder --work W         # decoder only, codes unchanged (any time later)
     python checkpoints/make_checkpoints.py codec-adversarial --work W     # decoder only, against a discriminator
     python checkpoints/make_checkpoints.py swap-codec --work W --kind speech  # that decoder into checkpoints/speech
-    python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer"
+    python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer" (its HuBERT first)
     python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
     python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
     python checkpoints/make_checkpoints.py stage-tune --work W --kind speech --stage parallel  # recipe's "tune" leg
@@ -56,7 +56,7 @@ RECIPE_FOR_KIND: dict[str, str] = {}
 
 
 # keys of a recipe's stage that say how the runs go, not what a run is (never StageTrainConfig fields)
-RUN_PLAN_KEYS = ("continue_to_steps", "tune", "stop_after", "average_tune_legs")
+RUN_PLAN_KEYS = ("continue_to_steps", "tune", "stop_after", "average_tune_legs", "data")
 
 
 def recipe(name: str) -> dict:
@@ -138,15 +138,35 @@ def shipped_codec(work: Path) -> Path:
     return work / "codec" / "codec"
 
 
+def train_feature_model(work: Path, kind: str) -> Path:
+    """The recipe tokenizer's own HuBERT (iteration 1: masked prediction of MFCC k-means ids, ``"hubert"``: its
+    :class:`HubertTrainingConfig` fields) trained on the training split of the ``"hubert_data"`` sets (recorded voices
+    beside the synthetic ones: features that vary less with the voice), resumed until done; -> its model folder."""
+    from audiolm_lib.serialization import config_from_dict
+    from audiolm_lib.training.hubert import HubertTrainingConfig, train_hubert
+
+    settings = recipe(kind)["tokenizer"]
+    out = work / kind / "hubert"
+    if not (out / "hubert" / "config.json").exists():
+        files = split_files([manifest(work, name) for name in settings.get("hubert_data", [kind])], "train")
+        config = config_from_dict(HubertTrainingConfig, settings.get("hubert", {}), source=f"recipe {kind}/tokenizer")
+        started = time.process_time()
+        train_hubert([str(f) for f in files], out, config)
+        _record_cpu(out, "hubert", time.process_time() - started)
+    return out / "hubert"
+
+
 def fit_tokenizer(work: Path, kind: str) -> Path:
     from audiolm_lib.semantic.tokenizer import fit_tokenizer as fit
 
     settings = recipe(kind)["tokenizer"]
     out = work / kind / "tokenizer"
     if not (out / "config.json").exists():
+        learned = settings["features"] == "hubert"  # k-means of a layer of the recipe's own HuBERT
         files = split_files([manifest(work, kind)], "train", language="en" if kind == "speech" else None)
         tokenizer = fit([str(f) for f in files], settings["features"], settings["clusters"],
-                        max_frames=settings.get("max_frames", 1_000_000), seed=0)
+                        model_path=train_feature_model(work, kind) if learned else None,
+                        layer=settings.get("layer", 6), max_frames=settings.get("max_frames", 1_000_000), seed=0)
         tokenizer.save_pretrained(out)
     return out
 
@@ -287,6 +307,9 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
     # "stop_after": the run ends at that step of its schedule (a budget cut, stated in the recipe)
     stop_after = settings.get("stop_after")
     out = work / kind / f"stage_{stage}"
+    data_sets = settings.get("data")  # a run on other sets than the kind's own (recorded voices from the start)
+    if cache is None and data_sets:
+        cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
     for total in legs:
         done = _latest_step(out)
         if done >= _last_step(total, stop_after):

@@ -105,3 +105,33 @@ def test_the_default_geometry_is_the_held_out_items_one():
     assert bench.heldout_geometry("piano") == (4.0, 6.0)  # 10 s held-out pieces, 4 s prompts
     assert bench.heldout_geometry("speech") == (3.0, 5.0)
 
+
+
+class _PitchIds:
+    """A stand-in tokenizer whose ids name the clip's pitch (``voiced``: the voice) or ignore it (random ids)."""
+
+    vocab_size = 16
+
+    def __init__(self, voiced: bool):
+        self.voiced, self.generator = voiced, torch.Generator().manual_seed(0)
+
+    def tokenize(self, wave, rate):
+        frames = wave.shape[-1] // 320
+        noise = torch.randint(0, self.vocab_size, (frames,), generator=self.generator)
+        if not self.voiced:
+            return noise[None]
+        pitch = int(torch.fft.rfft(wave[0, 0]).abs().argmax()) * rate // wave.shape[-1]
+        ids = torch.where(torch.rand(frames, generator=self.generator) < 0.7, torch.tensor(pitch // 50 % 16), noise)
+        return ids[None]
+
+
+def test_voice_content_tells_ids_that_name_the_voice_from_ids_that_do_not():
+    bench = _load("semantic_voice_content")
+    rate, t = 16000, np.arange(3 * 16000) / 16000
+    data = [(f"voice{v}", (0.3 * np.sin(2 * np.pi * (100 + 50 * v) * t)).astype(np.float32))
+            for v in range(6) for _ in range(2)]
+    voiced, blind = bench.measure(_PitchIds(True), data), bench.measure(_PitchIds(False), data)
+    assert voiced["voice_auc"] > 0.95 and voiced["voice_gap"] > 0.3
+    assert abs(blind["voice_auc"] - 0.5) < 0.2 and abs(blind["voice_gap"]) < 0.1
+    assert (voiced["clips"], voiced["voices"], blind["ids_used"]) == (12, 6, 16)
+    assert blind["id_entropy"] > voiced["id_entropy"]  # random ids are spread over the vocabulary

@@ -116,6 +116,7 @@ def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
     for path in sorted((ROOT / "checkpoints" / "recipes").glob("*.json")):  # every recipe, experiments included
         fresh.RECIPE_FOR_KIND["any"] = path.stem
         for stage in fresh.recipe("any").get("stages", {}):
+            assert set(fresh.recipe("any")["stages"][stage].get("data", [])) <= set(fresh.DATA_SETS), (path.name, stage)
             for leg in fresh.tune_legs("any", stage):
                 assert set(leg["data"]) <= set(fresh.DATA_SETS) and leg["steps"] > 0, (path.name, stage)
                 fields = {k: v for k, v in leg.items() if k not in plan_keys and k != "model"}
@@ -313,3 +314,48 @@ def test_the_shipped_folders_carry_their_recipes_decoding_settings():
                 assert config[field] == value, (kind, part, field)
     piano = json.loads((ROOT / "checkpoints" / "piano" / "semantic_lm" / "config.json").read_text())["config"]
     assert piano["guidance_scale"] == 3.0 and piano["prompt_prior"] == 0.5
+
+
+def test_a_stages_own_run_on_other_data_sets_trains_on_their_cache(make_checkpoints, monkeypatch, tmp_path):
+    stage = {"stage": "parallel", "steps": 40, "data": ["speech", "recorded", "recorded_speed"]}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    make_checkpoints.train_stage(tmp_path / "w", "speech", "parallel", None)
+    (run,) = make_checkpoints.runs
+    assert run["cache"] == "tokens_speech_recorded_recorded_speed" and run["steps"] == 40
+    assert make_checkpoints.caches == [("tokens_speech_recorded_recorded_speed", ("speech", "recorded", "recorded_speed"))]
+    make_checkpoints.runs.clear()
+    make_checkpoints.train_stage(tmp_path / "w2", "speech", "parallel", None, cache=tmp_path / "given")
+    assert make_checkpoints.runs[0]["cache"] == "given"  # --cache still wins
+
+
+def test_a_hubert_tokenizer_trains_the_recipes_hubert_first_and_clusters_its_layer(make_checkpoints, monkeypatch,
+                                                                                   tmp_path):
+    import audiolm_lib.semantic.tokenizer as tokenizer_module
+    import audiolm_lib.training.hubert as hubert
+
+    tokenizer = {"features": "hubert", "clusters": 32, "layer": 3, "hubert_data": ["speech", "recorded"],
+                 "hubert": {"steps": 7, "num_layers": 2}}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"tokenizer": tokenizer})
+    monkeypatch.setattr(make_checkpoints, "manifest", lambda work, name: Path(name))
+    monkeypatch.setattr(make_checkpoints, "split_files", lambda manifests, split, language=None: [
+        f"{m}/{split}/{language}" for m in manifests])
+    trained, fitted = [], []
+    monkeypatch.setattr(hubert, "train_hubert", lambda files, out, config: trained.append((files, config)) or (
+        (out / "hubert").mkdir(parents=True), (out / "hubert" / "config.json").write_text("{}")))
+
+    class Saved:
+        def save_pretrained(self, out):
+            out.mkdir(parents=True)
+            (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(tokenizer_module, "fit_tokenizer", lambda files, features, clusters, **kw: fitted.append(
+        (files, features, clusters, kw)) or Saved())
+    work = tmp_path / "w"
+    assert make_checkpoints.fit_tokenizer(work, "speech") == work / "speech" / "tokenizer"
+    (files, config), = trained
+    assert files == ["speech/train/None", "recorded/train/None"] and (config.steps, config.num_layers) == (7, 2)
+    (files, features, clusters, kw), = fitted
+    assert files == ["speech/train/en"] and (features, clusters) == ("hubert", 32)  # English ids, as before
+    assert kw["model_path"] == work / "speech" / "hubert" / "hubert" and kw["layer"] == 3
+    make_checkpoints.fit_tokenizer(work, "speech")  # done: neither runs again
+    assert len(trained) == len(fitted) == 1
