@@ -5,7 +5,10 @@ frames it was given; on the validation clips each frame's chroma is then predict
 cosine similarity of predicted and true chroma is averaged over sounding frames (``chroma_recall``; 1: the ids
 fix the pitch classes, about the mean chroma's similarity (``chroma_of_the_mean``) when they say nothing about them).
 Also: the share of validation frames whose strongest predicted pitch class is the true strongest one
-(``top_class_accuracy``), and how many ids are used.
+(``top_class_accuracy``), how many ids are used, and whether the ids mark the attacks: each id's share of training
+frames within a frame of a detected note onset (librosa ``onset_detect``) ranks the validation frames, and
+``onset_auc`` is the probability that an onset frame ranks above a frame without one (0.5: the ids say nothing of
+the attacks; ids that hold a chord through its repeated strikes score low).
 
     python bench/semantic_chroma_content.py TOKENIZER_DIR [...] --train W/data/piano/manifest.jsonl \
         --valid W/data/piano/manifest.jsonl [--max-train-clips 200]
@@ -46,23 +49,50 @@ def clips(manifest: Path, split: str, limit: int) -> list[np.ndarray]:
     return [load_audio(e["audio"], sample_rate=RATE)[0].numpy() for e in entries]
 
 
+def onset_frames(wave: np.ndarray, frames: int) -> np.ndarray:
+    """``bool[frames]``: frames within one frame of a detected note onset."""
+    import librosa
+
+    marked = np.zeros(frames + 2, dtype=bool)
+    for frame in librosa.onset.onset_detect(y=wave, sr=RATE, hop_length=HOP):
+        marked[max(0, frame - 1):frame + 2] = True
+    return marked[:frames]
+
+
+def rank_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Probability that a positive's score exceeds a negative's (ties count half): the ROC area."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def measure(tokenizer, train: list[np.ndarray], valid: list[np.ndarray]) -> dict:
     sums = np.zeros((tokenizer.vocab_size, 12))
     counts = np.zeros(tokenizer.vocab_size)
+    onset_counts, all_counts = np.zeros(tokenizer.vocab_size), np.zeros(tokenizer.vocab_size)
     for wave in train:
         chroma, sounding = frame_chroma(wave)
         ids = tokenizer.tokenize(torch.from_numpy(wave)[None, None], RATE)[0].numpy()
         length = min(len(ids), len(chroma))
         np.add.at(sums, ids[:length][sounding[:length]], chroma[:length][sounding[:length]])
         np.add.at(counts, ids[:length][sounding[:length]], 1)
+        np.add.at(onset_counts, ids, onset_frames(wave, len(ids)))
+        np.add.at(all_counts, ids, 1)
+    onset_share = onset_counts / np.maximum(all_counts, 1)
     overall = sums.sum(0) / max(1, counts.sum())
     means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], overall[None])
     means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-9
     overall /= np.linalg.norm(overall) + 1e-9
-    recall, baseline, top, used = [], [], [], set()
+    recall, baseline, top, used, onset_scores, onset_labels = [], [], [], set(), [], []
     for wave in valid:
         chroma, sounding = frame_chroma(wave)
         ids = tokenizer.tokenize(torch.from_numpy(wave)[None, None], RATE)[0].numpy()
+        onset_scores.append(onset_share[ids])
+        onset_labels.append(onset_frames(wave, len(ids)))
         length = min(len(ids), len(chroma))
         ids, chroma = ids[:length][sounding[:length]], chroma[:length][sounding[:length]]
         used.update(ids.tolist())
@@ -71,7 +101,8 @@ def measure(tokenizer, train: list[np.ndarray], valid: list[np.ndarray]) -> dict
         top.extend((means[ids].argmax(1) == chroma.argmax(1)).tolist())
     return {"chroma_recall": float(np.mean(recall)), "chroma_of_the_mean": float(np.mean(baseline)),
             "top_class_accuracy": float(np.mean(top)), "ids_used": len(used), "vocab": tokenizer.vocab_size,
-            "valid_frames": len(recall)}
+            "valid_frames": len(recall),
+            "onset_auc": rank_auc(np.concatenate(onset_scores), np.concatenate(onset_labels))}
 
 
 def main() -> None:

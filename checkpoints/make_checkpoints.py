@@ -157,14 +157,18 @@ def train_feature_model(work: Path, kind: str) -> Path:
 
 
 def fit_tokenizer(work: Path, kind: str) -> Path:
+    from audiolm_lib.semantic.features import FeatureConfig
     from audiolm_lib.semantic.tokenizer import fit_tokenizer as fit
 
     settings = recipe(kind)["tokenizer"]
     out = work / kind / "tokenizer"
     if not (out / "config.json").exists():
         learned = settings["features"] == "hubert"  # k-means of a layer of the recipe's own HuBERT
+        features = settings["features"]
+        if settings.get("feature_config"):  # FeatureConfig fields over the kind's defaults (chroma_onset's weight)
+            features = FeatureConfig.for_kind(features, **settings["feature_config"])
         files = split_files([manifest(work, kind)], "train", language="en" if kind == "speech" else None)
-        tokenizer = fit([str(f) for f in files], settings["features"], settings["clusters"],
+        tokenizer = fit([str(f) for f in files], features, settings["clusters"],
                         model_path=train_feature_model(work, kind) if learned else None,
                         layer=settings.get("layer", 6), max_frames=settings.get("max_frames", 1_000_000), seed=0)
         tokenizer.save_pretrained(out)

@@ -8,14 +8,14 @@ import typer
 
 from audiolm_lib.cli.common import check_device, check_number, check_seconds, friendly_errors
 
-FEATURE_KINDS = ("mfcc", "logmel", "chroma", "hubert", "w2v-bert")
+FEATURE_KINDS = ("mfcc", "logmel", "chroma", "chroma_onset", "hubert", "w2v-bert")
 
 
 @friendly_errors
 def fit_kmeans_command(
     audio: List[Path] = typer.Argument(..., help="audio folder(s) (searched recursively) or files"),
     out: Path = typer.Option(..., "--out", "-o", help="tokenizer directory to write (config.json + model.safetensors)"),
-    features: str = typer.Option("mfcc", help="mfcc | logmel | chroma (music: ids carry the harmony) | hubert | w2v-bert"),
+    features: str = typer.Option("mfcc", help="mfcc | logmel | chroma (music: ids carry the harmony) | chroma_onset (and the attacks) | hubert | w2v-bert"),
     model: Optional[Path] = typer.Option(None, help="HuBERT: HF directory or fairseq .pt; w2v-bert: HF directory"),
     layer: int = typer.Option(6, help="transformer layer of the learned model whose output is clustered"),
     clusters: int = typer.Option(500, help="k-means vocabulary size"),

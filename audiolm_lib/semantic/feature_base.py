@@ -12,9 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 
 SPECTRAL_KINDS = ("mfcc", "logmel")
-PITCH_KINDS = ("chroma",)  # :mod:`audiolm_lib.semantic.pitch_features` (music: ids that carry the harmony)
+# :mod:`audiolm_lib.semantic.pitch_features` (music: ids that carry the harmony; chroma_onset: and the attacks)
+PITCH_KINDS = ("chroma", "chroma_onset")
 # a pitch kind's own STFT (FeatureConfig's defaults are speech's 512 / 400): 128 ms resolves semitones from ~100 Hz
-PITCH_DEFAULTS = {"chroma": {"n_fft": 2048, "win_length": 2048, "f_min": 80.0, "f_max": 4200.0}}
+_CHROMA_STFT = {"n_fft": 2048, "win_length": 2048, "f_min": 80.0, "f_max": 4200.0}
+PITCH_DEFAULTS = {kind: _CHROMA_STFT for kind in PITCH_KINDS}
 LEARNED_KINDS = ("hubert", "w2v-bert")
 
 
@@ -22,8 +24,9 @@ LEARNED_KINDS = ("hubert", "w2v-bert")
 class FeatureConfig:
     """What features to compute. ``kind`` picks the extractor; the other fields apply to some kinds.
 
-    Pitch (chroma: :mod:`~audiolm_lib.semantic.pitch_features`): sample_rate, hop_length, win_length, n_fft,
-    f_min, f_max, normalize (of the energy dims); ``FeatureConfig.for_kind("chroma")`` gives its own STFT size.
+    Pitch (chroma, chroma_onset: :mod:`~audiolm_lib.semantic.pitch_features`): sample_rate, hop_length, win_length, n_fft,
+    f_min, f_max, normalize (of the energy dims), onset_weight (chroma_onset: the onset strength's scale, the
+    chroma's being 2); ``FeatureConfig.for_kind("chroma")`` gives its own STFT size.
     Spectral (mfcc, logmel): sample_rate, hop_length, win_length, n_fft, n_mels, n_mfcc, deltas, f_min,
     f_max, normalize (per-utterance mean/variance normalisation).
     Learned (hubert, w2v-bert): layer (1-based transformer layer whose output is used; the model is cut
@@ -47,6 +50,7 @@ class FeatureConfig:
     model_config: dict | None = None
     normalize_waveform: bool = False
     max_chunk_seconds: float = 30.0
+    onset_weight: float = 2.0
 
     @classmethod
     def for_kind(cls, kind: str, **fields) -> "FeatureConfig":
