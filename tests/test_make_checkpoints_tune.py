@@ -359,3 +359,24 @@ def test_a_hubert_tokenizer_trains_the_recipes_hubert_first_and_clusters_its_lay
     assert kw["model_path"] == work / "speech" / "hubert" / "hubert" and kw["layer"] == 3
     make_checkpoints.fit_tokenizer(work, "speech")  # done: neither runs again
     assert len(trained) == len(fitted) == 1
+
+
+def test_a_recipe_tokenizers_feature_config_reaches_the_fit(make_checkpoints, monkeypatch, tmp_path):
+    import audiolm_lib.semantic.tokenizer as tokenizer_module
+
+    tokenizer = {"features": "chroma_onset", "clusters": 8, "feature_config": {"onset_weight": 1.0}}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"tokenizer": tokenizer})
+    monkeypatch.setattr(make_checkpoints, "manifest", lambda work, name: Path(name))
+    monkeypatch.setattr(make_checkpoints, "split_files", lambda manifests, split, language=None: ["a.wav"])
+    fitted = []
+
+    class Saved:
+        def save_pretrained(self, out):
+            out.mkdir(parents=True)
+            (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(tokenizer_module, "fit_tokenizer", lambda files, features, clusters, **kw: fitted.append(
+        features) or Saved())
+    make_checkpoints.fit_tokenizer(tmp_path / "w", "piano")
+    (features,) = fitted
+    assert (features.kind, features.onset_weight, features.n_fft) == ("chroma_onset", 1.0, 2048)

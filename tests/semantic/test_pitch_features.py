@@ -92,3 +92,44 @@ def test_chroma_tokenizer_fits_saves_and_reloads(tmp_path):
     ids, reloaded = tokenizer.tokenize(wave, RATE)[0], again.tokenize(wave, RATE)[0]
     assert torch.equal(ids, reloaded) and ids.shape == (100,)
     assert ids[20] != ids[80]  # two chords, two ids
+
+
+def _struck_twice(seconds=2.0, again_at=1.0):
+    """A C-major chord struck at 0 s and again at ``again_at`` s, each strike decaying (a piano's envelope): the
+    second strike lands while the first still sounds."""
+    t = torch.arange(int(seconds * RATE)) / RATE
+    since = torch.where(t >= again_at, t - again_at, t)
+    chord = sum(torch.sin(2 * math.pi * _midi_hz(n) * t) for n in (60, 64, 67))
+    return (0.2 * chord * torch.exp(-3.0 * since))[None, None]
+
+
+def test_chroma_onset_adds_an_onset_strength_that_marks_a_repeated_strike(chroma):
+    onset = build_features(FeatureConfig.for_kind("chroma_onset"))
+    wave = _struck_twice()
+    features = onset(wave)
+    assert features.shape == (1, 100, 15) and onset.dim == 15
+    assert torch.allclose(features[..., :14], chroma(wave), atol=1e-5)  # the chroma kind's dims, unchanged
+    strength = features[0, :, 14]
+    restrike = float(strength[48:53].max())
+    assert restrike > 2.0 and restrike > float(strength[60:95].max()) + 2.0  # the strike stands out of the decay
+    half = build_features(FeatureConfig.for_kind("chroma_onset", onset_weight=0.5))(wave)[0, :, 14]
+    assert torch.allclose(half, strength / 4, atol=1e-5)  # onset_weight (default 2) scales that one dim
+    assert FeatureConfig.for_kind("chroma_onset").n_fft == 2048  # the chroma kind's STFT
+
+
+def test_an_onset_tokenizer_keeps_its_weight_through_save_and_load(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from audiolm_lib.semantic.tokenizer import SemanticTokenizer, fit_tokenizer
+
+    sf.write(tmp_path / "struck.wav", _struck_twice()[0, 0].numpy(), RATE)
+    config = FeatureConfig.for_kind("chroma_onset", onset_weight=1.0)
+    tokenizer = fit_tokenizer([tmp_path / "struck.wav"], config, 4, seed=0, progress=False)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    again = SemanticTokenizer.from_pretrained(tmp_path / "tok")
+    assert again.features.config.onset_weight == 1.0 and again.features.dim == 15
+    assert torch.equal(tokenizer.tokenize(_struck_twice(), RATE), again.tokenize(_struck_twice(), RATE))
+    saved = json.loads((tmp_path / "tok" / "config.json").read_text())
+    assert saved["config"]["features"]["kind"] == "chroma_onset"
