@@ -15,7 +15,7 @@ FITTED_TOKENIZER_DIR = "tokenizer"
 def tokenize_command(
     manifest: Path = typer.Argument(..., help="manifest.jsonl (or the dataset folder holding it)."),
     out_dir: Path = typer.Argument(..., help="Token cache folder to write (resumed if a build was interrupted)."),
-    tokenizer: str = typer.Option(..., "--tokenizer", help="Semantic tokenizer checkpoint folder, or 'mfcc' / 'logmel' to fit one with k-means on the train split first."),
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Semantic tokenizer checkpoint folder, or 'mfcc' / 'logmel' (speech) / 'chroma' / 'chroma_onset' (music) to fit one with k-means on the train split first."),
     codec: Path = typer.Option(..., "--codec", help="Codec checkpoint folder (config.json + model.safetensors)."),
     extra_manifests: Optional[List[Path]] = typer.Option(None, "--add", help="Another manifest to include (repeatable)."),
     split: Optional[str] = typer.Option(None, "--split", help="Only entries of this split (train/valid); default all."),
@@ -58,7 +58,9 @@ def _load_or_fit_tokenizer(spec: str, manifests: list[Path], out_dir: Path, clus
     from audiolm_lib.interfaces import SemanticTokenizerProtocol
     from audiolm_lib.serialization import load_pretrained
 
-    if spec not in ("mfcc", "logmel", "chroma"):
+    from audiolm_lib.semantic.feature_base import PITCH_KINDS, SPECTRAL_KINDS
+
+    if spec not in SPECTRAL_KINDS + PITCH_KINDS:
         if not Path(spec).exists():
             raise FileNotFoundError(f"tokenizer checkpoint folder not found: {spec} (or use --tokenizer mfcc)")
         return load_pretrained(spec, map_location=device, kind=SemanticTokenizerProtocol,

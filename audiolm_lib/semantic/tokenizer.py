@@ -224,7 +224,7 @@ def fit_tokenizer(
 
     Args:
         audio: a folder (searched recursively) or a list of audio files; resampled to the extractor's rate.
-        features: ``"mfcc"``, ``"logmel"``, ``"chroma"`` (music), ``"hubert"``, ``"w2v-bert"``, a
+        features: ``"mfcc"``, ``"logmel"``, ``"chroma"`` / ``"chroma_onset"`` (music), ``"hubert"``, ``"w2v-bert"``, a
             :class:`FeatureConfig` or an extractor.
         num_clusters: vocabulary size K.
         model_path: for ``"hubert"`` (HF directory or fairseq ``.pt``) / ``"w2v-bert"`` (HF directory).
