@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audiolm_lib.datasets.piano_variants import soundfont_file  # noqa: F401 (re-exported: bench and tests use it here)
 from audiolm_lib.datasets.splits import (
     HELDOUT_SOUNDFONT,
     HELDOUT_SPEAKER_IDENTITIES,
@@ -42,8 +43,6 @@ VERSION = 2  # bump when what a spec builds changes: cached sets are then rebuil
 SAMPLE_RATE = 16000
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
-SOUNDFONT_FOLDER = Path("/usr/share/sounds/sf2")
-SOUNDFONT_PACKAGES = {"FluidR3_GM": "fluid-soundfont-gm", "sf_GMbank": "csound-soundfont"}
 # Recorded voices first: the quick set takes the first identities of this order.
 TTS_IDENTITY_ORDER = ("slt", "ked", "espeak:f3", "espeak:m7")
 HARVARD_SENTENCES = (
@@ -263,20 +262,6 @@ def _tts(spec: HeldoutSpec):
 
 
 # --------------------------------------------------------------------------------------------- piano
-def soundfont_file(name: str) -> Path:
-    """Path of a soundfont of the split policy: ``TimGM6mb`` (pretty_midi's), ``FluidR3_GM`` or ``sf_GMbank`` (apt)."""
-    if name == "TimGM6mb":
-        import pretty_midi
-
-        path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
-    else:
-        path = SOUNDFONT_FOLDER / f"{name}.sf2"
-    if not path.exists():
-        package = SOUNDFONT_PACKAGES.get(name, "pretty_midi (pip)")
-        raise FileNotFoundError(f"soundfont {name!r} not found at {path}: install {package} (bash .ci/install)")
-    return path
-
-
 def heldout_pieces(max_score_mb: float = 0.3) -> list[tuple[str, Path]]:
     """Corpus pieces whose split is ``"test"``, in :func:`~audiolm_lib.datasets.piano.list_pieces` order."""
     from audiolm_lib.datasets.piano import list_pieces
