@@ -52,13 +52,8 @@ class ChromaFeatures(FramedSpectrum):
         super().__init__(config, PITCH_KINDS)
         self.register_buffer("filterbank", chroma_filterbank(config.n_fft, config.sample_rate, config.f_min, self.f_max),
                              persistent=False)
-        self.onsets = config.kind == "chroma_onset"
-        self.dim = 15 if self.onsets else 14
-
-    def chroma(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(Tensor[B, F, 12]`` chroma energies, ``Tensor[B, F]`` frame power) of ``Tensor[B, 1, T]`` audio."""
-        power = self.power_frames(wave)
-        return power @ self.filterbank, power.sum(-1)
+        self.with_onsets = config.kind == "chroma_onset"
+        self.dim = 15 if self.with_onsets else 14
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[B, 1, T]`` -> ``Tensor[B, ceil(T / hop), dim]``."""
@@ -72,11 +67,11 @@ class ChromaFeatures(FramedSpectrum):
             std, mean = torch.std_mean(energy, dim=1, keepdim=True, unbiased=False)
             energy = (energy - mean) / (std + 1e-5)
         features = [CHROMA_WEIGHT * unit, energy, compute_deltas(energy)]
-        if self.onsets:
-            features.append(self.config.onset_weight * self._onset_strength(spectrum, power))
+        if self.with_onsets:
+            features.append(self.config.onset_weight * self._onset_strength(spectrum))
         return torch.cat(features, dim=-1)
 
-    def _onset_strength(self, spectrum: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
+    def _onset_strength(self, spectrum: torch.Tensor) -> torch.Tensor:
         """Spectral flux ``Tensor[B, F, 1]`` of power ``Tensor[B, F, bins]``: the mean rise of log-compressed power
         per bin since the previous frame (0 at the first), relative to the clip's loudest frame so the loudness of
         the recording does not matter; per-utterance normalised when ``config.normalize``."""
