@@ -60,14 +60,13 @@ def onset_frames(wave: np.ndarray, frames: int) -> np.ndarray:
 
 
 def rank_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Probability that a positive's score exceeds a negative's (ties count half): the ROC area."""
-    from scipy.stats import rankdata
+    """Probability that a positive's score exceeds a negative's (ties count half): the ROC area (nan if one class
+    is missing)."""
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(scores)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
+    if positive.all() or not positive.any():
         return float("nan")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(positive, scores))
 
 
 def measure(tokenizer, train: list[np.ndarray], valid: list[np.ndarray]) -> dict:

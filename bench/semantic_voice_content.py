@@ -66,10 +66,13 @@ def measure(tokenizer, data: list[tuple[str, np.ndarray]]) -> dict:
         voices.append(voice)
     similarity = np.stack(firsts) @ np.stack(seconds).T  # [first half of i, second half of j]
     voices = np.array(voices)
+    from sklearn.metrics import roc_auc_score
+
     wins, same, different = [], [], []
-    for i in range(len(voices)):
+    for i in range(len(voices)):  # per clip: its own other half (the one positive) against the other voices' halves
         others = similarity[i][voices != voices[i]]
-        wins.append(float((similarity[i, i] > others).mean() + 0.5 * (similarity[i, i] == others).mean()))
+        labels = np.r_[1, np.zeros(len(others))]
+        wins.append(float(roc_auc_score(labels, np.r_[similarity[i, i], others])))
         same.append(similarity[i, i])
         different.extend(others.tolist())
     share = counts / counts.sum()
