@@ -190,6 +190,12 @@ def build_cache(work: Path, kind: str, codec_dir: Path | None, out: Path | None 
     return out
 
 
+def cache_dir(work: Path, kind: str, data_sets: list[str]) -> Path:
+    """The token cache folder of ``data_sets``: the kind's own data alone is its cache of the stage phases
+    (``tokens``; the codes of every decoder are the same), other sets ``tokens_<set>_<set>...``."""
+    return work / kind / ("tokens" if list(data_sets) == [kind] else f"tokens_{'_'.join(data_sets)}")
+
+
 def tune_legs(kind: str, stage: str) -> list[dict]:
     """The recipe's tune legs of a stage (``stages.<stage>.tune``: one leg, or a list run one after the other)."""
     legs = recipe(kind)["stages"][stage].get("tune", [])
@@ -263,9 +269,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
                 exported and (done == 0 or done >= last)):
             continue  # finished, or its model put in place without checkpoints (a leg made elsewhere)
         data_sets = leg.pop("data")
-        # the kind's own data alone: its cache of the stage phases (the codes of every decoder are the same)
-        cache = build_cache(work, kind, shipped_codec(work), work / kind / (
-            "tokens" if data_sets == [kind] else f"tokens_{'_'.join(data_sets)}"), data_sets)
+        cache = build_cache(work, kind, shipped_codec(work), cache_dir(work, kind, data_sets), data_sets)
         fields = dict(base)
         start_model = leg_dir(work, kind, stage, index) / "model"  # the previous leg's
         from_average = leg.pop("from_average", False)
@@ -313,7 +317,7 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
     out = work / kind / f"stage_{stage}"
     data_sets = settings.get("data")  # a run on other sets than the kind's own (recorded voices from the start)
     if cache is None and data_sets:
-        cache = build_cache(work, kind, shipped_codec(work), work / kind / f"tokens_{'_'.join(data_sets)}", data_sets)
+        cache = build_cache(work, kind, shipped_codec(work), cache_dir(work, kind, data_sets), data_sets)
     for total in legs:
         done = _latest_step(out)
         if done >= _last_step(total, stop_after):

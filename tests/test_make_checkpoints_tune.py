@@ -316,6 +316,14 @@ def test_the_shipped_folders_carry_their_recipes_decoding_settings():
     assert piano["guidance_scale"] == 3.0 and piano["prompt_prior"] == 0.5
 
 
+class _SavedTokenizer:
+    """What a monkeypatched ``fit_tokenizer`` returns: saving writes a config, as a real tokenizer's folder has."""
+
+    def save_pretrained(self, out):
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+
+
 def test_a_stages_own_run_on_other_data_sets_trains_on_their_cache(make_checkpoints, monkeypatch, tmp_path):
     stage = {"stage": "parallel", "steps": 40, "data": ["speech", "recorded", "recorded_speed"]}
     monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
@@ -343,13 +351,8 @@ def test_a_hubert_tokenizer_trains_the_recipes_hubert_first_and_clusters_its_lay
     monkeypatch.setattr(hubert, "train_hubert", lambda files, out, config: trained.append((files, config)) or (
         (out / "hubert").mkdir(parents=True), (out / "hubert" / "config.json").write_text("{}")))
 
-    class Saved:
-        def save_pretrained(self, out):
-            out.mkdir(parents=True)
-            (out / "config.json").write_text("{}")
-
     monkeypatch.setattr(tokenizer_module, "fit_tokenizer", lambda files, features, clusters, **kw: fitted.append(
-        (files, features, clusters, kw)) or Saved())
+        (files, features, clusters, kw)) or _SavedTokenizer())
     work = tmp_path / "w"
     assert make_checkpoints.fit_tokenizer(work, "speech") == work / "speech" / "tokenizer"
     (files, config), = trained
@@ -370,13 +373,8 @@ def test_a_recipe_tokenizers_feature_config_reaches_the_fit(make_checkpoints, mo
     monkeypatch.setattr(make_checkpoints, "split_files", lambda manifests, split, language=None: ["a.wav"])
     fitted = []
 
-    class Saved:
-        def save_pretrained(self, out):
-            out.mkdir(parents=True)
-            (out / "config.json").write_text("{}")
-
     monkeypatch.setattr(tokenizer_module, "fit_tokenizer", lambda files, features, clusters, **kw: fitted.append(
-        features) or Saved())
+        features) or _SavedTokenizer())
     make_checkpoints.fit_tokenizer(tmp_path / "w", "piano")
     (features,) = fitted
     assert (features.kind, features.onset_weight, features.n_fft) == ("chroma_onset", 1.0, 2048)
