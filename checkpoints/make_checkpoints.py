@@ -242,6 +242,24 @@ def deepened_start(model_dir: Path, depth: int, out: Path) -> Path:
     return out
 
 
+def summarised_start(model_dir: Path, out: Path) -> Path:
+    """``model_dir``'s parallel generator with a prompt summary (:mod:`audiolm_lib.lm.prompt_summary`; zero: it adds
+    nothing until trained), saved once at ``out``; ``model_dir`` itself where it has one."""
+    from audiolm_lib.lm.prompt_summary import with_prompt_summary
+    from audiolm_lib.serialization import load_pretrained
+
+    if (out / "config.json").exists():
+        return out
+    model = load_pretrained(model_dir)
+    if getattr(model.config, "prompt_summary", False):
+        return model_dir
+    try:
+        with_prompt_summary(model).save_pretrained(out)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"prompt_summary from {model_dir}: {exc}") from None
+    return out
+
+
 def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None:
     """A stage's "tune" legs (recipe ``stages.<stage>.tune``): each from the previous leg's model (the first from the
     stage's trained model, ``init_from``), on a token cache of the leg's ``data`` sets (recorded voices beside the
@@ -294,6 +312,8 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         if depth is not None:  # a larger model from the start one, computing the same function at first
             start_model = deepened_start(start_model, int(depth), out / "deepened_model")
             model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
+        if model.get("prompt_summary"):  # a start model without one gets a zero summary: the same function at first
+            start_model = summarised_start(start_model, out / "summarised_model")
         fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
                       budget_minutes=minutes, model=model, init_from=str(start_model))
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")

@@ -282,6 +282,32 @@ def test_deepen_to_starts_the_leg_from_a_deeper_copy_of_its_start(make_checkpoin
     assert run["model"]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
 
 
+def test_a_leg_that_turns_on_the_prompt_summary_starts_from_its_start_with_a_zero_one(make_checkpoints, monkeypatch,
+                                                                                      tmp_path):
+    import torch
+
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
+    from audiolm_lib.serialization import load_pretrained
+
+    work = tmp_path / "w"
+    torch.manual_seed(0)
+    trained = ParallelAcousticLM(_tiny_config())
+    trained.save_pretrained(work / "piano" / "stage_parallel" / "model")
+    stage = {"tune": [{"data": ["piano"], "steps": 5, "model": {"prompt_summary": True}}]}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
+    make_checkpoints.tune_stage(work, "piano", "parallel", None)
+    (run,) = make_checkpoints.runs
+    start = work / "piano" / "stage_parallel_tune" / "summarised_model"
+    assert run["init_from"] == str(start) and run["model"]["prompt_summary"] is True
+    summarised = load_pretrained(start)
+    assert summarised.config.prompt_summary
+    ours = summarised.state_dict()
+    assert all(torch.equal(ours[key], value) for key, value in trained.state_dict().items())
+    assert not ours["prompt_summary.out.weight"].any()
+    # a start that has one already is used as it is
+    assert make_checkpoints.summarised_start(start, tmp_path / "again") == start
+
+
 def test_a_later_legs_transformer_settings_override_the_stages_key_by_key(make_checkpoints, monkeypatch, tmp_path):
     stage = {"model": {"window_seconds": 6.0, "transformer": {"dim": 16, "depth": 1, "heads": 2}},
              "tune": [{"data": ["piano"], "steps": 5, "model": {"transformer": {"depth": 3}, "prompt_dropout": 0.1}}]}

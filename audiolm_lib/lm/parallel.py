@@ -24,6 +24,9 @@ examples sees its prompt frames masked on every level), the model also scores to
 samples from ``uncond + s * (cond - uncond)`` (audiocraft's ``cfg_coef``; ``s = 1``: the prompted logits alone,
 exactly as without guidance). Frames a window takes from earlier windows count as its prompt.
 
+A prompt summary (off by default, ``prompt_summary``): the mean of the prompt frames' code embeddings, through a
+small MLP, added to every frame (:mod:`audiolm_lib.lm.prompt_summary`).
+
 An in-context code prior (off by default, ``prompt_prior``): each level's logits plus ``s * log`` the smoothed
 frequency of each code on that level in the window's prompt (:mod:`audiolm_lib.lm.prompt_prior`).
 
@@ -43,6 +46,7 @@ from audiolm_lib.lm.guidance import check_guidance
 from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
 from audiolm_lib.lm.parallel_config import Decoding, ParallelAcousticLMConfig
 from audiolm_lib.lm.prompt_prior import check_prompt_prior, prompt_log_prior
+from audiolm_lib.lm.prompt_summary import PromptSummary
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
 from audiolm_lib.lm.transformer import Transformer
 from audiolm_lib.lm.windows import Window, plan_windows
@@ -71,6 +75,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         # level q's code c is row q * (K + 1) + c; row q * (K + 1) + K is level q's mask token
         self.code_embedding = nn.Embedding(levels * (codes + 1), dim)
         self.transformer = Transformer(config.transformer)
+        self.prompt_summary = PromptSummary(dim) if config.prompt_summary else None
         self.head = nn.Parameter(torch.empty(levels, codes, dim))
         self.register_buffer("level_offsets", torch.arange(levels) * (codes + 1), persistent=False)
         self.window = max(1, round(config.window_seconds * config.acoustic_rate))
@@ -166,6 +171,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         batch, levels, frames = ids.shape
         rows = (ids + self.level_offsets[:, None]).transpose(1, 2).reshape(batch * frames, levels)
         x = F.embedding_bag(rows, self.code_embedding.weight, mode="sum").view(batch, frames, -1)
+        if self.prompt_summary is not None:  # the prompt: frames whose generated levels are all known
+            x = x + self.prompt_summary(x, (ids[:, :made] != self.config.codebook_size).all(dim=1))
         return self.transformer(x + self.semantic_embedding(semantic), causal=False)
 
     # ------------------------------------------------------------------ training

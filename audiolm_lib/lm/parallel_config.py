@@ -42,6 +42,9 @@ class ParallelAcousticLMConfig:
             leading levels), and the levels above are masked in every input, the prompt's too (so a later window,
             whose prompt is generated frames, sees what training showed). ``generate(generated_levels=n)`` stops
             a model after its first ``n`` levels without changing its inputs.
+        prompt_summary: a learned summary of the acoustic prompt (the mean of its frames' code embeddings through a
+            small MLP) added to every frame's input, a global handle on the prompt's voice or timbre
+            (:mod:`audiolm_lib.lm.prompt_summary`; False: none, the models shipped before issue 20's tenth pass).
         transformer: the bidirectional Transformer's shape.
     """
 
@@ -60,6 +63,7 @@ class ParallelAcousticLMConfig:
     guidance_scale: float = 1.0
     prompt_prior: float = 0.0
     generated_levels: int | None = None
+    prompt_summary: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
     def __post_init__(self) -> None:

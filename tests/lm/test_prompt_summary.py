@@ -1,0 +1,86 @@
+"""The parallel generator's prompt summary: zero at the start (a trained model keeps its function), computed from the
+prompt's frames alone, nothing without a prompt, moving every frame's output once trained, saved and loaded."""
+import pytest
+import torch
+
+from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+from audiolm_lib.lm.prompt_summary import PromptSummary, with_prompt_summary
+from audiolm_lib.lm.transformer import TransformerConfig
+from audiolm_lib.serialization import load_pretrained
+
+LEVELS, CODES, PROMPT, NEW = 3, 16, 10, 14
+
+
+def make_model(**overrides) -> ParallelAcousticLM:
+    torch.manual_seed(0)
+    config = ParallelAcousticLMConfig(semantic_vocab_size=32, codebook_size=CODES, num_quantizers=LEVELS,
+                                      window_seconds=0.6, transformer=TransformerConfig(
+                                          dim=32, depth=1, heads=2, max_seq_len=32), **overrides)
+    return ParallelAcousticLM(config).eval()
+
+
+def inputs(batch=2):
+    generator = torch.Generator().manual_seed(1)
+    semantic = torch.randint(32, (batch, PROMPT + NEW), generator=generator)
+    codes = torch.randint(CODES, (batch, LEVELS, PROMPT + NEW), generator=generator)
+    return semantic, codes
+
+
+def trained_summary(model: ParallelAcousticLM) -> ParallelAcousticLM:
+    torch.manual_seed(3)
+    torch.nn.init.normal_(model.prompt_summary.out.weight, std=0.5)  # as if training had moved it off zero
+    return model
+
+
+def test_a_model_given_a_summary_computes_what_it_did_until_trained():
+    plain = make_model()
+    summarised = with_prompt_summary(plain).eval()
+    assert summarised.config.prompt_summary and not plain.config.prompt_summary
+    semantic, codes = inputs()
+    assert torch.equal(plain.level_cross_entropy(semantic, codes, PROMPT),
+                       summarised.level_cross_entropy(semantic, codes, PROMPT))
+    seeded = [m.generate(semantic, codes[:, :, :PROMPT], NEW, generator=torch.Generator().manual_seed(2))
+              for m in (plain, summarised)]
+    assert torch.equal(*seeded)
+
+
+def test_the_summary_reads_the_leading_known_frames_only():
+    summary = PromptSummary(8)
+    torch.nn.init.normal_(summary.out.weight)
+    frames = torch.randn(2, 6, 8)
+    known = torch.tensor([[True, True, True, False, True, False]] * 2)
+    changed = frames.clone()
+    changed[:, 3:] = torch.randn(2, 3, 8)  # after the prompt, a scattered known frame included
+    assert torch.allclose(summary(frames, known), summary(changed, known))
+    changed[:, 1] += torch.randn(2, 8)
+    assert not torch.allclose(summary(frames, known), summary(changed, known))
+    none_known = torch.zeros(2, 6, dtype=torch.bool)
+    assert torch.equal(summary(frames, none_known), torch.zeros(2, 1, 8))  # no prompt (or dropped): nothing
+
+
+def test_once_trained_the_summary_moves_every_frame_given_a_prompt_and_none_without():
+    plain = make_model()
+    model = trained_summary(with_prompt_summary(plain).eval())
+    semantic, codes = inputs(batch=1)
+    aligned = semantic[:, model.semantic_positions(0, PROMPT + NEW, semantic.shape[1])]
+    prompted, unprompted = torch.full_like(codes, CODES), torch.full_like(codes, CODES)
+    prompted[:, :, :PROMPT] = codes[:, :, :PROMPT]
+    with torch.no_grad():
+        moved = (model.hidden(aligned, prompted) - plain.hidden(aligned, prompted)).abs().amax(-1)  # [1, T]
+        assert bool((moved > 1e-3).all())
+        assert torch.allclose(model.hidden(aligned, unprompted), plain.hidden(aligned, unprompted), atol=1e-6)
+
+
+def test_a_summarised_model_round_trips_through_save_and_load(tmp_path):
+    model = trained_summary(with_prompt_summary(make_model()).eval())
+    model.save_pretrained(tmp_path / "m")
+    loaded = load_pretrained(tmp_path / "m").eval()
+    assert loaded.config.prompt_summary
+    semantic, codes = inputs()
+    assert torch.allclose(model.level_cross_entropy(semantic, codes, PROMPT),
+                          loaded.level_cross_entropy(semantic, codes, PROMPT), atol=1e-5)
+
+
+def test_a_model_without_the_setting_is_refused():
+    with pytest.raises(TypeError, match="prompt_summary"):
+        with_prompt_summary(torch.nn.Linear(2, 2))
