@@ -242,21 +242,22 @@ def deepened_start(model_dir: Path, depth: int, out: Path) -> Path:
     return out
 
 
-def summarised_start(model_dir: Path, out: Path) -> Path:
-    """``model_dir``'s parallel generator with a prompt summary (:mod:`audiolm_lib.lm.prompt_summary`; zero: it adds
-    nothing until trained), saved once at ``out``; ``model_dir`` itself where it has one."""
-    from audiolm_lib.lm.prompt_summary import with_prompt_summary
+def extended_start(model_dir: Path, settings: dict[str, bool], out: Path) -> Path:
+    """``model_dir``'s model with the neutral parts of ``settings`` turned on (:mod:`audiolm_lib.training.extend`:
+    they add nothing until trained), saved once at ``out``; ``model_dir`` itself where it has them all."""
     from audiolm_lib.serialization import load_pretrained
+    from audiolm_lib.training.extend import extended
 
     if (out / "config.json").exists():
         return out
     model = load_pretrained(model_dir)
-    if getattr(model.config, "prompt_summary", False):
+    wanted = {name: True for name, on in settings.items() if on and not getattr(model.config, name, False)}
+    if not wanted:
         return model_dir
     try:
-        with_prompt_summary(model).save_pretrained(out)
+        extended(model, **wanted).save_pretrained(out)
     except (TypeError, ValueError) as exc:
-        raise SystemExit(f"prompt_summary from {model_dir}: {exc}") from None
+        raise SystemExit(f"{', '.join(wanted)} from {model_dir}: {exc}") from None
     return out
 
 
@@ -312,8 +313,11 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         if depth is not None:  # a larger model from the start one, computing the same function at first
             start_model = deepened_start(start_model, int(depth), out / "deepened_model")
             model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
-        if model.get("prompt_summary"):  # a start model without one gets a zero summary: the same function at first
-            start_model = summarised_start(start_model, out / "summarised_model")
+        from audiolm_lib.training.extend import NEUTRAL_PARTS
+
+        parts = {name: True for name in NEUTRAL_PARTS if model.get(name)}
+        if parts:  # a start model without them gets them at their neutral start: the same function at first
+            start_model = extended_start(start_model, parts, out / "extended_model")
         fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
                       budget_minutes=minutes, model=model, init_from=str(start_model))
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")

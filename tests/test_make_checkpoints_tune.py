@@ -282,8 +282,8 @@ def test_deepen_to_starts_the_leg_from_a_deeper_copy_of_its_start(make_checkpoin
     assert run["model"]["transformer"] == {"dim": 16, "depth": 3, "heads": 2}
 
 
-def test_a_leg_that_turns_on_the_prompt_summary_starts_from_its_start_with_a_zero_one(make_checkpoints, monkeypatch,
-                                                                                      tmp_path):
+def test_a_leg_that_turns_on_the_prompt_parts_starts_from_its_start_with_them_neutral(make_checkpoints, monkeypatch,
+                                                                                       tmp_path):
     import torch
 
     from audiolm_lib.lm.parallel import ParallelAcousticLM
@@ -293,19 +293,20 @@ def test_a_leg_that_turns_on_the_prompt_summary_starts_from_its_start_with_a_zer
     torch.manual_seed(0)
     trained = ParallelAcousticLM(_tiny_config())
     trained.save_pretrained(work / "piano" / "stage_parallel" / "model")
-    stage = {"tune": [{"data": ["piano"], "steps": 5, "model": {"prompt_summary": True}}]}
+    parts = {"prompt_summary": True, "prompt_prior_learned": True}
+    stage = {"tune": [{"data": ["piano"], "steps": 5, "model": dict(parts)}]}
     monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage}})
     make_checkpoints.tune_stage(work, "piano", "parallel", None)
     (run,) = make_checkpoints.runs
-    start = work / "piano" / "stage_parallel_tune" / "summarised_model"
+    start = work / "piano" / "stage_parallel_tune" / "extended_model"
     assert run["init_from"] == str(start) and run["model"]["prompt_summary"] is True
-    summarised = load_pretrained(start)
-    assert summarised.config.prompt_summary
-    ours = summarised.state_dict()
+    extended = load_pretrained(start)
+    assert extended.config.prompt_summary and extended.config.prompt_prior_learned
+    ours = extended.state_dict()
     assert all(torch.equal(ours[key], value) for key, value in trained.state_dict().items())
-    assert not ours["prompt_summary.out.weight"].any()
+    assert not ours["prompt_summary.out.weight"].any() and not ours["prompt_prior_scale"].any()
     # a start that has one already is used as it is
-    assert make_checkpoints.summarised_start(start, tmp_path / "again") == start
+    assert make_checkpoints.extended_start(start, {"prompt_summary": True}, tmp_path / "again") == start
 
 
 def test_a_later_legs_transformer_settings_override_the_stages_key_by_key(make_checkpoints, monkeypatch, tmp_path):

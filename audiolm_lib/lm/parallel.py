@@ -25,7 +25,8 @@ samples from ``uncond + s * (cond - uncond)`` (audiocraft's ``cfg_coef``; ``s = 
 exactly as without guidance). Frames a window takes from earlier windows count as its prompt.
 
 A prompt summary (off by default, ``prompt_summary``): the mean of the prompt frames' code embeddings, through a
-small MLP, added to every frame (:mod:`audiolm_lib.lm.prompt_summary`).
+small MLP, added to every frame (:mod:`audiolm_lib.lm.prompt_summary`); and the prompt prior in training, at a learned
+strength per level (``prompt_prior_learned``).
 
 An in-context code prior (off by default, ``prompt_prior``): each level's logits plus ``s * log`` the smoothed
 frequency of each code on that level in the window's prompt (:mod:`audiolm_lib.lm.prompt_prior`).
@@ -46,7 +47,7 @@ from audiolm_lib.lm.guidance import check_guidance
 from audiolm_lib.lm.masking import TrainingMask, remaining_masked, training_mask
 from audiolm_lib.lm.parallel_config import Decoding, ParallelAcousticLMConfig
 from audiolm_lib.lm.prompt_prior import check_prompt_prior, prompt_log_prior
-from audiolm_lib.lm.prompt_summary import PromptSummary
+from audiolm_lib.lm.prompt_summary import PromptSummary, prompt_frames
 from audiolm_lib.lm.sampling import sample_logits, validate_sampling
 from audiolm_lib.lm.transformer import Transformer
 from audiolm_lib.lm.windows import Window, plan_windows
@@ -76,6 +77,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         self.code_embedding = nn.Embedding(levels * (codes + 1), dim)
         self.transformer = Transformer(config.transformer)
         self.prompt_summary = PromptSummary(dim) if config.prompt_summary else None
+        # the learned strength of the prompt's code prior, per level; 0: the model without it
+        self.prompt_prior_scale = nn.Parameter(torch.zeros(levels)) if config.prompt_prior_learned else None
         self.head = nn.Parameter(torch.empty(levels, codes, dim))
         self.register_buffer("level_offsets", torch.arange(levels) * (codes + 1), persistent=False)
         self.window = max(1, round(config.window_seconds * config.acoustic_rate))
@@ -185,10 +188,18 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         aligned = semantic[:, self.semantic_positions(0, frames, semantic.shape[1], semantic.device)]
         ids = codes.masked_fill(mask.masked, self.config.codebook_size)
         hidden = self.hidden(aligned, ids)  # [B, T, D]
+        prompt = None
+        if self.prompt_prior_scale is not None:  # the prompt as the model sees it (none where dropped)
+            prompt = prompt_frames((ids[:, :self.config.output_levels] != self.config.codebook_size).all(dim=1))
         logits, targets = [], []
         for level in torch.unique(mask.level).tolist():
             rows = mask.scored & (mask.level == level)[:, None]  # [B, T]
-            logits.append(F.linear(hidden[rows], self.head[level]))
+            level_logits = F.linear(hidden[rows], self.head[level])
+            if prompt is not None:
+                prior = prompt_log_prior(codes[:, level].masked_fill(~prompt, self.config.codebook_size),
+                                         self.config.codebook_size) * prompt.any(dim=1, keepdim=True)  # [B, K]
+                level_logits = level_logits + self.prompt_prior_scale[level] * prior[rows.nonzero()[:, 0]]
+            logits.append(level_logits)
             targets.append(codes[:, level][rows])
         return torch.cat(logits), torch.cat(targets)
 
@@ -406,6 +417,8 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         with eval_mode(self):
             for level in range(decoding.levels):  # levels above stay masked, as in training
                 strength = decoding.prompt_prior
+                if self.prompt_prior_scale is not None:
+                    strength = strength + float(self.prompt_prior_scale[level])
                 prior = (strength * prompt_log_prior(window_ids[:, level, :span.known], self.config.codebook_size)
                          if strength and span.known else None)
                 self._fill_level(aligned, window_ids, span.known, level, temperature=temperature, top_k=top_k,

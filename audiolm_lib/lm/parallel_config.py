@@ -45,6 +45,8 @@ class ParallelAcousticLMConfig:
         prompt_summary: a learned summary of the acoustic prompt (the mean of its frames' code embeddings through a
             small MLP) added to every frame's input, a global handle on the prompt's voice or timbre
             (:mod:`audiolm_lib.lm.prompt_summary`; False: none, the models shipped before issue 20's tenth pass).
+        prompt_prior_learned: the in-context code prior of ``prompt_prior`` in training too, at a learned strength per
+            level (starting at 0) added to ``prompt_prior``'s: the model learns how far to lean on the prompt's codes.
         transformer: the bidirectional Transformer's shape.
     """
 
@@ -64,6 +66,7 @@ class ParallelAcousticLMConfig:
     prompt_prior: float = 0.0
     generated_levels: int | None = None
     prompt_summary: bool = False
+    prompt_prior_learned: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
     def __post_init__(self) -> None:

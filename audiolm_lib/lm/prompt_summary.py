@@ -10,15 +10,18 @@ every level, which carries the voice and the recording's channel) through a smal
 The prompt is the leading run of frames whose generated levels are all known (a window's given prompt or context,
 the training mask's prompt); no prompt (no such frame, or a prompt dropped for classifier-free guidance) adds
 nothing. The output projection starts at zero, so a trained model given the summary computes exactly what it did
-(:func:`with_prompt_summary`) and fine-tuning learns what the summary adds.
+(:func:`audiolm_lib.training.extend.extended`) and fine-tuning learns what the summary adds.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
-
 import torch
 from torch import Tensor, nn
+
+
+def prompt_frames(known: Tensor) -> Tensor:
+    """``BoolTensor[B, T]``: the prompt, the leading run of ``known: BoolTensor[B, T]`` (frames whose generated levels
+    are all given); scattered known frames after it (training's unmasked share of its level) are not the prompt."""
+    return known.long().cumprod(dim=1).bool()
 
 
 class PromptSummary(nn.Module):
@@ -33,26 +36,8 @@ class PromptSummary(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, frames: Tensor, known: Tensor) -> Tensor:
-        prompt = known.long().cumprod(dim=1).bool()  # the leading run: scattered known frames are not the prompt
+        prompt = prompt_frames(known)
         count = prompt.sum(dim=1, keepdim=True)  # [B, 1]
         mean = (frames * prompt[..., None]).sum(dim=1, keepdim=True) / count.clamp_min(1)[..., None]
         summary = self.out(torch.nn.functional.gelu(self.inner(self.norm(mean))))
         return summary * (count > 0)[..., None]
-
-
-def with_prompt_summary(model: nn.Module) -> nn.Module:
-    """A copy of a trained parallel generator with a (zero) prompt summary: the same function until trained;
-    ``trained_on`` provenance is kept."""
-    config = getattr(model, "config", None)
-    if not dataclasses.is_dataclass(config) or not hasattr(config, "prompt_summary"):
-        raise TypeError(f"{type(model).__name__} has no prompt_summary setting")
-    if config.prompt_summary:
-        return copy.deepcopy(model)
-    grown = type(model)(dataclasses.replace(config, prompt_summary=True))
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("prompt_summary.") for key in missing):
-        raise ValueError(f"weights do not fit the model with a prompt summary: missing {missing}, unexpected "
-                         f"{unexpected}")
-    if getattr(model, "trained_on", None):
-        grown.trained_on = copy.deepcopy(model.trained_on)
-    return grown

@@ -124,3 +124,47 @@ def test_low_latency_stream_counts_the_given_prompt_only(monkeypatch):
     assert len(calls) > 1 and any(history.shape[1] > given.shape[1] for history, _ in calls)  # chunks continue
     assert all(torch.equal(counted, given) for _, counted in calls)
     assert set(stream.semantic[0, given.shape[1]:].tolist()) <= set(given[0].tolist())
+
+
+def learned_prior_model(scale: float) -> ParallelAcousticLM:
+    from audiolm_lib.training.extend import extended
+
+    model = extended(make_model(steps_per_level=(4, 1)), prompt_prior_learned=True).eval()
+    with torch.no_grad():
+        model.prompt_prior_scale.fill_(scale)
+    return model
+
+
+def test_a_learned_strength_samples_as_the_same_strength_given_at_decoding():
+    semantic, prompt = inputs()
+    plain = make_model(steps_per_level=(4, 1))
+    for strength in (0.0, 0.7):
+        learned = learned_prior_model(strength).generate(semantic, prompt, NEW,
+                                                         generator=torch.Generator().manual_seed(3))
+        given = plain.generate(semantic, prompt, NEW, generator=torch.Generator().manual_seed(3),
+                               prompt_prior=strength)
+        assert torch.equal(learned, given)
+
+
+def test_training_pulls_the_learned_strength_up_where_continuations_use_the_prompts_codes():
+    semantic, prompt = inputs()
+    model = learned_prior_model(0.0).train()
+    continuation = torch.randint(3, (2, LEVELS, NEW), generator=torch.Generator().manual_seed(5))  # codes 0-2 only
+    codes = torch.cat([prompt, continuation], dim=2)
+    loss = model(semantic, codes, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    scored = model.prompt_prior_scale.grad != 0
+    assert bool(scored.any()) and bool((model.prompt_prior_scale.grad[scored] < 0).all())  # larger: lower loss
+
+
+def test_the_learned_prior_is_off_without_a_prompt_and_scored_with_one():
+    semantic, prompt = inputs()
+    plain, learned = make_model(steps_per_level=(4, 1)), learned_prior_model(1.0)
+    codes = torch.cat([prompt, torch.randint(3, (2, LEVELS, NEW), generator=torch.Generator().manual_seed(5))], 2)
+    with torch.no_grad():
+        no_prompt = [m.generate(semantic[:, :NEW], None, NEW, generator=torch.Generator().manual_seed(1))
+                     for m in (plain, learned)]  # one window, no prompt: no prior
+        assert torch.equal(*no_prompt)
+        plain_ce, learned_ce = plain.level_cross_entropy(semantic, codes, PROMPT), learned.level_cross_entropy(
+            semantic, codes, PROMPT)
+    assert bool((learned_ce < plain_ce).all())  # the continuation uses the prompt's codes: the prior helps

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
-from audiolm_lib.lm.prompt_summary import PromptSummary, with_prompt_summary
+from audiolm_lib.lm.prompt_summary import PromptSummary
+from audiolm_lib.training.extend import extended
 from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.serialization import load_pretrained
 
@@ -34,7 +35,7 @@ def trained_summary(model: ParallelAcousticLM) -> ParallelAcousticLM:
 
 def test_a_model_given_a_summary_computes_what_it_did_until_trained():
     plain = make_model()
-    summarised = with_prompt_summary(plain).eval()
+    summarised = extended(plain, prompt_summary=True).eval()
     assert summarised.config.prompt_summary and not plain.config.prompt_summary
     semantic, codes = inputs()
     assert torch.equal(plain.level_cross_entropy(semantic, codes, PROMPT),
@@ -60,7 +61,7 @@ def test_the_summary_reads_the_leading_known_frames_only():
 
 def test_once_trained_the_summary_moves_every_frame_given_a_prompt_and_none_without():
     plain = make_model()
-    model = trained_summary(with_prompt_summary(plain).eval())
+    model = trained_summary(extended(plain, prompt_summary=True).eval())
     semantic, codes = inputs(batch=1)
     aligned = semantic[:, model.semantic_positions(0, PROMPT + NEW, semantic.shape[1])]
     prompted, unprompted = torch.full_like(codes, CODES), torch.full_like(codes, CODES)
@@ -72,7 +73,7 @@ def test_once_trained_the_summary_moves_every_frame_given_a_prompt_and_none_with
 
 
 def test_a_summarised_model_round_trips_through_save_and_load(tmp_path):
-    model = trained_summary(with_prompt_summary(make_model()).eval())
+    model = trained_summary(extended(make_model(), prompt_summary=True).eval())
     model.save_pretrained(tmp_path / "m")
     loaded = load_pretrained(tmp_path / "m").eval()
     assert loaded.config.prompt_summary
@@ -81,6 +82,8 @@ def test_a_summarised_model_round_trips_through_save_and_load(tmp_path):
                           loaded.level_cross_entropy(semantic, codes, PROMPT), atol=1e-5)
 
 
-def test_a_model_without_the_setting_is_refused():
+def test_a_model_without_the_setting_or_an_unknown_part_is_refused():
     with pytest.raises(TypeError, match="prompt_summary"):
-        with_prompt_summary(torch.nn.Linear(2, 2))
+        extended(torch.nn.Linear(2, 2), prompt_summary=True)
+    with pytest.raises(ValueError, match="no neutral part"):
+        extended(make_model(), prompt_sumary=True)
