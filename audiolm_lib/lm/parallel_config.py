@@ -84,6 +84,9 @@ class ParallelAcousticLMConfig:
         if not 0.0 <= self.prompt_dropout <= 1.0:
             raise ValueError(f"prompt_dropout must be in [0, 1], got {self.prompt_dropout}")
         check_guidance(self.guidance_scale)
+        for name in ("prompt_summary", "prompt_prior_learned"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         self.prompt_prior = check_prompt_prior(self.prompt_prior)
         if self.generated_levels is not None:
             self.generated_levels = int(self.generated_levels)

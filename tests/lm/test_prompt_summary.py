@@ -87,3 +87,5 @@ def test_a_model_without_the_setting_or_an_unknown_part_is_refused():
         extended(torch.nn.Linear(2, 2), prompt_summary=True)
     with pytest.raises(ValueError, match="no neutral part"):
         extended(make_model(), prompt_sumary=True)
+    with pytest.raises(ValueError, match="prompt_summary must be true or false"):
+        make_model(prompt_summary="yes")
