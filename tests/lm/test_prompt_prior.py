@@ -4,20 +4,18 @@ errors."""
 import pytest
 import torch
 
-from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+from audiolm_lib.lm.parallel import ParallelAcousticLM
 from audiolm_lib.lm.prompt_prior import SMOOTHING, prompt_log_prior
 from audiolm_lib.lm.stages import SemanticLM, SemanticLMConfig
 from audiolm_lib.lm.transformer import TransformerConfig
+
+from tiny_parallel import tiny_parallel
 
 LEVELS, CODES, PROMPT, NEW = 2, 16, 10, 14
 
 
 def make_model(**overrides) -> ParallelAcousticLM:
-    torch.manual_seed(0)
-    config = ParallelAcousticLMConfig(semantic_vocab_size=32, codebook_size=CODES, num_quantizers=LEVELS,
-                                      window_seconds=0.4, transformer=TransformerConfig(
-                                          dim=32, depth=1, heads=2, max_seq_len=32), **overrides)
-    return ParallelAcousticLM(config).eval()
+    return tiny_parallel(LEVELS, CODES, 0.4, **overrides)
 
 
 def inputs(batch=2):

@@ -1,30 +1,27 @@
 """The parallel generator's prompt summary: zero at the start (a trained model keeps its function), computed from the
 prompt's frames alone, nothing without a prompt, moving every frame's output once trained, saved and loaded."""
+import functools
+
 import pytest
 import torch
 
-from audiolm_lib.lm.parallel import ParallelAcousticLM, ParallelAcousticLMConfig
+from audiolm_lib.lm.parallel import ParallelAcousticLM
 from audiolm_lib.lm.prompt_summary import PromptSummary
-from audiolm_lib.training.extend import extended
-from audiolm_lib.lm.transformer import TransformerConfig
 from audiolm_lib.serialization import load_pretrained
+from audiolm_lib.training.extend import extended
+
+from tiny_parallel import tiny_parallel
 
 LEVELS, CODES, PROMPT, NEW = 3, 16, 10, 14
 
 
-def make_model(**overrides) -> ParallelAcousticLM:
-    torch.manual_seed(0)
-    config = ParallelAcousticLMConfig(semantic_vocab_size=32, codebook_size=CODES, num_quantizers=LEVELS,
-                                      window_seconds=0.6, transformer=TransformerConfig(
-                                          dim=32, depth=1, heads=2, max_seq_len=32), **overrides)
-    return ParallelAcousticLM(config).eval()
+make_model = functools.partial(tiny_parallel, LEVELS, CODES, 0.6)
 
 
 def inputs(batch=2):
-    generator = torch.Generator().manual_seed(1)
-    semantic = torch.randint(32, (batch, PROMPT + NEW), generator=generator)
-    codes = torch.randint(CODES, (batch, LEVELS, PROMPT + NEW), generator=generator)
-    return semantic, codes
+    """Semantic ids and codes of every level over prompt and continuation, any code."""
+    draw = functools.partial(torch.randint, generator=torch.Generator().manual_seed(1))
+    return draw(32, (batch, PROMPT + NEW)), draw(CODES, (batch, LEVELS, PROMPT + NEW))
 
 
 def trained_summary(model: ParallelAcousticLM) -> ParallelAcousticLM:
