@@ -272,6 +272,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     in place by hand); any other resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
     from audiolm_lib.training.config import StageTrainConfig
+    from audiolm_lib.training.extend import NEUTRAL_PARTS
     from audiolm_lib.training.trainer import train_stage as run
 
     base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items()
@@ -313,8 +314,6 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         if depth is not None:  # a larger model from the start one, computing the same function at first
             start_model = deepened_start(start_model, int(depth), out / "deepened_model")
             model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
-        from audiolm_lib.training.extend import NEUTRAL_PARTS
-
         parts = {name: True for name in NEUTRAL_PARTS if model.get(name)}
         if parts:  # a start model without them gets them at their neutral start: the same function at first
             start_model = extended_start(start_model, parts, out / "extended_model")

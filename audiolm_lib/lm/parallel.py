@@ -174,9 +174,14 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         batch, levels, frames = ids.shape
         rows = (ids + self.level_offsets[:, None]).transpose(1, 2).reshape(batch * frames, levels)
         x = F.embedding_bag(rows, self.code_embedding.weight, mode="sum").view(batch, frames, -1)
-        if self.prompt_summary is not None:  # the prompt: frames whose generated levels are all known
-            x = x + self.prompt_summary(x, (ids[:, :made] != self.config.codebook_size).all(dim=1))
+        if self.prompt_summary is not None:
+            x = x + self.prompt_summary(x, self.prompt_of(ids))
         return self.transformer(x + self.semantic_embedding(semantic), causal=False)
+
+    def prompt_of(self, ids: Tensor) -> Tensor:
+        """``BoolTensor[B, T]``: the prompt as the model sees it in ``ids: LongTensor[B, Q, T]``, the leading frames
+        whose generated levels are all known (none where a prompt is dropped for guidance)."""
+        return prompt_frames((ids[:, :self.config.output_levels] != self.config.codebook_size).all(dim=1))
 
     # ------------------------------------------------------------------ training
     def masked_logits(self, semantic: Tensor, codes: Tensor, mask: TrainingMask) -> tuple[Tensor, Tensor]:
@@ -188,9 +193,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         aligned = semantic[:, self.semantic_positions(0, frames, semantic.shape[1], semantic.device)]
         ids = codes.masked_fill(mask.masked, self.config.codebook_size)
         hidden = self.hidden(aligned, ids)  # [B, T, D]
-        prompt = None
-        if self.prompt_prior_scale is not None:  # the prompt as the model sees it (none where dropped)
-            prompt = prompt_frames((ids[:, :self.config.output_levels] != self.config.codebook_size).all(dim=1))
+        prompt = self.prompt_of(ids) if self.prompt_prior_scale is not None else None
         logits, targets = [], []
         for level in torch.unique(mask.level).tolist():
             rows = mask.scored & (mask.level == level)[:, None]  # [B, T]

@@ -11,6 +11,9 @@ The prompt is the leading run of frames whose generated levels are all known (a 
 the training mask's prompt); no prompt (no such frame, or a prompt dropped for classifier-free guidance) adds
 nothing. The output projection starts at zero, so a trained model given the summary computes exactly what it did
 (:func:`audiolm_lib.training.extend.extended`) and fine-tuning learns what the summary adds.
+
+Measured (issue 20, tenth pass; BENCHMARKS.md): a leg of the shipped speech generator with it carried the voice no
+better than the same leg without it; no shipped model uses it.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ def prompt_frames(known: Tensor) -> Tensor:
 
 
 class PromptSummary(nn.Module):
-    """``Tensor[B, T, D]`` frame inputs + ``BoolTensor[B, T]`` fully known frames -> ``Tensor[B, 1, D]``."""
+    """``Tensor[B, T, D]`` frame inputs + ``BoolTensor[B, T]`` prompt frames (:func:`prompt_frames`) ->
+    ``Tensor[B, 1, D]``."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -35,8 +39,7 @@ class PromptSummary(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, frames: Tensor, known: Tensor) -> Tensor:
-        prompt = prompt_frames(known)
+    def forward(self, frames: Tensor, prompt: Tensor) -> Tensor:
         count = prompt.sum(dim=1, keepdim=True)  # [B, 1]
         mean = (frames * prompt[..., None]).sum(dim=1, keepdim=True) / count.clamp_min(1)[..., None]
         summary = self.out(torch.nn.functional.gelu(self.inner(self.norm(mean))))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from audiolm_lib.lm.parallel import ParallelAcousticLM
-from audiolm_lib.lm.prompt_summary import PromptSummary
+from audiolm_lib.lm.prompt_summary import PromptSummary, prompt_frames
 from audiolm_lib.serialization import load_pretrained
 from audiolm_lib.training.extend import extended
 
@@ -46,7 +46,8 @@ def test_the_summary_reads_the_leading_known_frames_only():
     summary = PromptSummary(8)
     torch.nn.init.normal_(summary.out.weight)
     frames = torch.randn(2, 6, 8)
-    known = torch.tensor([[True, True, True, False, True, False]] * 2)
+    known = prompt_frames(torch.tensor([[True, True, True, False, True, False]] * 2))
+    assert known.sum() == 6  # three frames each: the known frame after the gap is not the prompt
     changed = frames.clone()
     changed[:, 3:] = torch.randn(2, 3, 8)  # after the prompt, a scattered known frame included
     assert torch.allclose(summary(frames, known), summary(changed, known))
