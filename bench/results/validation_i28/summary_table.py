@@ -1,12 +1,22 @@
-import json, sys, collections
-groups = collections.OrderedDict()
-for f in sys.argv[1:]:
-    tag = f.split('/')[-1].rsplit('_s', 1)[0]
-    d = json.load(open(f))
-    for x in d['runs'][0]['rows']:
-        groups.setdefault((tag, x['set'], x['rung']), []).append(x)
-print(f"{'model':28s} {'set':9s} {'rung':12s} spk    voiced dnsmos")
-for (tag, s, rung), xs in groups.items():
-    if rung not in ('acoustic', 'pipeline'): continue
-    m = lambda k: sum(x[k] for x in xs) / len(xs)
-    print(f"{tag:28s} {s:9s} {rung:12s} {m('speaker_similarity'):.3f}  {m('voiced_share'):.3f}  {m('dnsmos_ovrl'):.2f}  (n={len(xs)})")
+"""Means over seeds of `bench/validation_ladder.py` JSON files: speaker similarity, voiced share and DNSMOS OVRL of
+rung c (`acoustic`) and the full pipeline, per model tag (the file name before `_s<seed>`), setting and set.
+
+    python3 summary_table.py ../validation_i27/shipped_s0.json ../validation_i27/shipped_s1.json control_s*.json
+"""
+import collections
+import json
+import sys
+from pathlib import Path
+
+rows = collections.defaultdict(list)
+for name in sys.argv[1:]:
+    tag = Path(name).stem.rsplit("_s", 1)[0]
+    for run in json.loads(Path(name).read_text())["runs"]:
+        setting = json.dumps(run["setting"]) if run["setting"] else ""
+        for row in run["rows"]:
+            if row["rung"] in ("acoustic", "pipeline"):
+                rows[(tag, setting, row["set"], row["rung"])].append(row)
+for (tag, setting, subset, rung), found in rows.items():
+    mean = {key: sum(r[key] for r in found) / len(found) for key in ("speaker_similarity", "voiced_share", "dnsmos_ovrl")}
+    print(f"{tag} {setting} {subset} {rung}: speaker {mean['speaker_similarity']:.3f}, voiced "
+          f"{mean['voiced_share']:.3f}, DNSMOS {mean['dnsmos_ovrl']:.2f} ({len(found)} seeds)")
