@@ -242,16 +242,16 @@ def deepened_start(model_dir: Path, depth: int, out: Path) -> Path:
     return out
 
 
-def extended_start(model_dir: Path, settings: dict[str, bool], out: Path) -> Path:
-    """``model_dir``'s model with the neutral parts of ``settings`` turned on (:mod:`audiolm_lib.training.extend`:
-    they add nothing until trained), saved once at ``out``; ``model_dir`` itself where it has them all."""
+def extended_start(model_dir: Path, parts: list[str], out: Path) -> Path:
+    """``model_dir``'s model with the neutral ``parts`` turned on (:mod:`audiolm_lib.training.extend`: they add
+    nothing until trained), saved once at ``out``; ``model_dir`` itself where it has them all."""
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.extend import extended
 
     if (out / "config.json").exists():
         return out
     model = load_pretrained(model_dir)
-    wanted = {name: True for name, on in settings.items() if on and not getattr(model.config, name, False)}
+    wanted = {name: True for name in parts if not getattr(model.config, name, False)}
     if not wanted:
         return model_dir
     try:
@@ -314,7 +314,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         if depth is not None:  # a larger model from the start one, computing the same function at first
             start_model = deepened_start(start_model, int(depth), out / "deepened_model")
             model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
-        parts = {name: True for name in NEUTRAL_PARTS if model.get(name)}
+        parts = [name for name in NEUTRAL_PARTS if model.get(name)]
         if parts:  # a start model without them gets them at their neutral start: the same function at first
             start_model = extended_start(start_model, parts, out / "extended_model")
         fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),

@@ -106,7 +106,6 @@ def test_the_default_geometry_is_the_held_out_items_one():
     assert bench.heldout_geometry("speech") == (3.0, 5.0)
 
 
-
 class _PitchIds:
     """A stand-in tokenizer whose ids name the clip's pitch (``voiced``: the voice) or ignore it (random ids)."""
 

@@ -306,7 +306,7 @@ def test_a_leg_that_turns_on_the_prompt_parts_starts_from_its_start_with_them_ne
     assert all(torch.equal(ours[key], value) for key, value in trained.state_dict().items())
     assert not ours["prompt_summary.out.weight"].any() and not ours["prompt_prior_scale"].any()
     # a start that has one already is used as it is
-    assert make_checkpoints.extended_start(start, {"prompt_summary": True}, tmp_path / "again") == start
+    assert make_checkpoints.extended_start(start, ["prompt_summary"], tmp_path / "again") == start
 
 
 def test_a_later_legs_transformer_settings_override_the_stages_key_by_key(make_checkpoints, monkeypatch, tmp_path):
