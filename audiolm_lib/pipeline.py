@@ -60,6 +60,8 @@ class AudioLMConfig:
     fine: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.4, top_k=None, top_p=None))
     # a parallel acoustic generator's sampled levels (its later levels take the argmax)
     acoustic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
+    # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech)
+    voice_match: bool = False
 
 
 class AudioLM(nn.Module):
@@ -267,9 +269,20 @@ class AudioLM(nn.Module):
         bar.update(1)
         bar.close()
         # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
+        if acoustic_prompt is not None and acoustic_prompt.shape[-1]:
+            new_codes = self.match_voice(new_codes, acoustic_prompt)
         codes = new_codes if acoustic_prompt is None else torch.cat(
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
         return {"semantic": all_semantic, "codes": codes}
+
+    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor) -> torch.Tensor:
+        """``new_codes`` ``[B, L, F]`` with every frame replaced by its nearest prompt frame (``prompt_codes``
+        ``[B, Q, F0]``) when ``config.voice_match`` is on, else as they are (:mod:`audiolm_lib.voice_match`)."""
+        if not self.config.voice_match:
+            return new_codes
+        from audiolm_lib.voice_match import match_to_prompt
+
+        return match_to_prompt(self.codec, new_codes, prompt_codes)
 
     @torch.inference_mode()
     def load_prompt(self, path: str | os.PathLike, prompt_seconds: float | None = None) -> torch.Tensor:

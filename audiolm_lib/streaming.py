@@ -148,6 +148,8 @@ class AudioStream:
             self._ids = codes
         self.spans = self._plan(known, total)
         self._next_span = 0
+        self._prompt_codes = codes
+        self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
                                       crossfade_frames=config.crossfade_frames)
         self.samples_out = 0
@@ -178,8 +180,9 @@ class AudioStream:
 
     @property
     def codes(self) -> Tensor:
-        """``LongTensor[B, L, F]``: the codes so far, prompt included (the levels the generator makes)."""
-        return self._ids[:, : self.levels]
+        """``LongTensor[B, L, F]``: the codes decoded so far, prompt included (the levels the generator makes;
+        each new frame matched to the prompt's where the model's ``voice_match`` is on, as ``continue_audio``)."""
+        return torch.cat(self._decoded, dim=-1)
 
     # ------------------------------------------------------------------------------ plan
     def _plan(self, known: int, total: int) -> list[Window]:
@@ -248,7 +251,9 @@ class AudioStream:
         span = self.spans[self._next_span]
         self._next_span += 1
         self._semantic_until(span[2])
-        new = self._acoustic(span)
+        # frame by frame, so matching each chunk equals matching all at once; the generator keeps its own codes
+        new = self.model.match_voice(self._acoustic(span), self._prompt_codes)
+        self._decoded.append(new)
         wave = self.decoder.push(new, final=self.done)
         now = time.perf_counter()
         self.elapsed += now - began

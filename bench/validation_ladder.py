@@ -60,7 +60,7 @@ def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
     sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
     ``semantic.prompt_prior``, ``semantic.window_seconds`` and ``semantic.window_hop_fraction`` onto its config;
-    ``none`` unsets one; a tuple
+    ``voice_match=1`` / ``0`` onto the pipeline's; ``none`` unsets one; a tuple
     field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         stage, _, field = key.rpartition(".")
@@ -70,6 +70,8 @@ def apply_setting(model, setting: dict) -> None:
         elif stage == "semantic" and field in ("guidance_scale", "prompt_prior", "window_seconds",
                                                "window_hop_fraction"):  # the semantic stage's config
             setattr(model.semantic_lm.config, field, float(value))
+        elif key == "voice_match":  # the pipeline's own (audiolm_lib.voice_match)
+            model.config.voice_match = value.lower() in ("1", "true", "on")
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
             if isinstance(current, tuple):  # e.g. steps_per_level=32/2

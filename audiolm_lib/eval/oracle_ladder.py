@@ -66,6 +66,7 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     new_codes = model.acoustic.generate_acoustic(semantic, codes[..., :prompt_frames],
                                                  codes.shape[-1] - prompt_frames, sampling=sampling,
                                                  generator=torch.Generator().manual_seed(seed))
+    new_codes = model.match_voice(new_codes, codes[..., :prompt_frames])  # as the pipeline does, where it is on
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,
