@@ -62,6 +62,11 @@ class AudioLMConfig:
     acoustic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
     # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech)
     voice_match: bool = False
+    voice_match_continuity: float = 0.0  # its bonus for the prompt's next frame (PromptFrameMatcher)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
+            raise ValueError(f"voice_match_continuity must be a finite number >= 0, got {self.voice_match_continuity}")
 
 
 class AudioLM(nn.Module):
@@ -275,14 +280,19 @@ class AudioLM(nn.Module):
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
         return {"semantic": all_semantic, "codes": codes}
 
-    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor) -> torch.Tensor:
-        """``new_codes`` ``[B, L, F]`` with every frame replaced by its nearest prompt frame (``prompt_codes``
-        ``[B, Q, F0]``) when ``config.voice_match`` is on, else as they are (:mod:`audiolm_lib.voice_match`)."""
+    def voice_matcher(self, prompt_codes: torch.Tensor):
+        """A callable that maps new codes ``[B, L, F]`` (chunk after chunk) to the nearest frames of
+        ``prompt_codes`` ``[B, Q, F0]`` when ``config.voice_match`` is on (:mod:`audiolm_lib.voice_match`), else
+        returns them as they are."""
         if not self.config.voice_match:
-            return new_codes
-        from audiolm_lib.voice_match import match_to_prompt
+            return lambda new_codes: new_codes
+        from audiolm_lib.voice_match import PromptFrameMatcher
 
-        return match_to_prompt(self.codec, new_codes, prompt_codes)
+        return PromptFrameMatcher(self.codec, prompt_codes, self.config.voice_match_continuity)
+
+    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor) -> torch.Tensor:
+        """``new_codes`` ``[B, L, F]`` as :meth:`voice_matcher` maps them, all at once."""
+        return self.voice_matcher(prompt_codes)(new_codes)
 
     @torch.inference_mode()
     def load_prompt(self, path: str | os.PathLike, prompt_seconds: float | None = None) -> torch.Tensor:

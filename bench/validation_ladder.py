@@ -60,7 +60,7 @@ def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
     sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
     ``semantic.prompt_prior``, ``semantic.window_seconds`` and ``semantic.window_hop_fraction`` onto its config;
-    ``voice_match=1`` / ``0`` onto the pipeline's; ``none`` unsets one; a tuple
+    ``voice_match=1`` / ``0`` and ``voice_match_continuity`` onto the pipeline's; ``none`` unsets one; a tuple
     field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         stage, _, field = key.rpartition(".")
@@ -72,6 +72,8 @@ def apply_setting(model, setting: dict) -> None:
             setattr(model.semantic_lm.config, field, float(value))
         elif key == "voice_match":  # the pipeline's own (audiolm_lib.voice_match)
             model.config.voice_match = value.lower() in ("1", "true", "on")
+        elif key == "voice_match_continuity":
+            model.config.voice_match_continuity = float(value)
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
             if isinstance(current, tuple):  # e.g. steps_per_level=32/2

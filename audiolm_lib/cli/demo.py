@@ -71,6 +71,7 @@ def continue_command(
     prompt_prior: Optional[float] = typer.Option(None, "--prompt-prior", help="How far the parallel acoustic generator leans toward the prompt's own codes (0 = not at all; default: the model's)."),
     semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 3)."),
     semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
+    voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off: render the continuation from the prompt's own codec frames, each generated frame replaced by its nearest (keeps a voice; speech only; default: the model's)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -107,6 +108,8 @@ def continue_command(
         raise FileNotFoundError(f"model folder not found: {model_dir}")
     if int8 not in ("auto", "on", "off"):
         raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
+    if voice_match not in (None, "on", "off"):
+        raise ValueError(f"--voice-match must be on or off, got {voice_match!r}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
     if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
         raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
@@ -121,6 +124,8 @@ def continue_command(
         model.semantic_lm.config.guidance_scale = semantic_guidance
     if semantic_prompt_prior is not None:
         model.semantic_lm.config.prompt_prior = semantic_prompt_prior
+    if voice_match is not None:
+        model.config.voice_match = voice_match == "on"
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

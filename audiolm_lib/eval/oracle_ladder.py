@@ -56,7 +56,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
 
     Returns:
         ``({rung: Tensor[T']} for RUNGS, all of one length T' <= len(real)``, and the true tokens
-        ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int}``).
+        ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int, "levels": int}``: the
+        levels the generator makes).
     """
     rate, hop = model.sample_rate, int(model.codec.hop_length)
     semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
@@ -77,7 +78,7 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     }
     length = min(len(wave) for wave in waves.values())
     waves = {rung: wave[:length].float().cpu() for rung, wave in waves.items()}
-    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames}
+    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames, "levels": levels}
 
 
 @torch.inference_mode()
@@ -166,6 +167,18 @@ def _speech_measures(waves: dict, prompt: torch.Tensor, rate: int, other: torch.
     return {"rungs": measures, "different_speaker_baseline": baseline}
 
 
+def _matched_stranger(model, prompt: torch.Tensor, other: torch.Tensor, tokens: dict) -> float:
+    """Speaker similarity to the prompt of a different speaker's real speech through the codec with every frame
+    replaced by its nearest prompt frame, as ``voice_match`` renders a continuation: the baseline that says how much
+    of a matched continuation's similarity the matching gives whatever was generated."""
+    from audiolm_lib.eval.speaker import speaker_similarity
+
+    prompt_codes = tokens["codes"][..., : tokens["prompt_frames"]]
+    other_codes = model.codec.encode(other[None, None].to(prompt_codes.device))
+    matched = model.match_voice(other_codes[:, : tokens["levels"]], prompt_codes)
+    return speaker_similarity(prompt, model.decode(matched)[0, 0].float().cpu(), model.sample_rate)
+
+
 def _piano_measures(waves: dict, prompt: torch.Tensor, rate: int) -> dict:
     from audiolm_lib.eval.music import chroma_agreement, chroma_similarity, music_measures
 
@@ -193,7 +206,7 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
     Returns:
         ``{"rows": [per set and rung: measure means], "levels": [per set and level: teacher-forced means],
         "items": [{"id", "set", "seconds", "rungs": {rung: measures}, "teacher_forced": [per level] or None
-        [, "different_speaker_baseline"]}]}``.
+        [, "different_speaker_baseline"][, "matched_stranger_baseline": with ``voice_match`` on]}]}``.
     """
     from tqdm.auto import tqdm
 
@@ -214,6 +227,8 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
             other = next((o for o in others if o.get("speaker") != item.get("speaker")), None)
             other_wave = None if other is None else prepare_wave(other["real"], other["sample_rate"], rate)[0, 0]
             measured = _speech_measures(waves, prompt, rate, other_wave)
+            if other_wave is not None and getattr(model.config, "voice_match", False):
+                measured["matched_stranger_baseline"] = _matched_stranger(model, prompt, other_wave, tokens)
         else:
             measured = _piano_measures(waves, prompt, rate)
         results.append({"id": item["id"], "set": item["set"], "seconds": len(waves["real"]) / rate, **measured,
@@ -230,8 +245,9 @@ def _rows(results: list[dict], measures: Sequence[str]) -> list[dict]:
         for rung in RUNGS:
             row = {"set": name, "rung": rung, "items": len(group)}
             row.update({key: _mean(r["rungs"][rung][key] for r in group) for key in measures})
-            if "different_speaker_baseline" in group[0]:
-                row["different_speaker_baseline"] = _mean(r["different_speaker_baseline"] for r in group)
+            for baseline in ("different_speaker_baseline", "matched_stranger_baseline"):
+                if baseline in group[0]:
+                    row[baseline] = _mean(r.get(baseline) for r in group)
             rows.append(row)
     return rows
 

@@ -120,6 +120,21 @@ def test_semantic_decoding_options_reach_the_semantic_stage(option, off, on, pro
     assert result.exit_code == 2 and option in result.output and "Traceback" not in result.output
 
 
+def test_voice_match_option_reaches_the_pipeline(prompt, tmp_path):
+    model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
+    outs = {}
+    for value in ("off", "on"):
+        out = tmp_path / f"vm_{value}.wav"
+        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, "--voice-match", value)
+        assert result.exit_code == 0, result.output
+        outs[value] = sf.read(out)[0]
+    plain = invoke("continue", model_dir, prompt, "-o", tmp_path / "plain.wav", "-s", 0.6, "--seed", 3)
+    assert plain.exit_code == 0 and (sf.read(tmp_path / "plain.wav")[0] == outs["off"]).all()  # the model's: off
+    assert outs["on"].shape == outs["off"].shape and not (outs["on"] == outs["off"]).all()
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--voice-match", "yes")
+    assert result.exit_code == 2 and "--voice-match must be on or off" in result.output
+
+
 def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
     out = tmp_path / "demo_out"
     result = invoke("demo", "--out", out, "--checkpoint", model_dir, "--prompt", prompt, "--prompt-seconds", 0.5,

@@ -72,6 +72,31 @@ def test_ladder_waves_are_seeded_and_of_one_length(parallel_model):
     assert torch.equal(waves["resynthesis"], other["resynthesis"])
 
 
+def test_voice_match_reaches_rungs_c_and_d(parallel_model):
+    prompt, real = voiced(1.5, 150.0), voiced(1.2, 150.0)
+    plain, _ = ladder_waves(parallel_model, prompt, real, seed=1)
+    parallel_model.config.voice_match = True
+    try:
+        matched, tokens = ladder_waves(parallel_model, prompt, real, seed=1)
+    finally:
+        parallel_model.config.voice_match = False
+    assert tokens["levels"] == 4 and torch.equal(matched["resynthesis"], plain["resynthesis"])
+    assert not torch.equal(matched["acoustic"], plain["acoustic"])
+    assert not torch.equal(matched["pipeline"], plain["pipeline"])
+
+
+@pytest.mark.slow
+@pytest.mark.requires("librosa", "resemblyzer", "speechmos")
+def test_voice_match_adds_a_matched_stranger_baseline(parallel_model):
+    parallel_model.config.voice_match = True
+    try:
+        ladder = oracle_ladder(parallel_model, items("speech"), "speech", seed=3, progress=False)
+    finally:
+        parallel_model.config.voice_match = False
+    assert all(-1 <= item["matched_stranger_baseline"] <= 1 for item in ladder["items"])
+    assert all(-1 <= row["matched_stranger_baseline"] <= 1 for row in ladder["rows"])
+
+
 def test_teacher_forced_matches_the_training_loss_on_one_window(parallel_model):
     acoustic = parallel_model.acoustic
     generator = torch.Generator().manual_seed(0)

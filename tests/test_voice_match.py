@@ -1,0 +1,130 @@
+"""Voice matching (audiolm_lib.voice_match): every continuation frame is one of the prompt's, nearest in the codec's
+latent space; off by default; the pipeline, the stream, the ladder and a saved checkpoint all honour the setting."""
+import math
+
+import pytest
+import torch
+
+from audiolm_lib.pipeline import AudioLM
+from audiolm_lib.voice_match import code_latents, match_to_prompt
+from tiny_pipeline import tiny_audiolm, tiny_parallel_audiolm
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_parallel_audiolm()
+
+
+@pytest.fixture
+def prompt():
+    t = torch.arange(RATE) / RATE
+    return (0.3 * torch.sin(2 * math.pi * 220 * t) * (t < 0.5) + 0.2 * torch.sin(2 * math.pi * 990 * t) * (t >= 0.5))[None]
+
+
+def seeded(seed=5):
+    return torch.Generator().manual_seed(seed)
+
+
+def frame_set(codes: torch.Tensor) -> set[tuple[int, ...]]:
+    """The distinct frames (all levels) of ``LongTensor[1, L, F]``."""
+    return {tuple(frame.tolist()) for frame in codes[0].T}
+
+
+def random_codes(codec, frames: int, levels: int | None = None, seed: int = 0) -> torch.Tensor:
+    levels = codec.num_quantizers if levels is None else levels
+    return torch.randint(0, codec.codebook_size, (1, levels, frames), generator=torch.Generator().manual_seed(seed))
+
+
+def test_each_frame_becomes_its_nearest_prompt_frame(model):
+    codec = model.codec
+    prompt_codes, generated = random_codes(codec, 40, seed=1), random_codes(codec, 25, seed=2)
+    matched = match_to_prompt(codec, generated, prompt_codes)
+    assert matched.shape == generated.shape and frame_set(matched) <= frame_set(prompt_codes)
+    # the brute-force nearest neighbour, frame by frame
+    query, keys = code_latents(codec, generated)[0], code_latents(codec, prompt_codes)[0]
+    for frame in range(generated.shape[-1]):
+        cosines = torch.nn.functional.cosine_similarity(query[:, frame : frame + 1], keys, dim=0)
+        assert torch.equal(matched[0, :, frame], prompt_codes[0, :, int(cosines.argmax())])
+    # frames that are already the prompt's stay as they are; matching is frame by frame (chunks = all at once)
+    taken = prompt_codes[..., [3, 17, 3, 39]]
+    assert torch.equal(match_to_prompt(codec, taken, prompt_codes), taken)
+    halves = [match_to_prompt(codec, part, prompt_codes) for part in generated.split([10, 15], dim=-1)]
+    assert torch.equal(torch.cat(halves, dim=-1), matched)
+
+
+def test_a_generator_of_fewer_levels_matches_on_the_prompts_leading_levels(model):
+    codec = model.codec
+    prompt_codes, generated = random_codes(codec, 30, seed=3), random_codes(codec, 12, levels=2, seed=4)
+    matched = match_to_prompt(codec, generated, prompt_codes)
+    assert matched.shape == (1, 2, 12) and frame_set(matched) <= frame_set(prompt_codes[:, :2])
+
+
+def test_bad_input_is_named(model):
+    codec = model.codec
+    prompt_codes = random_codes(codec, 10)
+    with pytest.raises(ValueError, match="at least one prompt frame"):
+        match_to_prompt(codec, random_codes(codec, 5), prompt_codes[..., :0])
+    with pytest.raises(ValueError, match="do not fit"):
+        match_to_prompt(codec, random_codes(codec, 5), prompt_codes[:, :1])
+    with pytest.raises(ValueError, match=r"\[B, levels, frames\]"):
+        match_to_prompt(codec, random_codes(codec, 5)[0], prompt_codes)
+    with pytest.raises(ValueError, match="residual quantizer"):
+        match_to_prompt(object(), random_codes(codec, 5), prompt_codes)
+    assert match_to_prompt(codec, random_codes(codec, 5)[..., :0], prompt_codes).shape == (1, 3, 0)
+
+
+def test_pipeline_off_by_default_and_on_renders_from_prompt_frames(model, prompt):
+    assert not model.config.voice_match
+    plain, plain_tokens = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
+    model.config.voice_match = True
+    try:
+        matched, tokens = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
+    finally:
+        model.config.voice_match = False
+    known = tokens["prompt_frames"]
+    assert matched.shape == plain.shape and torch.equal(tokens["semantic"], plain_tokens["semantic"])
+    assert torch.equal(tokens["codes"][..., :known], plain_tokens["codes"][..., :known])
+    new, prompt_codes = tokens["codes"][..., known:], tokens["codes"][..., :known]
+    assert frame_set(new) <= frame_set(prompt_codes)
+    assert torch.equal(new, match_to_prompt(model.codec, plain_tokens["codes"][..., known:], prompt_codes))
+    assert not torch.equal(new, plain_tokens["codes"][..., known:])  # random codes are not the prompt's
+    # what is heard is those codes (the decoder's phase reconstruction differs with its context: compare spectra)
+    def spec(wave):
+        return torch.stft(wave[0, 0], 512, 160, window=torch.hann_window(512), return_complex=True).abs()
+    whole = model.decode(tokens["codes"])[..., known * model.codec.hop_length:]
+    assert float((spec(matched) - spec(whole)).abs().mean() / spec(whole).mean()) < 0.3
+    assert float((spec(matched) - spec(plain)).abs().mean() / spec(plain).mean()) > 0.3
+
+
+def test_stream_decodes_matched_frames(model, prompt):
+    model.config.voice_match = True
+    try:
+        stream = model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())
+        streamed = torch.cat(list(stream), dim=-1)
+    finally:
+        model.config.voice_match = False
+    known = stream.known
+    assert streamed.shape[-1] == (stream.total - known) * model.codec.hop_length
+    assert frame_set(stream.codes[..., known:]) <= frame_set(stream.codes[..., :known])
+
+
+def test_setting_survives_save_and_load_and_old_configs_read_as_off(tmp_path, prompt):
+    import json
+
+    model = tiny_audiolm()
+    model.config.voice_match = True
+    folder = model.save_pretrained(tmp_path / "on")
+    assert AudioLM.from_pretrained(folder).config.voice_match is True
+    config_path = folder / "config.json"
+    meta = json.loads(config_path.read_text())
+    del meta["config"]["voice_match"]  # a checkpoint written before the setting existed
+    config_path.write_text(json.dumps(meta))
+    loaded = AudioLM.from_pretrained(folder)
+    assert loaded.config.voice_match is False
+    # a sequential (coarse + fine) pipeline with a SoundStream codec matches too
+    loaded.config.voice_match = True
+    _, tokens = loaded.continue_audio(prompt, 0.4, sample_rate=RATE, generator=seeded(), return_tokens=True)
+    known = tokens["prompt_frames"]
+    assert frame_set(tokens["codes"][..., known:]) <= frame_set(tokens["codes"][..., :known])
