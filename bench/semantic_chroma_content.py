@@ -42,11 +42,9 @@ def frame_chroma(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def clips(manifest: Path, split: str, limit: int) -> list[np.ndarray]:
-    from audiolm_lib.audio import load_audio
-    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.datasets.manifest import split_clips
 
-    entries = [e for e in read_manifest(manifest) if e.get("split") == split][:limit]
-    return [load_audio(e["audio"], sample_rate=RATE)[0].numpy() for e in entries]
+    return [wave.numpy() for _, wave in split_clips(manifest, split, RATE, limit=limit)]
 
 
 def onset_frames(wave: np.ndarray, frames: int) -> np.ndarray:

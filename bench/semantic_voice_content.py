@@ -31,17 +31,11 @@ RATE = 16000
 
 def clips(manifests: list[Path], limit: int) -> list[tuple[str, np.ndarray]]:
     """``(voice, wave)`` of validation clips of at least 2 s: the manifest's speaker is the voice."""
-    from audiolm_lib.audio import load_audio
-    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.datasets.manifest import split_clips
 
-    found = []
-    for manifest in manifests:
-        entries = [e for e in read_manifest(manifest) if e.get("split") == "valid"][:limit]
-        for entry in entries:
-            wave = load_audio(entry["audio"], sample_rate=RATE)[0].numpy()
-            if len(wave) >= 2 * RATE:
-                found.append((f"{manifest}:{entry.get('speaker', entry['id'])}", wave))
-    return found
+    return [(f"{manifest}:{entry.get('speaker', entry['id'])}", wave.numpy())
+            for manifest in manifests for entry, wave in split_clips(manifest, "valid", RATE, limit=limit)
+            if len(wave) >= 2 * RATE]
 
 
 def half_histograms(ids: np.ndarray, vocab: int) -> list[np.ndarray]:

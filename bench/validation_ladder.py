@@ -28,18 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def validation_clips(manifest: Path, split: str, max_per_speaker: int) -> list[dict]:
     """``{"set", "speaker", "id", "wave", "sample_rate"}`` of the manifest's ``split`` clips (at most
     ``max_per_speaker`` a speaker, in manifest order; ``set`` is the manifest's folder name)."""
-    from audiolm_lib.audio import load_audio
-    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.datasets.manifest import split_clips
 
-    clips, taken = [], {}
-    for entry in read_manifest(manifest):
-        speaker = entry.get("speaker") or entry.get("piece") or entry["id"]
-        if entry.get("split") != split or taken.get(speaker, 0) >= max_per_speaker:
-            continue
-        taken[speaker] = taken.get(speaker, 0) + 1
-        clips.append({"set": manifest.parent.name, "speaker": speaker, "id": entry["id"], "sample_rate": 16000,
-                      "wave": load_audio(entry["audio"], sample_rate=16000)[0]})
-    return clips
+    return [{"set": manifest.parent.name, "speaker": entry.get("speaker") or entry.get("piece") or entry["id"],
+             "id": entry["id"], "sample_rate": 16000, "wave": wave}
+            for entry, wave in split_clips(manifest, split, 16000, per_group=max_per_speaker)]
 
 
 def heldout_geometry(domain: str) -> tuple[float, float]:

@@ -42,6 +42,11 @@ def test_validation_clips_read_only_the_split_and_cap_each_speaker(tmp_path):
     clips = bench.validation_clips(manifest, "valid", max_per_speaker=1)
     assert [clip["id"] for clip in clips] == ["c1", "c2"] and {clip["set"] for clip in clips} == {"set"}
     assert clips[0]["wave"].shape == (32000,)
+    from audiolm_lib.datasets.manifest import split_clips
+
+    assert [entry["id"] for entry, _ in split_clips(manifest, "valid", 16000, limit=3)] == ["c1", "c2", "c3"]
+    assert [entry["id"] for entry, _ in split_clips(manifest, "train", 8000)] == ["c0", "c5"]
+    assert split_clips(manifest, "train", 8000)[0][1].shape == (16000,)  # read at the rate asked for
 
 
 def test_settings_reach_the_generator_and_unknown_fields_are_refused():
@@ -55,6 +60,8 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     assert model.config.acoustic.temperature == 0.5
     if field:
         assert model.acoustic.config.choice_temperature == 0.25
+    bench.apply_setting(model, {"voice_match": "1", "voice_match_continuity": "0.05"})  # the pipeline's own
+    assert model.config.voice_match is True and model.config.voice_match_continuity == 0.05
     bench.apply_setting(model, {"generated_levels": "2"})  # an optional field, unset: read as an integer
     assert model.acoustic.config.generated_levels == 2
     bench.apply_setting(model, {"top_p": "0.9", "top_k": "20", "window_anchor_seconds": "0.5"})

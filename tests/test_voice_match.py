@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from audiolm_lib.pipeline import AudioLM
-from audiolm_lib.voice_match import code_latents, match_to_prompt
+from audiolm_lib.pipeline import AudioLM, AudioLMConfig
+from audiolm_lib.voice_match import PromptFrameMatcher, code_latents, match_to_prompt
 from tiny_pipeline import tiny_audiolm, tiny_parallel_audiolm
 
 RATE = 16000
@@ -54,6 +54,37 @@ def test_each_frame_becomes_its_nearest_prompt_frame(model):
     assert torch.equal(torch.cat(halves, dim=-1), matched)
 
 
+def test_continuity_keeps_runs_of_the_prompts_successive_frames(model):
+    codec = model.codec
+    prompt_codes, generated = random_codes(codec, 40, seed=1), random_codes(codec, 30, seed=2)
+    assert torch.equal(match_to_prompt(codec, generated, prompt_codes, continuity=0.0),
+                       match_to_prompt(codec, generated, prompt_codes))
+
+    def chosen(codes):  # the prompt frame index of every matched frame
+        columns = {tuple(frame.tolist()): index for index, frame in enumerate(prompt_codes[0].T)}
+        return [columns[tuple(frame.tolist())] for frame in codes[0].T]
+
+    def successive_share(indices):
+        return sum(b == a + 1 for a, b in zip(indices, indices[1:])) / (len(indices) - 1)
+
+    alone = chosen(match_to_prompt(codec, generated, prompt_codes))
+    some = chosen(match_to_prompt(codec, generated, prompt_codes, continuity=0.05))
+    held = chosen(match_to_prompt(codec, generated, prompt_codes, continuity=10.0))
+    assert successive_share(alone) <= successive_share(some) <= successive_share(held)
+    # a bonus larger than any cosine difference: the first choice, then the prompt's frames in order to its end
+    first = held[0]
+    run = min(len(held), 40 - first)
+    assert held[:run] == list(range(first, first + run)) and successive_share(held) > 0.9
+    # carried across chunks: a stream's matching equals matching all at once
+    matcher = PromptFrameMatcher(codec, prompt_codes, continuity=0.05)
+    pieces = [matcher(part) for part in generated.split([7, 1, 22], dim=-1)]
+    assert torch.equal(torch.cat(pieces, dim=-1), match_to_prompt(codec, generated, prompt_codes, continuity=0.05))
+    with pytest.raises(ValueError, match="continuity must be >= 0"):
+        PromptFrameMatcher(codec, prompt_codes, continuity=-0.1)
+    with pytest.raises(ValueError, match="voice_match_continuity"):
+        AudioLMConfig(voice_match_continuity=float("nan"))
+
+
 def test_a_generator_of_fewer_levels_matches_on_the_prompts_leading_levels(model):
     codec = model.codec
     prompt_codes, generated = random_codes(codec, 30, seed=3), random_codes(codec, 12, levels=2, seed=4)
@@ -99,15 +130,19 @@ def test_pipeline_off_by_default_and_on_renders_from_prompt_frames(model, prompt
 
 
 def test_stream_decodes_matched_frames(model, prompt):
-    model.config.voice_match = True
+    model.config.voice_match, model.config.voice_match_continuity = True, 0.05
     try:
         stream = model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())
         streamed = torch.cat(list(stream), dim=-1)
     finally:
-        model.config.voice_match = False
+        model.config.voice_match, model.config.voice_match_continuity = False, 0.0
     known = stream.known
     assert streamed.shape[-1] == (stream.total - known) * model.codec.hop_length
     assert frame_set(stream.codes[..., known:]) <= frame_set(stream.codes[..., :known])
+    # chunk by chunk, continuity carried: the generator's own codes matched at once give the same frames
+    generated = stream._ids[:, : stream.levels, known:]
+    assert torch.equal(stream.codes[..., known:],
+                       match_to_prompt(model.codec, generated, stream.codes[..., :known], continuity=0.05))
 
 
 def test_setting_survives_save_and_load_and_old_configs_read_as_off(tmp_path, prompt):

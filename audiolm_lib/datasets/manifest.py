@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from audiolm_lib.atomic import atomic_write_text  # noqa: F401  (torch-free; piano.py imports it from here)
 from audiolm_lib.datasets.splits import hash_position
 from audiolm_lib.inputs import MAX_MANIFEST_BYTES, MAX_TRANSCRIPT_BYTES, InputFileError, read_text
 from audiolm_lib.outputs import check_output_file
+
+if TYPE_CHECKING:
+    import torch
 
 MANIFEST_NAME = "manifest.jsonl"
 SPLITS = ("train", "valid")
@@ -130,6 +133,27 @@ def read_manifest(
     if not entries:
         raise ManifestError(f"manifest {path} has no entries")
     return entries
+
+
+def split_clips(path: str | os.PathLike, split: str, sample_rate: int, *, limit: int | None = None,
+                per_group: int | None = None) -> list[tuple[dict, torch.Tensor]]:
+    """``(entry, Tensor[T] mono wave at sample_rate)`` of the manifest's ``split`` entries, in file order.
+
+    ``per_group``: at most this many per speaker (else per piece, else per id); ``limit``: at most this many in all.
+    The validation benches read their clips so.
+    """
+    from audiolm_lib.audio import load_audio
+
+    clips, taken = [], {}
+    for entry in read_manifest(path):
+        group = entry.get("speaker") or entry.get("piece") or entry["id"]
+        if entry.get("split") != split or (per_group is not None and taken.get(group, 0) >= per_group):
+            continue
+        if limit is not None and len(clips) >= limit:
+            break
+        taken[group] = taken.get(group, 0) + 1
+        clips.append((entry, load_audio(entry["audio"], sample_rate=sample_rate)[0]))
+    return clips
 
 
 def manifest_from_folder(
