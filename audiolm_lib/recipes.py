@@ -183,6 +183,7 @@ def train_small_codec(config: RecipeConfig, audio_files: list[Path], out_dir: st
     """
     from audiolm_lib.serialization import load_pretrained
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, CodecTrainer
+    from audiolm_lib.training.distributed import owned_process_group
 
     out_dir = Path(out_dir)
     export = out_dir / "codec"
@@ -200,8 +201,8 @@ def train_small_codec(config: RecipeConfig, audio_files: list[Path], out_dir: st
         ema_decay=0.99, ema_warmup_steps=min(100, steps), eval_every=None, checkpoint_every=None,
         log_every=max(1, min(50, steps)), eval_segments=4, seed=config.seed, device="cpu",
         budget_minutes=config.codec_minutes)
-    trainer = CodecTrainer(train_config, list(audio_files), out_dir)
-    trainer.fit(progress=progress)
+    with owned_process_group():
+        CodecTrainer(train_config, list(audio_files), out_dir).fit(progress=progress)
     return load_pretrained(export)
 
 

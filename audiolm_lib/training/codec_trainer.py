@@ -19,7 +19,7 @@ from audiolm_lib.measures import mel_distance, si_sdr
 from audiolm_lib.serialization import check_buildable, config_from_dict, config_to_dict
 from audiolm_lib.training.codec_config import CODEC_MODELS, CodecTrainConfig  # noqa: F401  (re-exported)
 from audiolm_lib.training.codec_objectives import SpectralObjective, WaveformObjective
-from audiolm_lib.training.distributed import barrier, setup_distributed, wrap_ddp
+from audiolm_lib.training.distributed import barrier, owned_process_group, setup_distributed, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger
 from audiolm_lib.training.loop import run_loop
@@ -254,12 +254,13 @@ def train_codec(config: CodecTrainConfig, audio_files: list[Path] | Path | str, 
     if not resume and latest_checkpoint(out_dir) is not None:  # as train_stage: never prune another run's steps
         raise ValueError(f"{out_dir} already holds training checkpoints: pass resume (--resume) to continue, "
                          "or choose an empty output directory")
-    trainer = CodecTrainer(config, audio_files, Path(out_dir))
-    if resume:
-        newest = latest_checkpoint(trainer.out_dir)
-        if newest is None:
-            from audiolm_lib.serialization import CheckpointError
+    with owned_process_group():  # the trainer starts one under torchrun
+        trainer = CodecTrainer(config, audio_files, Path(out_dir))
+        if resume:
+            newest = latest_checkpoint(trainer.out_dir)
+            if newest is None:
+                from audiolm_lib.serialization import CheckpointError
 
-            raise CheckpointError(f"--resume: no training checkpoint (step_*.safetensors) in {trainer.out_dir}")
-        trainer.load_state_dict(load_training_state(trainer.out_dir))  # newest readable; a damaged one is skipped
-    return trainer.fit()
+                raise CheckpointError(f"--resume: no training checkpoint (step_*.safetensors) in {trainer.out_dir}")
+            trainer.load_state_dict(load_training_state(trainer.out_dir))  # newest readable; a damaged one is skipped
+        return trainer.fit()

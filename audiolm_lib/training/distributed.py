@@ -5,6 +5,7 @@ environment variables, and this module only reads them and wraps the model in DD
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -87,3 +88,18 @@ def cleanup_distributed(wait: bool = True) -> None:
         if wait:
             dist.barrier()
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def owned_process_group():
+    """Around one training call: a process group started inside (by :func:`setup_distributed`, none running
+    before) is torn down at the end, after an error at once (:func:`cleanup_distributed`); one the caller
+    started stays theirs."""
+    owns = not dist.is_initialized()
+    finished = False
+    try:
+        yield
+        finished = True
+    finally:
+        if owns:
+            cleanup_distributed(wait=finished)

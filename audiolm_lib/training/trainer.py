@@ -456,20 +456,11 @@ def train_stage(config: StageTrainConfig, cache_dir: str | os.PathLike | Any, ou
 
     Under ``torchrun --nproc_per_node N`` every process runs this same call (DDP; gloo on CPU, nccl on GPU).
     """
-    from audiolm_lib.training.distributed import cleanup_distributed
+    from audiolm_lib.training.distributed import owned_process_group
 
-    import torch.distributed as dist
-
-    owns_group = not dist.is_initialized()
-    info = setup_distributed(resolve_device(config.device))
-    finished = False
-    try:
+    with owned_process_group():
+        info = setup_distributed(resolve_device(config.device))
         cache = open_token_cache(cache_dir)
         valid = open_token_cache(valid_cache) if valid_cache is not None else None
         trainer = StageTrainer(config, cache, out_dir, resume=resume, valid_cache=valid, dist=info)
-        exported = trainer.train(max_steps=max_steps)
-        finished = True
-        return exported
-    finally:
-        if owns_group:
-            cleanup_distributed(wait=finished)  # after an error, leave at once: the other ranks may never arrive
+        return trainer.train(max_steps=max_steps)

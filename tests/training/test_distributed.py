@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audiolm_lib.training.distributed import DistInfo, setup_distributed, unwrap, wrap_ddp
+from audiolm_lib.training.distributed import DistInfo, owned_process_group, setup_distributed, unwrap, wrap_ddp
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
@@ -19,6 +19,30 @@ def test_single_process_is_not_distributed(monkeypatch):
 
     model = torch.nn.Linear(2, 2)
     assert wrap_ddp(model, DistInfo()) is model and unwrap(model) is model
+
+
+def test_a_training_call_tears_down_only_the_process_group_it_started(tmp_path):
+    import torch.distributed as dist
+
+    def start(name):
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / name}", rank=0, world_size=1)
+
+    with owned_process_group():  # as train_stage / train_codec: the trainer starts the group
+        start("a")
+        assert dist.is_initialized()
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match="boom"):
+        with owned_process_group():
+            start("b")
+            raise RuntimeError("boom")
+    assert not dist.is_initialized()  # after an error too, at once (no barrier)
+    start("c")  # the caller's own group stays the caller's
+    try:
+        with owned_process_group():
+            pass
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()
 
 
 @pytest.mark.slow
