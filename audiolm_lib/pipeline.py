@@ -63,10 +63,13 @@ class AudioLMConfig:
     # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech)
     voice_match: bool = False
     voice_match_continuity: float = 0.0  # its bonus for the prompt's next frame (PromptFrameMatcher)
+    voice_match_neighbours: int = 1  # prompt frames averaged per generated frame
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
             raise ValueError(f"voice_match_continuity must be a finite number >= 0, got {self.voice_match_continuity}")
+        if self.voice_match_neighbours < 1:
+            raise ValueError(f"voice_match_neighbours must be >= 1, got {self.voice_match_neighbours}")
 
 
 class AudioLM(nn.Module):
@@ -288,7 +291,8 @@ class AudioLM(nn.Module):
             return lambda new_codes: new_codes
         from audiolm_lib.voice_match import PromptFrameMatcher
 
-        return PromptFrameMatcher(self.codec, prompt_codes, self.config.voice_match_continuity)
+        return PromptFrameMatcher(self.codec, prompt_codes, self.config.voice_match_continuity,
+                                  self.config.voice_match_neighbours)
 
     def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor) -> torch.Tensor:
         """``new_codes`` ``[B, L, F]`` as :meth:`voice_matcher` maps them, all at once."""

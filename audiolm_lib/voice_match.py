@@ -1,18 +1,19 @@
 """Voice matching: render a continuation from the prompt's own codec frames (kNN-VC on the codec latents).
 
 kNN-VC (Baas, van Niekerk & Kamper, "Voice Conversion With Just Nearest Neighbors", Interspeech 2023) converts a
-voice by replacing each frame of the source's features with its nearest frames among the target speaker's. Here
-the source is the acoustic generator's continuation, the target is the prompt, and the features are the codec's
-quantized latents (the sum of a frame's RVQ code vectors): each generated frame's codes become those of the prompt
-frame whose latent is nearest in cosine. With one neighbour the result is again a code sequence the codec decodes,
-so nothing downstream changes (decoding, streaming, returned tokens), and as each frame is matched alone the step is
-causal: a stream matches chunk by chunk what ``continue_audio`` matches at once.
+voice by replacing each frame of the source's features with the mean of its ``k`` nearest frames among the target
+speaker's. Here the source is the acoustic generator's continuation, the target is the prompt, and the features are
+the codec's quantized latents (the sum of a frame's RVQ code vectors). With one neighbour each generated frame's
+codes become those of the nearest prompt frame; with more, the mean of their latents is quantized again by the
+codec's own RVQ. Either way the result is a code sequence the codec decodes, so nothing downstream changes
+(decoding, streaming, returned tokens), and as each frame is matched in order the step is causal: a stream matches
+chunk by chunk what ``continue_audio`` matches at once.
 
 Why: the generator keeps less of the prompt's voice than the codec does (the oracle ladder's rung c against its
 resynthesis, issue 20); frames taken from the prompt carry its voice and its voicing. The price is the inventory: a
 continuation can only use sounds the prompt holds (a 3 s prompt has ~150 frames), so words blur; it is for keeping
 a voice, not for piano (a note the prompt never played cannot be found in it). Off by default
-(``AudioLMConfig.voice_match``); a checkpoint turns it on where validation chose it.
+(``AudioLMConfig.voice_match``); measured in BENCHMARKS.md (issue 20, eleventh pass).
 """
 from __future__ import annotations
 
@@ -35,28 +36,36 @@ class PromptFrameMatcher:
     Args:
         codec: the codec whose codes these are.
         prompt: ``LongTensor[B, L', F0]`` the prompt's codes.
-        continuity: a bonus added to the cosine of the prompt frame that follows the one chosen for the previous
-            frame (0: each frame alone). Cosines of the nearest frames lie within ~0.01 of each other, so one
-            neighbour alone jumps about the prompt every 20 ms; a bonus of a few hundredths keeps runs of the
+        continuity: a bonus added to the cosine of the prompt frame that follows the one chosen (first) for the
+            previous frame (0: each frame alone). Cosines of the nearest frames lie within ~0.01 of each other, so
+            one neighbour alone jumps about the prompt every 20 ms; a bonus of a few hundredths keeps runs of the
             prompt's own successive frames (unit selection's join cost, Hunt & Black 1996, decided greedily so
-            that the step stays causal). The chosen frame is carried from one chunk to the next.
+            that the step stays causal). The choice is carried from one chunk to the next.
+        neighbours: ``k``: 1 takes the nearest frame's codes as they are; more averages the ``k`` nearest latents
+            (kNN-VC uses 4: a smoother rendering) and quantizes the mean with the codec's RVQ.
     """
 
-    def __init__(self, codec, prompt: torch.Tensor, continuity: float = 0.0):
+    def __init__(self, codec, prompt: torch.Tensor, continuity: float = 0.0, neighbours: int = 1):
         if prompt.dim() != 3:
             raise ValueError(f"prompt codes must be [B, levels, frames], got {tuple(prompt.shape)}")
         if prompt.shape[-1] == 0:
             raise ValueError("voice matching needs at least one prompt frame")
         if not continuity >= 0:
             raise ValueError(f"continuity must be >= 0, got {continuity}")
+        if int(neighbours) != neighbours or neighbours < 1:
+            raise ValueError(f"neighbours must be a whole number >= 1, got {neighbours}")
+        if neighbours > 1 and not callable(getattr(getattr(codec, "quantizer", None), "encode", None)):
+            raise ValueError(f"voice matching with {neighbours} neighbours quantizes their mean again: "
+                             f"{type(codec).__name__} has no quantizer.encode; use one neighbour")
         self.codec, self.prompt, self.continuity = codec, prompt, float(continuity)
-        self.previous: torch.Tensor | None = None  # LongTensor[B]: the prompt frame chosen last
-        self._keys: dict[int, torch.Tensor] = {}  # per number of levels: Tensor[B, D, F0] unit latents
+        self.neighbours = min(int(neighbours), prompt.shape[-1])
+        self.previous: torch.Tensor | None = None  # LongTensor[B]: the prompt frame chosen (first) last
+        self._keys: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per level count: latents, unit latents
 
     @torch.inference_mode()
     def __call__(self, generated: torch.Tensor) -> torch.Tensor:
-        """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]``: for every frame, all ``L`` codes of one prompt
-        frame (the prompt's leading ``L`` levels)."""
+        """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]``: with one neighbour, for every frame all ``L`` codes
+        of one prompt frame (the prompt's leading ``L`` levels)."""
         if generated.dim() != 3:
             raise ValueError(f"codes must be [B, levels, frames], got {tuple(generated.shape)}")
         batch, levels, frames = generated.shape
@@ -67,37 +76,51 @@ class PromptFrameMatcher:
             return generated
         keys = self.prompt[:, :levels]
         if levels not in self._keys:
-            self._keys[levels] = F.normalize(code_latents(self.codec, keys), dim=1)
+            latents = code_latents(self.codec, keys)  # [B, D, F0]
+            self._keys[levels] = latents, F.normalize(latents, dim=1)
+        key_latents, unit_keys = self._keys[levels]
         query = F.normalize(code_latents(self.codec, generated), dim=1)  # [B, D, F]
-        cosines = torch.einsum("bdf,bdk->bfk", query, self._keys[levels].to(query.device))  # [B, F, F0]
+        cosines = torch.einsum("bdf,bdk->bfk", query, unit_keys.to(query.device))  # [B, F, F0]
+        chosen = self._choose(cosines)  # [B, F, k], the best first
+        self.previous = chosen[:, -1, 0]
+        if self.neighbours == 1:
+            return torch.gather(keys, 2, chosen[..., 0][:, None, :].expand(batch, levels, frames).to(keys.device))
+        picked = torch.gather(key_latents[:, :, None, :].expand(-1, -1, frames, -1), 3,
+                              chosen[:, None].expand(-1, key_latents.shape[1], -1, -1).to(key_latents.device))
+        return self.codec.quantizer.encode(picked.mean(dim=-1), levels)  # [B, D, F, k] -> mean -> codes
+
+    def _choose(self, cosines: torch.Tensor) -> torch.Tensor:
+        """``cosines`` ``[B, F, F0]`` -> the ``k`` prompt frames of every frame, ``LongTensor[B, F, k]``; with a
+        continuity bonus frame by frame, as each frame's bonus depends on the previous frame's first choice."""
         if self.continuity == 0:
-            chosen = cosines.argmax(dim=-1)  # [B, F]
-        else:
-            chosen = torch.empty(batch, frames, dtype=torch.long, device=cosines.device)
-            rows, count = torch.arange(batch, device=cosines.device), cosines.shape[-1]
-            previous = self.previous
-            for frame in range(frames):
-                scores = cosines[:, frame]
-                if previous is not None:
-                    successor = previous + 1
-                    follows = successor < count
-                    scores = scores.clone()
-                    scores[rows[follows], successor[follows]] += self.continuity
-                previous = chosen[:, frame] = scores.argmax(dim=-1)
-        self.previous = chosen[:, -1]
-        return torch.gather(keys, 2, chosen[:, None, :].expand(batch, levels, frames).to(keys.device))
+            return cosines.topk(self.neighbours, dim=-1).indices
+        batch, frames, count = cosines.shape
+        rows, previous = torch.arange(batch, device=cosines.device), self.previous
+        chosen = torch.empty(batch, frames, self.neighbours, dtype=torch.long, device=cosines.device)
+        for frame in range(frames):
+            scores = cosines[:, frame]
+            if previous is not None:
+                successor = previous + 1
+                follows = successor < count
+                scores = scores.clone()
+                scores[rows[follows], successor[follows]] += self.continuity
+            chosen[:, frame] = scores.topk(self.neighbours, dim=-1).indices
+            previous = chosen[:, frame, 0]
+        return chosen
 
 
-def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, continuity: float = 0.0) -> torch.Tensor:
-    """Each generated frame replaced by the nearest prompt frame (cosine of the codec latents).
+def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, continuity: float = 0.0,
+                    neighbours: int = 1) -> torch.Tensor:
+    """Each generated frame replaced by the nearest prompt frame (cosine of the codec latents), or by the RVQ codes
+    of the mean of its ``neighbours`` nearest.
 
     Args:
         codec: the codec whose codes these are.
         generated: ``LongTensor[B, L, F]`` continuation codes.
         prompt: ``LongTensor[B, L', F0]`` the prompt's codes (``L' >= L``; its leading ``L`` levels are used).
-        continuity: see :class:`PromptFrameMatcher`.
+        continuity / neighbours: see :class:`PromptFrameMatcher`.
 
     Returns:
-        ``LongTensor[B, L, F]``: for every frame, all ``L`` codes of one prompt frame.
+        ``LongTensor[B, L, F]``.
     """
-    return PromptFrameMatcher(codec, prompt, continuity)(generated)
+    return PromptFrameMatcher(codec, prompt, continuity, neighbours)(generated)
