@@ -85,6 +85,31 @@ def test_continuity_keeps_runs_of_the_prompts_successive_frames(model):
         AudioLMConfig(voice_match_continuity=float("nan"))
 
 
+def test_several_neighbours_quantize_the_mean_of_their_latents(model):
+    codec = model.codec
+    prompt_codes, generated = random_codes(codec, 40, seed=1), random_codes(codec, 20, seed=2)
+    matched = match_to_prompt(codec, generated, prompt_codes, neighbours=4)
+    assert matched.shape == generated.shape and matched.dtype == torch.long
+    assert 0 <= int(matched.min()) and int(matched.max()) < codec.codebook_size
+    # the brute-force mean of the four nearest latents, and the RVQ's own reading of it
+    query = torch.nn.functional.normalize(code_latents(codec, generated)[0], dim=0)
+    keys = code_latents(codec, prompt_codes)[0]
+    nearest = (query.T @ torch.nn.functional.normalize(keys, dim=0)).topk(4, dim=1).indices  # [F, 4]
+    means = keys[:, nearest].mean(-1)  # [D, F]
+    assert torch.equal(matched, codec.quantizer.encode(means[None], 3))
+    # more neighbours than prompt frames: all of them, the same mean for every frame
+    every = match_to_prompt(codec, generated, prompt_codes[..., :3], neighbours=10)
+    assert (every == every[..., :1]).all()
+    # chunk by chunk with a bonus equals all at once
+    matcher = PromptFrameMatcher(codec, prompt_codes, continuity=0.05, neighbours=4)
+    pieces = torch.cat([matcher(part) for part in generated.split([5, 15], dim=-1)], dim=-1)
+    assert torch.equal(pieces, match_to_prompt(codec, generated, prompt_codes, continuity=0.05, neighbours=4))
+    with pytest.raises(ValueError, match="neighbours must be a whole number"):
+        PromptFrameMatcher(codec, prompt_codes, neighbours=0)
+    with pytest.raises(ValueError, match="voice_match_neighbours"):
+        AudioLMConfig(voice_match_neighbours=0)
+
+
 def test_a_generator_of_fewer_levels_matches_on_the_prompts_leading_levels(model):
     codec = model.codec
     prompt_codes, generated = random_codes(codec, 30, seed=3), random_codes(codec, 12, levels=2, seed=4)
