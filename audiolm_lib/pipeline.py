@@ -60,10 +60,11 @@ class AudioLMConfig:
     fine: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.4, top_k=None, top_p=None))
     # a parallel acoustic generator's sampled levels (its later levels take the argmax)
     acoustic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
-    # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech)
+    # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech), with the
+    # setting chosen on the validation voices (BENCHMARKS.md, issue 20's eleventh pass) when it is turned on
     voice_match: bool = False
-    voice_match_continuity: float = 0.0  # its bonus for the prompt's next frame (PromptFrameMatcher)
-    voice_match_neighbours: int = 1  # prompt frames averaged per generated frame
+    voice_match_neighbours: int = 4  # prompt frames averaged per generated frame (kNN-VC's k)
+    voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame (PromptFrameMatcher)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -276,9 +277,9 @@ class AudioLM(nn.Module):
                                                     generator=generator, progress=progress)
         bar.update(1)
         bar.close()
-        # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
         if acoustic_prompt is not None and acoustic_prompt.shape[-1]:
             new_codes = self.match_voice(new_codes, acoustic_prompt)
+        # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
         codes = new_codes if acoustic_prompt is None else torch.cat(
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
         return {"semantic": all_semantic, "codes": codes}

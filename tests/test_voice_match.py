@@ -134,17 +134,18 @@ def test_bad_input_is_named(model):
 def test_pipeline_off_by_default_and_on_renders_from_prompt_frames(model, prompt):
     assert not model.config.voice_match
     plain, plain_tokens = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
-    model.config.voice_match = True
+    model.config.voice_match, model.config.voice_match_neighbours = True, 1
     try:
         matched, tokens = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
     finally:
-        model.config.voice_match = False
+        model.config.voice_match, model.config.voice_match_neighbours = False, 4
     known = tokens["prompt_frames"]
     assert matched.shape == plain.shape and torch.equal(tokens["semantic"], plain_tokens["semantic"])
     assert torch.equal(tokens["codes"][..., :known], plain_tokens["codes"][..., :known])
     new, prompt_codes = tokens["codes"][..., known:], tokens["codes"][..., :known]
     assert frame_set(new) <= frame_set(prompt_codes)
-    assert torch.equal(new, match_to_prompt(model.codec, plain_tokens["codes"][..., known:], prompt_codes))
+    assert torch.equal(new, match_to_prompt(model.codec, plain_tokens["codes"][..., known:], prompt_codes,
+                                            continuity=0.05))
     assert not torch.equal(new, plain_tokens["codes"][..., known:])  # random codes are not the prompt's
     # what is heard is those codes (the decoder's phase reconstruction differs with its context: compare spectra)
     def spec(wave):
@@ -155,12 +156,12 @@ def test_pipeline_off_by_default_and_on_renders_from_prompt_frames(model, prompt
 
 
 def test_stream_decodes_matched_frames(model, prompt):
-    model.config.voice_match, model.config.voice_match_continuity = True, 0.05
+    model.config.voice_match, model.config.voice_match_neighbours = True, 1
     try:
         stream = model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())
         streamed = torch.cat(list(stream), dim=-1)
     finally:
-        model.config.voice_match, model.config.voice_match_continuity = False, 0.0
+        model.config.voice_match, model.config.voice_match_neighbours = False, 4
     known = stream.known
     assert streamed.shape[-1] == (stream.total - known) * model.codec.hop_length
     assert frame_set(stream.codes[..., known:]) <= frame_set(stream.codes[..., :known])
@@ -183,8 +184,9 @@ def test_setting_survives_save_and_load_and_old_configs_read_as_off(tmp_path, pr
     config_path.write_text(json.dumps(meta))
     loaded = AudioLM.from_pretrained(folder)
     assert loaded.config.voice_match is False
+    assert (loaded.config.voice_match_neighbours, loaded.config.voice_match_continuity) == (4, 0.05)  # when on
     # a sequential (coarse + fine) pipeline with a SoundStream codec matches too
-    loaded.config.voice_match = True
+    loaded.config.voice_match, loaded.config.voice_match_neighbours = True, 1
     _, tokens = loaded.continue_audio(prompt, 0.4, sample_rate=RATE, generator=seeded(), return_tokens=True)
     known = tokens["prompt_frames"]
     assert frame_set(tokens["codes"][..., known:]) <= frame_set(tokens["codes"][..., :known])

@@ -71,7 +71,7 @@ def continue_command(
     prompt_prior: Optional[float] = typer.Option(None, "--prompt-prior", help="How far the parallel acoustic generator leans toward the prompt's own codes (0 = not at all; default: the model's)."),
     semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 3)."),
     semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
-    voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off: render the continuation from the prompt's own codec frames, each generated frame replaced by its nearest (keeps a voice; speech only; default: the model's)."),
+    voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off: render the continuation from the prompt's own codec frames, each generated frame replaced by its nearest ones (much more of the prompt's voice, worse sound on real recordings; speech only; default: the model's, off in the shipped ones)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
