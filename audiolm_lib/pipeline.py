@@ -244,6 +244,7 @@ class AudioLM(nn.Module):
         fine: dict | None = None,
         acoustic: dict | None = None,
         progress: bool = False,
+        voice_match: bool | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run the semantic stage and the acoustic generator; returns ``{"semantic": [B, S], "codes": [B, Q, F]}``
         incl. the prompt (``[B, L, F]``: the leading ``L`` levels, for a generator set to make only those).
@@ -252,6 +253,7 @@ class AudioLM(nn.Module):
         the prompt or None (or, as before, the coarse levels ``[B, Qc, F0]`` with the fine ones in ``fine_prompt``).
         ``semantic`` / ``coarse`` / ``fine`` / ``acoustic``: per-stage sampling overrides (``temperature``,
         ``top_k``, ``top_p``); the acoustic generator reads the stages it names in ``sampling_stages``.
+        ``voice_match``: render the new frames from the prompt's (:meth:`voice_matcher`; None: ``config``'s).
         """
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
@@ -278,26 +280,27 @@ class AudioLM(nn.Module):
         bar.update(1)
         bar.close()
         if acoustic_prompt is not None and acoustic_prompt.shape[-1]:
-            new_codes = self.match_voice(new_codes, acoustic_prompt)
+            new_codes = self.match_voice(new_codes, acoustic_prompt, voice_match)
         # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
         codes = new_codes if acoustic_prompt is None else torch.cat(
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
         return {"semantic": all_semantic, "codes": codes}
 
-    def voice_matcher(self, prompt_codes: torch.Tensor):
+    def voice_matcher(self, prompt_codes: torch.Tensor, enabled: bool | None = None):
         """A callable that maps new codes ``[B, L, F]`` (chunk after chunk) to the nearest frames of
-        ``prompt_codes`` ``[B, Q, F0]`` when ``config.voice_match`` is on (:mod:`audiolm_lib.voice_match`), else
-        returns them as they are."""
-        if not self.config.voice_match:
+        ``prompt_codes`` ``[B, Q, F0]`` when ``enabled`` (None: ``config.voice_match``) is on
+        (:mod:`audiolm_lib.voice_match`), else returns them as they are."""
+        if not (self.config.voice_match if enabled is None else enabled):
             return lambda new_codes: new_codes
         from audiolm_lib.voice_match import PromptFrameMatcher
 
         return PromptFrameMatcher(self.codec, prompt_codes, self.config.voice_match_continuity,
                                   self.config.voice_match_neighbours)
 
-    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor) -> torch.Tensor:
+    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor,
+                    enabled: bool | None = None) -> torch.Tensor:
         """``new_codes`` ``[B, L, F]`` as :meth:`voice_matcher` maps them, all at once."""
-        return self.voice_matcher(prompt_codes)(new_codes)
+        return self.voice_matcher(prompt_codes, enabled)(new_codes)
 
     @torch.inference_mode()
     def load_prompt(self, path: str | os.PathLike, prompt_seconds: float | None = None) -> torch.Tensor:
@@ -325,6 +328,7 @@ class AudioLM(nn.Module):
         return_prompt: bool = False,
         return_tokens: bool = False,
         progress: bool = False,
+        voice_match: bool | None = None,
     ):
         """Continue ``prompt_wave`` by ``seconds`` of audio.
 
@@ -339,6 +343,8 @@ class AudioLM(nn.Module):
             return_prompt: include the (re-synthesised) prompt before the continuation: the part of it the
                 models use (all of a prompt shorter than :meth:`prompt_cut`'s context).
             return_tokens: also return the token dict of :meth:`generate_tokens`.
+            voice_match: render the continuation from the prompt's own codec frames (a voice kept, a worse sound
+                on real recordings; :mod:`audiolm_lib.voice_match`); None: the model's ``config.voice_match``.
 
         Returns:
             ``Tensor[B, 1, T]`` at :attr:`sample_rate` (and the tokens if ``return_tokens``).
@@ -359,6 +365,7 @@ class AudioLM(nn.Module):
             fine=overrides,
             acoustic=overrides,
             progress=progress,
+            voice_match=voice_match,
         )
         tokens["prompt_frames"] = codes.shape[-1]
         wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1])
@@ -385,7 +392,8 @@ class AudioLM(nn.Module):
     def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *,
                sample_rate: int | None = None, generator: torch.Generator | None = None,
                temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-               chunk_seconds: float | None = None, first_chunk_seconds: float | None = 1.0, **options):
+               chunk_seconds: float | None = None, first_chunk_seconds: float | None = 1.0,
+               voice_match: bool | None = None, **options):
         """:meth:`continue_audio` chunk by chunk: an :class:`~audiolm_lib.streaming.AudioStream`, an iterator of
         ``Tensor[B, 1, t]`` that holds all generation state (several may run on one model). ``chunk_seconds``,
         ``first_chunk_seconds`` and ``options`` are a :class:`~audiolm_lib.streaming.StreamConfig`; with both
@@ -394,7 +402,7 @@ class AudioLM(nn.Module):
 
         return AudioStream.open(self, prompt_wave, seconds, sample_rate=sample_rate, generator=generator,
                                 overrides={"temperature": temperature, "top_k": top_k, "top_p": top_p},
-                                chunk_seconds=chunk_seconds, first_chunk_seconds=first_chunk_seconds, **options)
+                                voice_match=voice_match, chunk_seconds=chunk_seconds, first_chunk_seconds=first_chunk_seconds, **options)
 
     @torch.inference_mode()
     def generate(

@@ -118,7 +118,7 @@ class AudioStream:
 
     def __init__(self, model, semantic_prompt: Tensor, codes: Tensor, seconds: float, *,
                  sampling: dict[str, dict], generator: torch.Generator | None = None,
-                 config: StreamConfig | None = None, started: float | None = None):
+                 config: StreamConfig | None = None, started: float | None = None, voice_match: bool | None = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         self.model = model
@@ -148,7 +148,7 @@ class AudioStream:
             self._ids = codes
         self.spans = self._plan(known, total)
         self._next_span = 0
-        self._match_voice = model.voice_matcher(codes)
+        self._match_voice = model.voice_matcher(codes, voice_match)  # None: the model's config
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
                                       crossfade_frames=config.crossfade_frames)
@@ -158,7 +158,8 @@ class AudioStream:
 
     @classmethod
     def open(cls, model, prompt_wave, seconds: float, *, sample_rate: int | None,
-             generator: torch.Generator | None, overrides: dict, **config) -> "AudioStream":
+             generator: torch.Generator | None, overrides: dict, voice_match: bool | None = None,
+             **config) -> "AudioStream":
         """:meth:`AudioLM.stream <audiolm_lib.pipeline.AudioLM.stream>`: tokenize the prompt (a tensor at
         ``sample_rate`` or a file), merge the sampling ``overrides`` with the model's defaults, start the stream.
 
@@ -176,7 +177,7 @@ class AudioStream:
         stages = ("semantic",) + tuple(model.acoustic.sampling_stages)
         sampling = {stage: model._sampling(stage, overrides) for stage in stages}
         return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
-                   config=stream_config, started=started)
+                   config=stream_config, started=started, voice_match=voice_match)
 
     @property
     def codes(self) -> Tensor:

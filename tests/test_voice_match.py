@@ -155,6 +155,24 @@ def test_pipeline_off_by_default_and_on_renders_from_prompt_frames(model, prompt
     assert float((spec(matched) - spec(plain)).abs().mean() / spec(plain).mean()) > 0.3
 
 
+def test_a_call_can_turn_it_on_or_off_whatever_the_config_says(model, prompt):
+    def run(**options):
+        return model.continue_audio(prompt, 0.6, sample_rate=RATE, generator=seeded(), return_tokens=True,
+                                    **options)[1]["codes"]
+
+    plain, asked = run(), run(voice_match=True)
+    model.config.voice_match = True
+    try:
+        assert torch.equal(run(), asked) and torch.equal(run(voice_match=False), plain)
+        streamed = model.stream(prompt, 0.6, sample_rate=RATE, generator=seeded(), voice_match=False)
+        list(streamed)
+    finally:
+        model.config.voice_match = False
+    assert not torch.equal(asked, plain)
+    known = streamed.known
+    assert torch.equal(streamed.codes[..., known:], streamed._ids[:, : streamed.levels, known:])  # not matched
+
+
 def test_stream_decodes_matched_frames(model, prompt):
     model.config.voice_match, model.config.voice_match_neighbours = True, 1
     try:

@@ -41,6 +41,8 @@ PAGE = """<!doctype html>
   <label>Seconds <input id="seconds" type="number" min="0.5" step="0.5" value="10"></label>
   <label>Temperature <input id="temperature" type="number" min="0" step="0.05" value="1"></label>
   <label>Seed <input id="seed" type="number" min="0" step="1" value="0"></label>
+  <label title="Each generated frame becomes the mean of its nearest frames of the prompt (kNN-VC): much more of
+the prompt's voice, a worse sound on real recordings"><input id="voice_match" type="checkbox"> Keep the prompt's voice</label>
 </fieldset>
 <button type="button" id="generate">Generate</button>
 <p id="status"></p>
@@ -128,7 +130,8 @@ function player() {  // schedules PCM chunks back to back on a Web Audio clock
 $("generate").addEventListener("click", async () => {
   if (!promptWav) return status("Upload or record a prompt first.", true);
   const query = new URLSearchParams({ model: $("path").value.trim() || $("model").value,
-    seconds: $("seconds").value, temperature: $("temperature").value, seed: $("seed").value });
+    seconds: $("seconds").value, temperature: $("temperature").value, seed: $("seed").value,
+    voice_match: $("voice_match").checked ? "1" : "0" });
   $("generate").disabled = true; $("spectrogram").hidden = true;
   status("Generating...");
   const started = performance.now();

@@ -59,6 +59,11 @@ def test_generate_streams_a_wav_and_then_the_spectrogram(server, prompt_file):
         assert response.read()[:8] == b"\x89PNG\r\n\x1a\n"
     again = post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1)[1]
     assert again == body  # same seed, same audio
+    status, matched, _ = post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1,
+                              voice_match=1)
+    assert status == 200 and len(matched) == len(body) and matched != body  # the prompt's frames, not the model's
+    assert post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1,
+                voice_match=0)[1] == body  # the model's own setting: off
     with urllib.request.urlopen(url + "/models", timeout=30) as response:
         info = json.loads(response.read())
     assert list(info["choices"]) == ["tiny"] and info["limits"]["max_seconds"] == 3.0
@@ -72,6 +77,7 @@ def test_bad_requests_get_one_clear_line(server, prompt_file, tmp_path):
         (dict(model="nope"), prompt_file.read_bytes(), "no AudioLM model at nope"),
         (dict(model="tiny"), b"not audio at all", "cannot read the prompt"),
         (dict(model="tiny"), b"", "no prompt"),
+        (dict(model="tiny", voice_match="yes"), prompt_file.read_bytes(), "voice_match must be 0 or 1"),
         (dict(model="tiny"), b"0" * 1_100_000, "the limit is 1 MB"),
     ]
     long_prompt = save_audio(tmp_path / "long.wav", torch.zeros(1, 6 * RATE), RATE)
