@@ -43,6 +43,7 @@ def _stage_command(stage: str) -> Callable:
         exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one line, not one per process
             typer.echo(f"{stage} model: {exported}")
+        _exit_if_torchrun_worker()
 
     command.__doc__ = STAGE_KINDS[stage].summary
     return command
@@ -72,7 +73,17 @@ def train_codec_command(
     check_run_folder(out_dir, resume, [audio, config])
     files = list_audio_files(audio)
     exported = train_codec(codec_config, files, out_dir, resume=resume)
-    typer.echo(f"codec: {exported}")
+    if os.environ.get("RANK", "0") == "0":
+        typer.echo(f"codec: {exported}")
+    _exit_if_torchrun_worker()
+
+
+def _exit_if_torchrun_worker() -> None:
+    """Under torchrun, leave without interpreter finalization (see ``exit_worker``): a finished run never aborts."""
+    from audiolm_lib.training.distributed import exit_worker, is_torchrun_worker
+
+    if is_torchrun_worker():
+        exit_worker(0)
 
 
 def check_run_options(steps: int | None, stop_after: int | None, device: str | None) -> None:

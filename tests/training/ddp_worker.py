@@ -12,7 +12,7 @@ import torch
 
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import InMemoryTokenCache
-from audiolm_lib.training.distributed import cleanup_distributed, setup_distributed
+from audiolm_lib.training.distributed import cleanup_distributed, exit_worker, setup_distributed
 from audiolm_lib.training.metrics import read_metrics
 from audiolm_lib.training.trainer import StageTrainer
 
@@ -55,6 +55,7 @@ def main(out: Path) -> None:
         record["log_resumed"] = [(r["step"], r["loss"]) for r in read_metrics(out / "resumed") if r["split"] == "train"]
     (out / f"rank{info.rank}.json").write_text(json.dumps(record))
     cleanup_distributed()
+    exit_worker(0)  # as `audiolm train` under torchrun: never abort in gloo's teardown after the work is done
 
 
 if __name__ == "__main__":

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from audiolm_lib.training.distributed import DistInfo, owned_process_group, setup_distributed, unwrap, wrap_ddp
+from audiolm_lib.training.distributed import (
+    DistInfo,
+    is_torchrun_worker,
+    owned_process_group,
+    setup_distributed,
+    unwrap,
+    wrap_ddp,
+)
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
@@ -43,6 +50,18 @@ def test_a_training_call_tears_down_only_the_process_group_it_started(tmp_path):
         assert dist.is_initialized()
     finally:
         dist.destroy_process_group()
+
+
+def test_a_torchrun_worker_exits_at_once_with_its_output_flushed(monkeypatch):
+    code = ("import sys; from audiolm_lib.training.distributed import exit_worker; "
+            "print('saved', end=''); sys.stderr.write('note'); exit_worker(3); print('never')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(Path.cwd())))
+    assert (done.returncode, done.stdout, done.stderr) == (3, "saved", "note")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert is_torchrun_worker()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not is_torchrun_worker()
 
 
 @pytest.mark.slow
