@@ -25,7 +25,7 @@ def code_latents(codec, codes: torch.Tensor) -> torch.Tensor:
     """``LongTensor[B, L, F]`` (the leading ``L`` levels) -> ``Tensor[B, D, F]``: the codec's quantized latents."""
     quantizer = getattr(codec, "quantizer", None)
     if quantizer is None or not callable(getattr(quantizer, "decode", None)):
-        raise ValueError(f"voice matching needs a codec with a residual quantizer (codec.quantizer.decode); "
+        raise ValueError("voice matching needs a codec with a residual quantizer (codec.quantizer.decode); "
                           f"{type(codec).__name__} has none: turn voice_match off")
     return quantizer.decode(codes).float()
 
