@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -31,7 +30,7 @@ from torch import nn
 from audiolm_lib.audio import prepare_wave
 from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
-from audiolm_lib.lm.sampling import SamplingConfig
+from audiolm_lib.pipeline_config import AudioLMConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
 from audiolm_lib.provenance import provenance_problems
 from audiolm_lib.serialization import (
@@ -49,28 +48,6 @@ from audiolm_lib.serialization import (
 # the parts every AudioLM has; the acoustic generator adds its own (``coarse_lm`` + ``fine_lm``, or ``acoustic_lm``)
 BASE_COMPONENTS = ("semantic_tokenizer", "codec", "semantic_lm")
 COMPONENTS = BASE_COMPONENTS + ("coarse_lm", "fine_lm")  # those of the default (coarse + fine) pipeline
-
-
-@dataclass
-class AudioLMConfig:
-    """Default sampling settings per stage (each call may override them)."""
-
-    semantic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
-    coarse: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.95, top_k=None, top_p=None))
-    fine: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.4, top_k=None, top_p=None))
-    # a parallel acoustic generator's sampled levels (its later levels take the argmax)
-    acoustic: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, top_k=None, top_p=None))
-    # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech), with the
-    # setting chosen on the validation voices (BENCHMARKS.md, issue 20's eleventh pass) when it is turned on
-    voice_match: bool = False
-    voice_match_neighbours: int = 4  # prompt frames averaged per generated frame (kNN-VC's k)
-    voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame (PromptFrameMatcher)
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
-            raise ValueError(f"voice_match_continuity must be a finite number >= 0, got {self.voice_match_continuity}")
-        if self.voice_match_neighbours < 1:
-            raise ValueError(f"voice_match_neighbours must be >= 1, got {self.voice_match_neighbours}")
 
 
 class AudioLM(nn.Module):
