@@ -272,7 +272,7 @@ class AudioLM(nn.Module):
         from audiolm_lib.voice_match import PromptFrameMatcher
 
         return PromptFrameMatcher(self.codec, prompt_codes, self.config.voice_match_continuity,
-                                  self.config.voice_match_neighbours)
+                                  self.config.voice_match_neighbours, self.config.voice_match_strength)
 
     def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor,
                     enabled: bool | None = None) -> torch.Tensor:

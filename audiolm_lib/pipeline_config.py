@@ -24,9 +24,12 @@ class AudioLMConfig:
     voice_match: bool = False
     voice_match_neighbours: int = 4  # prompt frames averaged per generated frame (kNN-VC's k)
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame (PromptFrameMatcher)
+    voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
             raise ValueError(f"voice_match_continuity must be a finite number >= 0, got {self.voice_match_continuity}")
+        if not 0 < self.voice_match_strength <= 1:
+            raise ValueError(f"voice_match_strength must be in (0, 1], got {self.voice_match_strength}")
         if self.voice_match_neighbours < 1:
             raise ValueError(f"voice_match_neighbours must be >= 1, got {self.voice_match_neighbours}")

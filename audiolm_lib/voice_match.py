@@ -43,9 +43,12 @@ class PromptFrameMatcher:
             that the step stays causal). The choice is carried from one chunk to the next.
         neighbours: ``k``: 1 takes the nearest frame's codes as they are; more averages the ``k`` nearest latents
             (kNN-VC uses 4: a smoother rendering) and quantizes the mean with the codec's RVQ.
+        strength: how far each frame's latent moves from the generated one to the matched one (1: all the way);
+            below 1 the mix is quantized with the codec's RVQ.
     """
 
-    def __init__(self, codec, prompt: torch.Tensor, continuity: float = 0.0, neighbours: int = 1):
+    def __init__(self, codec, prompt: torch.Tensor, continuity: float = 0.0, neighbours: int = 1,
+                 strength: float = 1.0):
         if prompt.dim() != 3:
             raise ValueError(f"prompt codes must be [B, levels, frames], got {tuple(prompt.shape)}")
         if prompt.shape[-1] == 0:
@@ -54,10 +57,13 @@ class PromptFrameMatcher:
             raise ValueError(f"continuity must be >= 0, got {continuity}")
         if int(neighbours) != neighbours or neighbours < 1:
             raise ValueError(f"neighbours must be a whole number >= 1, got {neighbours}")
-        if neighbours > 1 and not callable(getattr(getattr(codec, "quantizer", None), "encode", None)):
-            raise ValueError(f"voice matching with {neighbours} neighbours quantizes their mean again: "
-                             f"{type(codec).__name__} has no quantizer.encode; use one neighbour")
-        self.codec, self.prompt, self.continuity = codec, prompt, float(continuity)
+        if not 0 < strength <= 1:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
+        requantizes = neighbours > 1 or strength < 1
+        if requantizes and not callable(getattr(getattr(codec, "quantizer", None), "encode", None)):
+            raise ValueError(f"voice matching with {neighbours} neighbours at strength {strength} quantizes a mix "
+                             f"again: {type(codec).__name__} has no quantizer.encode; use one neighbour at strength 1")
+        self.codec, self.prompt, self.continuity, self.strength = codec, prompt, float(continuity), float(strength)
         self.neighbours = min(int(neighbours), prompt.shape[-1])
         self.previous: torch.Tensor | None = None  # LongTensor[B]: the prompt frame chosen (first) last
         self._keys: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per level count: latents, unit latents
@@ -79,15 +85,19 @@ class PromptFrameMatcher:
             latents = code_latents(self.codec, keys)  # [B, D, F0]
             self._keys[levels] = latents, F.normalize(latents, dim=1)
         key_latents, unit_keys = self._keys[levels]
-        query = F.normalize(code_latents(self.codec, generated), dim=1)  # [B, D, F]
+        generated_latents = code_latents(self.codec, generated)  # [B, D, F]
+        query = F.normalize(generated_latents, dim=1)
         cosines = torch.einsum("bdf,bdk->bfk", query, unit_keys.to(query.device))  # [B, F, F0]
         chosen = self._choose(cosines)  # [B, F, k], the best first
         self.previous = chosen[:, -1, 0]
-        if self.neighbours == 1:
+        if self.neighbours == 1 and self.strength == 1:
             return torch.gather(keys, 2, chosen[..., 0][:, None, :].expand(batch, levels, frames).to(keys.device))
         picked = torch.gather(key_latents[:, :, None, :].expand(-1, -1, frames, -1), 3,
                               chosen[:, None].expand(-1, key_latents.shape[1], -1, -1).to(key_latents.device))
-        return self.codec.quantizer.encode(picked.mean(dim=-1), levels)  # [B, D, F, k] -> mean -> codes
+        matched = picked.mean(dim=-1)  # [B, D, F, k] -> [B, D, F]
+        if self.strength < 1:  # part of the way from the generated latent to the prompt's
+            matched = torch.lerp(generated_latents.to(matched.device), matched, self.strength)
+        return self.codec.quantizer.encode(matched, levels)
 
     def _choose(self, cosines: torch.Tensor) -> torch.Tensor:
         """``cosines`` ``[B, F, F0]`` -> the ``k`` prompt frames of every frame, ``LongTensor[B, F, k]``; with a
@@ -110,7 +120,7 @@ class PromptFrameMatcher:
 
 
 def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, continuity: float = 0.0,
-                    neighbours: int = 1) -> torch.Tensor:
+                    neighbours: int = 1, strength: float = 1.0) -> torch.Tensor:
     """Each generated frame replaced by the nearest prompt frame (cosine of the codec latents), or by the RVQ codes
     of the mean of its ``neighbours`` nearest.
 
@@ -118,9 +128,9 @@ def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, contin
         codec: the codec whose codes these are.
         generated: ``LongTensor[B, L, F]`` continuation codes.
         prompt: ``LongTensor[B, L', F0]`` the prompt's codes (``L' >= L``; its leading ``L`` levels are used).
-        continuity / neighbours: see :class:`PromptFrameMatcher`.
+        continuity / neighbours / strength: see :class:`PromptFrameMatcher`.
 
     Returns:
         ``LongTensor[B, L, F]``.
     """
-    return PromptFrameMatcher(codec, prompt, continuity, neighbours)(generated)
+    return PromptFrameMatcher(codec, prompt, continuity, neighbours, strength)(generated)

@@ -53,7 +53,8 @@ def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
     sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
     ``semantic.prompt_prior``, ``semantic.window_seconds`` and ``semantic.window_hop_fraction`` onto its config;
-    ``voice_match=1`` / ``0``, ``voice_match_continuity`` and ``voice_match_neighbours`` onto the pipeline's; ``none`` unsets one; a tuple
+    ``voice_match=1`` / ``0``, ``voice_match_continuity``, ``voice_match_neighbours`` and ``voice_match_strength``
+    onto the pipeline's; ``none`` unsets one; a tuple
     field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         stage, _, field = key.rpartition(".")
@@ -69,6 +70,8 @@ def apply_setting(model, setting: dict) -> None:
             model.config.voice_match_continuity = float(value)
         elif key == "voice_match_neighbours":
             model.config.voice_match_neighbours = int(value)
+        elif key == "voice_match_strength":
+            model.config.voice_match_strength = float(value)
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
             if isinstance(current, tuple):  # e.g. steps_per_level=32/2
