@@ -110,6 +110,27 @@ def test_several_neighbours_quantize_the_mean_of_their_latents(model):
         AudioLMConfig(voice_match_neighbours=0)
 
 
+def test_strength_moves_each_frame_part_of_the_way(model):
+    codec = model.codec
+    prompt_codes, generated = random_codes(codec, 40, seed=1), random_codes(codec, 20, seed=2)
+    full = match_to_prompt(codec, generated, prompt_codes, neighbours=4)
+    assert torch.equal(match_to_prompt(codec, generated, prompt_codes, neighbours=4, strength=1.0), full)
+    half = match_to_prompt(codec, generated, prompt_codes, neighbours=4, strength=0.5)
+    query = torch.nn.functional.normalize(code_latents(codec, generated)[0], dim=0)
+    keys = code_latents(codec, prompt_codes)[0]
+    nearest = (query.T @ torch.nn.functional.normalize(keys, dim=0)).topk(4, dim=1).indices
+    mix = torch.lerp(code_latents(codec, generated)[0], keys[:, nearest].mean(-1), 0.5)
+    assert torch.equal(half, codec.quantizer.encode(mix[None], 3))
+    # the farther toward the prompt, the closer the decoded latents to the matched ones
+    def distance(codes):
+        return float((code_latents(codec, codes) - code_latents(codec, full)).norm())
+    assert distance(full) == 0 < distance(half) < distance(generated)
+    with pytest.raises(ValueError, match=r"strength must be in \(0, 1\]"):
+        PromptFrameMatcher(codec, prompt_codes, strength=0)
+    with pytest.raises(ValueError, match="voice_match_strength"):
+        AudioLMConfig(voice_match_strength=1.5)
+
+
 def test_a_generator_of_fewer_levels_matches_on_the_prompts_leading_levels(model):
     codec = model.codec
     prompt_codes, generated = random_codes(codec, 30, seed=3), random_codes(codec, 12, levels=2, seed=4)
