@@ -64,14 +64,10 @@ def apply_setting(model, setting: dict) -> None:
         elif stage == "semantic" and field in ("guidance_scale", "prompt_prior", "window_seconds",
                                                "window_hop_fraction"):  # the semantic stage's config
             setattr(model.semantic_lm.config, field, float(value))
-        elif key == "voice_match":  # the pipeline's own (audiolm_lib.voice_match)
-            model.config.voice_match = value.lower() in ("1", "true", "on")
-        elif key == "voice_match_continuity":
-            model.config.voice_match_continuity = float(value)
-        elif key == "voice_match_neighbours":
-            model.config.voice_match_neighbours = int(value)
-        elif key == "voice_match_strength":
-            model.config.voice_match_strength = float(value)
+        elif key.startswith("voice_match") and hasattr(model.config, key):  # the pipeline's own (voice_match.py)
+            current = getattr(model.config, key)
+            parsed = value.lower() in ("1", "true", "on") if isinstance(current, bool) else type(current)(value)
+            setattr(model.config, key, parsed)
         elif hasattr(model.acoustic.config, key):
             current = getattr(model.acoustic.config, key)
             if isinstance(current, tuple):  # e.g. steps_per_level=32/2
