@@ -182,7 +182,7 @@ class AudioStream:
     @property
     def codes(self) -> Tensor:
         """``LongTensor[B, L, F]``: the codes decoded so far, prompt included (the levels the generator makes;
-        each new frame matched to the prompt's where the model's ``voice_match`` is on, as ``continue_audio``)."""
+        each new frame matched to the prompt's where voice matching is on, as ``continue_audio``)."""
         return torch.cat(self._decoded, dim=-1)
 
     # ------------------------------------------------------------------------------ plan
