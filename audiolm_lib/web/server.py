@@ -7,7 +7,8 @@ dependency; see BENCHMARKS.md, "Streaming"), bound to 127.0.0.1 unless told othe
 - ``GET /models``: the model choices, ``{"choices": {name: folder}, "limits": {...}}``;
 - ``POST /generate?model=&seconds=&temperature=&seed=[&voice_match=0|1]`` with the prompt (a WAV, FLAC or OGG file)
   as the body (``voice_match``: render from the prompt's frames, default the model's): a streamed 16-bit WAV (the
-  "length unknown" header, then samples as ``AudioLM.stream`` makes them), or a 400 with a one-line message; the ``X-Stream-Id`` header names the result;
+  "length unknown" header, then samples as ``AudioLM.stream`` makes them), or a 400 with a one-line message; the
+  ``X-Stream-Id`` header names the result;
 - ``GET /spectrogram/<id>.png``: mel spectrogram of prompt | continuation (written when the stream ends).
 
 Loaded models are kept (one per folder, int8 where measured faster, as ``audiolm continue``); a lock per model
