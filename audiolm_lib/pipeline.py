@@ -264,15 +264,19 @@ class AudioLM(nn.Module):
         return {"semantic": all_semantic, "codes": codes}
 
     def voice_matcher(self, prompt_codes: torch.Tensor, enabled: bool | None = None):
-        """A callable that maps new codes ``[B, L, F]`` (chunk after chunk) to the nearest frames of
-        ``prompt_codes`` ``[B, Q, F0]`` when ``enabled`` (None: ``config.voice_match``) is on
+        """A callable that maps new codes ``[B, L, F]`` (chunk after chunk) toward the voice of ``prompt_codes``
+        ``[B, Q, F0]`` by ``config.voice_match_method`` when ``enabled`` (None: ``config.voice_match``) is on
         (:mod:`audiolm_lib.voice_match`), else returns them as they are."""
-        if not (self.config.voice_match if enabled is None else enabled):
+        config = self.config
+        if not (config.voice_match if enabled is None else enabled):
             return lambda new_codes: new_codes
-        from audiolm_lib.voice_match import PromptFrameMatcher
+        from audiolm_lib.voice_match import PromptFrameMatcher, PromptStatisticsMatcher
 
-        return PromptFrameMatcher(self.codec, prompt_codes, self.config.voice_match_continuity,
-                                  self.config.voice_match_neighbours, self.config.voice_match_strength)
+        if config.voice_match_method == "statistics":
+            return PromptStatisticsMatcher(self.codec, prompt_codes, config.voice_match_strength,
+                                           config.voice_match_prior_frames)
+        return PromptFrameMatcher(self.codec, prompt_codes, config.voice_match_continuity,
+                                  config.voice_match_neighbours, config.voice_match_strength)
 
     def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor,
                     enabled: bool | None = None) -> torch.Tensor:

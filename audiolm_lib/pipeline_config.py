@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from audiolm_lib.lm.sampling import SamplingConfig
 
+VOICE_MATCH_METHODS = ("frames", "statistics")
+
 
 @dataclass
 class AudioLMConfig:
@@ -22,9 +24,13 @@ class AudioLMConfig:
     # render the continuation from the prompt's own codec frames (:mod:`audiolm_lib.voice_match`; speech), with the
     # setting chosen on the validation voices (BENCHMARKS.md, issue 20's eleventh pass) when it is turned on
     voice_match: bool = False
-    voice_match_neighbours: int = 4  # prompt frames averaged per generated frame (kNN-VC's k)
-    voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame (PromptFrameMatcher)
+    # "frames": each frame from the prompt's nearest (PromptFrameMatcher); "statistics": each latent dimension
+    # given the prompt's mean and spread (PromptStatisticsMatcher)
+    voice_match_method: str = "frames"
+    voice_match_neighbours: int = 4  # prompt frames averaged per generated frame (kNN-VC's k; "frames")
+    voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
+    voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -33,3 +39,8 @@ class AudioLMConfig:
             raise ValueError(f"voice_match_strength must be in (0, 1], got {self.voice_match_strength}")
         if self.voice_match_neighbours < 1:
             raise ValueError(f"voice_match_neighbours must be >= 1, got {self.voice_match_neighbours}")
+        if self.voice_match_method not in VOICE_MATCH_METHODS:
+            raise ValueError(f"voice_match_method must be one of {', '.join(VOICE_MATCH_METHODS)}, "
+                             f"got {self.voice_match_method!r}")
+        if self.voice_match_prior_frames < 0:
+            raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

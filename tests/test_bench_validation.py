@@ -61,10 +61,12 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     if field:
         assert model.acoustic.config.choice_temperature == 0.25
     bench.apply_setting(model, {"voice_match": "1", "voice_match_continuity": "0.05", "voice_match_neighbours": "2",
-                                "voice_match_strength": "0.75"})  # the pipeline's own, each read as its type
+                                "voice_match_strength": "0.75", "voice_match_method": "statistics",
+                                "voice_match_prior_frames": "3"})  # the pipeline's own, each read as its type
     assert model.config.voice_match is True and model.config.voice_match_continuity == 0.05
     assert model.config.voice_match_neighbours == 2 and isinstance(model.config.voice_match_neighbours, int)
-    assert model.config.voice_match_strength == 0.75
+    assert model.config.voice_match_strength == 0.75 and model.config.voice_match_method == "statistics"
+    assert model.config.voice_match_prior_frames == 3 and isinstance(model.config.voice_match_prior_frames, int)
     bench.apply_setting(model, {"generated_levels": "2"})  # an optional field, unset: read as an integer
     assert model.acoustic.config.generated_levels == 2
     bench.apply_setting(model, {"top_p": "0.9", "top_k": "20", "window_anchor_seconds": "0.5"})

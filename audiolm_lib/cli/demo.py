@@ -71,7 +71,7 @@ def continue_command(
     prompt_prior: Optional[float] = typer.Option(None, "--prompt-prior", help="How far the parallel acoustic generator leans toward the prompt's own codes (0 = not at all; default: the model's)."),
     semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 3)."),
     semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
-    voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off: render the continuation from the prompt's own codec frames, each generated frame replaced by its nearest ones (much more of the prompt's voice, worse sound on real recordings; speech only; default: the model's, off in the shipped ones)."),
+    voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off, or on by one method: frames (each generated frame replaced by the prompt's nearest codec frames: much more of the prompt's voice, worse sound on real recordings) or statistics (each codec latent dimension given the prompt's mean and spread); on: the model's method. Speech only; default: the model's, off in the shipped ones."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -87,6 +87,7 @@ def continue_command(
     from audiolm_lib.audio import MAX_DECODED_SAMPLES, save_audio
     from audiolm_lib.outputs import AUDIO_WRITE_FORMATS, check_output_file
     from audiolm_lib.pipeline import AudioLM
+    from audiolm_lib.pipeline_config import VOICE_MATCH_METHODS
 
     check_seconds("--seconds", seconds)
     check_seconds("--prompt-seconds", prompt_seconds, high=float("inf"))  # only the tail the models use is read
@@ -108,8 +109,8 @@ def continue_command(
         raise FileNotFoundError(f"model folder not found: {model_dir}")
     if int8 not in ("auto", "on", "off"):
         raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
-    if voice_match not in (None, "on", "off"):
-        raise ValueError(f"--voice-match must be on or off, got {voice_match!r}")
+    if voice_match not in (None, "on", "off", *VOICE_MATCH_METHODS):
+        raise ValueError(f"--voice-match must be on, off, {' or '.join(VOICE_MATCH_METHODS)}, got {voice_match!r}")
     model = AudioLM.from_pretrained(model_dir, map_location=device)
     if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
         raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
@@ -125,7 +126,9 @@ def continue_command(
     if semantic_prompt_prior is not None:
         model.semantic_lm.config.prompt_prior = semantic_prompt_prior
     if voice_match is not None:
-        model.config.voice_match = voice_match == "on"
+        model.config.voice_match = voice_match != "off"
+        if voice_match in VOICE_MATCH_METHODS:
+            model.config.voice_match_method = voice_match
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

@@ -123,7 +123,7 @@ def test_semantic_decoding_options_reach_the_semantic_stage(option, off, on, pro
 def test_voice_match_option_reaches_the_pipeline(prompt, tmp_path):
     model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
     outs = {}
-    for value in ("off", "on"):
+    for value in ("off", "on", "frames", "statistics"):
         out = tmp_path / f"vm_{value}.wav"
         result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, "--voice-match", value)
         assert result.exit_code == 0, result.output
@@ -131,8 +131,11 @@ def test_voice_match_option_reaches_the_pipeline(prompt, tmp_path):
     plain = invoke("continue", model_dir, prompt, "-o", tmp_path / "plain.wav", "-s", 0.6, "--seed", 3)
     assert plain.exit_code == 0 and (sf.read(tmp_path / "plain.wav")[0] == outs["off"]).all()  # the model's: off
     assert outs["on"].shape == outs["off"].shape and not (outs["on"] == outs["off"]).all()
+    assert (outs["on"] == outs["frames"]).all()  # on: the model's method, frames
+    assert outs["statistics"].shape == outs["off"].shape
+    assert not (outs["statistics"] == outs["off"]).all() and not (outs["statistics"] == outs["frames"]).all()
     result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--voice-match", "yes")
-    assert result.exit_code == 2 and "--voice-match must be on or off" in result.output
+    assert result.exit_code == 2 and "--voice-match must be on, off, frames or statistics" in result.output
 
 
 def test_demo_command_prints_where_the_files_are(model_dir, prompt, tmp_path):
