@@ -230,7 +230,7 @@ class AudioLM(nn.Module):
         the prompt or None (or, as before, the coarse levels ``[B, Qc, F0]`` with the fine ones in ``fine_prompt``).
         ``semantic`` / ``coarse`` / ``fine`` / ``acoustic``: per-stage sampling overrides (``temperature``,
         ``top_k``, ``top_p``); the acoustic generator reads the stages it names in ``sampling_stages``.
-        ``voice_match``: render the new frames from the prompt's (:meth:`voice_matcher`; None: ``config``'s).
+        ``voice_match``: move the new frames toward the prompt's voice (:meth:`voice_matcher`; None: ``config``'s).
         """
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
@@ -324,8 +324,8 @@ class AudioLM(nn.Module):
             return_prompt: include the (re-synthesised) prompt before the continuation: the part of it the
                 models use (all of a prompt shorter than :meth:`prompt_cut`'s context).
             return_tokens: also return the token dict of :meth:`generate_tokens`.
-            voice_match: render the continuation from the prompt's own codec frames (a voice kept, a worse sound
-                on real recordings; :mod:`audiolm_lib.voice_match`); None: the model's ``config.voice_match``.
+            voice_match: move the continuation toward the prompt's voice by ``config.voice_match_method``
+                (:mod:`audiolm_lib.voice_match`); None: the model's ``config.voice_match``.
 
         Returns:
             ``Tensor[B, 1, T]`` at :attr:`sample_rate` (and the tokens if ``return_tokens``).

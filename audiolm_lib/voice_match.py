@@ -14,6 +14,10 @@ resynthesis, issue 20); frames taken from the prompt carry its voice and its voi
 continuation can only use sounds the prompt holds (a 3 s prompt has ~150 frames), so words blur; it is for keeping
 a voice, not for piano (a note the prompt never played cannot be found in it). Off by default
 (``AudioLMConfig.voice_match``); measured in BENCHMARKS.md (issue 20, eleventh pass).
+
+:class:`PromptStatisticsMatcher` is the other method (``AudioLMConfig.voice_match_method = "statistics"``): it
+copies no frame, it gives every generated frame's latent the prompt's per-dimension mean and spread, so the sound
+has no joins (issue 20, twelfth pass).
 """
 from __future__ import annotations
 

@@ -168,9 +168,9 @@ def _speech_measures(waves: dict, prompt: torch.Tensor, rate: int, other: torch.
 
 
 def _matched_stranger(model, prompt: torch.Tensor, other: torch.Tensor, tokens: dict) -> float:
-    """Speaker similarity to the prompt of a different speaker's real speech through the codec with every frame
-    replaced by its nearest prompt frame, as ``voice_match`` renders a continuation: the baseline that says how much
-    of a matched continuation's similarity the matching gives whatever was generated."""
+    """Speaker similarity to the prompt of a different speaker's real speech through the codec, matched to the
+    prompt as ``voice_match`` matches a continuation (the model's method): the baseline that says how much of a
+    matched continuation's similarity the matching gives whatever was generated."""
     from audiolm_lib.eval.speaker import speaker_similarity
 
     prompt_codes = tokens["codes"][..., : tokens["prompt_frames"]]
