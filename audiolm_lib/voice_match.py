@@ -34,6 +34,16 @@ def code_latents(codec, codes: torch.Tensor) -> torch.Tensor:
     return quantizer.decode(codes).float()
 
 
+def check_fits(prompt: torch.Tensor, generated: torch.Tensor) -> tuple[int, int, int]:
+    """``(B, L, F)`` of ``generated`` ``LongTensor[B, L, F]`` if the prompt ``[B, L', F0]`` fits it (``L' >= L``)."""
+    if generated.dim() != 3:
+        raise ValueError(f"codes must be [B, levels, frames], got {tuple(generated.shape)}")
+    batch, levels, frames = generated.shape
+    if prompt.shape[0] != batch or prompt.shape[1] < levels:
+        raise ValueError(f"prompt codes {tuple(prompt.shape)} do not fit generated codes {tuple(generated.shape)}")
+    return batch, levels, frames
+
+
 class PromptFrameMatcher:
     """Matches generated frames to one prompt's frames, chunk after chunk (a stream hands them over as they come).
 
@@ -76,12 +86,7 @@ class PromptFrameMatcher:
     def __call__(self, generated: torch.Tensor) -> torch.Tensor:
         """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]``: with one neighbour, for every frame all ``L`` codes
         of one prompt frame (the prompt's leading ``L`` levels)."""
-        if generated.dim() != 3:
-            raise ValueError(f"codes must be [B, levels, frames], got {tuple(generated.shape)}")
-        batch, levels, frames = generated.shape
-        if self.prompt.shape[0] != batch or self.prompt.shape[1] < levels:
-            raise ValueError(f"prompt codes {tuple(self.prompt.shape)} do not fit generated codes "
-                             f"{tuple(generated.shape)}")
+        batch, levels, frames = check_fits(self.prompt, generated)
         if frames == 0:
             return generated
         keys = self.prompt[:, :levels]
@@ -172,12 +177,7 @@ class PromptStatisticsMatcher:
     @torch.inference_mode()
     def __call__(self, generated: torch.Tensor) -> torch.Tensor:
         """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]``."""
-        if generated.dim() != 3:
-            raise ValueError(f"codes must be [B, levels, frames], got {tuple(generated.shape)}")
-        batch, levels, frames = generated.shape
-        if self.prompt.shape[0] != batch or self.prompt.shape[1] < levels:
-            raise ValueError(f"prompt codes {tuple(self.prompt.shape)} do not fit generated codes "
-                             f"{tuple(generated.shape)}")
+        _, levels, frames = check_fits(self.prompt, generated)
         if frames == 0:
             return generated
         if levels not in self._state:

@@ -1,5 +1,6 @@
-"""Probe: a stranger's real speech (and the same speaker's) moved toward the prompt's voice by (a) kNN matching
-(k=4, continuity 0.05: the option), (b) matching the per-dimension mean / std of the codec latents (AdaIN-like).
+"""Probe (issue 20, twelfth pass): a stranger's real speech (and the same speaker's) moved toward the prompt's voice by (a) kNN matching
+(k=4, continuity 0.05: the option), (b) matching the per-dimension mean / std of the codec latents (AdaIN-like): of the whole 5 s,
+and causal as the library does it (PromptStatisticsMatcher, several priors).
 Speaker similarity to the prompt and DNSMOS OVRL, validation clips only."""
 import json, sys
 import torch
@@ -8,7 +9,7 @@ sys.path.insert(0, "/work/main"); sys.path.insert(0, "/work/main/bench")
 from validation_ladder import validation_clips
 from pathlib import Path
 from audiolm_lib.pipeline import AudioLM
-from audiolm_lib.voice_match import match_to_prompt, code_latents
+from audiolm_lib.voice_match import PromptStatisticsMatcher, code_latents, match_to_prompt
 from audiolm_lib.eval.speaker import speaker_similarity
 from audiolm_lib.eval.perceptual import dnsmos
 from audiolm_lib.eval.voicing import voicing_report
@@ -46,7 +47,8 @@ with torch.inference_mode():
         for name, src in (("same", cont_w), ("stranger", stranger_w)):
             sc = codec.encode(src[None, None])
             variants = {"resynth": sc, "knn4c05": match_to_prompt(codec, sc, pc, 0.05, 4, 1.0),
-                        "stats": stats_match(sc, pc), "stats75": stats_match(sc, pc, 0.75), "mean": stats_match(sc, pc, std=False)}
+                        "stats": stats_match(sc, pc), "stats75": stats_match(sc, pc, 0.75), "mean": stats_match(sc, pc, std=False),
+                        **{f"causal{n}": PromptStatisticsMatcher(codec, pc, 1.0, n)(sc) for n in (0, 10, 25, 50)}}
             for vname, codes in variants.items():
                 out = codec.decode(codes)[0, 0]
                 row[f"{name}/{vname}/sim"] = speaker_similarity(prompt_w, out, 16000)
@@ -54,4 +56,4 @@ with torch.inference_mode():
                 row[f"{name}/{vname}/voiced"] = voicing_report(out, 16000)["voiced_share"]
         rows.append(row)
         print(json.dumps(row), flush=True)
-json.dump(rows, open(sys.argv[0].replace(".py", ".json"), "w"), indent=1)
+json.dump(rows, open("probe_rows.json", "w"), indent=0)  # (run in two parts, joined by id, for the table)
