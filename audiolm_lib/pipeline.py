@@ -240,6 +240,9 @@ class AudioLM(nn.Module):
             acoustic_prompt = torch.cat([acoustic_prompt, fine_prompt], dim=1)
         from tqdm.auto import tqdm
 
+        # made before generating, so a setting the prompt cannot serve is refused before any work
+        matcher = None if acoustic_prompt is None or not acoustic_prompt.shape[-1] else self.voice_matcher(
+            acoustic_prompt, voice_match)
         bar = tqdm(total=2, desc="AudioLM", disable=not progress, leave=False)
         num_new_semantic = max(1, int(round(seconds * self.semantic_rate)))
         new_semantic = self.semantic_lm.generate(
@@ -256,8 +259,8 @@ class AudioLM(nn.Module):
                                                     generator=generator, progress=progress)
         bar.update(1)
         bar.close()
-        if acoustic_prompt is not None and acoustic_prompt.shape[-1]:
-            new_codes = self.match_voice(new_codes, acoustic_prompt, voice_match)
+        if matcher is not None:
+            new_codes = matcher(new_codes)
         # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
         codes = new_codes if acoustic_prompt is None else torch.cat(
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)

@@ -155,8 +155,8 @@ class PromptStatisticsMatcher:
         if prompt.dim() != 3:
             raise ValueError(f"prompt codes must be [B, levels, frames], got {tuple(prompt.shape)}")
         if prompt.shape[-1] < 2:
-            raise ValueError("voice matching by statistics needs at least two prompt frames, "
-                             f"got {prompt.shape[-1]}")
+            raise ValueError("voice matching by statistics needs at least two prompt frames (a spread), got "
+                             f"{prompt.shape[-1]}: give a longer prompt, or match by frames")
         if not 0 < strength <= 1:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
         if int(prior_frames) != prior_frames or prior_frames < 0:

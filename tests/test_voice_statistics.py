@@ -138,3 +138,15 @@ def test_pipeline_stream_and_checkpoint_use_the_method(model, prompt, tmp_path):
                        PromptStatisticsMatcher(model.codec, stream.codes[..., : stream.known])(generated))
     loaded = AudioLM.from_pretrained(folder).config
     assert (loaded.voice_match, loaded.voice_match_method, loaded.voice_match_prior_frames) == (True, "statistics", 10)
+
+
+def test_a_prompt_too_short_for_statistics_is_refused_before_any_generation(model, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("generated before refusing the setting")
+
+    monkeypatch.setattr(model.semantic_lm, "generate", must_not_run)
+    monkeypatch.setattr(model.config, "voice_match", True)
+    monkeypatch.setattr(model.config, "voice_match_method", "statistics")
+    one_frame = torch.randn(1, model.codec.hop_length, generator=torch.Generator().manual_seed(0)) * 0.1
+    with pytest.raises(ValueError, match="at least two prompt frames"):
+        model.continue_audio(one_frame, 0.5, sample_rate=RATE)
