@@ -136,8 +136,9 @@ class PromptStatisticsMatcher:
     then quantized again by the codec's RVQ. A voice's timbre sits largely in those first two moments, while what
     is said sits in how the frames move; and as every frame keeps its own place (nothing is copied from the prompt,
     unlike :class:`PromptFrameMatcher`) the sound has no joins. On validation voices a stranger's real speech came
-    closer to the prompt's voice this way (0.58 -> 0.67 speaker similarity, recorded) than by the four nearest
-    frames (0.61), at less cost in DNSMOS (2.39 -> 2.13 against 1.76; BENCHMARKS.md, issue 20's twelfth pass).
+    closer to the prompt's voice this way (speaker similarity 0.58 -> 0.65, recorded) than by the four nearest
+    frames (0.61), at less cost in DNSMOS (2.39 -> 2.10 against 1.76); the generator's mostly unvoiced
+    continuations of recorded voices did not (BENCHMARKS.md, issue 20's twelfth pass), so it is off by default.
 
     Causal: frame ``t`` is standardised by the statistics of the generated frames up to and including ``t``,
     begun from ``prior_frames`` pseudo-frames with the prompt's statistics (so the first frames, whose own
