@@ -19,7 +19,6 @@ component was trained on is checked by :mod:`audiolm_lib.provenance`.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -33,20 +32,9 @@ from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.pipeline_config import AudioLMConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
 from audiolm_lib.provenance import provenance_problems
-from audiolm_lib.serialization import (
-    CONFIG_NAME,
-    CheckpointError,
-    atomic_write_text,
-    class_path,
-    config_from_dict,
-    config_to_dict,
-    import_class,
-    load_config_file,
-    load_pretrained,
-)
+from audiolm_lib.pipeline_io import BASE_COMPONENTS, load_pipeline, save_pipeline
+from audiolm_lib.serialization import CheckpointError
 
-# the parts every AudioLM has; the acoustic generator adds its own (``coarse_lm`` + ``fine_lm``, or ``acoustic_lm``)
-BASE_COMPONENTS = ("semantic_tokenizer", "codec", "semantic_lm")
 COMPONENTS = BASE_COMPONENTS + ("coarse_lm", "fine_lm")  # those of the default (coarse + fine) pipeline
 
 
@@ -460,71 +448,13 @@ class AudioLM(nn.Module):
 
     # ------------------------------------------------------------------------------------ checkpoints
     def save_pretrained(self, directory: str | os.PathLike, dtype: str | None = None) -> Path:
-        """Write one sub-directory per component (each ``config.json`` + ``model.safetensors``); ``dtype``
-        "float16" stores the weights at half width (loading casts them back; for distributing a model)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        parts = self.components()
-        for name, component in parts.items():
-            if not hasattr(component, "save_pretrained"):
-                raise TypeError(f"{name} ({type(component).__name__}) has no save_pretrained")
-            component.save_pretrained(directory / name, **({"dtype": dtype} if dtype else {}))
-        acoustic_parts = [name for name in parts if name not in BASE_COMPONENTS]
-        meta = {
-            "class": class_path(type(self)),
-            "format_version": 1,
-            "config": config_to_dict(self.config),
-            "components": {name: name for name in parts},
-            "acoustic": {"class": class_path(type(self.acoustic)), "components": acoustic_parts},
-        }
-        atomic_write_text(directory / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
-        return directory
+        """Write one sub-directory per component (each ``config.json`` + ``model.safetensors``) and the pipeline's
+        ``config.json``; ``dtype`` "float16" stores the weights at half width (loading casts them back; for
+        distributing a model). :func:`audiolm_lib.pipeline_io.save_pipeline`."""
+        return save_pipeline(self, directory, dtype)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> "AudioLM":
-        """Load a directory written by :meth:`save_pretrained`; errors name the missing or mismatched part."""
-        directory = Path(directory)
-        meta = load_config_file(directory)
-        if meta["class"] != class_path(cls):
-            raise CheckpointError(f"{directory} holds a {meta['class'].rpartition('.')[2]}, not an AudioLM pipeline")
-        components = meta.get("components") or {}
-        # written before acoustic generators were pluggable: the coarse + fine pair
-        acoustic_meta = meta.get("acoustic") or {"class": class_path(HierarchicalAcoustic),
-                                                 "components": ["coarse_lm", "fine_lm"]}
-        if (not isinstance(components, dict) or not isinstance(acoustic_meta, dict)
-                or not isinstance(acoustic_meta.get("components") or [], list)):
-            raise CheckpointError(f"{directory / CONFIG_NAME}: 'components' and 'acoustic' must be JSON objects "
-                                  "(as save_pretrained writes them)")
-        acoustic_names = [str(name) for name in acoustic_meta.get("components") or []]
-        missing = [name for name in BASE_COMPONENTS + tuple(acoustic_names) if name not in components]
-        if missing:
-            raise CheckpointError(f"{directory / CONFIG_NAME} lists no {missing}")
-        parts = {}
-        for name in BASE_COMPONENTS + tuple(acoustic_names):
-            _check_component_path(directory, name, components[name])
-            try:
-                parts[name] = load_pretrained(directory / components[name], map_location=map_location)
-            except CheckpointError as exc:
-                raise CheckpointError(f"AudioLM component '{name}': {exc}") from exc
-        acoustic_class = import_class(str(acoustic_meta.get("class")))
-        try:
-            acoustic = acoustic_class.from_components(**{name: parts.pop(name) for name in acoustic_names})
-        except (TypeError, AttributeError) as exc:
-            raise CheckpointError(f"{directory / CONFIG_NAME}: cannot build the acoustic generator "
-                                  f"{acoustic_class.__name__} from {acoustic_names}: {exc}") from exc
-        config = config_from_dict(AudioLMConfig, meta["config"], source=str(directory / CONFIG_NAME))
-        return cls(**parts, config=config, acoustic=acoustic).eval()
-
-
-def _check_component_path(directory: Path, name: str, entry: object) -> None:
-    """A component folder is a plain sub-folder name of the pipeline folder: not ``../x``, an absolute path
-    or a symlink that leads out of it."""
-    folder = directory / str(entry)
-    if (not isinstance(entry, str) or not entry or "/" in entry or "\\" in entry or entry in (".", "..")
-            or Path(entry).is_absolute()):
-        raise CheckpointError(f"{directory / CONFIG_NAME}: component {name!r} must be a sub-folder name of the model "
-                              f"folder, got {entry!r}")
-    real, root = folder.resolve(), directory.resolve()
-    if root not in real.parents:
-        raise CheckpointError(f"refusing {directory / CONFIG_NAME}: component {name!r} ({entry}) resolves to {real}, "
-                              f"outside the model folder {root}")
+        """Load a directory written by :meth:`save_pretrained`; errors name the missing or mismatched part.
+        :func:`audiolm_lib.pipeline_io.load_pipeline`."""
+        return load_pipeline(cls, directory, map_location)
