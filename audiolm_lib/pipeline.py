@@ -261,13 +261,9 @@ class AudioLM(nn.Module):
         config = self.config
         if not (config.voice_match if enabled is None else enabled):
             return lambda new_codes: new_codes
-        from audiolm_lib.voice_match import PromptFrameMatcher, PromptStatisticsMatcher
+        from audiolm_lib.voice_match import voice_matcher_for
 
-        if config.voice_match_method == "statistics":
-            return PromptStatisticsMatcher(self.codec, prompt_codes, config.voice_match_strength,
-                                           config.voice_match_prior_frames)
-        return PromptFrameMatcher(self.codec, prompt_codes, config.voice_match_continuity,
-                                  config.voice_match_neighbours, config.voice_match_strength)
+        return voice_matcher_for(self.codec, prompt_codes, config)
 
     def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor,
                     enabled: bool | None = None) -> torch.Tensor:

@@ -200,6 +200,23 @@ class PromptStatisticsMatcher:
         return self.codec.quantizer.encode(moved, levels)
 
 
+# AudioLMConfig.voice_match_method -> the matcher it makes from (codec, prompt codes, config); one entry per method
+MATCHERS = {
+    "frames": lambda codec, prompt, config: PromptFrameMatcher(
+        codec, prompt, config.voice_match_continuity, config.voice_match_neighbours, config.voice_match_strength),
+    "statistics": lambda codec, prompt, config: PromptStatisticsMatcher(
+        codec, prompt, config.voice_match_strength, config.voice_match_prior_frames),
+}
+
+
+def voice_matcher_for(codec, prompt: torch.Tensor, config):
+    """The matcher ``config.voice_match_method`` names (an :class:`~audiolm_lib.pipeline_config.AudioLMConfig`),
+    for ``prompt`` ``LongTensor[B, L', F0]``: a callable from generated codes ``[B, L, F]`` to matched ones."""
+    if config.voice_match_method not in MATCHERS:
+        raise ValueError(f"voice_match_method must be one of {', '.join(MATCHERS)}, got {config.voice_match_method!r}")
+    return MATCHERS[config.voice_match_method](codec, prompt, config)
+
+
 def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, continuity: float = 0.0,
                     neighbours: int = 1, strength: float = 1.0) -> torch.Tensor:
     """Each generated frame replaced by the nearest prompt frame (cosine of the codec latents), or by the RVQ codes

@@ -150,3 +150,17 @@ def test_a_prompt_too_short_for_statistics_is_refused_before_any_generation(mode
     one_frame = torch.randn(1, model.codec.hop_length, generator=torch.Generator().manual_seed(0)) * 0.1
     with pytest.raises(ValueError, match="at least two prompt frames"):
         model.continue_audio(one_frame, 0.5, sample_rate=RATE)
+
+
+def test_every_configurable_method_has_a_matcher(model):
+    from audiolm_lib.pipeline_config import VOICE_MATCH_METHODS
+    from audiolm_lib.voice_match import MATCHERS, PromptFrameMatcher, voice_matcher_for
+
+    assert set(MATCHERS) == set(VOICE_MATCH_METHODS)
+    prompt = random_codes(model.codec, 12)
+    made = {method: voice_matcher_for(model.codec, prompt, AudioLMConfig(voice_match_method=method))
+            for method in VOICE_MATCH_METHODS}
+    assert isinstance(made["frames"], PromptFrameMatcher) and isinstance(made["statistics"], PromptStatisticsMatcher)
+    config = AudioLMConfig(voice_match_method="statistics", voice_match_strength=0.5, voice_match_prior_frames=3)
+    matcher = voice_matcher_for(model.codec, prompt, config)
+    assert (matcher.strength, matcher.prior_frames) == (0.5, 3)
