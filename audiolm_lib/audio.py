@@ -1,6 +1,7 @@
 """Audio I/O with clear errors: load, save, resample, downmix (soundfile + soxr, no torchaudio)."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Union
@@ -150,6 +151,19 @@ def resample(wave, orig_rate: int, new_rate: int):
     if is_tensor:
         return torch.from_numpy(out).to(wave.device)
     return out
+
+
+def band_limit(wave: torch.Tensor, sample_rate: int, band_hz: float) -> torch.Tensor:
+    """``wave`` (``Tensor[..., T]``) with nothing above ``band_hz``: resampled to ``2 * band_hz`` and back (soxr's
+    anti-aliasing filter, as a telephone channel does it), the same length and rate."""
+    if not (math.isfinite(band_hz) and 0 < band_hz < sample_rate / 2):
+        raise ValueError(f"the band must be between 0 and half the sample rate ({sample_rate / 2:g} Hz), got {band_hz}")
+    narrow = max(1, int(round(2 * band_hz)))
+    out = resample(resample(wave, sample_rate, narrow), narrow, sample_rate)
+    length = wave.shape[-1]
+    if out.shape[-1] < length:  # soxr may come back a sample short
+        out = torch.nn.functional.pad(out, (0, length - out.shape[-1]))
+    return out[..., :length].to(wave.dtype)
 
 
 def save_audio(path: PathLike, wave: torch.Tensor | np.ndarray, sample_rate: int) -> Path:

@@ -31,6 +31,9 @@ class AudioLMConfig:
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
     voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
+    # the acoustic prompt's codes from the prompt band-limited to this many Hz (None: the whole band); the semantic
+    # ids hear the whole band. What a recording holds above ~4 kHz sets off unvoiced continuations (issue 20)
+    prompt_band_hz: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -42,5 +45,7 @@ class AudioLMConfig:
         if self.voice_match_method not in VOICE_MATCH_METHODS:
             raise ValueError(f"voice_match_method must be one of {', '.join(VOICE_MATCH_METHODS)}, "
                              f"got {self.voice_match_method!r}")
+        if self.prompt_band_hz is not None and not (math.isfinite(self.prompt_band_hz) and self.prompt_band_hz > 0):
+            raise ValueError(f"prompt_band_hz must be a positive number of Hz or None, got {self.prompt_band_hz}")
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

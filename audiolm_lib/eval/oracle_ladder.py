@@ -64,15 +64,18 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
     sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
                 for stage in model.acoustic.sampling_stages}
-    new_codes = model.acoustic.generate_acoustic(semantic, codes[..., :prompt_frames],
-                                                 codes.shape[-1] - prompt_frames, sampling=sampling,
-                                                 generator=torch.Generator().manual_seed(seed))
-    new_codes = model.match_voice(new_codes, codes[..., :prompt_frames])  # as the pipeline does, where it is on
+    prompt_codes = codes[..., :prompt_frames]
+    band = getattr(model.config, "prompt_band_hz", None)
+    if band is not None:  # the acoustic prompt as the pipeline takes it: the codes of the band-limited prompt
+        prompt_codes = model.tokenize(torch.cat([prompt, real]), rate, band)[1][..., :prompt_frames]
+    new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
+                                                 sampling=sampling, generator=torch.Generator().manual_seed(seed))
+    new_codes = model.match_voice(new_codes, prompt_codes)  # as the pipeline does, where it is on
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,
         "resynthesis": model.decode(codes[:, :levels])[0, 0, start:],
-        "acoustic": model.decode(torch.cat([codes[:, :levels, :prompt_frames], new_codes], dim=-1))[0, 0, start:],
+        "acoustic": model.decode(torch.cat([prompt_codes[:, :levels], new_codes], dim=-1))[0, 0, start:],
         "pipeline": model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate,
                                          generator=torch.Generator().manual_seed(seed))[0, 0],
     }
