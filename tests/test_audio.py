@@ -110,3 +110,23 @@ def test_save_refuses_unknown_formats_before_writing(tmp_path):
     with pytest.raises(ValueError, match="extension '.mp4'"):
         save_audio(tmp_path / "out.mp4", torch.zeros(1, 10), 16000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_band_limit_keeps_the_band_and_drops_what_is_above():
+    import math
+
+    import pytest
+    import torch
+
+    from audiolm_lib.audio import band_limit
+
+    rate = 16000
+    t = torch.arange(rate) / rate
+    wave = (0.4 * torch.sin(2 * math.pi * 1000 * t) + 0.4 * torch.sin(2 * math.pi * 6000 * t))[None]
+    out = band_limit(wave, rate, 4000)
+    assert out.shape == wave.shape and out.dtype == wave.dtype
+    spectrum, before = torch.fft.rfft(out[0]).abs(), torch.fft.rfft(wave[0]).abs()  # 1 Hz bins
+    assert spectrum[1000] > 0.95 * before[1000] and spectrum[6000] < 1e-3 * before[6000]
+    for band in (0, -5, 8000, 9000, float("nan")):
+        with pytest.raises(ValueError, match="band"):
+            band_limit(wave, rate, band)

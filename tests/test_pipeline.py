@@ -208,3 +208,30 @@ def test_stages_trained_on_another_tokenizer_are_refused(tmp_path):
         AudioLM(model.semantic_tokenizer, model.codec, model.semantic_lm, model.coarse_lm, model.fine_lm)
     model.semantic_lm.trained_on["semantic_tokenizer"] = identity_summary(component_identity(model.semantic_tokenizer))
     AudioLM(model.semantic_tokenizer, model.codec, model.semantic_lm, model.coarse_lm, model.fine_lm)  # the right one
+
+
+def test_prompt_band_changes_only_the_acoustic_prompt_and_survives_save_and_load(model, prompt, tmp_path):
+    from audiolm_lib.audio import band_limit
+    from audiolm_lib.pipeline import AudioLMConfig
+
+    rate = model.sample_rate
+    t = torch.arange(prompt.shape[-1]) / rate
+    bright = prompt + 0.2 * torch.sin(2 * torch.pi * 6500 * t)  # much above 4 kHz
+    semantic, codes = model._prompt_tokens(bright, rate, "test")
+    model.config.prompt_band_hz = 4000.0
+    try:
+        band_semantic, band_codes = model._prompt_tokens(bright, rate, "test")
+        folder = model.save_pretrained(tmp_path / "band")
+    finally:
+        model.config.prompt_band_hz = None
+    assert torch.equal(band_semantic, semantic) and band_codes.shape == codes.shape
+    assert not torch.equal(band_codes, codes)
+    assert torch.equal(band_codes, model.tokenize(band_limit(bright, rate, 4000.0), rate)[1])
+    assert AudioLM.from_pretrained(folder).config.prompt_band_hz == 4000.0
+    meta = json.loads((folder / "config.json").read_text())
+    del meta["config"]["prompt_band_hz"]  # a checkpoint written before the setting: the whole band
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert AudioLM.from_pretrained(folder).config.prompt_band_hz is None
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="prompt_band_hz"):
+            AudioLMConfig(prompt_band_hz=bad)

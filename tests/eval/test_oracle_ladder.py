@@ -85,6 +85,35 @@ def test_voice_match_reaches_rungs_c_and_d(parallel_model):
     assert not torch.equal(matched["pipeline"], plain["pipeline"])
 
 
+def test_prompt_band_reaches_rung_c_as_the_pipeline_takes_it(parallel_model, monkeypatch):
+    # a prompt with much above 4 kHz, so that its band-limited codes differ from its own
+    prompt = voiced(1.5, 150.0) + 0.2 * torch.sin(2 * torch.pi * 6500 * torch.arange(int(1.5 * RATE)) / RATE)
+    real = voiced(1.2, 150.0)
+    seen = []
+    original = parallel_model.acoustic.generate_acoustic
+
+    def spy(semantic, acoustic_prompt, *args, **kwargs):
+        seen.append(acoustic_prompt.clone())
+        return original(semantic, acoustic_prompt, *args, **kwargs)
+
+    monkeypatch.setattr(parallel_model.acoustic, "generate_acoustic", spy)
+    plain, tokens = ladder_waves(parallel_model, prompt, real, seed=1)
+    monkeypatch.setattr(parallel_model.config, "prompt_band_hz", 4000.0)
+    banded, _ = ladder_waves(parallel_model, prompt, real, seed=1)
+    frames = tokens["prompt_frames"]
+    whole = torch.cat([prompt, real])
+    # rungs c and d of each run: the true prompt codes, then the band-limited ones
+    assert torch.equal(seen[0], tokens["codes"][..., :frames])
+    assert torch.equal(seen[2], parallel_model.tokenize(whole, RATE, 4000.0)[1][..., :frames])
+    assert not torch.equal(seen[2], seen[0])
+    # the pipeline's (rung d) prompt codes are its band-limited prompt's, the semantic ids hear the whole band
+    semantic, codes = parallel_model._prompt_tokens(prompt, RATE, "test")
+    assert torch.equal(seen[3], codes) and torch.equal(semantic, parallel_model.tokenize(prompt, RATE)[0])
+    assert not torch.equal(seen[3], seen[1])
+    assert torch.equal(banded["resynthesis"], plain["resynthesis"])
+    assert not torch.equal(banded["acoustic"], plain["acoustic"])
+
+
 @pytest.mark.slow
 @pytest.mark.requires("librosa", "resemblyzer", "speechmos")
 def test_voice_match_adds_a_matched_stranger_baseline(parallel_model):
