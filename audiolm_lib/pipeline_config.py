@@ -34,6 +34,8 @@ class AudioLMConfig:
     # the acoustic prompt's codes from the prompt band-limited to this many Hz (None: the whole band); the semantic
     # ids hear the whole band. What a recording holds above ~4 kHz sets off unvoiced continuations (issue 20)
     prompt_band_hz: float | None = None
+    # with prompt_band_hz: the band above filled with mirror images of the band below (audio.fold_band), not left empty
+    prompt_band_fold: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
