@@ -130,3 +130,29 @@ def test_band_limit_keeps_the_band_and_drops_what_is_above():
     for band in (0, -5, 8000, 9000, float("nan")):
         with pytest.raises(ValueError, match="band"):
             band_limit(wave, rate, band)
+
+
+def test_fold_band_mirrors_the_band_below_into_the_band_above():
+    import math
+
+    import numpy as np
+    import pytest
+    import torch
+    from scipy.signal import resample_poly
+
+    from audiolm_lib.audio import band_limit, fold_band
+
+    rate = 16000
+    t = torch.arange(rate) / rate
+    wave = (0.4 * torch.sin(2 * math.pi * 1000 * t) + 0.4 * torch.sin(2 * math.pi * 6000 * t))[None]
+    folded = fold_band(wave, rate, 4000)
+    assert folded.shape == wave.shape and folded.dtype == wave.dtype
+    spectrum, before = torch.fft.rfft(folded[0]).abs(), torch.fft.rfft(wave[0]).abs()  # 1 Hz bins
+    image = spectrum[7000]  # 1 kHz mirrored about 4 kHz
+    assert spectrum[1000] > 0.9 * before[1000] and spectrum[6000] < 1e-3 * before[6000]
+    assert 1e-4 * spectrum[1000] < image < 0.5 * spectrum[1000]  # an attenuated image ...
+    assert torch.fft.rfft(band_limit(wave, rate, 4000)[0]).abs()[7000] < 0.1 * image  # ... where a clean cut has none
+    reference = resample_poly(resample_poly(wave[0].double().numpy(), 1, 2), 2, 1)
+    assert np.allclose(folded[0].numpy(), reference, atol=1e-6)
+    with pytest.raises(ValueError, match="band"):
+        fold_band(wave, rate, 8000)
