@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from audiolm_lib.audio import band_limit, fold_band, prepare_wave
+from audiolm_lib.audio import band_channel, prepare_wave
 from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.pipeline_config import AudioLMConfig
@@ -166,14 +166,13 @@ class AudioLM(nn.Module):
 
     @torch.inference_mode()
     def tokenize(self, wave: torch.Tensor, sample_rate: int, codes_band_hz: float | None = None,
-                 codes_band_fold: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                 codes_band_mode: str = "cut") -> tuple[torch.Tensor, torch.Tensor]:
         """Audio -> (semantic ``LongTensor[B, S]``, codes ``LongTensor[B, Q, F]``), time-aligned.
 
         ``wave``: ``Tensor[T]``, ``Tensor[C, T]`` (downmixed) or ``Tensor[B, C, T]`` at ``sample_rate``.
         Both streams are trimmed to the same duration (the shorter of the two). ``codes_band_hz``: the codes are
-        those of the wave band-limited to this frequency (:func:`~audiolm_lib.audio.band_limit`; with
-        ``codes_band_fold`` the band above holds mirror images of the band below, :func:`~audiolm_lib.audio.fold_band`);
-        the semantic ids always hear the whole band.
+        those of the wave through :func:`~audiolm_lib.audio.band_channel` at this band (``codes_band_mode``: cut,
+        fold or extend); the semantic ids always hear the whole band.
         """
         device = self._device()
         tok_wave = prepare_wave(wave, sample_rate, self.semantic_tokenizer.sample_rate,
@@ -181,8 +180,7 @@ class AudioLM(nn.Module):
         codec_wave = prepare_wave(wave, sample_rate, self.codec.sample_rate,
                                   min_samples=self._min_prompt_samples(self.codec.sample_rate))
         if codes_band_hz is not None:
-            channel = fold_band if codes_band_fold else band_limit
-            codec_wave = channel(codec_wave, self.codec.sample_rate, codes_band_hz)
+            codec_wave = band_channel(codec_wave, self.codec.sample_rate, codes_band_hz, codes_band_mode)
         semantic = self.semantic_tokenizer.tokenize(tok_wave.to(device)).long()
         codes = self.codec.encode(codec_wave.to(device)).long()[:, : self.num_quantizers]
         seconds = min(semantic.shape[-1] / self.semantic_rate, codes.shape[-1] / self.acoustic_rate)
@@ -361,7 +359,7 @@ class AudioLM(nn.Module):
         prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
         cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
         semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate, self.config.prompt_band_hz,
-                                               self.config.prompt_band_fold)
+                                               self.config.prompt_band_mode)
         return (semantic_prompt[:, cut.drop_tokens(self.semantic_rate):],
                 codes[..., cut.drop_tokens(self.acoustic_rate):])
 

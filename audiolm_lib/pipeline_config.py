@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from audiolm_lib.audio import BAND_MODES
 from audiolm_lib.lm.sampling import SamplingConfig
 
 VOICE_MATCH_METHODS = ("frames", "statistics")
@@ -34,8 +35,9 @@ class AudioLMConfig:
     # the acoustic prompt's codes from the prompt band-limited to this many Hz (None: the whole band); the semantic
     # ids hear the whole band. What a recording holds above ~4 kHz sets off unvoiced continuations (issue 20)
     prompt_band_hz: float | None = None
-    # with prompt_band_hz: the band above filled with mirror images of the band below (audio.fold_band), not left empty
-    prompt_band_fold: bool = False
+    # with prompt_band_hz, audio.band_channel's mode: "cut" (nothing above the band), "fold" (the band above filled
+    # with mirror images of the band below) or "extend" (folded only into prompts that are narrowband already)
+    prompt_band_mode: str = "cut"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -49,5 +51,7 @@ class AudioLMConfig:
                              f"got {self.voice_match_method!r}")
         if self.prompt_band_hz is not None and not (math.isfinite(self.prompt_band_hz) and self.prompt_band_hz > 0):
             raise ValueError(f"prompt_band_hz must be a positive number of Hz or None, got {self.prompt_band_hz}")
+        if self.prompt_band_mode not in BAND_MODES:
+            raise ValueError(f"prompt_band_mode must be one of {', '.join(BAND_MODES)}, got {self.prompt_band_mode!r}")
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

@@ -156,3 +156,29 @@ def test_fold_band_mirrors_the_band_below_into_the_band_above():
     assert np.allclose(folded[0].numpy(), reference, atol=1e-6)
     with pytest.raises(ValueError, match="band"):
         fold_band(wave, rate, 8000)
+
+
+def test_band_channel_extends_only_narrowband_waves():
+    import math
+
+    import pytest
+    import torch
+
+    from audiolm_lib.audio import band_channel, band_limit, fold_band, upper_band_share
+
+    rate = 16000
+    t = torch.arange(rate) / rate
+    wide = 0.3 * torch.sin(2 * math.pi * 500 * t) + 0.3 * torch.sin(2 * math.pi * 6000 * t)
+    narrow = 0.3 * torch.sin(2 * math.pi * 700 * t) + 0.3 * torch.sin(2 * math.pi * 2100 * t)  # nothing above 4 kHz
+    batch = torch.stack([wide, narrow])[:, None]  # [2, 1, T]
+    shares = upper_band_share(batch, rate, 4000)[:, 0]
+    assert shares[0] > 0.3 and shares[1] < 0.01
+    extended = band_channel(batch, rate, 4000, "extend")
+    assert torch.equal(extended[0], batch[0])  # wideband: as it is
+    assert torch.equal(extended[1], fold_band(batch[1], rate, 4000))  # narrowband: folded
+    assert upper_band_share(extended[1:], rate, 4000) > shares[1]
+    assert torch.equal(band_channel(batch, rate, 4000, "fold"), fold_band(batch, rate, 4000))
+    assert torch.equal(band_channel(batch, rate, 4000, "cut"), band_limit(batch, rate, 4000))
+    assert torch.equal(band_channel(batch[:1], rate, 4000, "extend"), batch[:1])  # no narrowband wave: unchanged
+    with pytest.raises(ValueError, match="band mode"):
+        band_channel(batch, rate, 4000, "mirror")

@@ -69,8 +69,8 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     assert model.config.voice_match_prior_frames == 3 and isinstance(model.config.voice_match_prior_frames, int)
     bench.apply_setting(model, {"prompt_band_hz": "4000"})  # unset (None) before: read as a number
     assert model.config.prompt_band_hz == 4000.0
-    bench.apply_setting(model, {"prompt_band_hz": "none", "prompt_band_fold": "1"})
-    assert model.config.prompt_band_hz is None and model.config.prompt_band_fold is True
+    bench.apply_setting(model, {"prompt_band_hz": "none", "prompt_band_mode": "extend"})
+    assert model.config.prompt_band_hz is None and model.config.prompt_band_mode == "extend"
     bench.apply_setting(model, {"generated_levels": "2"})  # an optional field, unset: read as an integer
     assert model.acoustic.config.generated_levels == 2
     bench.apply_setting(model, {"top_p": "0.9", "top_k": "20", "window_anchor_seconds": "0.5"})

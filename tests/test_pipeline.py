@@ -229,12 +229,12 @@ def test_prompt_band_changes_only_the_acoustic_prompt_and_survives_save_and_load
     assert torch.equal(band_codes, model.tokenize(band_limit(bright, rate, 4000.0), rate)[1])
     assert AudioLM.from_pretrained(folder).config.prompt_band_hz == 4000.0
     meta = json.loads((folder / "config.json").read_text())
-    del meta["config"]["prompt_band_hz"], meta["config"]["prompt_band_fold"]  # written before the settings
+    del meta["config"]["prompt_band_hz"], meta["config"]["prompt_band_mode"]  # written before the settings
     (folder / "config.json").write_text(json.dumps(meta))
     loaded = AudioLM.from_pretrained(folder).config
-    assert loaded.prompt_band_hz is None and loaded.prompt_band_fold is False
+    assert loaded.prompt_band_hz is None and loaded.prompt_band_mode == "cut"
     # folded: the band above holds the mirror images of the band below (audio.fold_band), not nothing
-    import audiolm_lib.pipeline as pipeline_module
+    import audiolm_lib.audio as audio_module
 
     calls = []
 
@@ -242,15 +242,17 @@ def test_prompt_band_changes_only_the_acoustic_prompt_and_survives_save_and_load
         calls.append((wave.shape[-1], wave_rate, band))
         return fold_band(wave, wave_rate, band)
 
-    model.config.prompt_band_hz, model.config.prompt_band_fold = 4000.0, True
+    model.config.prompt_band_hz, model.config.prompt_band_mode = 4000.0, "fold"
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(pipeline_module, "fold_band", recorded_fold)
+            patch.setattr(audio_module, "fold_band", recorded_fold)
             fold_semantic, fold_codes = model._prompt_tokens(bright, rate, "test")
     finally:
-        model.config.prompt_band_hz, model.config.prompt_band_fold = None, False
+        model.config.prompt_band_hz, model.config.prompt_band_mode = None, "cut"
     assert calls == [(bright.shape[-1], model.codec.sample_rate, 4000.0)] and torch.equal(fold_semantic, semantic)
     assert torch.equal(fold_codes, model.tokenize(fold_band(bright, rate, 4000.0), rate)[1])
     for bad in (0.0, -1.0, float("inf")):
         with pytest.raises(ValueError, match="prompt_band_hz"):
             AudioLMConfig(prompt_band_hz=bad)
+    with pytest.raises(ValueError, match="prompt_band_mode"):
+        AudioLMConfig(prompt_band_mode="mirror")

@@ -68,7 +68,7 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     band = getattr(model.config, "prompt_band_hz", None)
     if band is not None:  # the acoustic prompt as the pipeline takes it: the codes of the band-limited prompt
         prompt_codes = model.tokenize(torch.cat([prompt, real]), rate, band,
-                                      model.config.prompt_band_fold)[1][..., :prompt_frames]
+                                      model.config.prompt_band_mode)[1][..., :prompt_frames]
     new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
                                                  sampling=sampling, generator=torch.Generator().manual_seed(seed))
     new_codes = model.match_voice(new_codes, prompt_codes)  # as the pipeline does, where it is on
