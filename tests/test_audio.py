@@ -1,9 +1,21 @@
+import math
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from audiolm_lib.audio import AudioError, load_audio, prepare_wave, resample, save_audio
+from audiolm_lib.audio import (
+    AudioError,
+    band_channel,
+    band_limit,
+    fold_band,
+    load_audio,
+    prepare_wave,
+    resample,
+    save_audio,
+    upper_band_share,
+)
 
 
 def test_round_trip_wav_flac_ogg(tmp_path, sine_wave):
@@ -112,17 +124,15 @@ def test_save_refuses_unknown_formats_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_band_limit_keeps_the_band_and_drops_what_is_above():
-    import math
 
-    import pytest
-    import torch
-
-    from audiolm_lib.audio import band_limit
-
-    rate = 16000
+def tones(*frequencies: float, rate: int = 16000) -> torch.Tensor:
+    """``Tensor[T]``: one second of equal sines at whole-Hz ``frequencies`` (each on its own 1 Hz FFT bin)."""
     t = torch.arange(rate) / rate
-    wave = (0.4 * torch.sin(2 * math.pi * 1000 * t) + 0.4 * torch.sin(2 * math.pi * 6000 * t))[None]
+    return sum(0.4 * torch.sin(2 * math.pi * f * t) for f in frequencies)
+
+
+def test_band_limit_keeps_the_band_and_drops_what_is_above():
+    rate, wave = 16000, tones(1000, 6000)[None]
     out = band_limit(wave, rate, 4000)
     assert out.shape == wave.shape and out.dtype == wave.dtype
     spectrum, before = torch.fft.rfft(out[0]).abs(), torch.fft.rfft(wave[0]).abs()  # 1 Hz bins
@@ -133,21 +143,12 @@ def test_band_limit_keeps_the_band_and_drops_what_is_above():
 
 
 def test_fold_band_mirrors_the_band_below_into_the_band_above():
-    import math
-
-    import numpy as np
-    import pytest
-    import torch
     from scipy.signal import resample_poly
 
-    from audiolm_lib.audio import band_limit, fold_band
-
-    rate = 16000
-    t = torch.arange(rate) / rate
-    wave = (0.4 * torch.sin(2 * math.pi * 1000 * t) + 0.4 * torch.sin(2 * math.pi * 6000 * t))[None]
+    rate, wave = 16000, tones(1000, 6000)[None]
     folded = fold_band(wave, rate, 4000)
     assert folded.shape == wave.shape and folded.dtype == wave.dtype
-    spectrum, before = torch.fft.rfft(folded[0]).abs(), torch.fft.rfft(wave[0]).abs()  # 1 Hz bins
+    spectrum, before = torch.fft.rfft(folded[0]).abs(), torch.fft.rfft(wave[0]).abs()
     image = spectrum[7000]  # 1 kHz mirrored about 4 kHz
     assert spectrum[1000] > 0.9 * before[1000] and spectrum[6000] < 1e-3 * before[6000]
     assert 1e-4 * spectrum[1000] < image < 0.5 * spectrum[1000]  # an attenuated image ...
@@ -159,18 +160,8 @@ def test_fold_band_mirrors_the_band_below_into_the_band_above():
 
 
 def test_band_channel_extends_only_narrowband_waves():
-    import math
-
-    import pytest
-    import torch
-
-    from audiolm_lib.audio import band_channel, band_limit, fold_band, upper_band_share
-
     rate = 16000
-    t = torch.arange(rate) / rate
-    wide = 0.3 * torch.sin(2 * math.pi * 500 * t) + 0.3 * torch.sin(2 * math.pi * 6000 * t)
-    narrow = 0.3 * torch.sin(2 * math.pi * 700 * t) + 0.3 * torch.sin(2 * math.pi * 2100 * t)  # nothing above 4 kHz
-    batch = torch.stack([wide, narrow])[:, None]  # [2, 1, T]
+    batch = torch.stack([tones(500, 6000), tones(700, 2100)])[:, None]  # [2, 1, T]: wideband, nothing above 4 kHz
     shares = upper_band_share(batch, rate, 4000)[:, 0]
     assert shares[0] > 0.3 and shares[1] < 0.01
     extended = band_channel(batch, rate, 4000, "extend")
