@@ -1,4 +1,4 @@
-"""The pipeline's own settings (:class:`AudioLMConfig`): default sampling per stage and voice matching.
+"""The pipeline's own settings (:class:`AudioLMConfig`): default sampling per stage, voice matching, the prompt's band.
 
 Apart from :mod:`audiolm_lib.pipeline` so that a config can be read, checked and written without the models.
 """
@@ -32,8 +32,9 @@ class AudioLMConfig:
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
     voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
-    # the acoustic prompt's codes from the prompt band-limited to this many Hz (None: the whole band); the semantic
-    # ids hear the whole band. What a recording holds above ~4 kHz sets off unvoiced continuations (issue 20)
+    # the acoustic prompt's codes from the prompt through a channel of this band in Hz (None: as it is); the semantic
+    # ids hear the whole band. The generator voices prompts whose upper band holds harmonics, not narrowband ones
+    # (BENCHMARKS.md, issue 20's twelfth pass)
     prompt_band_hz: float | None = None
     # with prompt_band_hz, audio.band_channel's mode: "cut" (nothing above the band), "fold" (the band above filled
     # with mirror images of the band below) or "extend" (folded only into prompts that are narrowband already)
