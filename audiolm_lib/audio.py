@@ -170,7 +170,7 @@ def fold_band(wave: torch.Tensor, sample_rate: int, band_hz: float) -> torch.Ten
     """``wave`` (``Tensor[..., T]``) through a 2x-band polyphase channel: decimated to ``2 * band_hz`` and
     interpolated back with scipy's ``resample_poly`` (Kaiser window, beta 5), whose gentle filter leaves attenuated
     mirror images of the band below ``band_hz`` in the band above (spectral folding, the oldest bandwidth extension
-    of telephone speech). Same length and rate. Why not :func:`band_limit`: issue 20's rule 16 (an upper band that
+    of telephone speech). Same length and rate. Why not :func:`band_limit`: issue 20's rules 15-16 (an upper band that
     holds harmonics keeps the codec and the acoustic generator voiced; an empty one does not)."""
     from math import gcd
 
