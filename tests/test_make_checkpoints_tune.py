@@ -106,6 +106,19 @@ def test_one_leg_as_a_mapping_still_reads(make_checkpoints, monkeypatch):
     assert make_checkpoints.tune_dir(Path("w"), "piano", "parallel", 2).name == "stage_parallel_tune3"
 
 
+def test_every_data_set_is_built_by_an_audiolm_data_command_with_those_options(make_checkpoints):
+    from typer.testing import CliRunner
+
+    from audiolm_lib.cli import build_app
+
+    runner = CliRunner()
+    for name, (folder, arguments) in make_checkpoints.DATA_SETS.items():
+        result = runner.invoke(build_app(), ["data", arguments[0], "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        for option in (argument for argument in arguments[1:] if argument.startswith("--")):
+            assert option in result.output, (name, option)
+
+
 def test_the_shipped_recipes_name_known_data_sets(make_checkpoints):
     spec = importlib.util.spec_from_file_location("fresh", ROOT / "checkpoints" / "make_checkpoints.py")
     fresh = importlib.util.module_from_spec(spec)

@@ -135,6 +135,27 @@ def speed_command(
     _report(manifest, read_manifest(manifest), "identity")
 
 
+@friendly_errors
+def narrowband_command(
+    out_dir: Path = typer.Argument(..., help="Output folder: audio/*.wav + manifest.jsonl."),
+    source: Path = typer.Option(..., "--source", help="A dataset folder (or its manifest.jsonl) whose wideband training voices to copy."),
+    band: float = typer.Option(4000.0, "--band", help="The channel's band in Hz: nothing above it (4000: an 8 kHz telephone recording)."),
+    split: str = typer.Option("train", "--split", help="Which split to copy (train or valid)."),
+) -> None:
+    """Narrowband (telephone-channel) copies of a dataset's wideband voices, each a new identity; items that are narrowband already are not copied."""
+    from audiolm_lib.datasets.channel_variants import build_narrowband_variants, check_band
+    from audiolm_lib.datasets.manifest import read_manifest
+    from audiolm_lib.outputs import check_not_input
+
+    check_band(band)
+    check_not_input(out_dir, [source])
+    check_dataset_folder(out_dir)
+    if split not in ("train", "valid"):
+        raise ValueError(f"--split must be train or valid, got {split!r}")
+    manifest = build_narrowband_variants(source, out_dir, band, split=split)
+    _report(manifest, read_manifest(manifest), "identity")
+
+
 def voices_command() -> None:
     """List the speech voices: engine, speaker identity, split, language, and whether they are installed."""
     from audiolm_lib.datasets.voices import ENGINE_PROGRAMS, available_voices, catalogue, identities
@@ -212,6 +233,7 @@ def register(app: typer.Typer) -> None:
     data_app.command("speech")(speech_command)
     data_app.command("recorded")(recorded_command)
     data_app.command("speed")(speed_command)
+    data_app.command("narrowband")(narrowband_command)
     data_app.command("voices")(voices_command)
     data_app.command("index")(index_command)
     app.add_typer(data_app, name="data")

@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from audiolm_lib.datasets.manifest import MANIFEST_NAME, read_manifest, write_manifest, write_wav
+from audiolm_lib.datasets.manifest import read_manifest
+from audiolm_lib.datasets.variants import build_variants, tagged
 
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
 
@@ -46,7 +47,7 @@ def speed_perturb(wave: np.ndarray, factor: float, sample_rate: int) -> np.ndarr
 
 
 def variant_identity(identity: str, factor: float) -> str:
-    return f"{identity}@x{factor:g}"
+    return tagged(identity, f"x{factor:g}")
 
 
 def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, factors: Sequence[float],
@@ -57,36 +58,10 @@ def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, 
     Each copy's entry is its original's with ``id``, ``audio``, ``duration``, ``speaker`` and ``identity`` made
     new (``@x<factor>``), ``split`` kept, and ``speed_factor`` / ``speed_of`` (the original id) added.
     """
-    import soundfile as sf
-    from tqdm.auto import tqdm
-
-    from audiolm_lib.audio import load_audio
-
     factors = parse_factors(factors)
-    out_dir = Path(out_dir)
-    entries = [entry for entry in read_manifest(source) if entry.get("split", "train") == split]
-    if not entries:
-        raise ValueError(f"{source}: no {split!r} items to copy")
-    if any(str(entry.get("identity", "")).count("@x") for entry in entries):
+    if any("@x" in str(entry.get("identity", "")) for entry in read_manifest(source)):
         raise ValueError(f"{source} already holds speed-perturbed copies; perturb the original dataset")
-    written = []
-    for entry in tqdm(entries, desc="speed variants", unit="item", disable=not progress):
-        rate = int(entry.get("sample_rate", 16000))
-        identity = entry.get("identity", entry.get("speaker", entry["id"]))
-        wave = None
-        for factor in factors:
-            new_id = variant_identity(entry["id"], factor)
-            path = out_dir / "audio" / f"{new_id}.wav"
-            if path.exists():
-                frames = sf.info(str(path)).frames
-            else:
-                if wave is None:
-                    wave = load_audio(entry["audio"], sample_rate=rate)[0].numpy()
-                perturbed = speed_perturb(wave, factor, rate)
-                write_wav(path, perturbed, rate)
-                frames = len(perturbed)
-            written.append({**entry, "id": new_id, "audio": f"audio/{new_id}.wav", "duration": round(frames / rate, 4),
-                            "speaker": variant_identity(entry.get("speaker", identity), factor),
-                            "identity": variant_identity(identity, factor), "speed_factor": factor,
-                            "speed_of": entry["id"]})
-    return write_manifest(out_dir / MANIFEST_NAME, written)
+    variants = [(f"x{factor:g}", lambda wave, rate, factor=factor: speed_perturb(wave, factor, rate),
+                 {"speed_factor": factor}) for factor in factors]
+    return build_variants(source, out_dir, variants, origin_key="speed_of", split=split, description="speed variants",
+                          progress=progress)
