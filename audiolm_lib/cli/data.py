@@ -121,18 +121,10 @@ def speed_command(
     split: str = typer.Option("train", "--split", help="Which split to copy (valid: new validation voices, e.g. pitched below every training voice)."),
 ) -> None:
     """Speed-perturbed copies of a dataset's training voices, each a new identity (only the --split items are copied)."""
-    from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.datasets.speed_variants import build_speed_variants, parse_factors
 
-    from audiolm_lib.outputs import check_not_input
-
     chosen = parse_factors(factors)
-    check_not_input(out_dir, [source])
-    check_dataset_folder(out_dir)
-    if split not in ("train", "valid"):
-        raise ValueError(f"--split must be train or valid, got {split!r}")
-    manifest = build_speed_variants(source, out_dir, chosen, split=split)
-    _report(manifest, read_manifest(manifest), "identity")
+    _build_copies(out_dir, source, split, lambda: build_speed_variants(source, out_dir, chosen, split=split))
 
 
 @friendly_errors
@@ -144,15 +136,21 @@ def narrowband_command(
 ) -> None:
     """Narrowband (telephone-channel) copies of a dataset's wideband voices, each a new identity; items that are narrowband already are not copied."""
     from audiolm_lib.datasets.channel_variants import build_narrowband_variants, check_band
+
+    check_band(band)
+    _build_copies(out_dir, source, split, lambda: build_narrowband_variants(source, out_dir, band, split=split))
+
+
+def _build_copies(out_dir: Path, source: Path, split: str, build) -> None:
+    """The checks and report around a builder of copies of ``source``'s ``split`` voices (speed, narrowband)."""
     from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.outputs import check_not_input
 
-    check_band(band)
     check_not_input(out_dir, [source])
     check_dataset_folder(out_dir)
     if split not in ("train", "valid"):
         raise ValueError(f"--split must be train or valid, got {split!r}")
-    manifest = build_narrowband_variants(source, out_dir, band, split=split)
+    manifest = build()
     _report(manifest, read_manifest(manifest), "identity")
 
 
