@@ -41,7 +41,7 @@ def _stage_command(stage: str) -> Callable:
         train_config = load_stage_config(config, overrides, stage=stage, steps=steps, device=device)
         check_run_folder(out_dir, resume, [cache_dir, valid_cache, config])
         exported = train_stage(train_config, cache_dir, out_dir, resume=resume, valid_cache=valid_cache, max_steps=max_steps)
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, one line, not one per process
+        if _first_rank():  # under torchrun, one line, not one per process
             typer.echo(f"{stage} model: {exported}")
         _exit_if_torchrun_worker()
 
@@ -73,9 +73,14 @@ def train_codec_command(
     check_run_folder(out_dir, resume, [audio, config])
     files = list_audio_files(audio)
     exported = train_codec(codec_config, files, out_dir, resume=resume)
-    if os.environ.get("RANK", "0") == "0":
+    if _first_rank():
         typer.echo(f"codec: {exported}")
     _exit_if_torchrun_worker()
+
+
+def _first_rank() -> bool:
+    """Whether this process is torchrun's rank 0, or the only one (the one that reports and checks folders)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _exit_if_torchrun_worker() -> None:
@@ -97,7 +102,7 @@ def check_run_folder(out_dir: Path, resume: bool, inputs: list) -> None:
     Under torchrun only rank 0 checks (the others would see the files it has begun writing)."""
     from audiolm_lib.outputs import check_output_dir
 
-    if os.environ.get("RANK", "0") == "0":
+    if _first_rank():
         check_output_dir(out_dir, "training folder (OUT_DIR)", inputs=inputs, fresh=not resume,
                          flag="--resume (to continue a run of this command)")
 
