@@ -156,14 +156,24 @@ def resample(wave, orig_rate: int, new_rate: int):
 def band_limit(wave: torch.Tensor, sample_rate: int, band_hz: float) -> torch.Tensor:
     """``wave`` (``Tensor[..., T]``) with nothing above ``band_hz``: resampled to ``2 * band_hz`` and back (soxr's
     anti-aliasing filter, as a telephone channel does it), the same length and rate."""
+    narrow = _narrow_rate(sample_rate, band_hz)
+    return _same_length(resample(resample(wave, sample_rate, narrow), narrow, sample_rate), wave)
+
+
+def _narrow_rate(sample_rate: int, band_hz: float) -> int:
+    """The rate whose Nyquist frequency is ``band_hz`` (checked to lie inside the wave's band)."""
     if not (math.isfinite(band_hz) and 0 < band_hz < sample_rate / 2):
         raise ValueError(f"the band must be between 0 and half the sample rate ({sample_rate / 2:g} Hz), got {band_hz}")
-    narrow = max(1, int(round(2 * band_hz)))
-    out = resample(resample(wave, sample_rate, narrow), narrow, sample_rate)
+    return max(1, int(round(2 * band_hz)))
+
+
+def _same_length(out: torch.Tensor, wave: torch.Tensor) -> torch.Tensor:
+    """``out`` resampled back from ``wave``, cut or zero-padded to its length (a resampler may come back a sample
+    short or long), in its dtype and on its device."""
     length = wave.shape[-1]
-    if out.shape[-1] < length:  # soxr may come back a sample short
+    if out.shape[-1] < length:
         out = torch.nn.functional.pad(out, (0, length - out.shape[-1]))
-    return out[..., :length].to(wave.dtype)
+    return out[..., :length].to(dtype=wave.dtype, device=wave.device)
 
 
 def fold_band(wave: torch.Tensor, sample_rate: int, band_hz: float) -> torch.Tensor:
@@ -176,17 +186,12 @@ def fold_band(wave: torch.Tensor, sample_rate: int, band_hz: float) -> torch.Ten
 
     from scipy.signal import resample_poly
 
-    if not (math.isfinite(band_hz) and 0 < band_hz < sample_rate / 2):
-        raise ValueError(f"the band must be between 0 and half the sample rate ({sample_rate / 2:g} Hz), got {band_hz}")
-    narrow = max(1, int(round(2 * band_hz)))
+    narrow = _narrow_rate(sample_rate, band_hz)
     common = gcd(narrow, int(sample_rate))
     up, down = narrow // common, int(sample_rate) // common
     array = wave.detach().cpu().numpy().astype(np.float64)
     out = resample_poly(resample_poly(array, up, down, axis=-1), down, up, axis=-1)
-    length = wave.shape[-1]
-    if out.shape[-1] < length:
-        out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, length - out.shape[-1])])
-    return torch.from_numpy(np.ascontiguousarray(out[..., :length])).to(dtype=wave.dtype, device=wave.device)
+    return _same_length(torch.from_numpy(np.ascontiguousarray(out)), wave)
 
 
 BAND_MODES = ("cut", "fold", "extend")
