@@ -376,7 +376,8 @@ class AudioLM(nn.Module):
 
         return AudioStream.open(self, prompt_wave, seconds, sample_rate=sample_rate, generator=generator,
                                 overrides={"temperature": temperature, "top_k": top_k, "top_p": top_p},
-                                voice_match=voice_match, chunk_seconds=chunk_seconds, first_chunk_seconds=first_chunk_seconds, **options)
+                                voice_match=voice_match, chunk_seconds=chunk_seconds,
+                                first_chunk_seconds=first_chunk_seconds, **options)
 
     @torch.inference_mode()
     def generate(

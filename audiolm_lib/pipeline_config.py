@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from audiolm_lib.audio import BAND_MODES
 from audiolm_lib.lm.sampling import SamplingConfig
+from audiolm_lib.voice_match import MATCHERS
 
-VOICE_MATCH_METHODS = ("frames", "statistics")
+VOICE_MATCH_METHODS = tuple(MATCHERS)  # "frames", "statistics": one entry per matcher
 
 
 @dataclass
