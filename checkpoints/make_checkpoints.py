@@ -11,6 +11,7 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
     python checkpoints/make_checkpoints.py stage-tune --work W --kind speech --stage parallel  # recipe's "tune" leg
     python checkpoints/make_checkpoints.py assemble  --work W --kind speech --out checkpoints/speech
+    python checkpoints/make_checkpoints.py seed      --work W --kind speech   # continue the shipped folder (new W)
 
 The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
 the data are built by the library's own builders (``audiolm data``), split by speaker / piece
@@ -134,11 +135,48 @@ def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: l
 
 
 def shipped_codec(work: Path) -> Path:
-    """The latest codec phase's export: adversarial, else decoder-tuned, else the first (their codes are identical)."""
-    for phase in ("codec_adversarial", "codec_decoder", "codec"):
+    """The latest codec phase's export: adversarial, else decoder-tuned, else the first (their codes are identical);
+    else one put in place by the ``seed`` phase."""
+    for phase in ("codec_adversarial", "codec_decoder", "codec", "codec_seeded"):
         if (work / phase / "codec" / "config.json").exists():
             return work / phase / "codec"
     return work / "codec" / "codec"
+
+
+# the folder of each stage's model in a shipped AudioLM folder (its config.json "components")
+SHIPPED_COMPONENT = {"semantic": "semantic_lm", "parallel": "acoustic_lm", "coarse": "coarse_lm", "fine": "fine_lm"}
+
+
+def seed_work(work: Path, kind: str, folder: Path) -> None:
+    """A work folder that continues a shipped AudioLM folder where the runs that made it are gone (a new machine):
+    its tokenizer, codec and stage models copied byte for byte to where the phases would have exported them, a stage
+    whose recipe averages tune legs (``average_tune_legs``) to that average's folder, so a later leg with
+    ``from_average: true`` starts from the shipped weights and the legs before it count as done (:func:`tune_stage`).
+    The copies are the shipped half-width (float16) weights; a cache built here encodes with that codec."""
+    import shutil
+
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise SystemExit(f"seed: {folder} is not an AudioLM folder (no config.json)")
+    components = json.loads(config_path.read_text(encoding="utf-8"))["components"]
+    settings = recipe(kind)["stages"]
+    targets = {"semantic_tokenizer": work / kind / "tokenizer", "codec": work / "codec_seeded" / "codec"}
+    for stage, component in SHIPPED_COMPONENT.items():
+        if component not in components:
+            continue
+        averaged = settings.get(stage, {}).get("average_tune_legs")
+        if averaged:
+            targets[component] = work / kind / f"stage_{stage}_average" / "model"
+            sources = [str(leg_dir(work, kind, stage, n) / "model") for n in averaged]
+            targets[component].parent.mkdir(parents=True, exist_ok=True)
+            (targets[component].parent / "sources.json").write_text(json.dumps(sources))
+        else:
+            targets[component] = leg_dir(work, kind, stage, len(tune_legs(kind, stage))) / "model"
+    for component, target in targets.items():
+        if (target / "config.json").exists():
+            raise SystemExit(f"seed: {target} exists already; seed a fresh --work folder")
+        shutil.copytree(folder / components[component], target)
+        print(f"{folder / components[component]} -> {target}", flush=True)
 
 
 def train_feature_model(work: Path, kind: str) -> Path:
@@ -281,7 +319,10 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items()
                                              if k not in RUN_PLAN_KEYS}, f"recipe {kind}/{stage}")
     legs = tune_legs(kind, stage)
+    first = _first_leg_to_run(work, kind, stage, legs)
     for index, leg in enumerate(legs):
+        if index < first:
+            continue  # a later leg starts from an average already in place (made here, or by the seed phase)
         out = tune_dir(work, kind, stage, index)
         leg = renamed_fields(StageTrainConfig, dict(leg), f"recipe {kind}/{stage}/tune[{index}]")
         # "stop_after": the leg ends at that step of its ``steps``-long schedule (a budget cut, stated in the recipe)
@@ -326,6 +367,25 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         started = time.process_time()
         run(config, cache, out, resume=_latest_step(out) > 0, max_steps=stop_after)
         _record_cpu(out, f"{stage}_tune{index + 1}", time.process_time() - started)
+
+
+def _first_leg_to_run(work: Path, kind: str, stage: str, legs: list[dict]) -> int:
+    """The last leg that starts from the average of earlier legs (``from_average``) when that average is already in
+    place (its model and the list of its sources; :func:`averaged_tune_legs`, or :func:`seed_work`): the legs before
+    it are not needed. 0 when there is none."""
+    average_legs = recipe(kind)["stages"][stage].get("average_tune_legs") or []
+    for index in reversed(range(len(legs))):
+        named = legs[index].get("from_average", False)
+        if not named:
+            continue
+        sources = named if isinstance(named, list) else average_legs
+        folder = work / kind / (f"stage_{stage}_start{index + 1}" if isinstance(named, list)
+                                else f"stage_{stage}_average")
+        expected = [str(leg_dir(work, kind, stage, n) / "model") for n in sources]
+        record = folder / "sources.json"
+        if (folder / "model" / "config.json").exists() and record.exists() and json.loads(record.read_text()) == expected:
+            return index
+    return 0
 
 
 def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
@@ -569,7 +629,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "codec-adversarial", "tokenizer", "cache",
-                                          "stage", "stage-tune", "assemble", "swap-codec"))
+                                          "stage", "stage-tune", "assemble", "swap-codec", "seed"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
     parser.add_argument("--recipe", default=None, help="another recipe of recipes/ for the kind (default: the kind's)")
@@ -601,6 +661,8 @@ def main() -> None:
         target = args.out or Path(__file__).resolve().parent / args.kind
         clips = split_files([manifest(work, "speech" if args.kind == "speech" else "piano")], "valid")[:8]
         swap_codec(target, args.codec or shipped_codec(work), clips)
+    elif args.phase == "seed":  # a shipped folder's parts as this work folder's exports (--out: default the kind's)
+        seed_work(work, args.kind, args.out or Path(__file__).resolve().parent / args.kind)
     elif args.phase == "tokenizer":
         print(fit_tokenizer(work, args.kind))
     elif args.phase == "cache":

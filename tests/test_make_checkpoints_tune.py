@@ -418,3 +418,38 @@ def test_a_recipe_tokenizers_feature_config_reaches_the_fit(make_checkpoints, mo
     make_checkpoints.fit_tokenizer(tmp_path / "w", "piano")
     (features,) = fitted
     assert (features.kind, features.onset_weight, features.n_fft) == ("chroma_onset", 1.0, 2048)
+
+
+def test_seed_puts_a_shipped_folder_in_place_and_a_leg_from_the_average_continues_it(make_checkpoints, monkeypatch,
+                                                                                       tmp_path):
+    """``seed``: a shipped folder's parts copied byte for byte where the phases export them (the generator as the
+    recipe's average of legs), so only the leg from that average runs, from the shipped weights."""
+    shipped = tmp_path / "shipped"
+    components = {"semantic_tokenizer": "semantic_tokenizer", "codec": "codec", "semantic_lm": "semantic_lm",
+                  "acoustic_lm": "acoustic_lm"}
+    for name in components:
+        (shipped / name).mkdir(parents=True)
+        (shipped / name / "config.json").write_text(json.dumps({"part": name}))
+        (shipped / name / "model.safetensors").write_bytes(name.encode() * 3)
+    (shipped / "config.json").write_text(json.dumps({"components": components}))
+    legs = [{"data": ["speech"], "steps": 5}] * 2 + [{"data": ["speech", "recorded"], "steps": 7, "from_average": True}]
+    stage = {"tune": legs, "average_tune_legs": [1, 2]}
+    monkeypatch.setattr(make_checkpoints, "recipe", lambda kind: {"stages": {"parallel": stage, "semantic": {}}})
+    work = tmp_path / "w"
+    make_checkpoints.seed_work(work, "speech", shipped)
+    average = work / "speech" / "stage_parallel_average" / "model"
+    assert (average / "model.safetensors").read_bytes() == b"acoustic_lm" * 3
+    assert (work / "speech" / "tokenizer" / "model.safetensors").read_bytes() == b"semantic_tokenizer" * 3
+    assert (work / "speech" / "stage_semantic" / "model" / "config.json").exists()
+    make_checkpoints.tune_stage(work, "speech", "parallel", None)
+    (run,) = make_checkpoints.runs  # legs 1 and 2 are not needed: the average they make is in place
+    assert run["init_from"] == str(average) and run["out"] == "stage_parallel_tune3"
+    assert make_checkpoints.stage_model_dir(work, "speech", "parallel") == work / "speech" / "stage_parallel_tune3" / "model"
+    with pytest.raises(SystemExit, match="exists already"):
+        make_checkpoints.seed_work(work, "speech", shipped)
+    with pytest.raises(SystemExit, match="not an AudioLM folder"):
+        make_checkpoints.seed_work(tmp_path / "other", "speech", tmp_path / "missing")
+    assert (work / "codec_seeded" / "codec" / "model.safetensors").read_bytes() == b"codec" * 3
+    assert make_checkpoints._first_leg_to_run(tmp_path / "plain", "speech", "parallel", legs) == 0  # nothing seeded
+    (average.parent / "sources.json").write_text(json.dumps(["other legs"]))  # an average of other legs: not this one
+    assert make_checkpoints._first_leg_to_run(work, "speech", "parallel", legs) == 0
