@@ -635,7 +635,7 @@ def main() -> None:
     parser.add_argument("--recipe", default=None, help="another recipe of recipes/ for the kind (default: the kind's)")
     parser.add_argument("--stage", choices=STAGES, default="semantic")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run (resume adds more)")
-    parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default WORK/codec/codec)")
+    parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default: the latest codec phase's, or the seeded one)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="stage phase: another token cache (default WORK/KIND/tokens); the semantic stage only "
                              "reads semantic ids, so a cache built with any codec gives it the same data")
@@ -666,7 +666,7 @@ def main() -> None:
     elif args.phase == "tokenizer":
         print(fit_tokenizer(work, args.kind))
     elif args.phase == "cache":
-        print(build_cache(work, args.kind, args.codec, args.out))
+        print(build_cache(work, args.kind, args.codec or shipped_codec(work), args.out))
     elif args.phase == "stage":
         train_stage(work, args.kind, args.stage, args.minutes, args.cache)
     elif args.phase == "stage-tune":
