@@ -1,0 +1,21 @@
+"""Means over seeds of each setting (validation ladder JSON) against the shipped model's: python3 compare.py NAME..."""
+import glob
+import json
+import sys
+from pathlib import Path
+
+RUNS = str(Path(__file__).resolve().parent) + "/"
+def means(files):
+    out = {}
+    for f in files:
+        d = json.load(open(f))
+        for row in d['runs'][0]['rows']:
+            if row['rung'] not in ('acoustic', 'pipeline'): continue
+            out.setdefault((row['set'], row['rung']), []).append(row)
+    return {k: {m: sum(r[m] for r in v) / len(v) for m in ('speaker_similarity', 'voiced_share', 'dnsmos_ovrl')} for k, v in out.items()}
+base = means(glob.glob(RUNS.replace('validation_i31', 'validation_i30') + 'shipped_s?.json'))  # the same sets
+for name in sys.argv[1:]:
+    m = means(glob.glob(RUNS + f'{name}_s?.json'))
+    for k in sorted(m):
+        b, x = base[k], m[k]
+        print(f"{name:8s} {k[0]:9s} {k[1]:9s} sim {x['speaker_similarity']:.3f} ({x['speaker_similarity']-b['speaker_similarity']:+.3f}) voiced {x['voiced_share']:.2f} ({x['voiced_share']-b['voiced_share']:+.3f}, {x['voiced_share']/b['voiced_share']:.2f}x) dnsmos {x['dnsmos_ovrl']:.2f} ({x['dnsmos_ovrl']/b['dnsmos_ovrl']:.3f}x)")
