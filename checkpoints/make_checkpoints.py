@@ -48,7 +48,8 @@ DATA_SETS = {
     # speed-perturbed copies of the recorded training voices (new identities, 0.8x-1.15x: -3.9 to +2.4 semitones)
     "recorded_speed": ("recorded_speed", ["speed", "--source", "{data}/recorded", "--factors", "0.8,0.9,1.15"]),
     # telephone-channel copies of the wideband recorded training voices (new identities, nothing above 4 kHz): the
-    # generator's voicing fails most on narrowband prompts (issue 20's twelfth pass); no recipe trains on them yet
+    # generator's voicing fails most on narrowband prompts (issue 20's twelfth pass); recipes/speech_narrowband.json
+    # trained on them (thirteenth pass, not shipped: the codec's codes of telephone speech decode half unvoiced)
     "recorded_narrowband": ("recorded_narrowband", ["narrowband", "--source", "{data}/recorded", "--band", "4000"]),
 }
 # what the codec phases train on (the speed copies came later, for the acoustic generator)
