@@ -1,4 +1,5 @@
-"""Means over seeds of each setting (validation ladder JSON) against the shipped model's: python3 compare.py NAME..."""
+"""Means over seeds of each setting (validation ladder JSON) against the shipped model's (this folder's
+shipped_s?.json): python3 compare.py [--dir FOLDER] NAME... (NAME_s?.json read from FOLDER, default this folder)."""
 import glob
 import json
 import sys
@@ -14,8 +15,11 @@ def means(files):
             out.setdefault((row['set'], row['rung']), []).append(row)
     return {k: {m: sum(r[m] for r in v) / len(v) for m in ('speaker_similarity', 'voiced_share', 'dnsmos_ovrl')} for k, v in out.items()}
 base = means(glob.glob(RUNS + 'shipped_s?.json'))
-for name in sys.argv[1:]:
-    m = means(glob.glob(RUNS + f'{name}_s?.json'))
+names, folder = sys.argv[1:], RUNS
+if names[:1] == ['--dir']:
+    folder, names = names[1].rstrip('/') + '/', names[2:]
+for name in names:
+    m = means(glob.glob(folder + f'{name}_s?.json'))
     for k in sorted(m):
         b, x = base[k], m[k]
         print(f"{name:8s} {k[0]:9s} {k[1]:9s} sim {x['speaker_similarity']:.3f} ({x['speaker_similarity']-b['speaker_similarity']:+.3f}) voiced {x['voiced_share']:.2f} ({x['voiced_share']-b['voiced_share']:+.3f}, {x['voiced_share']/b['voiced_share']:.2f}x) dnsmos {x['dnsmos_ovrl']:.2f} ({x['dnsmos_ovrl']/b['dnsmos_ovrl']:.3f}x)")

@@ -1,10 +1,7 @@
 """Soups of the shipped generator (the seeded mean of legs 2 and 3) and the control's leg 4, as average_tune_legs
 [2, 3, 4] / [2, 3, 4, 4] would make them, into copies of the control's assembled folder (only acoustic_lm differs)."""
 import shutil
-import sys
 from pathlib import Path
-
-import torch
 
 from audiolm_lib.serialization import load_pretrained
 
