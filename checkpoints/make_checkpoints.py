@@ -11,7 +11,7 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py stage     --work W --kind speech --stage coarse [--minutes M]
     python checkpoints/make_checkpoints.py stage-tune --work W --kind speech --stage parallel  # recipe's "tune" leg
     python checkpoints/make_checkpoints.py assemble  --work W --kind speech --out checkpoints/speech
-    python checkpoints/make_checkpoints.py seed      --work W --kind speech   # continue the shipped folder (new W)
+    python checkpoints/make_checkpoints.py seed      --work W --kind speech   # continue checkpoints/speech (a new W)
 
 The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
 the data are built by the library's own builders (``audiolm data``), split by speaker / piece
@@ -159,7 +159,9 @@ def seed_work(work: Path, kind: str, folder: Path) -> None:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise SystemExit(f"seed: {folder} is not an AudioLM folder (no config.json)")
-    components = json.loads(config_path.read_text(encoding="utf-8"))["components"]
+    components = json.loads(config_path.read_text(encoding="utf-8")).get("components")
+    if not isinstance(components, dict) or not {"semantic_tokenizer", "codec"} <= set(components):
+        raise SystemExit(f"seed: {config_path} names no tokenizer and codec (\"components\"): not an AudioLM folder")
     settings = recipe(kind)["stages"]
     targets = {"semantic_tokenizer": work / kind / "tokenizer", "codec": work / "codec_seeded" / "codec"}
     for stage, component in SHIPPED_COMPONENT.items():
@@ -173,9 +175,10 @@ def seed_work(work: Path, kind: str, folder: Path) -> None:
             (targets[component].parent / "sources.json").write_text(json.dumps(sources))
         else:
             targets[component] = leg_dir(work, kind, stage, len(tune_legs(kind, stage))) / "model"
+    taken = [str(target) for target in targets.values() if target.exists()]
+    if taken:  # checked before anything is copied: a work folder is seeded whole or not at all
+        raise SystemExit(f"seed: {', '.join(taken)} exist(s) already; seed a fresh --work folder")
     for component, target in targets.items():
-        if (target / "config.json").exists():
-            raise SystemExit(f"seed: {target} exists already; seed a fresh --work folder")
         shutil.copytree(folder / components[component], target)
         print(f"{folder / components[component]} -> {target}", flush=True)
 
@@ -384,7 +387,8 @@ def _first_leg_to_run(work: Path, kind: str, stage: str, legs: list[dict]) -> in
                                 else f"stage_{stage}_average")
         expected = [str(leg_dir(work, kind, stage, n) / "model") for n in sources]
         record = folder / "sources.json"
-        if (folder / "model" / "config.json").exists() and record.exists() and json.loads(record.read_text()) == expected:
+        in_place = (folder / "model" / "config.json").exists() and record.exists()
+        if in_place and json.loads(record.read_text()) == expected:
             return index
     return 0
 
@@ -636,7 +640,10 @@ def main() -> None:
     parser.add_argument("--recipe", default=None, help="another recipe of recipes/ for the kind (default: the kind's)")
     parser.add_argument("--stage", choices=STAGES, default="semantic")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run (resume adds more)")
-    parser.add_argument("--codec", type=Path, default=None, help="cache phase: a codec folder (default: the latest codec phase's, or the seeded one)")
+    parser.add_argument("--codec", type=Path, default=None,
+                        help="cache phase: a codec folder (default: the latest codec phase's, or the seeded one)")
+    parser.add_argument("--shipped", type=Path, default=None,
+                        help="seed phase: the AudioLM folder to continue (default checkpoints/KIND)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="stage phase: another token cache (default WORK/KIND/tokens); the semantic stage only "
                              "reads semantic ids, so a cache built with any codec gives it the same data")
@@ -662,8 +669,8 @@ def main() -> None:
         target = args.out or Path(__file__).resolve().parent / args.kind
         clips = split_files([manifest(work, "speech" if args.kind == "speech" else "piano")], "valid")[:8]
         swap_codec(target, args.codec or shipped_codec(work), clips)
-    elif args.phase == "seed":  # a shipped folder's parts as this work folder's exports (--out: default the kind's)
-        seed_work(work, args.kind, args.out or Path(__file__).resolve().parent / args.kind)
+    elif args.phase == "seed":  # a shipped folder's parts as this work folder's exports
+        seed_work(work, args.kind, args.shipped or Path(__file__).resolve().parent / args.kind)
     elif args.phase == "tokenizer":
         print(fit_tokenizer(work, args.kind))
     elif args.phase == "cache":

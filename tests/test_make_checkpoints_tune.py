@@ -444,9 +444,19 @@ def test_seed_puts_a_shipped_folder_in_place_and_a_leg_from_the_average_continue
     make_checkpoints.tune_stage(work, "speech", "parallel", None)
     (run,) = make_checkpoints.runs  # legs 1 and 2 are not needed: the average they make is in place
     assert run["init_from"] == str(average) and run["out"] == "stage_parallel_tune3"
-    assert make_checkpoints.stage_model_dir(work, "speech", "parallel") == work / "speech" / "stage_parallel_tune3" / "model"
-    with pytest.raises(SystemExit, match="exists already"):
+    tuned = work / "speech" / "stage_parallel_tune3" / "model"
+    assert make_checkpoints.stage_model_dir(work, "speech", "parallel") == tuned
+    with pytest.raises(SystemExit, match="exist.*already"):
         make_checkpoints.seed_work(work, "speech", shipped)
+    partial = tmp_path / "partial"  # one part there already: nothing is copied
+    (partial / "speech" / "stage_semantic" / "model").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="stage_semantic"):
+        make_checkpoints.seed_work(partial, "speech", shipped)
+    assert not (partial / "speech" / "tokenizer").exists() and not (partial / "codec_seeded").exists()
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "config.json").write_text("{}")
+    with pytest.raises(SystemExit, match="names no tokenizer"):
+        make_checkpoints.seed_work(tmp_path / "other", "speech", tmp_path / "bare")
     with pytest.raises(SystemExit, match="not an AudioLM folder"):
         make_checkpoints.seed_work(tmp_path / "other", "speech", tmp_path / "missing")
     assert (work / "codec_seeded" / "codec" / "model.safetensors").read_bytes() == b"codec" * 3
