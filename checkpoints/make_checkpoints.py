@@ -51,6 +51,10 @@ DATA_SETS = {
     # generator's voicing fails most on narrowband prompts (issue 20's twelfth pass); recipes/speech_narrowband.json
     # trained on them (thirteenth pass, not shipped: the codec's codes of telephone speech decode half unvoiced)
     "recorded_narrowband": ("recorded_narrowband", ["narrowband", "--source", "{data}/recorded", "--band", "4000"]),
+    # the same copies keeping their original's speaker: same-speaker prompts that cross the channel
+    # (recipes/speech_paired.json, with prompt_only_tag "@nb": the copies are prompts only, never targets)
+    "recorded_narrowband_paired": ("recorded_narrowband_paired", ["narrowband", "--source", "{data}/recorded",
+                                                                  "--band", "4000", "--keep-speaker"]),
 }
 # what the codec phases train on (the speed copies came later, for the acoustic generator)
 CODEC_DATA = ("speech", "speech_other_languages", "piano", "recorded")

@@ -133,12 +133,14 @@ def narrowband_command(
     source: Path = typer.Option(..., "--source", help="A dataset folder (or its manifest.jsonl) whose wideband training voices to copy."),
     band: float = typer.Option(4000.0, "--band", help="The channel's band in Hz: nothing above it (4000: an 8 kHz telephone recording)."),
     split: str = typer.Option("train", "--split", help="Which split to copy (train or valid)."),
+    keep_speaker: bool = typer.Option(False, "--keep-speaker", help="Copies keep their original's speaker (a new identity still): same-speaker prompts then cross the channel."),
 ) -> None:
     """Narrowband (telephone-channel) copies of a dataset's wideband voices, each a new identity; items that are narrowband already are not copied."""
     from audiolm_lib.datasets.channel_variants import build_narrowband_variants, check_band
 
     check_band(band)
-    _build_copies(out_dir, source, split, lambda: build_narrowband_variants(source, out_dir, band, split=split))
+    _build_copies(out_dir, source, split, lambda: build_narrowband_variants(source, out_dir, band, split=split,
+                                                                            keep_speaker=keep_speaker))
 
 
 def _build_copies(out_dir: Path, source: Path, split: str, build) -> None:

@@ -33,12 +33,14 @@ def channel_tag(band_hz: float) -> str:
 
 
 def build_narrowband_variants(source: str | os.PathLike, out_dir: str | os.PathLike, band_hz: float = 4000.0,
-                              split: str = "train", progress: bool = True) -> Path:
+                              split: str = "train", progress: bool = True, keep_speaker: bool = False) -> Path:
     """Write narrowband copies of ``source``'s wideband ``split`` items into ``out_dir`` (``audio/*.wav`` +
     ``manifest.jsonl``); resumable (files already written are kept). Returns the manifest path.
 
     Each copy's entry is its original's with ``id``, ``audio``, ``duration``, ``speaker`` and ``identity`` made
     new (``@nb<band>``), ``split`` kept, and ``channel_band_hz`` / ``channel_of`` (the original id) added.
+    ``keep_speaker``: the copies keep their original's ``speaker`` (a new identity still), so same-speaker prompts
+    can cross the channel (``StageTrainConfig.prompt_only_tag``).
     """
     import torch
 
@@ -56,4 +58,4 @@ def build_narrowband_variants(source: str | os.PathLike, out_dir: str | os.PathL
 
     variants = [(channel_tag(band_hz), telephone, {"channel_band_hz": band_hz})]
     return build_variants(source, out_dir, variants, origin_key="channel_of", split=split, keep=wideband,
-                          description="narrowband variants", progress=progress)
+                          description="narrowband variants", progress=progress, tag_speaker=not keep_speaker)

@@ -23,14 +23,15 @@ def tagged(name: str, tag: str) -> str:
 def build_variants(source: str | os.PathLike, out_dir: str | os.PathLike,
                    variants: Sequence[tuple[str, Callable[[np.ndarray, int], np.ndarray], dict]], *,
                    origin_key: str, split: str = "train", keep: Callable[[dict, np.ndarray, int], bool] | None = None,
-                   description: str = "variants", progress: bool = True) -> Path:
+                   description: str = "variants", progress: bool = True, tag_speaker: bool = True) -> Path:
     """Write ``source``'s ``split`` items through every ``(tag, transform, fields)`` of ``variants`` into ``out_dir``
     (``audio/*.wav`` + ``manifest.jsonl``); resumable (files already written are kept). Returns the manifest path.
 
     ``transform(wave float32[T], rate) -> float32[T']``; each copy's entry is its original's with ``id``, ``audio``,
     ``duration``, ``speaker`` and ``identity`` tagged ``@<tag>``, ``split`` kept, ``fields`` added and
     ``origin_key`` naming the original's id. ``keep(entry, wave, rate)`` may skip an item (its wave is read for it;
-    otherwise only for a copy not yet written).
+    otherwise only for a copy not yet written). ``tag_speaker=False`` keeps the original's ``speaker`` (the identity
+    is still new): a copy is then another recording of the same speaker, for ``prompt_same_speaker`` training.
     """
     import soundfile as sf
     from tqdm.auto import tqdm
@@ -62,7 +63,8 @@ def build_variants(source: str | os.PathLike, out_dir: str | os.PathLike,
                 write_wav(path, copy, rate)
                 frames = len(copy)
             written.append({**entry, "id": new_id, "audio": f"audio/{new_id}.wav", "duration": round(frames / rate, 4),
-                            "speaker": tagged(entry.get("speaker", identity), tag),
+                            "speaker": (tagged(entry.get("speaker", identity), tag) if tag_speaker
+                                        else entry.get("speaker", identity)),
                             "identity": tagged(identity, tag), **fields, origin_key: entry["id"]})
     if not written:
         raise ValueError(f"{source}: none of its {split!r} items needed a copy")

@@ -33,7 +33,8 @@ class StageTrainConfig:
     item (:mod:`audiolm_lib.training.prompt_crops`); 0 keeps every crop one stretch. ``prompt_same_speaker``
     (parallel stage): share of examples whose acoustic prompt is a stretch of another training item of the same
     speaker (the token cache's ``speaker`` field), so the voice must be carried across recordings; the two shares
-    sum to at most 1.
+    sum to at most 1. ``prompt_only_tag`` (with ``prompt_same_speaker``): items whose id holds it are only ever
+    such prompts, never targets (:class:`~audiolm_lib.training.crops.CropSpec`).
     ``init_from``: a trained model folder of the same stage kind and shape whose weights start the run (fine-tuning
     on new data; ``model`` fields such as ``prompt_dropout`` still apply to the training).
     ``log_every`` / ``eval_every`` / ``sample_every`` / ``checkpoint_every``: steps between logs, validations, preview
@@ -52,6 +53,7 @@ class StageTrainConfig:
     min_crop_seconds: float = 1.0
     prompt_elsewhere: float = 0.0
     prompt_same_speaker: float = 0.0
+    prompt_only_tag: str = ""
     init_from: str | None = None
     batch_size: int = 8
     grad_accumulation: int = 1

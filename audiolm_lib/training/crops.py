@@ -28,6 +28,9 @@ class CropSpec:
             same item (:mod:`audiolm_lib.training.prompt_crops`); 0: every crop is one stretch, as before.
         prompt_same_speaker: (parallel) share of examples whose acoustic prompt comes from *another item* of the
             same speaker (another recording or sentence); needs items that name their speaker.
+        prompt_only_tag: (parallel, with ``prompt_same_speaker``) items whose id holds this tag are only ever
+            another item's same-speaker prompt, never a target (e.g. ``"@nb"``: telephone copies of a voice that keep
+            its speaker, so the model learns to carry a voice across the channel, not the channel's codes).
     """
 
     stage: str
@@ -39,6 +42,7 @@ class CropSpec:
     min_seconds: float = 1.0
     prompt_elsewhere: float = 0.0
     prompt_same_speaker: float = 0.0
+    prompt_only_tag: str = ""
 
     def __post_init__(self):
         stage_kind(self.stage)  # a registered kind
@@ -47,6 +51,9 @@ class CropSpec:
         if self.semantic_rate <= 0 or self.acoustic_rate <= 0:
             raise ValueError(f"token rates must be positive, got {self.semantic_rate} and {self.acoustic_rate}")
         check_prompt_elsewhere(self.stage, self.prompt_elsewhere, self.prompt_same_speaker)
+        if self.prompt_only_tag and not self.prompt_same_speaker:
+            raise ValueError("prompt_only_tag names items used only as same-speaker prompts: it needs "
+                             "prompt_same_speaker > 0")
 
     @property
     def keys(self) -> tuple[str, ...]:

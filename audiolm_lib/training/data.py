@@ -83,12 +83,20 @@ class StageBatches:
         self.rank = rank
         self.world_size = world_size
         self.items = eligible_items(cache, spec, indices)
+        prompt_pool: list[int] = []
+        if spec.prompt_only_tag:  # items that are only ever another item's same-speaker prompt
+            ids = cache.ids() if hasattr(cache, "ids") else [str(cache[i].get("id", "")) for i in range(len(cache))]
+            prompt_pool = [i for i in self.items if spec.prompt_only_tag in str(ids[i])]
+            self.items = [i for i in self.items if spec.prompt_only_tag not in str(ids[i])]
+            if not self.items:
+                raise ValueError(f"every usable item's id holds prompt_only_tag {spec.prompt_only_tag!r}: "
+                                 "nothing is left to train on")
         self.drawn = 0  # items drawn so far by this rank (the same count on every rank)
         self._order: tuple[int, torch.Tensor] | None = None  # (epoch, permutation) of the current epoch
         self._speaker_items: dict[str, list[int]] = {}  # speaker -> usable items (prompt_same_speaker only)
         self._speaker_of: dict[int, str] = {}
         if spec.prompt_same_speaker:
-            self._speaker_items = items_by_speaker(cache, self.items)
+            self._speaker_items = items_by_speaker(cache, sorted(self.items + prompt_pool))
             self._speaker_of = {i: speaker for speaker, items in self._speaker_items.items() for i in items}
             if not any(len(items) > 1 for items in self._speaker_items.values()):
                 raise ValueError("prompt_same_speaker needs a speaker with two or more usable items; the token "

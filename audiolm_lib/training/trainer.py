@@ -159,6 +159,7 @@ class StageTrainer:
             min_seconds=min(config.min_crop_seconds, crop_seconds),
             prompt_elsewhere=config.prompt_elsewhere,
             prompt_same_speaker=config.prompt_same_speaker,
+            prompt_only_tag=config.prompt_only_tag,
         )
         train_items, valid_items = split_indices(cache)
         self.batches = StageBatches(cache, self.spec, config.batch_size, seed=config.seed, rank=self.dist.rank,

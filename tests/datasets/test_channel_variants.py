@@ -40,6 +40,14 @@ def test_wideband_train_items_are_copied_narrowband_as_new_identities(tmp_path):
         assert (spectrum[4200:] ** 2).sum() < 1e-5 * (spectrum ** 2).sum()  # (a 16-bit file's noise floor only)
 
 
+def test_keep_speaker_copies_stay_the_speaker_of_their_original_as_a_new_identity(tmp_path):
+    manifest = build_narrowband_variants(_dataset(tmp_path / "src"), tmp_path / "out", 4000, progress=False,
+                                         keep_speaker=True)
+    entries = read_manifest(manifest)
+    assert {(e["speaker"], e["identity"]) for e in entries} == {("a", "a@nb4000"), ("b", "b@nb4000")}
+    assert all(e["id"].endswith("@nb4000") for e in entries)
+
+
 def test_resume_keeps_written_files_and_copies_of_copies_are_refused(tmp_path):
     source, out = _dataset(tmp_path / "src"), tmp_path / "out"
     build_narrowband_variants(source, out, progress=False)

@@ -166,3 +166,30 @@ def test_same_speaker_share_is_checked():
         StageTrainConfig(stage="parallel", prompt_same_speaker=1.5)
     with pytest.raises(ValueError, match="two or more usable items"):
         StageBatches(_speaker_cache(["a", "b", None]), _same_speaker_spec(0.5), batch_size=2)
+
+
+def test_prompt_only_items_are_same_speaker_prompts_and_never_targets():
+    """``prompt_only_tag``: items whose id holds it (telephone copies that keep their speaker) are drawn only as
+    another item's same-speaker prompt; every target is an untagged item."""
+    cache = _speaker_cache(["a", "a", "a", "b", "b"])
+    for number, item in enumerate(cache.items):
+        item["id"] = f"x{number}@nb4000" if number in (1, 4) else f"x{number}"
+    spec = CropSpec("parallel", 1.0, 25.0, 50.0, num_coarse=3, num_fine=0, prompt_same_speaker=1.0,
+                    prompt_only_tag="@nb")
+    batches = StageBatches(cache, spec, batch_size=6, seed=1)
+    assert sorted(batches.items) == [0, 2, 3]
+    prompts_from = set()
+    for _ in range(8):
+        batch = batches.next_batch()
+        for codes, prompt in zip(batch["codes"], batch["prompt_frames"].tolist()):
+            source, target = int(codes[0, 0]) // 10**6, int(codes[0, -1]) // 10**6
+            assert target in (0, 2, 3) and source != target
+            assert {source, target} <= {0, 1, 2} or {source, target} <= {3, 4}  # the same speaker
+            prompts_from.add(source)
+    assert {1, 4} <= prompts_from  # the tagged items do serve as prompts (item 3's only partner is 4)
+    with pytest.raises(ValueError, match="prompt_same_speaker"):
+        CropSpec("parallel", 1.0, 25.0, 50.0, prompt_only_tag="@nb")
+    for item in cache.items:
+        item["id"] += "@nb"
+    with pytest.raises(ValueError, match="nothing is left"):
+        StageBatches(cache, spec, batch_size=2)
