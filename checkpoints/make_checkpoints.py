@@ -173,10 +173,10 @@ def seed_work(work: Path, kind: str, folder: Path) -> None:
             continue
         averaged = settings.get(stage, {}).get("average_tune_legs")
         if averaged:
-            targets[component] = work / kind / f"stage_{stage}_average" / "model"
-            sources = [str(leg_dir(work, kind, stage, n) / "model") for n in averaged]
+            targets[component] = average_folder(work, kind, stage) / "model"
             targets[component].parent.mkdir(parents=True, exist_ok=True)
-            (targets[component].parent / "sources.json").write_text(json.dumps(sources))
+            record = targets[component].parent / "sources.json"
+            record.write_text(json.dumps(leg_sources(work, kind, stage, averaged)))
         else:
             targets[component] = leg_dir(work, kind, stage, len(tune_legs(kind, stage))) / "model"
     taken = [str(target) for target in targets.values() if target.exists()]
@@ -259,6 +259,17 @@ def tune_dir(work: Path, kind: str, stage: str, leg: int) -> Path:
 def leg_dir(work: Path, kind: str, stage: str, number: int) -> Path:
     """The folder of leg ``number`` as recipes count them (1-based; 0 is the stage's own run, before any tune leg)."""
     return work / kind / f"stage_{stage}" if int(number) == 0 else tune_dir(work, kind, stage, int(number) - 1)
+
+
+def leg_sources(work: Path, kind: str, stage: str, legs: list[int]) -> list[str]:
+    """The model folders of legs ``legs`` (numbered as :func:`leg_dir`), as an average's ``sources.json`` lists them."""
+    return [str(leg_dir(work, kind, stage, n) / "model") for n in legs]
+
+
+def average_folder(work: Path, kind: str, stage: str, start_of: int | None = None) -> Path:
+    """Where a mean of tune legs is kept: ``stage_<stage>_average`` (the recipe's ``average_tune_legs``), or
+    ``stage_<stage>_start<n>`` for the start of leg ``n`` (``start_of``: its 0-based index) that lists its own legs."""
+    return work / kind / (f"stage_{stage}_average" if start_of is None else f"stage_{stage}_start{start_of + 1}")
 
 
 def transferred_start(work: Path, kind: str, model_dir: Path, old_tokenizer: Path, out: Path) -> Path:
@@ -352,7 +363,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
                 raise SystemExit(f"recipe {kind}/{stage}/tune[{index}]: from_average needs earlier legs to average "
                                  f"(its own list, or average_tune_legs), got {averaged}")
             start_model = averaged_tune_legs(work, kind, stage, averaged if named else None,
-                                             f"stage_{stage}_start{index + 1}" if named else None)
+                                             start_of=index if named else None)
         transfer_from = leg.pop("transfer_semantic_from", None)
         if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
             start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
@@ -386,10 +397,9 @@ def _first_leg_to_run(work: Path, kind: str, stage: str, legs: list[dict]) -> in
         named = legs[index].get("from_average", False)
         if not named:
             continue
-        sources = named if isinstance(named, list) else average_legs
-        folder = work / kind / (f"stage_{stage}_start{index + 1}" if isinstance(named, list)
-                                else f"stage_{stage}_average")
-        expected = [str(leg_dir(work, kind, stage, n) / "model") for n in sources]
+        listed = isinstance(named, list)
+        folder = average_folder(work, kind, stage, index if listed else None)
+        expected = leg_sources(work, kind, stage, named if listed else average_legs)
         record = folder / "sources.json"
         in_place = (folder / "model" / "config.json").exists() and record.exists()
         if in_place and json.loads(record.read_text()) == expected:
@@ -446,17 +456,18 @@ def average_models(sources: list[Path], out: Path) -> Path:
 
 
 def averaged_tune_legs(work: Path, kind: str, stage: str, legs: list[int] | None = None,
-                       folder: str | None = None) -> Path | None:
+                       start_of: int | None = None) -> Path | None:
     """The mean of tune legs (1-based leg numbers; 0 is the stage's own model, before any leg; default the recipe's
-    ``average_tune_legs``) of a stage, averaged into ``<folder>/model`` (default ``stage_<stage>_average``) and kept
+    ``average_tune_legs``) of a stage, averaged into :func:`average_folder`'s ``model`` (``start_of``: the start of
+    that leg index, which lists its own legs; default the recipe's average) and kept
     with the list of its sources, so a folder of other legs is averaged again; None when there is nothing to
     average."""
     legs = recipe(kind)["stages"][stage].get("average_tune_legs") if legs is None else legs
     if not legs:
         return None
-    folder_path = work / kind / (folder or f"stage_{stage}_average")
+    folder_path = average_folder(work, kind, stage, start_of)
     out, record = folder_path / "model", folder_path / "sources.json"
-    sources = [str(leg_dir(work, kind, stage, n) / "model") for n in legs]
+    sources = leg_sources(work, kind, stage, legs)
     if not (out / "config.json").exists() or not record.exists() or json.loads(record.read_text()) != sources:
         average_models([Path(source) for source in sources], out)
         record.write_text(json.dumps(sources))
