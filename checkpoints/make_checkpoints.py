@@ -168,23 +168,24 @@ def seed_work(work: Path, kind: str, folder: Path) -> None:
         raise SystemExit(f"seed: {config_path} names no tokenizer and codec (\"components\"): not an AudioLM folder")
     settings = recipe(kind)["stages"]
     targets = {"semantic_tokenizer": work / kind / "tokenizer", "codec": work / "codec_seeded" / "codec"}
+    records = {}  # an average's folder also lists the legs it stands for
     for stage, component in SHIPPED_COMPONENT.items():
         if component not in components:
             continue
         averaged = settings.get(stage, {}).get("average_tune_legs")
         if averaged:
             targets[component] = average_folder(work, kind, stage) / "model"
-            targets[component].parent.mkdir(parents=True, exist_ok=True)
-            record = targets[component].parent / "sources.json"
-            record.write_text(json.dumps(leg_sources(work, kind, stage, averaged)))
+            records[targets[component].parent / "sources.json"] = leg_sources(work, kind, stage, averaged)
         else:
             targets[component] = leg_dir(work, kind, stage, len(tune_legs(kind, stage))) / "model"
-    taken = [str(target) for target in targets.values() if target.exists()]
-    if taken:  # checked before anything is copied: a work folder is seeded whole or not at all
+    taken = [str(target) for target in [*targets.values(), *records] if target.exists()]
+    if taken:  # checked before anything is written: a work folder is seeded whole or not at all
         raise SystemExit(f"seed: {', '.join(taken)} exist(s) already; seed a fresh --work folder")
     for component, target in targets.items():
         shutil.copytree(folder / components[component], target)
         print(f"{folder / components[component]} -> {target}", flush=True)
+    for record, sources in records.items():
+        record.write_text(json.dumps(sources))
 
 
 def train_feature_model(work: Path, kind: str) -> Path:

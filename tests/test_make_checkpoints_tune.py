@@ -448,11 +448,14 @@ def test_seed_puts_a_shipped_folder_in_place_and_a_leg_from_the_average_continue
     assert make_checkpoints.stage_model_dir(work, "speech", "parallel") == tuned
     with pytest.raises(SystemExit, match="exist.*already"):
         make_checkpoints.seed_work(work, "speech", shipped)
+    assert json.loads((average.parent / "sources.json").read_text()) == make_checkpoints.leg_sources(
+        work, "speech", "parallel", [1, 2])
     partial = tmp_path / "partial"  # one part there already: nothing is copied
     (partial / "speech" / "stage_semantic" / "model").mkdir(parents=True)
     with pytest.raises(SystemExit, match="stage_semantic"):
         make_checkpoints.seed_work(partial, "speech", shipped)
     assert not (partial / "speech" / "tokenizer").exists() and not (partial / "codec_seeded").exists()
+    assert not (partial / "speech" / "stage_parallel_average").exists()
     (tmp_path / "bare").mkdir()
     (tmp_path / "bare" / "config.json").write_text("{}")
     with pytest.raises(SystemExit, match="names no tokenizer"):
