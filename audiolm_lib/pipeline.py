@@ -190,8 +190,15 @@ class AudioLM(nn.Module):
 
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """``LongTensor[B, Q, F]`` -> ``Tensor[B, 1, T]`` at :attr:`sample_rate`."""
-        return self.codec.decode(codes)
+        """``LongTensor[B, Q, F]`` -> ``Tensor[B, 1, T]`` at :attr:`sample_rate` (through the pitch postfilter
+        where ``config.postfilter_strength`` is on)."""
+        wave = self.codec.decode(codes)
+        if self.config.postfilter_strength > 0:
+            from audiolm_lib.postfilter import pitch_postfilter
+
+            wave = pitch_postfilter(wave, self.sample_rate, self.config.postfilter_strength,
+                                    self.config.postfilter_threshold)
+        return wave
 
     # ------------------------------------------------------------------------------------ sampling
     def _sampling(self, stage: str, overrides: dict) -> dict:

@@ -40,6 +40,10 @@ class AudioLMConfig:
     # with prompt_band_hz, audio.band_channel's mode: "cut" (nothing above the band), "fold" (the band above filled
     # with mirror images of the band below) or "extend" (folded only into prompts that are narrowband already)
     prompt_band_mode: str = "cut"
+    # the decoded audio through a pitch postfilter of this strength (:mod:`audiolm_lib.postfilter`; 0: off): each
+    # voiced frame's harmonics reinforced, as speech codecs do, frames correlating below the threshold left alone
+    postfilter_strength: float = 0.0
+    postfilter_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -55,5 +59,9 @@ class AudioLMConfig:
             raise ValueError(f"prompt_band_hz must be a positive number of Hz or None, got {self.prompt_band_hz}")
         if self.prompt_band_mode not in BAND_MODES:
             raise ValueError(f"prompt_band_mode must be one of {', '.join(BAND_MODES)}, got {self.prompt_band_mode!r}")
+        if not 0.0 <= self.postfilter_strength <= 1.0:
+            raise ValueError(f"postfilter_strength must be in [0, 1], got {self.postfilter_strength}")
+        if not 0.0 <= self.postfilter_threshold < 1.0:
+            raise ValueError(f"postfilter_threshold must be in [0, 1), got {self.postfilter_threshold}")
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

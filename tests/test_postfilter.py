@@ -1,0 +1,90 @@
+"""The pitch postfilter (audiolm_lib.postfilter): a voiced frame's period reinforced, noise and silence left as they
+are, energy kept, shapes kept; the pipeline decodes through it when its config says so, and the setting is saved."""
+import json
+import math
+
+import pytest
+import torch
+
+from audiolm_lib.pipeline import AudioLM, AudioLMConfig
+from audiolm_lib.postfilter import pitch_postfilter
+from tiny_pipeline import tiny_parallel_audiolm
+
+RATE = 16000
+
+
+def harmonic(seconds: float = 2.0, f0: float = 120.0) -> torch.Tensor:
+    t = torch.arange(int(seconds * RATE)) / RATE
+    phase = 2 * math.pi * torch.cumsum(f0 + 8 * torch.sin(2 * math.pi * 0.7 * t), 0) / RATE
+    wave = sum(torch.sin(k * phase) / k for k in range(1, 25))
+    return wave / wave.std()
+
+
+def comb_residual(wave: torch.Tensor, f0: float = 120.0) -> float:
+    """Share of the energy that is not at the period: ``|x[n] - x[n - T]|^2 / |x|^2`` at the true lag (lower is
+    more periodic)."""
+    lag = round(RATE / f0)
+    return float((wave[lag:] - wave[:-lag]).pow(2).sum() / wave.pow(2).sum())
+
+
+def test_a_noisy_voice_becomes_more_periodic_and_keeps_its_level():
+    noise = torch.randn(int(2.0 * RATE), generator=torch.Generator().manual_seed(0))
+    f0 = 120.0
+    t = torch.arange(noise.shape[-1]) / RATE
+    clean = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 25))
+    noisy = 0.1 * (clean / clean.std() + 0.6 * noise)
+    before, gentle, strong = (comb_residual(pitch_postfilter(noisy, RATE, s), f0) if s else comb_residual(noisy, f0)
+                              for s in (0.0, 0.4, 1.0))
+    assert strong < gentle < before  # monotonic in the strength
+    filtered = pitch_postfilter(noisy, RATE, 1.0)
+    assert filtered.shape == noisy.shape and filtered.dtype == noisy.dtype
+    assert abs(float(filtered.std() / noisy.std()) - 1) < 0.05  # frame energies restored
+    # the filtered speech is closer to the clean harmonic signal than the noisy one was
+    scaled = clean / clean.std() * 0.1
+    assert float((filtered - scaled).pow(2).mean()) < float((noisy - scaled).pow(2).mean())
+
+
+def test_noise_and_silence_are_left_alone():
+    noise = 0.1 * torch.randn(int(1.5 * RATE), generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(pitch_postfilter(noise, RATE, 1.0), noise, atol=1e-6)  # no frame correlates above 0.5
+    silence = torch.zeros(RATE)
+    assert torch.equal(pitch_postfilter(silence, RATE, 1.0), silence)
+    assert torch.equal(pitch_postfilter(noise, RATE, 0.0), noise)  # strength 0: the same tensor's values
+    assert pitch_postfilter(torch.zeros(0), RATE, 0.5).shape == (0,)
+
+
+def test_shapes_batches_and_short_waves():
+    voice = harmonic(1.0)
+    batch = torch.stack([voice, 0.5 * voice, torch.zeros_like(voice)]).unsqueeze(1)  # [B, 1, T]
+    out = pitch_postfilter(batch, RATE, 0.5)
+    assert out.shape == batch.shape
+    # each item on its own: the batch does not mix items
+    assert torch.allclose(out[1, 0], pitch_postfilter(batch[1, 0], RATE, 0.5), atol=1e-5)
+    assert torch.equal(out[2], batch[2])
+    short = voice[:100]  # shorter than one frame and than the longest lag
+    assert pitch_postfilter(short, RATE, 0.5).shape == short.shape
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="strength"):
+            pitch_postfilter(voice, RATE, bad)
+    with pytest.raises(ValueError, match="threshold"):
+        pitch_postfilter(voice, RATE, 0.5, threshold=1.0)
+
+
+def test_the_pipeline_decodes_through_it_and_saves_the_setting(tmp_path):
+    model = tiny_parallel_audiolm()
+    codes = torch.randint(0, model.codec.codebook_size, (1, model.num_quantizers, 40),
+                          generator=torch.Generator().manual_seed(0))
+    plain = model.decode(codes)
+    model.config.postfilter_strength, model.config.postfilter_threshold = 0.7, 0.2
+    filtered = model.decode(codes)
+    assert torch.allclose(filtered, pitch_postfilter(plain, model.sample_rate, 0.7, 0.2), atol=1e-6)
+    folder = model.save_pretrained(tmp_path / "pf")
+    loaded = AudioLM.from_pretrained(folder).config
+    assert (loaded.postfilter_strength, loaded.postfilter_threshold) == (0.7, 0.2)
+    meta = json.loads((folder / "config.json").read_text())
+    del meta["config"]["postfilter_strength"], meta["config"]["postfilter_threshold"]  # a folder from before
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert AudioLM.from_pretrained(folder).config.postfilter_strength == 0.0
+    for bad in ({"postfilter_strength": 2.0}, {"postfilter_threshold": -0.1}):
+        with pytest.raises(ValueError, match="postfilter"):
+            AudioLMConfig(**bad)
