@@ -192,13 +192,17 @@ class AudioLM(nn.Module):
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """``LongTensor[B, Q, F]`` -> ``Tensor[B, 1, T]`` at :attr:`sample_rate` (through the pitch postfilter
         where ``config.postfilter_strength`` is on)."""
-        wave = self.codec.decode(codes)
-        if self.config.postfilter_strength > 0:
-            from audiolm_lib.postfilter import pitch_postfilter
+        return self.postfilter(self.codec.decode(codes))
 
-            wave = pitch_postfilter(wave, self.sample_rate, self.config.postfilter_strength,
-                                    self.config.postfilter_threshold)
-        return wave
+    def postfilter(self, wave: torch.Tensor) -> torch.Tensor:
+        """``Tensor[..., T]`` decoded audio through the pitch postfilter of ``config.postfilter_strength``
+        (:mod:`audiolm_lib.postfilter`; the wave as it is where the strength is 0)."""
+        if self.config.postfilter_strength <= 0:
+            return wave
+        from audiolm_lib.postfilter import pitch_postfilter
+
+        return pitch_postfilter(wave, self.sample_rate, self.config.postfilter_strength,
+                                self.config.postfilter_threshold)
 
     # ------------------------------------------------------------------------------------ sampling
     def _sampling(self, stage: str, overrides: dict) -> dict:

@@ -151,7 +151,7 @@ class AudioStream:
         self._match_voice = model.voice_matcher(codes, voice_match)  # None: the model's config
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
-                                      crossfade_frames=config.crossfade_frames)
+                                      crossfade_frames=config.crossfade_frames, postprocess=model.postfilter)
         self.samples_out = 0
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0

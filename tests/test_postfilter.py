@@ -88,3 +88,58 @@ def test_the_pipeline_decodes_through_it_and_saves_the_setting(tmp_path):
     for bad in ({"postfilter_strength": 2.0}, {"postfilter_threshold": -0.1}):
         with pytest.raises(ValueError, match="postfilter"):
             AudioLMConfig(**bad)
+
+
+def test_the_chunked_decoder_postprocesses_what_it_outputs_not_what_seeds_the_next_phase():
+    from audiolm_lib.codecs.chunked_decode import ChunkedDecoder
+
+    model = tiny_parallel_audiolm()
+    codes = torch.randint(0, model.codec.codebook_size, (1, model.num_quantizers, 60),
+                          generator=torch.Generator().manual_seed(2))
+
+    def run(postprocess):
+        decoder = ChunkedDecoder(model.codec, codes[..., :10], postprocess=postprocess)
+        return torch.cat([decoder.push(codes[..., 10:30]), decoder.push(codes[..., 30:], final=True)], dim=-1)
+
+    plain, doubled = run(None), run(lambda wave: 2 * wave)
+    # linear postprocessing of every window gives exactly the scaled stream: the phase chain is the decoder's own
+    assert plain.shape[-1] == 50 * model.codec.hop_length and torch.allclose(doubled, 2 * plain, atol=1e-5)
+
+
+def test_a_stream_decodes_through_the_models_postfilter():
+    model = tiny_parallel_audiolm()
+    model.config.postfilter_threshold = 0.0
+    t = torch.arange(int(1.2 * RATE)) / RATE
+    prompt = 0.3 * torch.sin(2 * math.pi * 150 * t)
+    seeded = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    calls = []
+    original = model.postfilter
+
+    def counted(wave):
+        calls.append(wave.shape[-1])
+        return original(wave)
+
+    model.postfilter = counted
+    model.config.postfilter_strength = 1.0
+    filtered = torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())), dim=-1)
+    assert calls  # every decoded window went through it
+    model.config.postfilter_strength = 0.0
+    plain = torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())), dim=-1)
+    assert filtered.shape == plain.shape and not torch.allclose(filtered, plain)
+
+
+def test_the_ladder_measures_the_codec_without_the_pipelines_postfilter():
+    from audiolm_lib.eval.oracle_ladder import ladder_waves
+
+    model = tiny_parallel_audiolm()
+    model.config.postfilter_strength, model.config.postfilter_threshold = 1.0, 0.0
+    t = torch.arange(int(2.0 * RATE)) / RATE
+    wave = 0.3 * torch.sin(2 * math.pi * 140 * t) + 0.05 * torch.randn(t.shape, generator=torch.Generator().manual_seed(0))
+    prompt, real = wave[: RATE], wave[RATE:]
+    waves, tokens = ladder_waves(model, prompt, real, seed=0)
+    start = tokens["prompt_frames"] * model.codec.hop_length
+    codec_only = model.codec.decode(tokens["codes"][:, : tokens["levels"]])[0, 0, start:]
+    length = len(waves["resynthesis"])
+    assert torch.allclose(waves["resynthesis"], codec_only[:length].float(), atol=1e-6)  # rung b: the codec's own
+    assert not torch.allclose(waves["resynthesis"], model.decode(tokens["codes"][:, : tokens["levels"]])[0, 0, start:]
+                              [:length].float(), atol=1e-4)  # what the pipeline's decoding would have made of them

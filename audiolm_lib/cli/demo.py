@@ -72,6 +72,7 @@ def continue_command(
     semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 3)."),
     semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
     voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off, or on by one method: frames (each generated frame replaced by the prompt's nearest codec frames: much more of the prompt's voice, worse sound on real recordings) or statistics (each codec latent dimension given the prompt's mean and spread); on: the model's method. Speech only; default: the model's, off in the shipped ones."),
+    postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -97,6 +98,7 @@ def continue_command(
     check_number("--prompt-prior", prompt_prior, 0.0, 100.0)
     check_number("--semantic-guidance", semantic_guidance, 0.0, 100.0)
     check_number("--semantic-prompt-prior", semantic_prompt_prior, 0.0, 100.0)
+    check_number("--postfilter", postfilter, 0.0, 1.0)
     check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
@@ -129,6 +131,8 @@ def continue_command(
         model.config.voice_match = voice_match != "off"
         if voice_match in VOICE_MATCH_METHODS:
             model.config.voice_match_method = voice_match
+    if postfilter is not None:
+        model.config.postfilter_strength = postfilter
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

@@ -30,11 +30,15 @@ class ChunkedDecoder:
             context, never output. None: the stream starts from nothing.
         context_frames / lookahead_frames / crossfade_frames: see the module docstring (context and lookahead
             default: the codec's decoder receptive field, :func:`~audiolm_lib.prompt.decoder_context_frames`).
+        postprocess: ``Tensor[B, 1, T] -> Tensor[B, 1, T]`` applied to each decoded window, context and held-back
+            frames included, before its new samples are cut out (a postfilter: ``AudioLM.postfilter``); the next
+            chunk's phase continues the decoder's own audio, not the postprocessed one.
     """
 
     def __init__(self, codec, context: Tensor | None = None, *, context_frames: int | None = None,
-                 lookahead_frames: int | None = None, crossfade_frames: int = 4):
+                 lookahead_frames: int | None = None, crossfade_frames: int = 4, postprocess=None):
         self.codec = codec
+        self.postprocess = postprocess
         self.hop = int(codec.hop_length)
         self.context_frames = decoder_context_frames(codec) if context_frames is None else int(context_frames)
         self.lookahead_frames = self.context_frames if lookahead_frames is None else int(lookahead_frames)
@@ -74,15 +78,16 @@ class ChunkedDecoder:
         else:
             wave = self.codec.decode(window)
         wave = wave.float()
+        heard = wave if self.postprocess is None else self.postprocess(wave).float()
         begin = (self._emitted - first) * self.hop  # the first new sample, in ``wave``
         stop = (ready - first) * self.hop
         keep = 0 if final else self.crossfade
         pieces = []
         if self._tail is not None:
             fade = torch.linspace(0.0, 1.0, self._tail.shape[-1] + 2, device=wave.device)[1:-1]
-            pieces.append(self._tail * (1 - fade) + wave[..., begin - self._tail.shape[-1]:begin] * fade)
-        pieces.append(wave[..., begin:stop - keep])
-        self._tail = wave[..., stop - keep:stop] if keep else None
+            pieces.append(self._tail * (1 - fade) + heard[..., begin - self._tail.shape[-1]:begin] * fade)
+        pieces.append(heard[..., begin:stop - keep])
+        self._tail = heard[..., stop - keep:stop] if keep else None
         # what the next decode's context frames sound like (their phase seeds the next chunk's)
         recent = wave[..., :stop]
         context_samples = self.context_frames * self.hop

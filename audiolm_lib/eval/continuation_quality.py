@@ -84,7 +84,8 @@ def _continue(model, item: dict, seed: int) -> tuple[torch.Tensor, torch.Tensor,
     generator = torch.Generator().manual_seed(seed)
     generated = model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate, generator=generator)[0, 0]
     codes = model.codec.encode(real[None, None])[:, : model.num_coarse + model.num_fine]
-    resynthesis = model.decode(codes)[0, 0, : len(real)]
+    # the codec's own (AudioLM.decode would add the pipeline's postfilter: the targets compare against the codec)
+    resynthesis = model.codec.decode(codes)[0, 0, : len(real)]
     return prompt, generated[: len(real)].float(), real, resynthesis.float()
 
 

@@ -5,7 +5,8 @@ further from the truth:
 
 - ``real``: the real continuation (rung a);
 - ``resynthesis``: its codec re-synthesis from the true codes (the levels the acoustic generator makes), decoded
-  after the prompt's codes as in generation (rung b: what the codec loses);
+  after the prompt's codes as in generation (rung b: what the codec loses; the codec's own decoding, without the
+  pipeline's pitch postfilter, as it is without voice matching: both are pipeline stages after the codec);
 - ``acoustic``: the acoustic generator given the prompt's codes and the **true** semantic tokens of prompt + real
   continuation (``model.acoustic.generate_acoustic``, the pipeline's sampling settings; rung c: what the acoustic
   generator loses, the semantic stage bypassed);
@@ -75,7 +76,7 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,
-        "resynthesis": model.decode(codes[:, :levels])[0, 0, start:],
+        "resynthesis": model.codec.decode(codes[:, :levels])[0, 0, start:],  # the codec's own: no postfilter
         "acoustic": model.decode(torch.cat([prompt_codes[:, :levels], new_codes], dim=-1))[0, 0, start:],
         "pipeline": model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate,
                                          generator=torch.Generator().manual_seed(seed))[0, 0],

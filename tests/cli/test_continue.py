@@ -194,3 +194,20 @@ def test_stage_with_nan_weights_is_named(model_dir, prompt, tmp_path):
     result = invoke("continue", broken, prompt, "-o", tmp_path / "out.wav", "-s", 0.3)
     assert result.exit_code == 2 and "fine_lm" in result.output and "NaN or Inf" in result.output
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_postfilter_option_reaches_the_decoder(prompt, tmp_path):
+    model = tiny_shipped_audiolm(levels=4)
+    model.config.postfilter_threshold = 0.0  # every frame with any correlation filtered: a random model's output too
+    model_dir = model.save_pretrained(tmp_path / "parallel")
+    outs = {}
+    for value in (None, "0", "1"):
+        out = tmp_path / f"pf_{value}.wav"
+        extra = () if value is None else ("--postfilter", value)
+        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, *extra)
+        assert result.exit_code == 0, result.output
+        outs[value] = sf.read(out)[0]
+    assert (outs[None] == outs["0"]).all()  # the model's default: off
+    assert outs["1"].shape == outs["0"].shape and not (outs["1"] == outs["0"]).all()
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--postfilter", 1.5)
+    assert result.exit_code == 2 and "--postfilter" in result.output and "Traceback" not in result.output
