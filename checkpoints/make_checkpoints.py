@@ -543,6 +543,11 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
         for key, value in values.items():
             setattr(getattr(model.config, stage), key, value)
+    for key, value in settings.get("pipeline_decoding", {}).items():  # e.g. the pitch postfilter's strength
+        if not hasattr(model.config, key) or key in ("semantic", "coarse", "fine", "acoustic"):
+            raise SystemExit(f"recipe {kind}: pipeline_decoding.{key} is not a setting of AudioLMConfig")
+        setattr(model.config, key, value)
+    model.config.__post_init__()  # the recipe's values checked as a user's would be
     shutil.rmtree(staging)
     _replace_folder(model, out, {"kind": kind, **settings, "token_agreement": agreement})
 

@@ -343,8 +343,9 @@ def test_deepen_to_fewer_blocks_is_refused_with_the_recipe_named(make_checkpoint
 
 
 def test_the_shipped_folders_carry_their_recipes_decoding_settings():
-    """``assemble`` writes a recipe's ``acoustic_decoding`` / ``semantic_decoding`` into the stages' configs: the
-    shipped folders must hold what their recipes (chosen on validation data) say."""
+    """``assemble`` writes a recipe's ``acoustic_decoding`` / ``semantic_decoding`` into the stages' configs and its
+    ``sampling`` / ``pipeline_decoding`` into the pipeline's: the shipped folders must hold what their recipes (chosen
+    on validation data) say."""
     for kind in ("speech", "piano"):
         recipe = json.loads((ROOT / "checkpoints" / "recipes" / f"{kind}.json").read_text())
         folder = ROOT / "checkpoints" / kind
@@ -352,6 +353,12 @@ def test_the_shipped_folders_carry_their_recipes_decoding_settings():
             config = json.loads((folder / part / "config.json").read_text())["config"]
             for field, value in recipe.get(key, {}).items():
                 assert config[field] == value, (kind, part, field)
+        pipeline = json.loads((folder / "config.json").read_text())["config"]  # the pipeline's own (AudioLMConfig)
+        for field, value in recipe.get("pipeline_decoding", {}).items():
+            assert pipeline[field] == value, (kind, field)
+        for stage, values in recipe.get("sampling", {}).items():
+            for field, value in values.items():
+                assert pipeline[stage][field] == value, (kind, stage, field)
     piano = json.loads((ROOT / "checkpoints" / "piano" / "semantic_lm" / "config.json").read_text())["config"]
     assert piano["guidance_scale"] == 3.0 and piano["prompt_prior"] == 0.5
 
