@@ -63,13 +63,13 @@ def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5
     def shifted(lag: torch.Tensor | int) -> torch.Tensor:  # the frame's samples ``lag`` earlier (negative: later)
         if isinstance(lag, int):
             return span[..., 2 * max_lag - lag: 2 * max_lag - lag + frame]
-        index = (2 * max_lag - lag).unsqueeze(-1) + torch.arange(frame)
+        index = (2 * max_lag - lag).unsqueeze(-1) + torch.arange(frame, device=span.device)
         return span.gather(-1, index)
 
     energy = here.pow(2).sum(-1)
-    lags = torch.arange(min_lag, max_lag + 1)
-    corr = torch.stack([(here * shifted(int(lag))).sum(-1) / (energy * shifted(int(lag)).pow(2).sum(-1)).sqrt()
-                        .clamp_min(1e-12) for lag in lags], dim=-1)  # [N, K, lags]
+    lags = torch.arange(min_lag, max_lag + 1, device=x.device)
+    corr = torch.stack([(here * shifted(lag)).sum(-1) / (energy * shifted(lag).pow(2).sum(-1)).sqrt().clamp_min(1e-12)
+                        for lag in range(min_lag, max_lag + 1)], dim=-1)  # [N, K, lags]
     best = corr.max(-1).values
     first = (corr >= PERIOD_PREFERENCE * best.unsqueeze(-1)).float().argmax(-1)  # the shortest near-best lag
     lag = lags[first]
@@ -78,7 +78,7 @@ def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5
     filtered = here + 0.5 * gain.unsqueeze(-1) * (shifted(lag) + shifted(-lag))
     scale = (energy / filtered.pow(2).sum(-1).clamp_min(1e-12)).sqrt()
     scale = torch.where(energy > 0, scale, torch.ones_like(scale))
-    window = torch.hann_window(frame, periodic=True)  # sums to 1 at half overlap
+    window = torch.hann_window(frame, periodic=True, device=x.device)  # sums to 1 at half overlap
     frames = filtered * scale.unsqueeze(-1) * window
     out = F.fold(frames.transpose(1, 2), output_size=(1, (num_frames - 1) * hop + frame), kernel_size=(1, frame),
                  stride=(1, hop)).reshape(x.shape[0], -1)
