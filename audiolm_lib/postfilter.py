@@ -15,7 +15,7 @@ frames are overlap-added with a Hann window. It cannot make a frame periodic tha
 threshold it does nothing, and the comb only reinforces the period that is there.
 
 Written here rather than taken from a package: no maintained Python package offers one (``pysptk`` and ``pyworld``
-analyse and resynthesise; they do not post-filter a waveform), and this one is ~60 lines of tensor code.
+analyse and resynthesise; they do not post-filter a waveform), and this one is ~50 lines of tensor code.
 """
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ PERIOD_PREFERENCE = 0.9  # the shortest lag within this fraction of the best cor
 
 def _lag_range(sample_rate: int) -> tuple[int, int]:
     return max(1, int(sample_rate / FMAX)), int(math.ceil(sample_rate / FMIN))
+
+
+def _normalised_correlation(span: torch.Tensor, here: torch.Tensor, energy: torch.Tensor, frame: int, min_lag: int,
+                            max_lag: int) -> torch.Tensor:
+    """``Tensor[N, K, max_lag - min_lag + 1]``: for each frame and lag ``T`` (ascending), the cosine between the frame
+    and the frame ``T`` samples before it. All lags at once by FFT cross-correlation and sliding-window energies: one
+    lag at a time costs a few hundred small tensor operations per call, which a stream's short windows feel."""
+    past = span[..., max_lag: 2 * max_lag + frame]  # offset j holds the frame max_lag - j samples earlier
+    size = 1 << (past.shape[-1] + frame - 1).bit_length()  # no circular wrap for offsets 0..max_lag
+    cross = torch.fft.irfft(torch.fft.rfft(past, size) * torch.fft.rfft(here, size).conj(), size)[..., : max_lag + 1]
+    power = F.pad(past.double().pow(2).cumsum(-1), (1, 0))  # float64: differences of long running sums
+    past_energy = (power[..., frame: frame + max_lag + 1] - power[..., : max_lag + 1]).float().clamp_min(0)
+    corr = cross / (energy.unsqueeze(-1) * past_energy).sqrt().clamp_min(1e-12)
+    return corr.flip(-1)[..., min_lag:]  # offset j is lag max_lag - j: flipped, index T is lag T
 
 
 def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5, threshold: float = 0.5) -> torch.Tensor:
@@ -60,16 +74,13 @@ def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5
     span = padded.unfold(-1, frame + 3 * max_lag, hop)[:, :num_frames]
     here = span[..., 2 * max_lag: 2 * max_lag + frame]
 
-    def shifted(lag: torch.Tensor | int) -> torch.Tensor:  # the frame's samples ``lag`` earlier (negative: later)
-        if isinstance(lag, int):
-            return span[..., 2 * max_lag - lag: 2 * max_lag - lag + frame]
+    def shifted(lag: torch.Tensor) -> torch.Tensor:  # each frame's samples ``lag`` earlier (negative: later)
         index = (2 * max_lag - lag).unsqueeze(-1) + torch.arange(frame, device=span.device)
         return span.gather(-1, index)
 
     energy = here.pow(2).sum(-1)
     lags = torch.arange(min_lag, max_lag + 1, device=x.device)
-    corr = torch.stack([(here * shifted(lag)).sum(-1) / (energy * shifted(lag).pow(2).sum(-1)).sqrt().clamp_min(1e-12)
-                        for lag in range(min_lag, max_lag + 1)], dim=-1)  # [N, K, lags]
+    corr = _normalised_correlation(span, here, energy, frame, min_lag, max_lag)  # [N, K, lags]
     best = corr.max(-1).values
     first = (corr >= PERIOD_PREFERENCE * best.unsqueeze(-1)).float().argmax(-1)  # the shortest near-best lag
     lag = lags[first]

@@ -143,3 +143,21 @@ def test_the_ladder_measures_the_codec_without_the_pipelines_postfilter():
     assert torch.allclose(waves["resynthesis"], codec_only[:length].float(), atol=1e-6)  # rung b: the codec's own
     assert not torch.allclose(waves["resynthesis"], model.decode(tokens["codes"][:, : tokens["levels"]])[0, 0, start:]
                               [:length].float(), atol=1e-4)  # what the pipeline's decoding would have made of them
+
+
+def test_the_fft_correlation_equals_the_cosines_written_out():
+    import torch.nn.functional as F
+
+    from audiolm_lib.postfilter import _normalised_correlation
+
+    frame, min_lag, max_lag, hop = 64, 5, 40, 32
+    x = torch.randn(1, 1000, generator=torch.Generator().manual_seed(3))
+    span = F.pad(x, (2 * max_lag, 200)).unfold(-1, frame + 3 * max_lag, hop)[:, :20]
+    here = span[..., 2 * max_lag: 2 * max_lag + frame]
+    energy = here.pow(2).sum(-1)
+    fast = _normalised_correlation(span, here, energy, frame, min_lag, max_lag)
+    assert fast.shape == (1, 20, max_lag - min_lag + 1)
+    for lag in (min_lag, 17, max_lag):
+        past = span[..., 2 * max_lag - lag: 2 * max_lag - lag + frame]
+        plain = (here * past).sum(-1) / (energy * past.pow(2).sum(-1)).sqrt().clamp_min(1e-12)
+        assert torch.allclose(fast[..., lag - min_lag], plain, atol=1e-5)
