@@ -27,6 +27,7 @@ import torch.nn.functional as F
 FRAME_SECONDS = 0.04
 FMIN, FMAX = 60.0, 400.0  # the voicing measure's pitch range (eval/voicing.py)
 PERIOD_PREFERENCE = 0.9  # the shortest lag within this fraction of the best correlation wins (no octave-down lags)
+FRAMES_PER_BLOCK = 2048  # frames filtered at once (~41 s): memory stays bounded however long the audio
 
 
 def _lag_range(sample_rate: int) -> tuple[int, int]:
@@ -45,6 +46,28 @@ def _normalised_correlation(span: torch.Tensor, here: torch.Tensor, energy: torc
     past_energy = (power[..., frame: frame + max_lag + 1] - power[..., : max_lag + 1]).float().clamp_min(0)
     corr = cross / (energy.unsqueeze(-1) * past_energy).sqrt().clamp_min(1e-12)
     return corr.flip(-1)[..., min_lag:]  # offset j is lag max_lag - j: flipped, index T is lag T
+
+
+def _filtered_frames(span: torch.Tensor, frame: int, min_lag: int, max_lag: int, strength: float,
+                     threshold: float) -> torch.Tensor:
+    """``span`` ``Tensor[N, K, 2 * max_lag + frame + max_lag]`` (each frame with the samples a lag reaches on either
+    side) -> ``Tensor[N, K, frame]``: each frame through the comb at its own lag, at its own energy."""
+    here = span[..., 2 * max_lag: 2 * max_lag + frame]
+
+    def shifted(lag: torch.Tensor) -> torch.Tensor:  # each frame's samples ``lag`` earlier (negative: later)
+        index = (2 * max_lag - lag).unsqueeze(-1) + torch.arange(frame, device=span.device)
+        return span.gather(-1, index)
+
+    energy = here.pow(2).sum(-1)
+    corr = _normalised_correlation(span, here, energy, frame, min_lag, max_lag)  # [N, K, lags]
+    best = corr.max(-1).values
+    first = (corr >= PERIOD_PREFERENCE * best.unsqueeze(-1)).float().argmax(-1)  # the shortest near-best lag
+    lag = first + min_lag
+    r = corr.gather(-1, first.unsqueeze(-1)).squeeze(-1)
+    gain = torch.where(r >= threshold, strength * r, torch.zeros_like(r))
+    filtered = here + 0.5 * gain.unsqueeze(-1) * (shifted(lag) + shifted(-lag))
+    scale = (energy / filtered.pow(2).sum(-1).clamp_min(1e-12)).sqrt()
+    return filtered * torch.where(energy > 0, scale, torch.ones_like(scale)).unsqueeze(-1)
 
 
 def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5, threshold: float = 0.5) -> torch.Tensor:
@@ -71,28 +94,16 @@ def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5
     pad_left = hop + 2 * max_lag
     padded = F.pad(x, (pad_left, num_frames * hop + frame + 2 * max_lag - length))
     # each frame with 2 * max_lag samples before it and max_lag after: [N, K, 2 * max_lag + frame + max_lag]
-    span = padded.unfold(-1, frame + 3 * max_lag, hop)[:, :num_frames]
-    here = span[..., 2 * max_lag: 2 * max_lag + frame]
-
-    def shifted(lag: torch.Tensor) -> torch.Tensor:  # each frame's samples ``lag`` earlier (negative: later)
-        index = (2 * max_lag - lag).unsqueeze(-1) + torch.arange(frame, device=span.device)
-        return span.gather(-1, index)
-
-    energy = here.pow(2).sum(-1)
-    lags = torch.arange(min_lag, max_lag + 1, device=x.device)
-    corr = _normalised_correlation(span, here, energy, frame, min_lag, max_lag)  # [N, K, lags]
-    best = corr.max(-1).values
-    first = (corr >= PERIOD_PREFERENCE * best.unsqueeze(-1)).float().argmax(-1)  # the shortest near-best lag
-    lag = lags[first]
-    r = corr.gather(-1, first.unsqueeze(-1)).squeeze(-1)
-    gain = torch.where(r >= threshold, strength * r, torch.zeros_like(r))
-    filtered = here + 0.5 * gain.unsqueeze(-1) * (shifted(lag) + shifted(-lag))
-    scale = (energy / filtered.pow(2).sum(-1).clamp_min(1e-12)).sqrt()
-    scale = torch.where(energy > 0, scale, torch.ones_like(scale))
+    all_spans = padded.unfold(-1, frame + 3 * max_lag, hop)[:, :num_frames]  # a view: nothing copied yet
     window = torch.hann_window(frame, periodic=True, device=x.device)  # sums to 1 at half overlap
-    frames = filtered * scale.unsqueeze(-1) * window
-    out = F.fold(frames.transpose(1, 2), output_size=(1, (num_frames - 1) * hop + frame), kernel_size=(1, frame),
-                 stride=(1, hop)).reshape(x.shape[0], -1)
+    out = x.new_zeros(x.shape[0], (num_frames - 1) * hop + frame)
+    for first_frame in range(0, num_frames, FRAMES_PER_BLOCK):  # bounded memory for an hour of audio
+        block = _filtered_frames(all_spans[:, first_frame:first_frame + FRAMES_PER_BLOCK], frame, min_lag, max_lag,
+                                 strength, threshold) * window
+        count = block.shape[1]
+        out[:, first_frame * hop: first_frame * hop + (count - 1) * hop + frame] += F.fold(
+            block.transpose(1, 2), output_size=(1, (count - 1) * hop + frame), kernel_size=(1, frame),
+            stride=(1, hop)).reshape(x.shape[0], -1)
     # frame 0 starts at sample -hop of the wave (its first half-window is the padding's); the window sum is 1 from
     # the second half-frame on, and the wave starts there
     return out[:, hop: hop + length].reshape(shape).to(dtype)

@@ -161,3 +161,14 @@ def test_the_fft_correlation_equals_the_cosines_written_out():
         past = span[..., 2 * max_lag - lag: 2 * max_lag - lag + frame]
         plain = (here * past).sum(-1) / (energy * past.pow(2).sum(-1)).sqrt().clamp_min(1e-12)
         assert torch.allclose(fast[..., lag - min_lag], plain, atol=1e-5)
+
+
+def test_blocks_of_frames_give_the_whole_at_once(monkeypatch):
+    import audiolm_lib.postfilter as postfilter
+
+    noise = torch.randn(int(2.0 * RATE), generator=torch.Generator().manual_seed(4))
+    voice = 0.1 * (harmonic(2.0) + 0.5 * noise)
+    whole = pitch_postfilter(voice, RATE, 1.0, 0.3)
+    monkeypatch.setattr(postfilter, "FRAMES_PER_BLOCK", 7)  # block edges inside every voiced stretch
+    assert torch.allclose(pitch_postfilter(voice, RATE, 1.0, 0.3), whole, atol=1e-6)
+    assert not torch.allclose(whole, voice, atol=1e-3)  # and it did filter
