@@ -199,11 +199,25 @@ def describe_model(model_dir: Path) -> dict:
         "acoustic_levels": model.num_quantizers,
         "acoustic_generator": type(model.acoustic).__name__,
         "acoustic_generation": describe_acoustic(model.acoustic),
+        "pipeline_decoding": describe_pipeline_decoding(model.config),
         "components": components,
     }
     if model.coarse_lm is not None:  # the coarse + fine pair: which levels each stage makes
         info.update(coarse_levels=model.num_coarse, fine_levels=model.num_fine)
     return info
+
+
+def describe_pipeline_decoding(config) -> dict:
+    """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's band, the
+    pitch postfilter; each ``None`` where it is off."""
+    return {
+        "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength}
+        if config.voice_match else None,
+        "prompt_band": {"hz": config.prompt_band_hz, "mode": config.prompt_band_mode}
+        if config.prompt_band_hz is not None else None,
+        "postfilter": {"strength": config.postfilter_strength, "threshold": config.postfilter_threshold}
+        if config.postfilter_strength > 0 else None,
+    }
 
 
 def describe_acoustic(acoustic) -> str:
@@ -231,6 +245,13 @@ def info_command(
     typer.echo(f"  acoustic tokens: {info['codec_levels']} RVQ levels x {info['codebook_size']} codes at "
                f"{info['acoustic_rate']:g} Hz; the generator makes {info['acoustic_levels']}")
     typer.echo(f"  acoustic generator: {info['acoustic_generation']}")
+    def settings(setting: dict) -> str:
+        return ", ".join(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+                         for key, value in setting.items())
+
+    on = [f"{name.replace('_', ' ')} ({settings(setting)})"
+          for name, setting in info["pipeline_decoding"].items() if setting is not None]
+    typer.echo(f"  after the generator: {'; '.join(on) if on else 'nothing (no voice matching, no postfilter)'}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""
         typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "

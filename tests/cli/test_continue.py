@@ -89,6 +89,20 @@ def test_info_describes_a_parallel_generator(tmp_path):
     assert text.exit_code == 0, text.output
     assert "parallel masked generator: all 4 levels" in text.output and "coarse" not in text.output
     assert "SpectralCodec" in text.output
+    assert info["pipeline_decoding"] == {"voice_match": None, "prompt_band": None, "postfilter": None}
+    assert "after the generator: nothing" in text.output
+
+
+def test_info_names_the_pipelines_own_steps(tmp_path):
+    model = tiny_shipped_audiolm(levels=4)
+    model.config.postfilter_strength, model.config.postfilter_threshold = 1.0, 0.3
+    model.config.voice_match, model.config.voice_match_method = True, "statistics"
+    model_dir = model.save_pretrained(tmp_path / "steps")
+    info = json.loads(invoke("info", model_dir, "--json").output)["pipeline_decoding"]
+    assert info["postfilter"] == {"strength": 1.0, "threshold": 0.3}
+    assert info["voice_match"] == {"method": "statistics", "strength": 1.0} and info["prompt_band"] is None
+    text = invoke("info", model_dir).output
+    assert "postfilter (strength 1, threshold 0.3)" in text and "voice match (method statistics" in text
 
 
 def test_prompt_prior_option_reaches_the_parallel_generator(model_dir, prompt, tmp_path):
