@@ -251,7 +251,7 @@ def info_command(
 
     on = [f"{name.replace('_', ' ')} ({settings(setting)})"
           for name, setting in info["pipeline_decoding"].items() if setting is not None]
-    typer.echo(f"  after the generator: {'; '.join(on) if on else 'nothing (no voice matching, no postfilter)'}")
+    typer.echo(f"  pipeline's own steps: {'; '.join(on) if on else 'none (no voice matching, prompt band or postfilter)'}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""
         typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "

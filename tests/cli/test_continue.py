@@ -90,7 +90,7 @@ def test_info_describes_a_parallel_generator(tmp_path):
     assert "parallel masked generator: all 4 levels" in text.output and "coarse" not in text.output
     assert "SpectralCodec" in text.output
     assert info["pipeline_decoding"] == {"voice_match": None, "prompt_band": None, "postfilter": None}
-    assert "after the generator: nothing" in text.output
+    assert "pipeline's own steps: none" in text.output
 
 
 def test_info_names_the_pipelines_own_steps(tmp_path):
