@@ -1,5 +1,6 @@
 """Means over seeds of each setting (validation ladder JSON) against the shipped model's (this folder's
-shipped_s?.json): python3 compare.py [--dir FOLDER] NAME... (NAME_s?.json read from FOLDER, default this folder)."""
+shipped_s?.json): python3 compare.py [--dir FOLDER] [--base NAME] NAME... (NAME_s?.json read from FOLDER, default this
+folder; ``--base``: against FOLDER's NAME_s?.json instead, e.g. a later pass's shipped decoding)."""
 import glob
 import json
 import sys
@@ -14,10 +15,12 @@ def means(files):
             if row['rung'] not in ('acoustic', 'pipeline'): continue
             out.setdefault((row['set'], row['rung']), []).append(row)
     return {k: {m: sum(r[m] for r in v) / len(v) for m in ('speaker_similarity', 'voiced_share', 'dnsmos_ovrl')} for k, v in out.items()}
-base = means(glob.glob(RUNS + 'shipped_s?.json'))
-names, folder = sys.argv[1:], RUNS
+names, folder, base_files = sys.argv[1:], RUNS, RUNS + 'shipped_s?.json'
 if names[:1] == ['--dir']:
     folder, names = names[1].rstrip('/') + '/', names[2:]
+if names[:1] == ['--base']:
+    base_files, names = folder + f'{names[1]}_s?.json', names[2:]
+base = means(glob.glob(base_files))
 for name in names:
     m = means(glob.glob(folder + f'{name}_s?.json'))
     for k in sorted(m):
