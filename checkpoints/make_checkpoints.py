@@ -399,13 +399,16 @@ def _first_leg_to_run(work: Path, kind: str, stage: str, legs: list[dict]) -> in
         if not named:
             continue
         listed = isinstance(named, list)
-        folder = average_folder(work, kind, stage, index if listed else None)
-        expected = leg_sources(work, kind, stage, named if listed else average_legs)
-        record = folder / "sources.json"
-        in_place = (folder / "model" / "config.json").exists() and record.exists()
-        if in_place and json.loads(record.read_text()) == expected:
+        if average_in_place(average_folder(work, kind, stage, index if listed else None),
+                            leg_sources(work, kind, stage, named if listed else average_legs)):
             return index
     return 0
+
+
+def average_in_place(folder: Path, sources: list[str]) -> bool:
+    """Whether ``folder`` holds a model averaged from exactly ``sources`` (its ``sources.json`` lists them)."""
+    record = folder / "sources.json"
+    return (folder / "model" / "config.json").exists() and record.exists() and json.loads(record.read_text()) == sources
 
 
 def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache: Path | None = None) -> None:
@@ -469,7 +472,7 @@ def averaged_tune_legs(work: Path, kind: str, stage: str, legs: list[int] | None
     folder_path = average_folder(work, kind, stage, start_of)
     out, record = folder_path / "model", folder_path / "sources.json"
     sources = leg_sources(work, kind, stage, legs)
-    if not (out / "config.json").exists() or not record.exists() or json.loads(record.read_text()) != sources:
+    if not average_in_place(folder_path, sources):
         average_models([Path(source) for source in sources], out)
         record.write_text(json.dumps(sources))
     return out
