@@ -46,8 +46,12 @@ def speed_perturb(wave: np.ndarray, factor: float, sample_rate: int) -> np.ndarr
     return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
 
 
+def speed_tag(factor: float) -> str:
+    return f"x{factor:g}"
+
+
 def variant_identity(identity: str, factor: float) -> str:
-    return tagged(identity, f"x{factor:g}")
+    return tagged(identity, speed_tag(factor))
 
 
 def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, factors: Sequence[float],
@@ -61,7 +65,7 @@ def build_speed_variants(source: str | os.PathLike, out_dir: str | os.PathLike, 
     factors = parse_factors(factors)
     if any("@x" in str(entry.get("identity", "")) for entry in read_manifest(source)):
         raise ValueError(f"{source} already holds speed-perturbed copies; perturb the original dataset")
-    variants = [(f"x{factor:g}", lambda wave, rate, factor=factor: speed_perturb(wave, factor, rate),
+    variants = [(speed_tag(factor), lambda wave, rate, factor=factor: speed_perturb(wave, factor, rate),
                  {"speed_factor": factor}) for factor in factors]
     return build_variants(source, out_dir, variants, origin_key="speed_of", split=split, description="speed variants",
                           progress=progress)
