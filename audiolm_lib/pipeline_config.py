@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from audiolm_lib.audio import BAND_MODES
 from audiolm_lib.lm.sampling import SamplingConfig
+from audiolm_lib.postfilter import check_settings as check_postfilter_settings
 from audiolm_lib.voice_match import MATCHERS
 
 VOICE_MATCH_METHODS = tuple(MATCHERS)  # "frames", "statistics": one entry per matcher
@@ -59,9 +60,6 @@ class AudioLMConfig:
             raise ValueError(f"prompt_band_hz must be a positive number of Hz or None, got {self.prompt_band_hz}")
         if self.prompt_band_mode not in BAND_MODES:
             raise ValueError(f"prompt_band_mode must be one of {', '.join(BAND_MODES)}, got {self.prompt_band_mode!r}")
-        if not 0.0 <= self.postfilter_strength <= 1.0:
-            raise ValueError(f"postfilter_strength must be in [0, 1], got {self.postfilter_strength}")
-        if not 0.0 <= self.postfilter_threshold < 1.0:
-            raise ValueError(f"postfilter_threshold must be in [0, 1), got {self.postfilter_threshold}")
+        check_postfilter_settings(self.postfilter_strength, self.postfilter_threshold)
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

@@ -30,6 +30,14 @@ PERIOD_PREFERENCE = 0.9  # the shortest lag within this fraction of the best cor
 FRAMES_PER_BLOCK = 2048  # frames filtered at once (~41 s): memory stays bounded however long the audio
 
 
+def check_settings(strength: float, threshold: float) -> None:
+    """The postfilter's two settings in range (``AudioLMConfig`` checks its fields with this too)."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"postfilter_strength must be in [0, 1], got {strength}")
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"postfilter_threshold must be in [0, 1), got {threshold}")
+
+
 def _lag_range(sample_rate: int) -> tuple[int, int]:
     return max(1, int(sample_rate / FMAX)), int(math.ceil(sample_rate / FMIN))
 
@@ -78,10 +86,7 @@ def pitch_postfilter(wave: torch.Tensor, sample_rate: int, strength: float = 0.5
         strength: the comb's gain per unit correlation, in [0, 1] (0: the wave unchanged; G.729's is 0.5).
         threshold: frames whose best normalised correlation lies below it are left alone, in [0, 1).
     """
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"postfilter strength must be in [0, 1], got {strength}")
-    if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"postfilter threshold must be in [0, 1), got {threshold}")
+    check_settings(strength, threshold)
     length = wave.shape[-1]
     if strength == 0.0 or length == 0:
         return wave
