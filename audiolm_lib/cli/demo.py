@@ -245,6 +245,7 @@ def info_command(
     typer.echo(f"  acoustic tokens: {info['codec_levels']} RVQ levels x {info['codebook_size']} codes at "
                f"{info['acoustic_rate']:g} Hz; the generator makes {info['acoustic_levels']}")
     typer.echo(f"  acoustic generator: {info['acoustic_generation']}")
+
     def settings(setting: dict) -> str:
         return ", ".join(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
                          for key, value in setting.items())
