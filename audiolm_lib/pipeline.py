@@ -189,10 +189,26 @@ class AudioLM(nn.Module):
         return semantic[:, :num_semantic], codes[..., :num_frames]
 
     @torch.inference_mode()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """``LongTensor[B, Q, F]`` -> ``Tensor[B, 1, T]`` at :attr:`sample_rate` (through the pitch postfilter
-        where ``config.postfilter_strength`` is on)."""
-        return self.postfilter(self.codec.decode(codes))
+    def decode(self, codes: torch.Tensor, prompt_audio: torch.Tensor | None = None) -> torch.Tensor:
+        """``LongTensor[B, Q, F]`` -> ``Tensor[B, 1, T]`` at :attr:`sample_rate`, through the pipeline's steps after
+        the decoder (:meth:`output_steps`: envelope matching to ``prompt_audio`` where it is given and on, then the
+        pitch postfilter where it is on)."""
+        return self.output_steps(prompt_audio)(self.codec.decode(codes))
+
+    def output_steps(self, prompt_audio: torch.Tensor | None = None):
+        """The steps after the decoder, as one function ``Tensor[B, 1, T] -> Tensor[B, 1, T]``: the envelope of each
+        frame moved toward the prompt's (``config.envelope_match_strength``, :mod:`audiolm_lib.envelope_match`;
+        only with ``prompt_audio``, ``Tensor[B, 1, P]`` at :attr:`sample_rate`), then :meth:`postfilter`. Local
+        in time, so a stream applies it to each decoded window."""
+        config = self.config
+        if prompt_audio is None or config.envelope_match_strength <= 0:
+            return self.postfilter
+        from audiolm_lib.envelope_match import PromptEnvelopeMatcher
+
+        matcher = PromptEnvelopeMatcher(prompt_audio, self.sample_rate, config.envelope_match_strength,
+                                        config.envelope_match_neighbours, config.envelope_match_smoothing,
+                                        config.envelope_match_max_db)
+        return lambda wave: self.postfilter(matcher(wave))
 
     def postfilter(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[..., T]`` decoded audio through the pitch postfilter of ``config.postfilter_strength``
@@ -336,7 +352,7 @@ class AudioLM(nn.Module):
         Only the prompt's last :meth:`prompt_cut` samples are encoded and decoded, so a 20-minute prompt costs
         what a prompt of the context's length costs.
         """
-        semantic_prompt, codes = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
+        semantic_prompt, codes, prompt_audio = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         tokens = self.generate_tokens(
             semantic_prompt,
@@ -352,12 +368,14 @@ class AudioLM(nn.Module):
             voice_match=voice_match,
         )
         tokens["prompt_frames"] = codes.shape[-1]
-        wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1])
+        wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1], prompt_audio)
         return (wave, tokens) if return_tokens else wave
 
-    def _prompt_tokens(self, prompt_wave, sample_rate: int | None, caller: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``), of the part the models use; ``prompt_wave``
-        a tensor at ``sample_rate`` or a file path (read at the model's rate, only the part used)."""
+    def _prompt_tokens(self, prompt_wave, sample_rate: int | None,
+                       caller: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``, audio ``Tensor[B, 1, P]`` at
+        :attr:`sample_rate`), of the part the models use; ``prompt_wave`` a tensor at ``sample_rate`` or a file path
+        (read at the model's rate, only the part used)."""
         if isinstance(prompt_wave, (str, os.PathLike)):
             if sample_rate is not None:
                 raise ValueError(f"{caller} reads a prompt file at its own rate; give sample_rate only with a tensor")
@@ -371,8 +389,10 @@ class AudioLM(nn.Module):
         cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
         semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate, self.config.prompt_band_hz,
                                                self.config.prompt_band_mode)
-        return (semantic_prompt[:, cut.drop_tokens(self.semantic_rate):],
-                codes[..., cut.drop_tokens(self.acoustic_rate):])
+        drop_frames = cut.drop_tokens(self.acoustic_rate)
+        audio = prepare_wave(prompt_wave[..., cut.start:], rate, self.sample_rate)  # what envelope matching hears
+        audio = audio[..., drop_frames * int(self.codec.hop_length):]  # from the first code frame kept on
+        return semantic_prompt[:, cut.drop_tokens(self.semantic_rate):], codes[..., drop_frames:], audio
 
     def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *,
                sample_rate: int | None = None, generator: torch.Generator | None = None,
@@ -433,10 +453,11 @@ class AudioLM(nn.Module):
             return self
         return AudioLM(self.semantic_tokenizer, self.codec, semantic, config=self.config, acoustic=acoustic).eval()
 
-    def _decode_tail(self, codes: torch.Tensor, skip_frames: int) -> torch.Tensor:
-        """Decode from the decoder's receptive field before frame ``skip_frames`` on, and drop that context."""
+    def _decode_tail(self, codes: torch.Tensor, skip_frames: int, prompt_audio: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode from the decoder's receptive field before frame ``skip_frames`` on, and drop that context
+        (``prompt_audio``: see :meth:`decode`)."""
         first = max(0, skip_frames - decoder_context_frames(self.codec))
-        wave = self.decode(codes[..., first:])
+        wave = self.decode(codes[..., first:], prompt_audio)
         hop = int(self.codec.hop_length)
         return wave[..., (skip_frames - first) * hop :]
 

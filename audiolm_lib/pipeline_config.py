@@ -1,4 +1,5 @@
-"""The pipeline's own settings (:class:`AudioLMConfig`): default sampling per stage, voice matching, the prompt's band.
+"""The pipeline's own settings (:class:`AudioLMConfig`): default sampling per stage, voice matching, the prompt's band,
+the steps after the decoder (envelope matching, the postfilter).
 
 Apart from :mod:`audiolm_lib.pipeline` so that a config can be read, checked and written without the models.
 """
@@ -8,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from audiolm_lib.audio import BAND_MODES
+from audiolm_lib.envelope_match import check_settings as check_envelope_match_settings
 from audiolm_lib.lm.sampling import SamplingConfig
 from audiolm_lib.postfilter import check_settings as check_postfilter_settings
 from audiolm_lib.voice_match import MATCHERS
@@ -45,6 +47,13 @@ class AudioLMConfig:
     # voiced frame's harmonics reinforced, as speech codecs do, frames correlating below the threshold left alone
     postfilter_strength: float = 0.0
     postfilter_threshold: float = 0.5
+    # the decoded continuation's spectral envelope moved, frame by frame, toward its nearest prompt frames' by this
+    # share (:mod:`audiolm_lib.envelope_match`; 0: off), before the postfilter: the voice's timbre without decoding
+    # again (BENCHMARKS.md, issue 20's fifteenth pass)
+    envelope_match_strength: float = 0.0
+    envelope_match_neighbours: int = 4  # prompt frames averaged per frame
+    envelope_match_smoothing: int = 9  # frames (10 ms) each band's gain is averaged over
+    envelope_match_max_db: float = 9.0  # no band moved by more
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -61,5 +70,7 @@ class AudioLMConfig:
         if self.prompt_band_mode not in BAND_MODES:
             raise ValueError(f"prompt_band_mode must be one of {', '.join(BAND_MODES)}, got {self.prompt_band_mode!r}")
         check_postfilter_settings(self.postfilter_strength, self.postfilter_threshold)
+        check_envelope_match_settings(self.envelope_match_strength, self.envelope_match_neighbours,
+                                      self.envelope_match_smoothing, self.envelope_match_max_db)
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

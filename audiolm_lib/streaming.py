@@ -111,14 +111,16 @@ class AudioStream:
 
     Built by :meth:`AudioLM.stream <audiolm_lib.pipeline.AudioLM.stream>` from the prompt's tokens
     (``semantic_prompt: LongTensor[B, S0]``, ``codes: LongTensor[B, Q, F0]``) and the per-stage sampling
-    settings (``{"semantic": {...}, "acoustic": {...}}``). After the stream is exhausted, :attr:`stats` holds
+    settings (``{"semantic": {...}, "acoustic": {...}}``); ``prompt_audio`` ``Tensor[B, 1, P]`` the prompt's audio at
+    ``model.sample_rate``, for the pipeline's envelope matching (``AudioLM.output_steps``). After the stream is exhausted, :attr:`stats` holds
     the time to first audio and the real-time factor; :attr:`semantic` / :attr:`codes` the tokens (prompt
     included).
     """
 
     def __init__(self, model, semantic_prompt: Tensor, codes: Tensor, seconds: float, *,
                  sampling: dict[str, dict], generator: torch.Generator | None = None,
-                 config: StreamConfig | None = None, started: float | None = None, voice_match: bool | None = None):
+                 config: StreamConfig | None = None, started: float | None = None, voice_match: bool | None = None,
+                 prompt_audio: Tensor | None = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         self.model = model
@@ -151,7 +153,8 @@ class AudioStream:
         self._match_voice = model.voice_matcher(codes, voice_match)  # None: the model's config
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
-                                      crossfade_frames=config.crossfade_frames, postprocess=model.postfilter)
+                                      crossfade_frames=config.crossfade_frames,
+                                      postprocess=model.output_steps(prompt_audio))
         self.samples_out = 0
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0
@@ -173,11 +176,11 @@ class AudioStream:
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         with torch.inference_mode():
-            semantic_prompt, codes = model._prompt_tokens(prompt_wave, sample_rate, "stream")
+            semantic_prompt, codes, prompt_audio = model._prompt_tokens(prompt_wave, sample_rate, "stream")
         stages = ("semantic",) + tuple(model.acoustic.sampling_stages)
         sampling = {stage: model._sampling(stage, overrides) for stage in stages}
         return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
-                   config=stream_config, started=started, voice_match=voice_match)
+                   config=stream_config, started=started, voice_match=voice_match, prompt_audio=prompt_audio)
 
     @property
     def codes(self) -> Tensor:

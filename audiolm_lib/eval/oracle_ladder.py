@@ -77,7 +77,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     waves = {
         "real": real,
         "resynthesis": model.codec.decode(codes[:, :levels])[0, 0, start:],  # the codec's own: no postfilter
-        "acoustic": model.decode(torch.cat([prompt_codes[:, :levels], new_codes], dim=-1))[0, 0, start:],
+        "acoustic": model.decode(torch.cat([prompt_codes[:, :levels], new_codes], dim=-1),
+                                 prompt[None, None])[0, 0, start:],  # the pipeline's steps after the decoder
         "pipeline": model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate,
                                          generator=torch.Generator().manual_seed(seed))[0, 0],
     }
@@ -172,16 +173,25 @@ def _speech_measures(waves: dict, prompt: torch.Tensor, rate: int, other: torch.
     return {"rungs": measures, "different_speaker_baseline": baseline}
 
 
+def matches_prompt(model) -> bool:
+    """Whether the pipeline moves what it generates toward the prompt's voice (voice matching of the codes, or
+    envelope matching of the decoded audio)."""
+    config = model.config
+    return bool(getattr(config, "voice_match", False) or getattr(config, "envelope_match_strength", 0.0) > 0)
+
+
 def _matched_stranger(model, prompt: torch.Tensor, other: torch.Tensor, tokens: dict) -> float:
     """Speaker similarity to the prompt of a different speaker's real speech through the codec, matched to the
-    prompt as ``voice_match`` matches a continuation (the model's method): the baseline that says how much of a
-    matched continuation's similarity the matching gives whatever was generated."""
+    prompt as the pipeline matches a continuation (``voice_match`` on the codes, then the steps after the decoder,
+    envelope matching included): the baseline that says how much of a matched continuation's similarity the
+    matching gives whatever was generated."""
     from audiolm_lib.eval.speaker import speaker_similarity
 
     prompt_codes = tokens["codes"][..., : tokens["prompt_frames"]]
     other_codes = model.codec.encode(other[None, None].to(prompt_codes.device))
     matched = model.match_voice(other_codes[:, : tokens["levels"]], prompt_codes)
-    return speaker_similarity(prompt, model.decode(matched)[0, 0].float().cpu(), model.sample_rate)
+    matched_audio = model.decode(matched, prompt[None, None].to(prompt_codes.device))
+    return speaker_similarity(prompt, matched_audio[0, 0].float().cpu(), model.sample_rate)
 
 
 def _piano_measures(waves: dict, prompt: torch.Tensor, rate: int) -> dict:
@@ -211,7 +221,7 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
     Returns:
         ``{"rows": [per set and rung: measure means], "levels": [per set and level: teacher-forced means],
         "items": [{"id", "set", "seconds", "rungs": {rung: measures}, "teacher_forced": [per level] or None
-        [, "different_speaker_baseline"][, "matched_stranger_baseline": with ``voice_match`` on]}]}``.
+        [, "different_speaker_baseline"][, "matched_stranger_baseline": where :func:`matches_prompt`]}]}``.
     """
     from tqdm.auto import tqdm
 
@@ -232,7 +242,7 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
             other = next((o for o in others if o.get("speaker") != item.get("speaker")), None)
             other_wave = None if other is None else prepare_wave(other["real"], other["sample_rate"], rate)[0, 0]
             measured = _speech_measures(waves, prompt, rate, other_wave)
-            if other_wave is not None and getattr(model.config, "voice_match", False):
+            if other_wave is not None and matches_prompt(model):
                 measured["matched_stranger_baseline"] = _matched_stranger(model, prompt, other_wave, tokens)
         else:
             measured = _piano_measures(waves, prompt, rate)
