@@ -73,6 +73,7 @@ def continue_command(
     semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
     voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off, or on by one method: frames (each generated frame replaced by the prompt's nearest codec frames: much more of the prompt's voice, worse sound on real recordings) or statistics (each codec latent dimension given the prompt's mean and spread); on: the model's method. Speech only; default: the model's, off in the shipped ones."),
     postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
+    envelope_match: Optional[float] = typer.Option(None, "--envelope-match", help="How far each frame of the decoded continuation takes the spectral envelope of its nearest prompt frames, 0 to 1 (0 = off): more of the prompt's timbre, its own pitch and level kept. Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -99,6 +100,7 @@ def continue_command(
     check_number("--semantic-guidance", semantic_guidance, 0.0, 100.0)
     check_number("--semantic-prompt-prior", semantic_prompt_prior, 0.0, 100.0)
     check_number("--postfilter", postfilter, 0.0, 1.0)
+    check_number("--envelope-match", envelope_match, 0.0, 1.0)
     check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
@@ -133,6 +135,8 @@ def continue_command(
             model.config.voice_match_method = voice_match
     if postfilter is not None:
         model.config.postfilter_strength = postfilter
+    if envelope_match is not None:
+        model.config.envelope_match_strength = envelope_match
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
@@ -208,13 +212,16 @@ def describe_model(model_dir: Path) -> dict:
 
 
 def describe_pipeline_decoding(config) -> dict:
-    """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's band, the
-    pitch postfilter; each ``None`` where it is off."""
+    """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's band,
+    envelope matching, the pitch postfilter; each ``None`` where it is off."""
     return {
         "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength}
         if config.voice_match else None,
         "prompt_band": {"hz": config.prompt_band_hz, "mode": config.prompt_band_mode}
         if config.prompt_band_hz is not None else None,
+        "envelope_match": {"strength": config.envelope_match_strength, "neighbours": config.envelope_match_neighbours,
+                           "smoothing": config.envelope_match_smoothing, "max_db": config.envelope_match_max_db}
+        if config.envelope_match_strength > 0 else None,
         "postfilter": {"strength": config.postfilter_strength, "threshold": config.postfilter_threshold}
         if config.postfilter_strength > 0 else None,
     }
@@ -252,7 +259,8 @@ def info_command(
 
     on = [f"{name.replace('_', ' ')} ({settings(setting)})"
           for name, setting in info["pipeline_decoding"].items() if setting is not None]
-    typer.echo(f"  pipeline's own steps: {'; '.join(on) if on else 'none (no voice matching, prompt band or postfilter)'}")
+    none = "none (no voice matching, prompt band, envelope matching or postfilter)"
+    typer.echo(f"  pipeline's own steps: {'; '.join(on) if on else none}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""
         typer.echo(f"  {name:18s} {part['class']:18s} {part['parameters'] / 1e6:7.2f} M params, "

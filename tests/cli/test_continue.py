@@ -2,6 +2,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -89,7 +90,8 @@ def test_info_describes_a_parallel_generator(tmp_path):
     assert text.exit_code == 0, text.output
     assert "parallel masked generator: all 4 levels" in text.output and "coarse" not in text.output
     assert "SpectralCodec" in text.output
-    assert info["pipeline_decoding"] == {"voice_match": None, "prompt_band": None, "postfilter": None}
+    assert info["pipeline_decoding"] == {"voice_match": None, "prompt_band": None, "envelope_match": None,
+                                         "postfilter": None}
     assert "pipeline's own steps: none" in text.output
 
 
@@ -97,12 +99,15 @@ def test_info_names_the_pipelines_own_steps(tmp_path):
     model = tiny_shipped_audiolm(levels=4)
     model.config.postfilter_strength, model.config.postfilter_threshold = 1.0, 0.3
     model.config.voice_match, model.config.voice_match_method = True, "statistics"
+    model.config.envelope_match_strength = 0.5
     model_dir = model.save_pretrained(tmp_path / "steps")
     info = json.loads(invoke("info", model_dir, "--json").output)["pipeline_decoding"]
     assert info["postfilter"] == {"strength": 1.0, "threshold": 0.3}
     assert info["voice_match"] == {"method": "statistics", "strength": 1.0} and info["prompt_band"] is None
+    assert info["envelope_match"] == {"strength": 0.5, "neighbours": 4, "smoothing": 9, "max_db": 9.0}
     text = invoke("info", model_dir).output
     assert "postfilter (strength 1, threshold 0.3)" in text and "voice match (method statistics" in text
+    assert "envelope match (strength 0.5, neighbours 4, smoothing 9, max_db 9)" in text
 
 
 def test_prompt_prior_option_reaches_the_parallel_generator(model_dir, prompt, tmp_path):
@@ -225,3 +230,23 @@ def test_postfilter_option_reaches_the_decoder(prompt, tmp_path):
     assert outs["1"].shape == outs["0"].shape and not (outs["1"] == outs["0"]).all()
     result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--postfilter", 1.5)
     assert result.exit_code == 2 and "--postfilter" in result.output and "Traceback" not in result.output
+
+
+def test_envelope_match_option_reaches_the_decoded_audio(prompt, tmp_path):
+    model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
+    outs = {}
+    for value in (None, "0", "1"):
+        out = tmp_path / f"em_{value}.wav"
+        extra = () if value is None else ("--envelope-match", value)
+        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, *extra)
+        assert result.exit_code == 0, result.output
+        outs[value] = sf.read(out)[0]
+    assert (outs[None] == outs["0"]).all()  # the model's default: off
+    assert outs["1"].shape == outs["0"].shape and not np.allclose(outs["1"], outs["0"], atol=1e-4)
+    streamed = tmp_path / "em_stream.wav"
+    result = invoke("continue", model_dir, prompt, "-o", streamed, "-s", 0.6, "--seed", 3, "--envelope-match", "1",
+                    "--stream")
+    assert result.exit_code == 0, result.output
+    assert sf.read(streamed)[0].shape == outs["1"].shape
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--envelope-match", -0.5)
+    assert result.exit_code == 2 and "--envelope-match" in result.output and "Traceback" not in result.output
