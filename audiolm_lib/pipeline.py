@@ -195,30 +195,46 @@ class AudioLM(nn.Module):
         pitch postfilter where it is on)."""
         return self.output_steps(prompt_audio)(self.codec.decode(codes))
 
-    def output_steps(self, prompt_audio: torch.Tensor | None = None):
+    def output_steps(self, prompt_audio: torch.Tensor | None = None, *, envelope_match: float | None = None,
+                     postfilter: float | None = None):
         """The steps after the decoder, as one function ``Tensor[B, 1, T] -> Tensor[B, 1, T]``: the envelope of each
-        frame moved toward the prompt's (``config.envelope_match_strength``, :mod:`audiolm_lib.envelope_match`;
-        only with ``prompt_audio``, ``Tensor[B, 1, P]`` at :attr:`sample_rate`), then :meth:`postfilter`. Local
-        in time, so a stream applies it to each decoded window."""
-        config = self.config
-        if prompt_audio is None or config.envelope_match_strength <= 0:
-            return self.postfilter
-        from audiolm_lib.envelope_match import PromptEnvelopeMatcher
+        frame moved toward the prompt's (:mod:`audiolm_lib.envelope_match`; only with ``prompt_audio``,
+        ``Tensor[B, 1, P]`` at :attr:`sample_rate`), then the pitch postfilter. ``envelope_match`` / ``postfilter``:
+        their strengths for this function only (None: ``config``'s; a web page's request sets its own without
+        touching the shared model's config); the settings are read once, here. Local in time, so a stream applies
+        it to each decoded window."""
+        from audiolm_lib.envelope_match import check_settings as check_envelope
+        from audiolm_lib.postfilter import check_settings as check_postfilter
+        from audiolm_lib.postfilter import pitch_postfilter
 
-        matcher = PromptEnvelopeMatcher(prompt_audio, self.sample_rate, config.envelope_match_strength,
-                                        config.envelope_match_neighbours, config.envelope_match_smoothing,
-                                        config.envelope_match_max_db)
-        return lambda wave: self.postfilter(matcher(wave))
+        config, rate = self.config, self.sample_rate
+        envelope = config.envelope_match_strength if envelope_match is None else float(envelope_match)
+        filtered = config.postfilter_strength if postfilter is None else float(postfilter)
+        threshold = config.postfilter_threshold
+        check_envelope(envelope, config.envelope_match_neighbours, config.envelope_match_smoothing,
+                       config.envelope_match_max_db)
+        check_postfilter(filtered, threshold)
+        steps = []
+        if prompt_audio is not None and envelope > 0:
+            from audiolm_lib.envelope_match import PromptEnvelopeMatcher
+
+            steps.append(PromptEnvelopeMatcher(prompt_audio, rate, envelope, config.envelope_match_neighbours,
+                                               config.envelope_match_smoothing, config.envelope_match_max_db))
+        if filtered > 0:
+            steps.append(lambda wave: pitch_postfilter(wave, rate, filtered, threshold))
+
+        def run(wave: torch.Tensor) -> torch.Tensor:
+            for step in steps:
+                wave = step(wave)
+            return wave
+
+        return run
 
     def postfilter(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[..., T]`` decoded audio through the pitch postfilter of ``config.postfilter_strength``
-        (:mod:`audiolm_lib.postfilter`; the wave as it is where the strength is 0)."""
-        if self.config.postfilter_strength <= 0:
-            return wave
-        from audiolm_lib.postfilter import pitch_postfilter
-
-        return pitch_postfilter(wave, self.sample_rate, self.config.postfilter_strength,
-                                self.config.postfilter_threshold)
+        (:mod:`audiolm_lib.postfilter`; the wave as it is where the strength is 0): :meth:`output_steps` without a
+        prompt."""
+        return self.output_steps()(wave)
 
     # ------------------------------------------------------------------------------------ sampling
     def _sampling(self, stage: str, overrides: dict) -> dict:
@@ -398,16 +414,19 @@ class AudioLM(nn.Module):
                sample_rate: int | None = None, generator: torch.Generator | None = None,
                temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
                chunk_seconds: float | None = None, first_chunk_seconds: float | None = 1.0,
-               voice_match: bool | None = None, **options):
+               voice_match: bool | None = None, envelope_match: float | None = None,
+               postfilter: float | None = None, **options):
         """:meth:`continue_audio` chunk by chunk: an :class:`~audiolm_lib.streaming.AudioStream`, an iterator of
         ``Tensor[B, 1, t]`` that holds all generation state (several may run on one model). ``chunk_seconds``,
         ``first_chunk_seconds`` and ``options`` are a :class:`~audiolm_lib.streaming.StreamConfig`; with both
-        ``None`` the codes equal :meth:`continue_audio`'s for the same seed."""
+        ``None`` the codes equal :meth:`continue_audio`'s for the same seed. ``envelope_match`` / ``postfilter``:
+        this stream's strengths of the steps after the decoder (:meth:`output_steps`; None: the model's)."""
         from audiolm_lib.streaming import AudioStream
 
         return AudioStream.open(self, prompt_wave, seconds, sample_rate=sample_rate, generator=generator,
                                 overrides={"temperature": temperature, "top_k": top_k, "top_p": top_p},
-                                voice_match=voice_match, chunk_seconds=chunk_seconds,
+                                voice_match=voice_match, envelope_match=envelope_match, postfilter=postfilter,
+                                chunk_seconds=chunk_seconds,
                                 first_chunk_seconds=first_chunk_seconds, **options)
 
     @torch.inference_mode()

@@ -112,7 +112,8 @@ class AudioStream:
     Built by :meth:`AudioLM.stream <audiolm_lib.pipeline.AudioLM.stream>` from the prompt's tokens
     (``semantic_prompt: LongTensor[B, S0]``, ``codes: LongTensor[B, Q, F0]``) and the per-stage sampling
     settings (``{"semantic": {...}, "acoustic": {...}}``); ``prompt_audio`` ``Tensor[B, 1, P]`` the prompt's audio at
-    ``model.sample_rate``, for the pipeline's envelope matching (``AudioLM.output_steps``). After the stream is exhausted, :attr:`stats` holds
+    ``model.sample_rate``, for the pipeline's envelope matching; ``envelope_match`` / ``postfilter`` this stream's
+    strengths of the steps after the decoder (``AudioLM.output_steps``; None: the model's). After the stream is exhausted, :attr:`stats` holds
     the time to first audio and the real-time factor; :attr:`semantic` / :attr:`codes` the tokens (prompt
     included).
     """
@@ -120,7 +121,8 @@ class AudioStream:
     def __init__(self, model, semantic_prompt: Tensor, codes: Tensor, seconds: float, *,
                  sampling: dict[str, dict], generator: torch.Generator | None = None,
                  config: StreamConfig | None = None, started: float | None = None, voice_match: bool | None = None,
-                 prompt_audio: Tensor | None = None):
+                 prompt_audio: Tensor | None = None, envelope_match: float | None = None,
+                 postfilter: float | None = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         self.model = model
@@ -154,7 +156,8 @@ class AudioStream:
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
                                       crossfade_frames=config.crossfade_frames,
-                                      postprocess=model.output_steps(prompt_audio))
+                                      postprocess=model.output_steps(prompt_audio, envelope_match=envelope_match,
+                                                                      postfilter=postfilter))
         self.samples_out = 0
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0
@@ -162,7 +165,7 @@ class AudioStream:
     @classmethod
     def open(cls, model, prompt_wave, seconds: float, *, sample_rate: int | None,
              generator: torch.Generator | None, overrides: dict, voice_match: bool | None = None,
-             **config) -> "AudioStream":
+             envelope_match: float | None = None, postfilter: float | None = None, **config) -> "AudioStream":
         """:meth:`AudioLM.stream <audiolm_lib.pipeline.AudioLM.stream>`: tokenize the prompt (a tensor at
         ``sample_rate`` or a file), merge the sampling ``overrides`` with the model's defaults, start the stream.
 
@@ -180,7 +183,8 @@ class AudioStream:
         stages = ("semantic",) + tuple(model.acoustic.sampling_stages)
         sampling = {stage: model._sampling(stage, overrides) for stage in stages}
         return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
-                   config=stream_config, started=started, voice_match=voice_match, prompt_audio=prompt_audio)
+                   config=stream_config, started=started, voice_match=voice_match, prompt_audio=prompt_audio,
+                   envelope_match=envelope_match, postfilter=postfilter)
 
     @property
     def codes(self) -> Tensor:

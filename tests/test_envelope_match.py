@@ -157,9 +157,9 @@ def test_continuations_and_streams_are_matched_to_the_prompt_they_continue():
     heard = []
     original = model.output_steps
 
-    def recorded(prompt_audio=None):
+    def recorded(prompt_audio=None, **strengths):
         heard.append(prompt_audio)
-        return original(prompt_audio)
+        return original(prompt_audio, **strengths)
 
     model.output_steps = recorded
     model.config.envelope_match_strength = 1.0

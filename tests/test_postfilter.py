@@ -106,26 +106,37 @@ def test_the_chunked_decoder_postprocesses_what_it_outputs_not_what_seeds_the_ne
     assert plain.shape[-1] == 50 * model.codec.hop_length and torch.allclose(doubled, 2 * plain, atol=1e-5)
 
 
-def test_a_stream_decodes_through_the_models_postfilter():
+def test_a_stream_decodes_through_the_models_postfilter_or_its_own_strength(monkeypatch):
+    import audiolm_lib.postfilter as postfilter
+
     model = tiny_parallel_audiolm()
     model.config.postfilter_threshold = 0.0
     t = torch.arange(int(1.2 * RATE)) / RATE
     prompt = 0.3 * torch.sin(2 * math.pi * 150 * t)
     seeded = lambda: torch.Generator().manual_seed(5)  # noqa: E731
     calls = []
-    original = model.postfilter
+    original = postfilter.pitch_postfilter
 
-    def counted(wave):
-        calls.append(wave.shape[-1])
-        return original(wave)
+    def counted(wave, rate, strength, threshold):
+        calls.append(strength)
+        return original(wave, rate, strength, threshold)
 
-    model.postfilter = counted
+    monkeypatch.setattr(postfilter, "pitch_postfilter", counted)
+    stream = lambda **strength: torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded(),  # noqa: E731
+                                                            **strength)), dim=-1)
     model.config.postfilter_strength = 1.0
-    filtered = torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())), dim=-1)
-    assert calls  # every decoded window went through it
+    filtered = stream()
+    assert calls and set(calls) == {1.0}  # every decoded window went through it
     model.config.postfilter_strength = 0.0
-    plain = torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded())), dim=-1)
+    plain = stream()
     assert filtered.shape == plain.shape and not torch.allclose(filtered, plain)
+    calls.clear()
+    assert torch.allclose(stream(postfilter=1.0), filtered, atol=1e-6)  # this stream's own strength
+    assert set(calls) == {1.0} and model.config.postfilter_strength == 0.0  # the model's config untouched
+    model.config.postfilter_strength = 1.0
+    assert torch.allclose(stream(postfilter=0.0), plain, atol=1e-6)
+    with pytest.raises(ValueError, match="postfilter_strength"):
+        stream(postfilter=1.5)
 
 
 def test_the_ladder_measures_the_codec_without_the_pipelines_postfilter():

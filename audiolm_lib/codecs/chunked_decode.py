@@ -31,8 +31,9 @@ class ChunkedDecoder:
         context_frames / lookahead_frames / crossfade_frames: see the module docstring (context and lookahead
             default: the codec's decoder receptive field, :func:`~audiolm_lib.prompt.decoder_context_frames`).
         postprocess: ``Tensor[B, 1, T] -> Tensor[B, 1, T]`` applied to each decoded window, context and held-back
-            frames included, before its new samples are cut out (a postfilter: ``AudioLM.postfilter``); the next
-            chunk's phase continues the decoder's own audio, not the postprocessed one.
+            frames included, before its new samples are cut out (the steps after the decoder:
+            ``AudioLM.output_steps``); the next chunk's phase continues the decoder's own audio, not the
+            postprocessed one.
     """
 
     def __init__(self, codec, context: Tensor | None = None, *, context_frames: int | None = None,

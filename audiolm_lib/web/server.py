@@ -5,8 +5,10 @@ dependency; see BENCHMARKS.md, "Streaming"), bound to 127.0.0.1 unless told othe
 
 - ``GET /``: the page (:mod:`audiolm_lib.web.page`);
 - ``GET /models``: the model choices, ``{"choices": {name: folder}, "limits": {...}}``;
-- ``POST /generate?model=&seconds=&temperature=&seed=[&voice_match=0|1]`` with the prompt (a WAV, FLAC or OGG file)
-  as the body (``voice_match``: render from the prompt's frames, default the model's): a streamed 16-bit WAV (the
+- ``POST /generate?model=&seconds=&temperature=&seed=[&voice_match=0|1][&envelope_match=S][&postfilter=S]`` with
+  the prompt (a WAV, FLAC or OGG file) as the body (``voice_match``: render from the prompt's frames;
+  ``envelope_match`` / ``postfilter``: the strengths, 0 to 1, of the steps after the decoder, for this request only;
+  each left out: the model's): a streamed 16-bit WAV (the
   "length unknown" header, then samples as ``AudioLM.stream`` makes them), or a 400 with a one-line message; the
   ``X-Stream-Id`` header names the result;
 - ``GET /spectrogram/<id>.png``: mel spectrogram of prompt | continuation (written when the stream ends).
@@ -88,8 +90,9 @@ class ServeState:
                 old.unlink(missing_ok=True)
 
 
-def number(query: dict, name: str, default: float, low: float, high: float, unit: str = "") -> float:
-    """Query parameter ``name`` as a float in ``[low, high]``, else a :class:`RequestError` saying so."""
+def number(query: dict, name: str, default: float | None, low: float, high: float, unit: str = "") -> float | None:
+    """Query parameter ``name`` as a float in ``[low, high]`` (``default`` where it is absent or empty), else a
+    :class:`RequestError` saying so."""
     raw = query.get(name, [None])[0]
     if raw in (None, ""):
         return default
@@ -166,6 +169,9 @@ class Handler(BaseHTTPRequestHandler):
         voice_match = query.get("voice_match", [""])[0]
         if voice_match not in ("", "0", "1"):
             raise RequestError(f"voice_match must be 0 or 1, got {voice_match[:20]!r}")
+        steps = {"voice_match": {"": None, "0": False, "1": True}[voice_match],  # None: the model's own
+                 "envelope_match": number(query, "envelope_match", None, 0.0, 1.0),
+                 "postfilter": number(query, "postfilter", None, 0.0, 1.0)}
         size = int(self.headers.get("Content-Length") or 0)
         if size <= 0:
             raise RequestError("no prompt: upload or record one first")
@@ -188,14 +194,13 @@ class Handler(BaseHTTPRequestHandler):
             upload.unlink(missing_ok=True)
         if prompt.shape[-1] < model.sample_rate * 0.1:
             raise RequestError("the prompt is shorter than 0.1 s")
-        return model, lock, prompt, seconds, temperature, seed, {"": None, "0": False, "1": True}[voice_match]
+        return model, lock, prompt, seconds, temperature, seed, steps
 
     def _discard(self, size: int, cap: int = 256 * 2**20) -> None:
         for start in range(0, min(size, cap), 2**20):
             self.rfile.read(min(2**20, size - start))
 
-    def _stream(self, model, lock, prompt, seconds: float, temperature: float, seed: int,
-                voice_match: bool | None) -> None:
+    def _stream(self, model, lock, prompt, seconds: float, temperature: float, seed: int, steps: dict) -> None:
         import torch
 
         from audiolm_lib.wav_stream import StreamingWavWriter
@@ -203,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         key = uuid.uuid4().hex[:12]
         with lock:
             stream = model.stream(prompt, seconds, sample_rate=model.sample_rate, temperature=temperature,
-                                  generator=torch.Generator().manual_seed(seed), voice_match=voice_match)
+                                  generator=torch.Generator().manual_seed(seed), **steps)
         self.send_response(200)
         self.send_header("Content-Type", "audio/wav")
         self.send_header("X-Stream-Id", key)

@@ -64,6 +64,14 @@ def test_generate_streams_a_wav_and_then_the_spectrogram(server, prompt_file):
     assert status == 200 and len(matched) == len(body) and matched != body  # the prompt's frames, not the model's
     assert post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1,
                 voice_match=0)[1] == body  # the model's own setting: off
+    for step in ("envelope_match", "postfilter"):  # the steps after the decoder, for one request only
+        status, stepped, _ = post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1,
+                                  **{step: 1})
+        assert status == 200 and len(stepped) == len(body) and stepped != body
+        assert post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1,
+                    **{step: 0})[1] == body  # 0: off, as the model's own settings are
+        assert post(url, prompt_file.read_bytes(), model="tiny", seconds=1.0, temperature=0.8, seed=1,
+                    **{step: ""})[1] == body  # empty: the model's own
     with urllib.request.urlopen(url + "/models", timeout=30) as response:
         info = json.loads(response.read())
     assert list(info["choices"]) == ["tiny"] and info["limits"]["max_seconds"] == 3.0
@@ -78,6 +86,8 @@ def test_bad_requests_get_one_clear_line(server, prompt_file, tmp_path):
         (dict(model="tiny"), b"not audio at all", "cannot read the prompt"),
         (dict(model="tiny"), b"", "no prompt"),
         (dict(model="tiny", voice_match="yes"), prompt_file.read_bytes(), "voice_match must be 0 or 1"),
+        (dict(model="tiny", postfilter=2), prompt_file.read_bytes(), "postfilter must be between 0 and 1"),
+        (dict(model="tiny", envelope_match="much"), prompt_file.read_bytes(), "envelope_match must be a number"),
         (dict(model="tiny"), b"0" * 1_100_000, "the limit is 1 MB"),
     ]
     long_prompt = save_audio(tmp_path / "long.wav", torch.zeros(1, 6 * RATE), RATE)
