@@ -197,38 +197,14 @@ class AudioLM(nn.Module):
 
     def output_steps(self, prompt_audio: torch.Tensor | None = None, *, envelope_match: float | None = None,
                      postfilter: float | None = None):
-        """The steps after the decoder, as one function ``Tensor[B, 1, T] -> Tensor[B, 1, T]``: the envelope of each
-        frame moved toward the prompt's (:mod:`audiolm_lib.envelope_match`; only with ``prompt_audio``,
-        ``Tensor[B, 1, P]`` at :attr:`sample_rate`), then the pitch postfilter. ``envelope_match`` / ``postfilter``:
-        their strengths for this function only (None: ``config``'s; a web page's request sets its own without
-        touching the shared model's config); the settings are read once, here. Local in time, so a stream applies
-        it to each decoded window."""
-        from audiolm_lib.envelope_match import check_settings as check_envelope
-        from audiolm_lib.postfilter import check_settings as check_postfilter
-        from audiolm_lib.postfilter import pitch_postfilter
+        """The steps after the decoder, as one function ``Tensor[B, 1, T] -> Tensor[B, 1, T]``
+        (:func:`~audiolm_lib.output_steps.build_output_steps`): envelope matching to ``prompt_audio``
+        (``Tensor[B, 1, P]`` at :attr:`sample_rate`) where it is given and on, then the pitch postfilter.
+        ``envelope_match`` / ``postfilter``: their strengths for this function only (None: ``config``'s)."""
+        from audiolm_lib.output_steps import build_output_steps
 
-        config, rate = self.config, self.sample_rate
-        envelope = config.envelope_match_strength if envelope_match is None else float(envelope_match)
-        filtered = config.postfilter_strength if postfilter is None else float(postfilter)
-        threshold = config.postfilter_threshold
-        check_envelope(envelope, config.envelope_match_neighbours, config.envelope_match_smoothing,
-                       config.envelope_match_max_db)
-        check_postfilter(filtered, threshold)
-        steps = []
-        if prompt_audio is not None and envelope > 0:
-            from audiolm_lib.envelope_match import PromptEnvelopeMatcher
-
-            steps.append(PromptEnvelopeMatcher(prompt_audio, rate, envelope, config.envelope_match_neighbours,
-                                               config.envelope_match_smoothing, config.envelope_match_max_db))
-        if filtered > 0:
-            steps.append(lambda wave: pitch_postfilter(wave, rate, filtered, threshold))
-
-        def run(wave: torch.Tensor) -> torch.Tensor:
-            for step in steps:
-                wave = step(wave)
-            return wave
-
-        return run
+        return build_output_steps(self.config, self.sample_rate, prompt_audio, envelope_match=envelope_match,
+                                  postfilter=postfilter)
 
     def postfilter(self, wave: torch.Tensor) -> torch.Tensor:
         """``Tensor[..., T]`` decoded audio through the pitch postfilter of ``config.postfilter_strength``
@@ -472,7 +448,8 @@ class AudioLM(nn.Module):
             return self
         return AudioLM(self.semantic_tokenizer, self.codec, semantic, config=self.config, acoustic=acoustic).eval()
 
-    def _decode_tail(self, codes: torch.Tensor, skip_frames: int, prompt_audio: torch.Tensor | None = None) -> torch.Tensor:
+    def _decode_tail(self, codes: torch.Tensor, skip_frames: int,
+                     prompt_audio: torch.Tensor | None = None) -> torch.Tensor:
         """Decode from the decoder's receptive field before frame ``skip_frames`` on, and drop that context
         (``prompt_audio``: see :meth:`decode`)."""
         first = max(0, skip_frames - decoder_context_frames(self.codec))

@@ -113,9 +113,9 @@ class AudioStream:
     (``semantic_prompt: LongTensor[B, S0]``, ``codes: LongTensor[B, Q, F0]``) and the per-stage sampling
     settings (``{"semantic": {...}, "acoustic": {...}}``); ``prompt_audio`` ``Tensor[B, 1, P]`` the prompt's audio at
     ``model.sample_rate``, for the pipeline's envelope matching; ``envelope_match`` / ``postfilter`` this stream's
-    strengths of the steps after the decoder (``AudioLM.output_steps``; None: the model's). After the stream is exhausted, :attr:`stats` holds
-    the time to first audio and the real-time factor; :attr:`semantic` / :attr:`codes` the tokens (prompt
-    included).
+    strengths of the steps after the decoder (``AudioLM.output_steps``; None: the model's). After the stream is
+    exhausted, :attr:`stats` holds the time to first audio and the real-time factor; :attr:`semantic` /
+    :attr:`codes` the tokens (prompt included).
     """
 
     def __init__(self, model, semantic_prompt: Tensor, codes: Tensor, seconds: float, *,

@@ -107,7 +107,7 @@ def test_the_chunked_decoder_postprocesses_what_it_outputs_not_what_seeds_the_ne
 
 
 def test_a_stream_decodes_through_the_models_postfilter_or_its_own_strength(monkeypatch):
-    import audiolm_lib.postfilter as postfilter
+    import audiolm_lib.output_steps as output_steps
 
     model = tiny_parallel_audiolm()
     model.config.postfilter_threshold = 0.0
@@ -115,15 +115,17 @@ def test_a_stream_decodes_through_the_models_postfilter_or_its_own_strength(monk
     prompt = 0.3 * torch.sin(2 * math.pi * 150 * t)
     seeded = lambda: torch.Generator().manual_seed(5)  # noqa: E731
     calls = []
-    original = postfilter.pitch_postfilter
+    original = output_steps.pitch_postfilter
 
     def counted(wave, rate, strength, threshold):
         calls.append(strength)
         return original(wave, rate, strength, threshold)
 
-    monkeypatch.setattr(postfilter, "pitch_postfilter", counted)
-    stream = lambda **strength: torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded(),  # noqa: E731
-                                                            **strength)), dim=-1)
+    monkeypatch.setattr(output_steps, "pitch_postfilter", counted)
+
+    def stream(**strength):
+        return torch.cat(list(model.stream(prompt, 1.5, sample_rate=RATE, generator=seeded(), **strength)), dim=-1)
+
     model.config.postfilter_strength = 1.0
     filtered = stream()
     assert calls and set(calls) == {1.0}  # every decoded window went through it
