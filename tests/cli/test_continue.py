@@ -215,17 +215,23 @@ def test_stage_with_nan_weights_is_named(model_dir, prompt, tmp_path):
     assert not (tmp_path / "out.wav").exists()
 
 
+def continuations_by_option(model_dir, prompt, tmp_path, option: str) -> dict:
+    """``audiolm continue`` without ``option`` (key None) and with it at "0" and "1": the written samples of each."""
+    outs = {}
+    for value in (None, "0", "1"):
+        out = tmp_path / f"{option.strip('-')}_{value}.wav"
+        extra = () if value is None else (option, value)
+        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, *extra)
+        assert result.exit_code == 0, result.output
+        outs[value] = sf.read(out)[0]
+    return outs
+
+
 def test_postfilter_option_reaches_the_decoder(prompt, tmp_path):
     model = tiny_shipped_audiolm(levels=4)
     model.config.postfilter_threshold = 0.0  # every frame with any correlation filtered: a random model's output too
     model_dir = model.save_pretrained(tmp_path / "parallel")
-    outs = {}
-    for value in (None, "0", "1"):
-        out = tmp_path / f"pf_{value}.wav"
-        extra = () if value is None else ("--postfilter", value)
-        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, *extra)
-        assert result.exit_code == 0, result.output
-        outs[value] = sf.read(out)[0]
+    outs = continuations_by_option(model_dir, prompt, tmp_path, "--postfilter")
     assert (outs[None] == outs["0"]).all()  # the model's default: off
     assert outs["1"].shape == outs["0"].shape and not (outs["1"] == outs["0"]).all()
     result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--postfilter", 1.5)
@@ -234,13 +240,7 @@ def test_postfilter_option_reaches_the_decoder(prompt, tmp_path):
 
 def test_envelope_match_option_reaches_the_decoded_audio(prompt, tmp_path):
     model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
-    outs = {}
-    for value in (None, "0", "1"):
-        out = tmp_path / f"em_{value}.wav"
-        extra = () if value is None else ("--envelope-match", value)
-        result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, *extra)
-        assert result.exit_code == 0, result.output
-        outs[value] = sf.read(out)[0]
+    outs = continuations_by_option(model_dir, prompt, tmp_path, "--envelope-match")
     assert (outs[None] == outs["0"]).all()  # the model's default: off
     assert outs["1"].shape == outs["0"].shape and not np.allclose(outs["1"], outs["0"], atol=1e-4)
     streamed = tmp_path / "em_stream.wav"
