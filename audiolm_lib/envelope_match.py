@@ -5,10 +5,11 @@ re-synthesising them. On the codec's latents (:mod:`audiolm_lib.voice_match`) th
 quality on held-out recordings: the moved latents are quantised and decoded again (issue 20, eleventh, twelfth and
 fourteenth passes). Here nothing is decoded again. On the decoded audio, per 10 ms frame, the frame's mel envelope
 (40 bands) is compared with the prompt's active frames (cosine of the mean-removed log-mel), and the frame is given
-the *shape* of the mean envelope of its ``neighbours`` nearest: a gain per band (the frame's own level kept: the
-gains' mean over the bands is 0 dB), averaged over ``smoothing`` neighbouring frames, clipped to ``max_gain_db``,
-scaled by ``strength``, spread back over the STFT bins and applied to the frame's spectrum. The frame keeps its own
-harmonics, phase and level; only the timbre that the envelope carries moves toward the prompt's.
+the *shape* of the mean envelope of its ``neighbours`` nearest: a gain per band (the gains' mean over the bands is
+0 dB, so the frame's mean log level stays; its energy moves where it sits in bands that are lowered or raised),
+averaged over ``smoothing`` neighbouring frames, clipped to ``max_gain_db``, scaled by ``strength``, spread back over
+the STFT bins and applied to the frame's spectrum. The frame keeps its own harmonics and phase; only the timbre that
+the envelope carries moves toward the prompt's.
 
 Local: a frame's gain depends on the frames within ``smoothing // 2`` of it and on the prompt (frames count as
 active by the prompt's loudest frame, not the wave's), so a stream's windows (``ChunkedDecoder(postprocess=...)``)
