@@ -1,7 +1,8 @@
 """Probe (issue 20, fifteenth pass): the generator's continuations sit near 215 Hz whatever the prompt's pitch (f0 of
 rung c against the prompt's: up to +-1500 cents). Here each continuation's pitch is moved, formants kept (Praat's
 PSOLA overlap-add through parselmouth), by the ratio of the prompt's median F0 to its own, then optionally through
-the long-term spectrum EQ of eq_probe.py. ``python pitch_probe.py WAVES.pt OUT.json``."""
+the long-term spectrum EQ of eq_probe.py. ``python pitch_probe.py WAVES.pt OUT.json``. Needs ``pip install
+praat-parselmouth`` (GPL; this probe only, not a dependency of the library or its tests)."""
 import json
 import sys
 
