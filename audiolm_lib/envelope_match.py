@@ -5,10 +5,11 @@ re-synthesising them. On the codec's latents (:mod:`audiolm_lib.voice_match`) th
 quality on held-out recordings: the moved latents are quantised and decoded again (issue 20, eleventh, twelfth and
 fourteenth passes). Here nothing is decoded again. On the decoded audio, per 10 ms frame, the frame's mel envelope
 (40 bands) is compared with the prompt's active frames (cosine of the mean-removed log-mel), and the frame is given
-the *shape* of the mean envelope of its ``neighbours`` nearest: a gain per band, averaged over ``smoothing``
-neighbouring frames, scaled by ``strength`` and clipped to ``max_gain_db``, then shifted so that the frame's mel
-energy is what it was, spread back over the STFT bins and applied to the frame's spectrum. The frame keeps its own
-harmonics, phase and energy; only the timbre that the envelope carries moves toward the prompt's.
+the *shape* of the mean envelope of its ``neighbours`` nearest: a gain per band (the gains' mean over the bands is
+0 dB, so the frame's mean log level stays; its energy moves where it sits in bands that are lowered or raised),
+averaged over ``smoothing`` neighbouring frames, clipped to ``max_gain_db``, scaled by ``strength``, spread back over
+the STFT bins and applied to the frame's spectrum. The frame keeps its own harmonics and phase; only the timbre that
+the envelope carries moves toward the prompt's.
 
 Local: a frame's gain depends on the frames within ``smoothing // 2`` of it and on the prompt (frames count as
 active by the prompt's loudest frame, not the wave's), so a stream's windows (``ChunkedDecoder(postprocess=...)``)
@@ -89,8 +90,7 @@ class PromptEnvelopeMatcher:
         strength: share of each band's gain applied (0: nothing changes).
         neighbours: prompt frames averaged per frame (kNN-VC's k).
         smoothing: frames (10 ms) each gain is averaged over.
-        max_gain_db: no band is raised or lowered by more relative to the others (before the frame's energy is
-            restored, which shifts all its bands alike).
+        max_gain_db: no band is raised or lowered by more.
 
     A prompt with no active frame (silence, or shorter than one frame) leaves its item as it is.
     """
@@ -126,15 +126,13 @@ class PromptEnvelopeMatcher:
         return self._spectrum(wave).abs().pow(2).cpu()
 
     def band_gains(self, power: torch.Tensor, item: int) -> torch.Tensor:
-        """``[F, T]`` power spectrogram of item ``item`` -> ``[M, T]`` gains in dB (0 where nothing moves), each
-        frame's mel energy kept."""
+        """``[F, T]`` power spectrogram of item ``item`` -> ``[M, T]`` gains in dB (0 where nothing moves)."""
         reference = self.references[item]
         frames = power.shape[-1]
         if reference is None or frames == 0:
             return torch.zeros(BANDS, frames)
         unit_reference, reference_power = reference
-        mel_power = self.mel @ power + 1e-9  # [M, T]
-        own = mel_power.log()
+        own = (self.mel @ power + 1e-9).log()  # [M, T]
         target = torch.empty_like(own)
         k = min(self.neighbours, unit_reference.shape[-1])
         for start in range(0, frames, FRAMES_PER_BLOCK):  # [T, R] similarities a block of frames at a time
@@ -147,11 +145,7 @@ class PromptEnvelopeMatcher:
         if self.smoothing > 1:
             gain = F.avg_pool1d(gain[None], self.smoothing, 1, self.smoothing // 2, count_include_pad=False)[0]
             gain = gain[:, :frames]  # an even smoothing pads one frame more
-        gain_db = (self.strength * gain * (10 / math.log(10))).clamp(-self.max_gain_db, self.max_gain_db)
-        # each frame's energy as it was: lowering the band that holds most of it must not make the frame quieter
-        # (a per-voice DNSMOS loss on the validation voices; bench/results/validation_i33/, rule 25)
-        kept = (mel_power * 10 ** (gain_db / 10)).sum(0) / mel_power.sum(0)
-        return gain_db - 10 * torch.log10(kept)[None]
+        return (self.strength * gain * (10 / math.log(10))).clamp(-self.max_gain_db, self.max_gain_db)
 
     @torch.inference_mode()
     def __call__(self, wave: torch.Tensor) -> torch.Tensor:

@@ -63,21 +63,15 @@ def test_the_envelope_moves_toward_the_prompts_the_more_the_stronger_and_the_pit
     assert abs(pitch(prompt) - 120.0) < 3.0
 
 
-def test_gains_move_the_shape_keep_each_frames_energy_and_are_clipped():
+def test_gains_move_the_shape_not_the_mean_level_and_are_clipped():
     prompt, continuation = voice(120.0, 1.5, (700.0, 1200.0), seed=1), voice(180.0, 1.5, (1000.0, 1500.0))
     n_fft, hop = _frame_sizes(RATE)
     power = torch.stft(continuation, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2)
-    mel_power = _mel_filters(RATE, n_fft) @ power + 1e-9
     gains = PromptEnvelopeMatcher(prompt, RATE, max_gain_db=30.0).band_gains(power, 0)
-    assert gains.shape == (40, power.shape[-1]) and (gains.max(0).values - gains.min(0).values).max() > 6.0
-    after = (mel_power * 10 ** (gains / 10)).sum(0)
-    assert torch.allclose(after, mel_power.sum(0), rtol=1e-4)  # each frame's energy as it was
+    assert gains.shape == (40, power.shape[-1]) and gains.abs().max() > 3.0
+    assert gains.mean(0).abs().max() < 1e-3  # each frame's mean log level over the bands stays where it was
     clipped = PromptEnvelopeMatcher(prompt, RATE, max_gain_db=2.0).band_gains(power, 0)
-    spread = clipped.max(0).values - clipped.min(0).values  # the shape clipped; the energy shift moves all bands
-    assert spread.max() <= 4.0 + 1e-4 and spread.max() > 3.5
-    matched = PromptEnvelopeMatcher(prompt, RATE)(continuation[None, None])[0, 0]
-    level = lambda w: 10 * math.log10(float(w.pow(2).mean()))  # noqa: E731
-    assert abs(level(matched) - level(continuation)) < 1.0  # and so, within the mel filters' reach, the loudness
+    assert clipped.abs().max() <= 2.0 + 1e-5 and clipped.abs().max() > 1.9
 
 
 def test_silence_short_audio_strength_zero_and_a_silent_prompt_are_left_alone():
