@@ -4,7 +4,6 @@ DNSMOS, not the mean (per_voice.py). Variants: em10 and em05 as they ship; em10 
 only its mean log level); em10 trusting a frame's match by how alike its nearest prompt frames are (gain scaled by
 (cosine - 0.6) / 0.3, clipped to [0, 1]); em10 clipped to 6 dB. ``python robust_probe.py OUT.json WAVES.pt...``."""
 import json
-import math
 import sys
 from collections import defaultdict
 
