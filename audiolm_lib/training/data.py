@@ -85,9 +85,9 @@ class StageBatches:
         self.items = eligible_items(cache, spec, indices)
         prompt_pool: list[int] = []
         if spec.prompt_only_tag:  # items that are only ever another item's same-speaker prompt
-            ids = cache.ids() if hasattr(cache, "ids") else [str(cache[i].get("id", "")) for i in range(len(cache))]
-            prompt_pool = [i for i in self.items if spec.prompt_only_tag in str(ids[i])]
-            self.items = [i for i in self.items if spec.prompt_only_tag not in str(ids[i])]
+            ids = item_fields(cache, self.items, "id", "ids")
+            prompt_pool = [i for i in self.items if spec.prompt_only_tag in str(ids[i] or "")]
+            self.items = [i for i in self.items if spec.prompt_only_tag not in str(ids[i] or "")]
             if not self.items:
                 raise ValueError(f"every usable item's id holds prompt_only_tag {spec.prompt_only_tag!r}: "
                                  "nothing is left to train on")
@@ -154,14 +154,19 @@ class StageBatches:
             yield self.next_batch()
 
 
+def item_fields(cache: TokenSource, items: list[int], field: str, listing: str) -> dict[int, object]:
+    """``{item index: its field}`` over ``items``: from ``cache.<listing>()`` where the cache has it (its index: no
+    item is loaded), else from each item asked about (``None`` where it has no such field)."""
+    if hasattr(cache, listing):
+        listed = getattr(cache, listing)()
+        return {i: listed[i] for i in items}
+    return {i: cache[i].get(field) for i in items}
+
+
 def items_by_speaker(cache: TokenSource, items: list[int]) -> dict[str, list[int]]:
-    """``{speaker: [item index, ...]}`` over ``items`` (``cache.speakers()`` where the cache has it, else each
-    item's ``"speaker"``); items without a speaker are left out."""
-    if hasattr(cache, "speakers"):  # from the index: no item is loaded
-        listed = cache.speakers()
-        speakers = {i: listed[i] for i in items}
-    else:  # loads only the items asked about
-        speakers = {i: cache[i].get("speaker") for i in items}
+    """``{speaker: [item index, ...]}`` over ``items`` (:func:`item_fields`); items without a speaker are left
+    out."""
+    speakers = item_fields(cache, items, "speaker", "speakers")
     grouped: dict[str, list[int]] = {}
     for i in items:
         if speakers[i]:
