@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from audiolm_lib.envelope_match import PromptEnvelopeMatcher
 from audiolm_lib.envelope_match import check_settings as check_envelope_settings
 from audiolm_lib.postfilter import check_settings as check_postfilter_settings
 from audiolm_lib.postfilter import pitch_postfilter
@@ -34,8 +35,6 @@ def build_output_steps(config, sample_rate: int, prompt_audio: torch.Tensor | No
     check_postfilter_settings(filtered, threshold)
     steps = []
     if prompt_audio is not None and envelope > 0:
-        from audiolm_lib.envelope_match import PromptEnvelopeMatcher
-
         steps.append(PromptEnvelopeMatcher(prompt_audio, sample_rate, envelope, config.envelope_match_neighbours,
                                            config.envelope_match_smoothing, config.envelope_match_max_db))
     if filtered > 0:

@@ -53,8 +53,9 @@ def apply_setting(model, setting: dict) -> None:
     """Decoding fields onto the acoustic generator's config (``temperature`` / ``top_k`` / ``top_p`` onto its
     sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
     ``semantic.prompt_prior``, ``semantic.window_seconds`` and ``semantic.window_hop_fraction`` onto its config;
-    ``voice_match=1`` / ``0``, the other ``voice_match_*`` fields, ``prompt_band_hz``, ``prompt_band_mode`` and
-    ``postfilter_*`` and ``envelope_match_*`` onto the pipeline's; ``none`` unsets one; a tuple field such as ``steps_per_level`` reads ``32/2``)."""
+    ``voice_match=1`` / ``0``, the other ``voice_match_*`` fields, ``prompt_band_hz``, ``prompt_band_mode``,
+    ``postfilter_*`` and ``envelope_match_*`` onto the pipeline's; ``none`` unsets one; a tuple field such as
+    ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         stage, _, field = key.rpartition(".")
         if field in ("temperature", "top_k", "top_p") and stage in ("", "acoustic", "semantic"):
