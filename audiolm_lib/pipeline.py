@@ -29,6 +29,7 @@ from torch import nn
 from audiolm_lib.audio import band_channel, prepare_wave
 from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
+from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
 from audiolm_lib.pipeline_config import AudioLMConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
 from audiolm_lib.provenance import provenance_problems
@@ -234,6 +235,7 @@ class AudioLM(nn.Module):
         acoustic: dict | None = None,
         progress: bool = False,
         voice_match: bool | None = None,
+        adaptation_steps: int | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run the semantic stage and the acoustic generator; returns ``{"semantic": [B, S], "codes": [B, Q, F]}``
         incl. the prompt (``[B, L, F]``: the leading ``L`` levels, for a generator set to make only those).
@@ -243,6 +245,8 @@ class AudioLM(nn.Module):
         ``semantic`` / ``coarse`` / ``fine`` / ``acoustic``: per-stage sampling overrides (``temperature``,
         ``top_k``, ``top_p``); the acoustic generator reads the stages it names in ``sampling_stages``.
         ``voice_match``: move the new frames toward the prompt's voice (:meth:`voice_matcher`; None: ``config``'s).
+        ``adaptation_steps``: continue with a copy of the acoustic generator adapted to the prompt in this many steps
+        (:mod:`audiolm_lib.lm.prompt_adaptation`; None: ``config.prompt_adaptation_steps``, 0: off).
         """
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
@@ -255,6 +259,7 @@ class AudioLM(nn.Module):
         # made before generating, so a setting the prompt cannot serve is refused before any work
         matcher = None if acoustic_prompt is None or not acoustic_prompt.shape[-1] else self.voice_matcher(
             acoustic_prompt, voice_match)
+        acoustic_lm = acoustic_for_prompt(self, semantic_prompt, acoustic_prompt, adaptation_steps)
         bar = tqdm(total=2, desc="AudioLM", disable=not progress, leave=False)
         num_new_semantic = max(1, int(round(seconds * self.semantic_rate)))
         new_semantic = self.semantic_lm.generate(
@@ -267,7 +272,7 @@ class AudioLM(nn.Module):
         num_new_frames = max(1, total_frames - num_prompt_frames)
         overrides = {"coarse": coarse, "fine": fine, "acoustic": acoustic}
         sampling = {stage: self._sampling(stage, overrides.get(stage) or {}) for stage in self.acoustic.sampling_stages}
-        new_codes = self.acoustic.generate_acoustic(all_semantic, acoustic_prompt, num_new_frames, sampling=sampling,
+        new_codes = acoustic_lm.generate_acoustic(all_semantic, acoustic_prompt, num_new_frames, sampling=sampling,
                                                     generator=generator, progress=progress)
         bar.update(1)
         bar.close()
@@ -321,6 +326,7 @@ class AudioLM(nn.Module):
         return_tokens: bool = False,
         progress: bool = False,
         voice_match: bool | None = None,
+        adaptation_steps: int | None = None,
     ):
         """Continue ``prompt_wave`` by ``seconds`` of audio.
 
@@ -337,6 +343,8 @@ class AudioLM(nn.Module):
             return_tokens: also return the token dict of :meth:`generate_tokens`.
             voice_match: move the continuation toward the prompt's voice by ``config.voice_match_method``
                 (:mod:`audiolm_lib.voice_match`); None: the model's ``config.voice_match``.
+            adaptation_steps: steps of adapting the acoustic generator to the prompt
+                (:mod:`audiolm_lib.lm.prompt_adaptation`); None: ``config.prompt_adaptation_steps``, 0: off.
 
         Returns:
             ``Tensor[B, 1, T]`` at :attr:`sample_rate` (and the tokens if ``return_tokens``).
@@ -358,6 +366,7 @@ class AudioLM(nn.Module):
             acoustic=overrides,
             progress=progress,
             voice_match=voice_match,
+            adaptation_steps=adaptation_steps,
         )
         tokens["prompt_frames"] = codes.shape[-1]
         wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1], prompt_audio)
@@ -391,18 +400,19 @@ class AudioLM(nn.Module):
                temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
                chunk_seconds: float | None = None, first_chunk_seconds: float | None = 1.0,
                voice_match: bool | None = None, envelope_match: float | None = None,
-               postfilter: float | None = None, **options):
+               postfilter: float | None = None, adaptation_steps: int | None = None, **options):
         """:meth:`continue_audio` chunk by chunk: an :class:`~audiolm_lib.streaming.AudioStream`, an iterator of
         ``Tensor[B, 1, t]`` that holds all generation state (several may run on one model). ``chunk_seconds``,
         ``first_chunk_seconds`` and ``options`` are a :class:`~audiolm_lib.streaming.StreamConfig`; with both
         ``None`` the codes equal :meth:`continue_audio`'s for the same seed. ``envelope_match`` / ``postfilter``:
-        this stream's strengths of the steps after the decoder (:meth:`output_steps`; None: the model's)."""
+        this stream's strengths of the steps after the decoder (:meth:`output_steps`; None: the model's);
+        ``adaptation_steps``: as :meth:`continue_audio`'s."""
         from audiolm_lib.streaming import AudioStream
 
         return AudioStream.open(self, prompt_wave, seconds, sample_rate=sample_rate, generator=generator,
                                 overrides={"temperature": temperature, "top_k": top_k, "top_p": top_p},
                                 voice_match=voice_match, envelope_match=envelope_match, postfilter=postfilter,
-                                chunk_seconds=chunk_seconds,
+                                adaptation_steps=adaptation_steps, chunk_seconds=chunk_seconds,
                                 first_chunk_seconds=first_chunk_seconds, **options)
 
     @torch.inference_mode()

@@ -1,5 +1,5 @@
 """The pipeline's own settings (:class:`AudioLMConfig`): default sampling per stage, voice matching, the prompt's band,
-the steps after the decoder (envelope matching, the postfilter).
+the steps after the decoder (envelope matching, the postfilter), adapting the acoustic generator to each prompt.
 
 Apart from :mod:`audiolm_lib.pipeline` so that a config can be read, checked and written without the models.
 """
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from audiolm_lib.audio import BAND_MODES
 from audiolm_lib.envelope_match import check_settings as check_envelope_match_settings
+from audiolm_lib.lm.prompt_adaptation import check_settings as check_prompt_adaptation_settings
 from audiolm_lib.lm.sampling import SamplingConfig
 from audiolm_lib.postfilter import check_settings as check_postfilter_settings
 from audiolm_lib.voice_match import MATCHERS
@@ -54,6 +55,11 @@ class AudioLMConfig:
     envelope_match_neighbours: int = 4  # prompt frames averaged per frame
     envelope_match_smoothing: int = 9  # frames (10 ms) each band's gain is averaged over
     envelope_match_max_db: float = 9.0  # no band moved by more
+    # a copy of the parallel acoustic generator fine-tuned on each prompt for this many steps before it continues
+    # it (:mod:`audiolm_lib.lm.prompt_adaptation`; 0: off): the prompt's voice for a generator that has not heard it
+    prompt_adaptation_steps: int = 0
+    prompt_adaptation_learning_rate: float = 1e-4
+    prompt_adaptation_batch: int = 8  # masked copies of the prompt per step
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -72,5 +78,7 @@ class AudioLMConfig:
         check_postfilter_settings(self.postfilter_strength, self.postfilter_threshold)
         check_envelope_match_settings(self.envelope_match_strength, self.envelope_match_neighbours,
                                       self.envelope_match_smoothing, self.envelope_match_max_db)
+        check_prompt_adaptation_settings(self.prompt_adaptation_steps, self.prompt_adaptation_learning_rate,
+                                         self.prompt_adaptation_batch)
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from audiolm_lib.codecs.chunked_decode import ChunkedDecoder
+from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
 from audiolm_lib.lm.windows import Window, anchored_window
 
 # chunk length of a generator without windows of its own (the sequential coarse + fine stages)
@@ -113,7 +114,8 @@ class AudioStream:
     (``semantic_prompt: LongTensor[B, S0]``, ``codes: LongTensor[B, Q, F0]``) and the per-stage sampling
     settings (``{"semantic": {...}, "acoustic": {...}}``); ``prompt_audio`` ``Tensor[B, 1, P]`` the prompt's audio at
     ``model.sample_rate``, for the pipeline's envelope matching; ``envelope_match`` / ``postfilter`` this stream's
-    strengths of the steps after the decoder (``AudioLM.output_steps``; None: the model's). After the stream is
+    strengths of the steps after the decoder (``AudioLM.output_steps``; None: the model's); ``adaptation_steps``
+    adapts the acoustic generator to the prompt (:mod:`audiolm_lib.lm.prompt_adaptation`). After the stream is
     exhausted, :attr:`stats` holds the time to first audio and the real-time factor; :attr:`semantic` /
     :attr:`codes` the tokens (prompt included).
     """
@@ -122,7 +124,7 @@ class AudioStream:
                  sampling: dict[str, dict], generator: torch.Generator | None = None,
                  config: StreamConfig | None = None, started: float | None = None, voice_match: bool | None = None,
                  prompt_audio: Tensor | None = None, envelope_match: float | None = None,
-                 postfilter: float | None = None):
+                 postfilter: float | None = None, adaptation_steps: int | None = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         self.model = model
@@ -137,7 +139,8 @@ class AudioStream:
         known = codes.shape[-1]
         total = known + max(1, int(round(self.total_semantic / self._ratio)) - known)
         self.known, self.total = known, total
-        acoustic = model.acoustic
+        # the model's acoustic generator, or its copy adapted to this prompt (continue_audio's, for the same steps)
+        self.acoustic = acoustic = acoustic_for_prompt(model, semantic_prompt, codes, adaptation_steps)
         self._windowed = hasattr(acoustic, "fill_window")
         batch, levels = codes.shape[0], codes.shape[1]
         self.semantic = semantic_prompt
@@ -165,7 +168,8 @@ class AudioStream:
     @classmethod
     def open(cls, model, prompt_wave, seconds: float, *, sample_rate: int | None,
              generator: torch.Generator | None, overrides: dict, voice_match: bool | None = None,
-             envelope_match: float | None = None, postfilter: float | None = None, **config) -> "AudioStream":
+             envelope_match: float | None = None, postfilter: float | None = None,
+             adaptation_steps: int | None = None, **config) -> "AudioStream":
         """:meth:`AudioLM.stream <audiolm_lib.pipeline.AudioLM.stream>`: tokenize the prompt (a tensor at
         ``sample_rate`` or a file), merge the sampling ``overrides`` with the model's defaults, start the stream.
 
@@ -184,7 +188,7 @@ class AudioStream:
         sampling = {stage: model._sampling(stage, overrides) for stage in stages}
         return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
                    config=stream_config, started=started, voice_match=voice_match, prompt_audio=prompt_audio,
-                   envelope_match=envelope_match, postfilter=postfilter)
+                   envelope_match=envelope_match, postfilter=postfilter, adaptation_steps=adaptation_steps)
 
     @property
     def codes(self) -> Tensor:
@@ -194,7 +198,7 @@ class AudioStream:
 
     # ------------------------------------------------------------------------------ plan
     def _plan(self, known: int, total: int) -> list[Window]:
-        cfg, acoustic, rate = self.config, self.model.acoustic, self.model.acoustic_rate
+        cfg, acoustic, rate = self.config, self.acoustic, self.model.acoustic_rate
         if self._windowed:
             if cfg.exact:
                 return acoustic.windows(known, total)
@@ -232,7 +236,7 @@ class AudioStream:
     def _acoustic(self, span: Window) -> Tensor:
         """Generate the frames of ``span``; returns them, ``LongTensor[B, Q, n]``."""
         start, cursor, end = span[:3]  # a generator's own Window may name anchor frames after these
-        acoustic = self.model.acoustic
+        acoustic = self.acoustic
         if self._windowed:
             acoustic.fill_window(self.semantic, self._ids, span, generator=self.generator,
                                  **self.sampling.get("acoustic", {}))

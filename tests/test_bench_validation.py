@@ -67,6 +67,9 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     assert model.config.voice_match_neighbours == 2 and isinstance(model.config.voice_match_neighbours, int)
     assert model.config.voice_match_strength == 0.75 and model.config.voice_match_method == "statistics"
     assert model.config.voice_match_prior_frames == 3 and isinstance(model.config.voice_match_prior_frames, int)
+    bench.apply_setting(model, {"prompt_adaptation_steps": "60", "prompt_adaptation_learning_rate": "3e-4"})
+    assert model.config.prompt_adaptation_steps == 60 and isinstance(model.config.prompt_adaptation_steps, int)
+    assert model.config.prompt_adaptation_learning_rate == 3e-4
     bench.apply_setting(model, {"prompt_band_hz": "4000"})  # unset (None) before: read as a number
     assert model.config.prompt_band_hz == 4000.0
     bench.apply_setting(model, {"prompt_band_hz": "none", "prompt_band_mode": "extend"})

@@ -74,6 +74,7 @@ def continue_command(
     voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off, or on by one method: frames (each generated frame replaced by the prompt's nearest codec frames: much more of the prompt's voice, worse sound on real recordings) or statistics (each codec latent dimension given the prompt's mean and spread); on: the model's method. Speech only; default: the model's, off in the shipped ones."),
     postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
     envelope_match: Optional[float] = typer.Option(None, "--envelope-match", help="How far each frame of the decoded continuation takes the spectral envelope of its nearest prompt frames, 0 to 1 (0 = off): more of the prompt's timbre, its own pitch and level kept. Default: the model's."),
+    adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off): more of an unheard voice, a few seconds more per call. Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -101,6 +102,7 @@ def continue_command(
     check_number("--semantic-prompt-prior", semantic_prompt_prior, 0.0, 100.0)
     check_number("--postfilter", postfilter, 0.0, 1.0)
     check_number("--envelope-match", envelope_match, 0.0, 1.0)
+    check_number("--adapt-steps", adapt_steps, 0, 10_000)
     check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
@@ -137,6 +139,13 @@ def continue_command(
         model.config.postfilter_strength = postfilter
     if envelope_match is not None:
         model.config.envelope_match_strength = envelope_match
+    if adapt_steps is not None:
+        model.config.prompt_adaptation_steps = adapt_steps
+    if model.config.prompt_adaptation_steps and int8 != "off":  # the adapted copy trains the float weights
+        if int8 == "on":
+            raise ValueError("--int8 on quantises the acoustic generator, which prompt adaptation (--adapt-steps) "
+                             "fine-tunes: use --int8 off, or --adapt-steps 0")
+        int8 = "off"
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
@@ -213,7 +222,7 @@ def describe_model(model_dir: Path) -> dict:
 
 def describe_pipeline_decoding(config) -> dict:
     """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's band,
-    envelope matching, the pitch postfilter; each ``None`` where it is off."""
+    envelope matching, the pitch postfilter, adapting the generator to the prompt; each ``None`` where it is off."""
     return {
         "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength}
         if config.voice_match else None,
@@ -224,6 +233,10 @@ def describe_pipeline_decoding(config) -> dict:
         if config.envelope_match_strength > 0 else None,
         "postfilter": {"strength": config.postfilter_strength, "threshold": config.postfilter_threshold}
         if config.postfilter_strength > 0 else None,
+        "prompt_adaptation": {"steps": config.prompt_adaptation_steps,
+                              "learning_rate": config.prompt_adaptation_learning_rate,
+                              "batch": config.prompt_adaptation_batch}
+        if config.prompt_adaptation_steps > 0 else None,
     }
 
 
@@ -259,7 +272,7 @@ def info_command(
 
     on = [f"{name.replace('_', ' ')} ({settings(setting)})"
           for name, setting in info["pipeline_decoding"].items() if setting is not None]
-    none = "none (no voice matching, prompt band, envelope matching or postfilter)"
+    none = "none (no voice matching, prompt band, envelope matching, postfilter or prompt adaptation)"
     typer.echo(f"  pipeline's own steps: {'; '.join(on) if on else none}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""

@@ -33,6 +33,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
+
 RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
 SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "speaker_similarity", "dnsmos_ovrl",
                    "dnsmos_sig", "dnsmos_bak")
@@ -58,7 +60,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     Returns:
         ``({rung: Tensor[T']} for RUNGS, all of one length T' <= len(real)``, and the true tokens
         ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int, "levels": int}``: the
-        levels the generator makes).
+        levels the generator makes; ``"acoustic"``: the generator rung c used, the model's or its copy adapted to
+        the prompt).
     """
     rate, hop = model.sample_rate, int(model.codec.hop_length)
     semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
@@ -70,7 +73,10 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     if band is not None:  # the acoustic prompt as the pipeline takes it: the codes of the band-limited prompt
         prompt_codes = model.tokenize(torch.cat([prompt, real]), rate, band,
                                       model.config.prompt_band_mode)[1][..., :prompt_frames]
-    new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
+    # the pipeline's generator for this prompt: its own, or its copy adapted to the prompt where that is on
+    prompt_tokens = int(math.floor(prompt_frames * model.semantic_rate / model.acoustic_rate + 1e-6))
+    acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
+    new_codes = acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
                                                  sampling=sampling, generator=torch.Generator().manual_seed(seed))
     new_codes = model.match_voice(new_codes, prompt_codes)  # as the pipeline does, where it is on
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
@@ -84,7 +90,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     }
     length = min(len(wave) for wave in waves.values())
     waves = {rung: wave[:length].float().cpu() for rung, wave in waves.items()}
-    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames, "levels": levels}
+    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames, "levels": levels,
+                   "acoustic": acoustic}
 
 
 @torch.inference_mode()
@@ -247,7 +254,7 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
         else:
             measured = _piano_measures(waves, prompt, rate)
         results.append({"id": item["id"], "set": item["set"], "seconds": len(waves["real"]) / rate, **measured,
-                        "teacher_forced": teacher_forced_levels(model.acoustic, tokens["semantic"], tokens["codes"],
+                        "teacher_forced": teacher_forced_levels(tokens["acoustic"], tokens["semantic"], tokens["codes"],
                                                                 tokens["prompt_frames"])})
     return {"rows": _rows(results, SPEECH_MEASURES if domain == "speech" else PIANO_MEASURES),
             "levels": _level_rows(results), "items": results}

@@ -147,3 +147,16 @@ def test_the_page_streams_a_continuation_in_headless_chromium(server, prompt_fil
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_a_model_that_adapts_to_each_prompt_is_kept_in_float(tmp_path):
+    model = tiny_parallel_audiolm()
+    model.config.prompt_adaptation_steps = 2
+    folder = model.save_pretrained(tmp_path / "adapting")
+    state = ServeState({"adapting": folder}, ServeLimits(), int8=True, work_dir=tmp_path / "work")
+    loaded, _ = state.model("adapting")
+    assert loaded.config.prompt_adaptation_steps == 2
+    assert type(loaded.acoustic) is type(model.acoustic)  # not int8: the adapted copy fine-tunes its weights
+    t = torch.arange(RATE // 2) / RATE
+    chunks = list(loaded.stream(0.3 * torch.sin(2 * math.pi * 220 * t)[None], 0.5, sample_rate=RATE))
+    assert sum(chunk.shape[-1] for chunk in chunks) == 25 * 320

@@ -1,0 +1,130 @@
+"""Prompt adaptation (audiolm_lib.lm.prompt_adaptation): a copy of the parallel acoustic generator fine-tuned on the
+prompt; the model untouched, the result reproducible, wired into continue_audio, stream and the oracle ladder."""
+import math
+
+import pytest
+import torch
+
+from audiolm_lib.eval.oracle_ladder import ladder_waves
+from audiolm_lib.lm.masking import training_mask
+from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt, check_settings, is_quantized
+from audiolm_lib.lm.quantize import quantize_linear_int8
+from audiolm_lib.pipeline import AudioLM
+from audiolm_lib.pipeline_config import AudioLMConfig
+from tiny_pipeline import tiny_audiolm, tiny_parallel_audiolm
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_parallel_audiolm()
+
+
+@pytest.fixture
+def prompt():
+    t = torch.arange(RATE) / RATE
+    return (0.3 * torch.sin(2 * math.pi * 220 * t) + 0.1 * torch.sin(2 * math.pi * 660 * t))[None]
+
+
+def prompt_tokens(model, prompt):
+    with torch.inference_mode():  # as the pipeline makes them: inference tensors
+        semantic, codes, _ = model._prompt_tokens(prompt, RATE, "test")
+    return semantic, codes
+
+
+def prompt_loss(acoustic, semantic, codes) -> float:
+    """The training loss on the prompt under fixed masks (eval mode: no dropout)."""
+    batch = 16
+    mask = training_mask(batch, codes.shape[1], codes.shape[2], generator=torch.Generator().manual_seed(123))
+    with torch.no_grad():
+        acoustic.eval()
+        return float(acoustic(semantic.expand(batch, -1), codes.expand(batch, -1, -1), mask=mask))
+
+
+def test_adapting_lowers_the_prompts_loss_and_leaves_the_model_as_it_was(model, prompt):
+    semantic, codes = prompt_tokens(model, prompt)
+    before = {name: value.clone() for name, value in model.acoustic.state_dict().items()}
+    losses = [prompt_loss(adapt_to_prompt(model.acoustic, semantic, codes, steps=steps, learning_rate=3e-3), semantic,
+                          codes) for steps in (0, 5, 20)]
+    assert losses[0] > losses[1] > losses[2], losses  # more steps, closer to the prompt's own codes
+    after = model.acoustic.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)  # a copy was trained, not the model
+    assert not model.acoustic.training
+
+
+def test_adapting_is_reproducible_and_leaves_the_global_random_state_alone(model, prompt):
+    semantic, codes = prompt_tokens(model, prompt)
+    state = torch.get_rng_state()
+    first = adapt_to_prompt(model.acoustic, semantic, codes, steps=3, learning_rate=1e-3, seed=4)
+    assert torch.equal(torch.get_rng_state(), state)
+    second = adapt_to_prompt(model.acoustic, semantic, codes, steps=3, learning_rate=1e-3, seed=4)
+    other = adapt_to_prompt(model.acoustic, semantic, codes, steps=3, learning_rate=1e-3, seed=5)
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(first.parameters(), other.parameters()))
+    assert not first.training and not any(p.requires_grad for p in first.parameters())
+
+
+def test_no_steps_or_a_prompt_under_two_frames_keeps_the_model(model, prompt):
+    semantic, codes = prompt_tokens(model, prompt)
+    assert adapt_to_prompt(model.acoustic, semantic, codes, steps=0) is model.acoustic
+    assert adapt_to_prompt(model.acoustic, semantic[:, :1], codes[..., :1], steps=3) is model.acoustic
+
+
+def test_what_cannot_be_adapted_is_refused_by_name(model, prompt):
+    semantic, codes = prompt_tokens(model, prompt)
+    with pytest.raises(TypeError, match="ParallelAcousticLM"):
+        adapt_to_prompt(tiny_audiolm().acoustic, semantic, codes, steps=2)
+    quantized = quantize_linear_int8(model.acoustic)
+    assert is_quantized(quantized) and not is_quantized(model.acoustic)
+    with pytest.raises(ValueError, match="int8"):
+        adapt_to_prompt(quantized, semantic, codes, steps=2)
+    with pytest.raises(ValueError, match="one prompt at a time"):
+        adapt_to_prompt(model.acoustic, semantic.expand(2, -1), codes.expand(2, -1, -1), steps=2)
+    for steps, rate, batch, name in ((-1, 1e-4, 8, "steps"), (1.5, 1e-4, 8, "steps"), (2, 0.0, 8, "learning_rate"),
+                                     (2, float("nan"), 8, "learning_rate"), (2, 1e-4, 0, "batch")):
+        with pytest.raises(ValueError, match=f"prompt_adaptation_{name}"):
+            check_settings(steps, rate, batch)
+    with pytest.raises(ValueError, match="prompt_adaptation_steps"):
+        AudioLMConfig(prompt_adaptation_steps=-2)
+
+
+def continuation(model, prompt, **options):
+    wave, tokens = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=torch.Generator().manual_seed(7),
+                                        return_tokens=True, **options)
+    return wave, tokens["codes"]
+
+
+def test_continue_audio_adapts_reproducibly_and_only_when_asked(model, prompt):
+    plain_wave, plain = continuation(model, prompt)
+    assert torch.equal(continuation(model, prompt, adaptation_steps=0)[1], plain)
+    wave, adapted = continuation(model, prompt, adaptation_steps=10)
+    assert torch.equal(continuation(model, prompt, adaptation_steps=10)[1], adapted)
+    assert adapted.shape == plain.shape and wave.shape == plain_wave.shape
+    prompt_frames = prompt_tokens(model, prompt)[1].shape[-1]
+    assert torch.equal(adapted[..., :prompt_frames], plain[..., :prompt_frames])
+    assert not torch.equal(adapted, plain)
+    model.config.prompt_adaptation_steps = 10  # the config's setting: the same as asked per call
+    try:
+        assert torch.equal(continuation(model, prompt)[1], adapted)
+        # an exact stream continues with the same adapted copy: continue_audio's codes
+        stream = model.stream(prompt, 1.0, sample_rate=RATE, generator=torch.Generator().manual_seed(7),
+                              chunk_seconds=None, first_chunk_seconds=None)
+        list(stream)
+        assert torch.equal(stream.codes, adapted)
+        _, tokens = ladder_waves(model, prompt[0], prompt[0, : RATE // 2])
+        assert tokens["acoustic"] is not model.acoustic
+    finally:
+        model.config.prompt_adaptation_steps = 0
+    assert ladder_waves(model, prompt[0], prompt[0, : RATE // 2])[1]["acoustic"] is model.acoustic
+
+
+def test_the_setting_is_saved_with_the_pipeline(model, tmp_path):
+    model.config.prompt_adaptation_steps, model.config.prompt_adaptation_learning_rate = 12, 2e-4
+    try:
+        folder = model.save_pretrained(tmp_path / "adapted")
+    finally:
+        model.config.prompt_adaptation_steps, model.config.prompt_adaptation_learning_rate = 0, 1e-4
+    loaded = AudioLM.from_pretrained(folder).config
+    assert (loaded.prompt_adaptation_steps, loaded.prompt_adaptation_learning_rate, loaded.prompt_adaptation_batch) \
+        == (12, 2e-4, 8)
