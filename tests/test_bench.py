@@ -216,3 +216,19 @@ def test_codec_voicing_rows_of_a_lossless_codec_keep_every_voiced_frame():
     summary = module.set_summary([{"id": "a", **record}], {q: [cents[q]] for q in (1, 2)}, [1, 2])
     assert summary["levels_2"]["voiced_share_ratio"] == 1 and summary["levels_1"]["f0_error_cents_pooled_median"] == 0
     assert summary["levels_2"]["frames_voiced_in_both"] == len(cents[2]) > 50
+
+
+def test_prompt_adaptation_bench_times_each_step_count(tmp_path):
+    """bench/bench_prompt_adaptation.py on a tiny parallel model: one row per step count, int8 only without steps."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from tiny_pipeline import tiny_parallel_audiolm
+
+    folder = tiny_parallel_audiolm().save_pretrained(tmp_path / "tiny")
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "bench_prompt_adaptation.py"), "--model",
+                           str(folder), "--steps", "0,2", "--repeats", "1"], capture_output=True, text=True,
+                          timeout=600, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result["rows"]) == {"steps_0", "steps_2"} and result["seconds"] == 7.0
+    assert result["rows"]["steps_0"]["int8_acoustic"] and not result["rows"]["steps_2"]["int8_acoustic"]
+    assert all(row["median_s"] > 0 and len(row["runs_s"]) == 1 for row in result["rows"].values())

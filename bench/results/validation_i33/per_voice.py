@@ -1,6 +1,7 @@
 """Per validation voice: a setting's DNSMOS OVRL over pf10's and its speaker-similarity gain (means of seeds 0 and 1
 and of the voice's items), from the validation ladder JSONs beside this script (``NAME_s0.json``, ``NAME_s1.json``;
-pf10's from ../validation_i32/). ``python per_voice.py NAME [RUNG]`` (rung: acoustic or pipeline, default both).
+pf10's from ../validation_i32/). ``python per_voice.py [--dir FOLDER] NAME [RUNG]`` (rung: acoustic or pipeline,
+default both; ``--dir``: NAME's JSONs from FOLDER instead of this one's).
 A held-out set is one voice (LibriVox: one reader; Asterisk: Allison), so a setting must not lose the DNSMOS target on
 any voice, not only on the mean over voices."""
 import json
@@ -16,12 +17,15 @@ def per_item(path: Path) -> dict:
 
 
 def main() -> None:
-    name = sys.argv[1]
-    for rung in sys.argv[2:] or ["acoustic", "pipeline"]:
+    args, folder = sys.argv[1:], HERE
+    if args[:1] == ["--dir"]:
+        folder, args = Path(args[1]), args[2:]
+    name = args[0]
+    for rung in args[1:] or ["acoustic", "pipeline"]:
         ratios, gains = defaultdict(list), defaultdict(list)
         for seed in (0, 1):
             base = per_item(HERE.parent / "validation_i32" / f"pf10_s{seed}.json")
-            for key, item in per_item(HERE / f"{name}_s{seed}.json").items():
+            for key, item in per_item(folder / f"{name}_s{seed}.json").items():
                 before, after = base[key]["rungs"][rung], item["rungs"][rung]
                 voice = key.split("#")[0]
                 ratios[voice].append(after["dnsmos_ovrl"] / before["dnsmos_ovrl"])

@@ -6,6 +6,8 @@ from audiolm_lib.eval.perceptual import dnsmos  # noqa: E402
 from audiolm_lib.eval.speaker import speaker_similarity  # noqa: E402
 from audiolm_lib.eval.voicing import voicing_report  # noqa: E402
 
+__all__ = ["dnsmos", "measure"]
+
 RATE = 16000
 
 
