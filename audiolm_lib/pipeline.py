@@ -446,14 +446,16 @@ class AudioLM(nn.Module):
         the parallel acoustic model); a copy with nothing quantised is this model itself. ``torch.ao`` dynamic
         quantisation (:mod:`audiolm_lib.lm.quantize`): weights int8, activations quantised per call. The tokenizer
         and codec are shared, not copied. Not for training or ``save_pretrained``: quantise after loading. Speed
-        and loss change per component: BENCHMARKS.md, "Acoustic generators".
+        and loss change per component: BENCHMARKS.md, "Acoustic generators". With ``config.prompt_adaptation_steps``
+        on, the acoustic generator stays float either way: each prompt's adapted copy fine-tunes its weights.
         """
         from audiolm_lib.lm.quantize import quantize_linear_int8
 
         if which not in ("all", "preferred"):
             raise ValueError(f"which must be 'all' or 'preferred', got {which!r}")
         pick = lambda part: quantize_linear_int8(part) if which == "all" or getattr(part, "prefers_int8", False) else part  # noqa: E731
-        semantic, acoustic = pick(self.semantic_lm), pick(self.acoustic)
+        semantic = pick(self.semantic_lm)
+        acoustic = self.acoustic if self.config.prompt_adaptation_steps else pick(self.acoustic)
         if semantic is self.semantic_lm and acoustic is self.acoustic:
             return self
         return AudioLM(self.semantic_tokenizer, self.codec, semantic, config=self.config, acoustic=acoustic).eval()

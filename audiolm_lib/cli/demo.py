@@ -74,7 +74,7 @@ def continue_command(
     voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off, or on by one method: frames (each generated frame replaced by the prompt's nearest codec frames: much more of the prompt's voice, worse sound on real recordings) or statistics (each codec latent dimension given the prompt's mean and spread); on: the model's method. Speech only; default: the model's, off in the shipped ones."),
     postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
     envelope_match: Optional[float] = typer.Option(None, "--envelope-match", help="How far each frame of the decoded continuation takes the spectral envelope of its nearest prompt frames, 0 to 1 (0 = off): more of the prompt's timbre, its own pitch and level kept. Default: the model's."),
-    adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off): more of an unheard voice, a few seconds more per call. Default: the model's."),
+    adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off; the generator then stays float, whatever --int8 says): more of an unheard voice, seconds more per call. Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -141,11 +141,6 @@ def continue_command(
         model.config.envelope_match_strength = envelope_match
     if adapt_steps is not None:
         model.config.prompt_adaptation_steps = adapt_steps
-    if model.config.prompt_adaptation_steps and int8 != "off":  # the adapted copy trains the float weights
-        if int8 == "on":
-            raise ValueError("--int8 on quantises the acoustic generator, which prompt adaptation (--adapt-steps) "
-                             "fine-tunes: use --int8 off, or --adapt-steps 0")
-        int8 = "off"
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

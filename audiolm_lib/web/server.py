@@ -79,9 +79,7 @@ class ServeState:
                     model = AudioLM.from_pretrained(folder)
                 except (ValueError, OSError) as exc:
                     raise RequestError(f"cannot load {folder}: {exc}") from exc
-                # a model that adapts its acoustic generator to each prompt keeps the float weights it fine-tunes
-                quantize = self.int8 and not model.config.prompt_adaptation_steps
-                self.models[key] = (model.quantize_int8("preferred") if quantize else model, threading.Lock())
+                self.models[key] = (model.quantize_int8("preferred") if self.int8 else model, threading.Lock())
             return self.models[key]
 
     def remember(self, key: str, path: Path) -> None:

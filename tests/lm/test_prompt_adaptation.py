@@ -128,3 +128,18 @@ def test_the_setting_is_saved_with_the_pipeline(model, tmp_path):
     loaded = AudioLM.from_pretrained(folder).config
     assert (loaded.prompt_adaptation_steps, loaded.prompt_adaptation_learning_rate, loaded.prompt_adaptation_batch) \
         == (12, 2e-4, 8)
+
+
+def test_int8_keeps_the_generator_float_while_it_adapts(model, prompt):
+    model.config.prompt_adaptation_steps = 3
+    try:
+        quantized = model.quantize_int8("all")
+        assert quantized.acoustic is model.acoustic and is_quantized(quantized.semantic_lm)
+        assert quantized.quantize_int8("preferred") is quantized  # nothing left to quantise
+        wave = quantized.continue_audio(prompt, 0.5, sample_rate=RATE, generator=torch.Generator().manual_seed(1))
+        assert wave.shape[-1] == 25 * 320 and torch.isfinite(wave).all()
+    finally:
+        model.config.prompt_adaptation_steps = 0
+    assert is_quantized(model.quantize_int8("preferred").acoustic)
+    with pytest.raises(ValueError, match="int8"):  # asked per call of an int8 generator: refused by name
+        model.quantize_int8("preferred").continue_audio(prompt, 0.5, sample_rate=RATE, adaptation_steps=2)
