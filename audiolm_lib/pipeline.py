@@ -273,7 +273,7 @@ class AudioLM(nn.Module):
         overrides = {"coarse": coarse, "fine": fine, "acoustic": acoustic}
         sampling = {stage: self._sampling(stage, overrides.get(stage) or {}) for stage in self.acoustic.sampling_stages}
         new_codes = acoustic_lm.generate_acoustic(all_semantic, acoustic_prompt, num_new_frames, sampling=sampling,
-                                                    generator=generator, progress=progress)
+                                                  generator=generator, progress=progress)
         bar.update(1)
         bar.close()
         if matcher is not None:

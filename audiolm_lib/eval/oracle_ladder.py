@@ -24,6 +24,8 @@ masked on every continuation frame (what generation faces when it starts level `
 windows (a later window's prompt is the true codes before it). Per level: cross-entropy in nats and accuracy of the
 argmax, beside the clip's own unigram (the entropy of that level's continuation codes: a model that knew only the
 clip's code frequencies) and a uniform guess (ln K). Parallel (SoundStorm-style) generators only; ``None`` for others.
+Where the pipeline adapts its generator to each prompt (``AudioLMConfig.prompt_adaptation_steps``), rungs c and c'
+use the adapted copy, as the pipeline does.
 """
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     prompt_tokens = int(math.floor(prompt_frames * model.semantic_rate / model.acoustic_rate + 1e-6))
     acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
     new_codes = acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
-                                                 sampling=sampling, generator=torch.Generator().manual_seed(seed))
+                                           sampling=sampling, generator=torch.Generator().manual_seed(seed))
     new_codes = model.match_voice(new_codes, prompt_codes)  # as the pipeline does, where it is on
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
