@@ -1,7 +1,5 @@
 """Prompt adaptation (audiolm_lib.lm.prompt_adaptation): a copy of the parallel acoustic generator fine-tuned on the
 prompt; the model untouched, the result reproducible, wired into continue_audio, stream and the oracle ladder."""
-import math
-
 import pytest
 import torch
 
@@ -22,9 +20,8 @@ def model():
 
 
 @pytest.fixture
-def prompt():
-    t = torch.arange(RATE) / RATE
-    return (0.3 * torch.sin(2 * math.pi * 220 * t) + 0.1 * torch.sin(2 * math.pi * 660 * t))[None]
+def prompt(sine_wave):
+    return 0.6 * sine_wave(freq=220.0) + 0.2 * sine_wave(freq=660.0)  # Tensor[1, T]: 1 s, two partials
 
 
 def prompt_tokens(model, prompt):
