@@ -245,8 +245,7 @@ class AudioLM(nn.Module):
         ``semantic`` / ``coarse`` / ``fine`` / ``acoustic``: per-stage sampling overrides (``temperature``,
         ``top_k``, ``top_p``); the acoustic generator reads the stages it names in ``sampling_stages``.
         ``voice_match``: move the new frames toward the prompt's voice (:meth:`voice_matcher`; None: ``config``'s).
-        ``adaptation_steps``: continue with a copy of the acoustic generator adapted to the prompt in this many steps
-        (:mod:`audiolm_lib.lm.prompt_adaptation`; None: ``config.prompt_adaptation_steps``, 0: off).
+        ``adaptation_steps``: adapt a copy of the generator to the prompt first (None: ``config``'s; 0: off).
         """
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
@@ -343,8 +342,7 @@ class AudioLM(nn.Module):
             return_tokens: also return the token dict of :meth:`generate_tokens`.
             voice_match: move the continuation toward the prompt's voice by ``config.voice_match_method``
                 (:mod:`audiolm_lib.voice_match`); None: the model's ``config.voice_match``.
-            adaptation_steps: steps of adapting the acoustic generator to the prompt
-                (:mod:`audiolm_lib.lm.prompt_adaptation`); None: ``config.prompt_adaptation_steps``, 0: off.
+            adaptation_steps: steps of adapting the acoustic generator to the prompt (None: the config's; 0: off).
 
         Returns:
             ``Tensor[B, 1, T]`` at :attr:`sample_rate` (and the tokens if ``return_tokens``).
@@ -446,8 +444,8 @@ class AudioLM(nn.Module):
         the parallel acoustic model); a copy with nothing quantised is this model itself. ``torch.ao`` dynamic
         quantisation (:mod:`audiolm_lib.lm.quantize`): weights int8, activations quantised per call. The tokenizer
         and codec are shared, not copied. Not for training or ``save_pretrained``: quantise after loading. Speed
-        and loss change per component: BENCHMARKS.md, "Acoustic generators". With ``config.prompt_adaptation_steps``
-        on, the acoustic generator stays float either way: each prompt's adapted copy fine-tunes its weights.
+        and loss change per component: BENCHMARKS.md, "Acoustic generators". The acoustic generator stays float
+        while ``config.prompt_adaptation_steps`` is on (each prompt's adapted copy fine-tunes its weights).
         """
         from audiolm_lib.lm.quantize import quantize_linear_int8
 

@@ -91,7 +91,7 @@ def test_info_describes_a_parallel_generator(tmp_path):
     assert "parallel masked generator: all 4 levels" in text.output and "coarse" not in text.output
     assert "SpectralCodec" in text.output
     assert info["pipeline_decoding"] == {"voice_match": None, "prompt_band": None, "envelope_match": None,
-                                         "postfilter": None}
+                                         "postfilter": None, "prompt_adaptation": None}
     assert "pipeline's own steps: none" in text.output
 
 
@@ -258,7 +258,8 @@ def test_adapt_steps_option_reaches_the_generator_and_keeps_it_float(prompt, tmp
     assert (outs[None] == outs["0"]).all()  # the model's default: off
     assert outs["1"].shape == outs["0"].shape and not np.allclose(outs["1"], outs["0"], atol=1e-4)
     int8 = tmp_path / "int8.wav"  # every language model int8 but the acoustic generator, which the copy fine-tunes
-    result = invoke("continue", model_dir, prompt, "-o", int8, "-s", 0.6, "--seed", 3, "--adapt-steps", 1, "--int8", "on")
+    result = invoke("continue", model_dir, prompt, "-o", int8, "-s", 0.6, "--seed", 3, "--adapt-steps", 1,
+                    "--int8", "on")
     assert result.exit_code == 0, result.output
     assert sf.read(int8)[0].shape == outs["1"].shape
     result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--adapt-steps", -1)
