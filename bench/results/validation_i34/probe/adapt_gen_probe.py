@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, "/work/main"); sys.path.insert(0, "/work/main/bench")
 import adapt_probe as ap  # noqa: E402
-from eq_probe_shim import measure  # noqa: E402
+from shared import measure  # noqa: E402
 
 from audiolm_lib.eval.continuation_quality import speech_items  # noqa: E402
 from validation_ladder import validation_clips  # noqa: E402

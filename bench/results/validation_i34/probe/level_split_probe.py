@@ -4,31 +4,19 @@ the shipped generator; the copy adapted as rule 26's ad60; that copy for level 1
 generator); the copy's weights halfway back to the shipped ones (WiSE-FT); a copy adapted on the level-1 loss only.
 ``python level_split_probe.py MANIFEST OUT.json VOICE,VOICE,...``"""
 import json
-import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from shared import RATE, dnsmos, item_tokens, measure, shipped_speech_model, voice_items
 
-sys.path.insert(0, "/work/main"); sys.path.insert(0, "/work/main/bench")
-from eq_probe_shim import dnsmos, measure  # noqa: E402
-from validation_ladder import validation_clips  # noqa: E402
-
-from audiolm_lib.eval.continuation_quality import speech_items  # noqa: E402
-from audiolm_lib.lm.base import eval_mode  # noqa: E402
-from audiolm_lib.lm.masking import training_mask  # noqa: E402
-from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt  # noqa: E402
-from audiolm_lib.pipeline import AudioLM  # noqa: E402
+from audiolm_lib.lm.base import eval_mode
+from audiolm_lib.lm.masking import training_mask
+from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt
 
 torch.set_num_threads(1)
-RATE = 16000
-model = AudioLM.from_pretrained("/work/main/checkpoints/speech").eval()
-gen = model.acoustic
-voices = sys.argv[3].split(",")
-items = [i for i in speech_items(validation_clips(Path(sys.argv[1]), "valid", 4), 3.0, 5.0, per_speaker=1)
-         if i["speaker"] in voices or i["id"] in voices]
-prompt_frames = int(math.floor(3.0 * model.acoustic_rate))
+model, gen, prompt_frames = shipped_speech_model()
+items = voice_items(sys.argv[1], sys.argv[3].split(","))
 
 
 def split_generate(models, semantic, prompt, frames, seed):
@@ -80,10 +68,7 @@ def wise(adapted, alpha=0.5):
 
 rows = []
 for number, item in enumerate(items):
-    with torch.inference_mode():
-        semantic, codes = model.tokenize(torch.cat([item["prompt"], item["real"]]), RATE)
-    frames = codes.shape[-1] - prompt_frames
-    sem_prompt, prompt = semantic[:, :prompt_frames], codes[..., :prompt_frames]
+    semantic, codes, frames, sem_prompt, prompt = item_tokens(model, item, prompt_frames)
     adapted = adapt_to_prompt(gen, sem_prompt, prompt, steps=60)
     variants = {"base": [gen] * 12, "ad60": [adapted] * 12, "ad60_level1": [adapted] + [gen] * 11,
                 "wise05": [wise(adapted)] * 12, "ad60_l1loss": [level1_adapted(sem_prompt, prompt)] * 12}

@@ -3,38 +3,23 @@ pauses clean? Rung c (true semantic ids, then pf10), seed 2, on a few voices: th
 copy adapted as ad60 on the prompt with 0.5 s of digital silence's ids and codes (the model's own tokenization of
 zeros) appended. ``python pause_probe.py MANIFEST OUT.json VOICE,...``"""
 import json
-import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from shared import RATE, dnsmos, item_tokens, measure, shipped_speech_model, voice_items
 
-sys.path.insert(0, "/work/main"); sys.path.insert(0, "/work/main/bench")
-from eq_probe_shim import dnsmos, measure  # noqa: E402
-from validation_ladder import validation_clips  # noqa: E402
-
-from audiolm_lib.eval.continuation_quality import speech_items  # noqa: E402
-from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt  # noqa: E402
-from audiolm_lib.pipeline import AudioLM  # noqa: E402
+from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt
 
 torch.set_num_threads(1)
-RATE = 16000
-model = AudioLM.from_pretrained("/work/main/checkpoints/speech").eval()
-gen = model.acoustic
-voices = sys.argv[3].split(",")
-items = [i for i in speech_items(validation_clips(Path(sys.argv[1]), "valid", 4), 3.0, 5.0, per_speaker=1)
-         if i["speaker"] in voices]
-prompt_frames = int(math.floor(3.0 * model.acoustic_rate))
+model, gen, prompt_frames = shipped_speech_model()
+items = voice_items(sys.argv[1], sys.argv[3].split(","))
 with torch.inference_mode():
     pause_semantic, pause_codes = model.tokenize(torch.zeros(1, RATE // 2), RATE)
 sampling = {"acoustic": {"temperature": model.config.acoustic.temperature, "top_k": None, "top_p": None}}
 rows = []
 for number, item in enumerate(items):
-    with torch.inference_mode():
-        semantic, codes = model.tokenize(torch.cat([item["prompt"], item["real"]]), RATE)
-    frames = codes.shape[-1] - prompt_frames
-    sem_prompt, prompt = semantic[:, :prompt_frames], codes[..., :prompt_frames]
+    semantic, codes, frames, sem_prompt, prompt = item_tokens(model, item, prompt_frames)
     variants = {"base": gen, "ad60": adapt_to_prompt(gen, sem_prompt, prompt, steps=60),
                 "ad60_pause": adapt_to_prompt(gen, torch.cat([sem_prompt, pause_semantic], 1),
                                               torch.cat([prompt, pause_codes], -1), steps=60)}

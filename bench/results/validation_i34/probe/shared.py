@@ -1,0 +1,45 @@
+"""What this pass's probes share: the fifteenth pass's measures (speaker similarity, voiced share, DNSMOS OVRL),
+the shipped speech model, and the validation items (3 s prompt + 5 s real continuation) of some voices."""
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, "/work/main"); sys.path.insert(0, "/work/main/bench")
+from validation_ladder import validation_clips  # noqa: E402
+
+from audiolm_lib.eval.continuation_quality import speech_items  # noqa: E402
+from audiolm_lib.eval.perceptual import dnsmos  # noqa: E402
+from audiolm_lib.eval.speaker import speaker_similarity  # noqa: E402
+from audiolm_lib.eval.voicing import voicing_report  # noqa: E402
+
+__all__ = ["dnsmos", "item_tokens", "measure", "shipped_speech_model", "voice_items"]
+RATE = 16000
+
+
+def measure(prompt, wave):
+    return {"sim": speaker_similarity(prompt, wave, RATE), "voiced": voicing_report(wave, RATE)["voiced_share"],
+            "ovrl": dnsmos(wave, RATE)["ovrl"]}
+
+
+def shipped_speech_model():
+    """``(model, its acoustic generator, the prompt's frames)`` of ``checkpoints/speech``, in eval mode."""
+    from audiolm_lib.pipeline import AudioLM
+
+    model = AudioLM.from_pretrained("/work/main/checkpoints/speech").eval()
+    return model, model.acoustic, int(math.floor(3.0 * model.acoustic_rate))
+
+
+def voice_items(manifest: str, voices=None, continuation: float = 5.0) -> list[dict]:
+    """The first validation item of each voice of ``manifest`` (those named in ``voices``, default all)."""
+    items = speech_items(validation_clips(Path(manifest), "valid", 4), 3.0, continuation, per_speaker=1)
+    return [item for item in items if voices is None or item["speaker"] in voices or item["id"] in voices]
+
+
+def item_tokens(model, item: dict, prompt_frames: int):
+    """``(semantic, codes, new frames, the prompt's semantic ids, the prompt's codes)`` of prompt + real continuation."""
+    import torch
+
+    with torch.inference_mode():
+        semantic, codes = model.tokenize(torch.cat([item["prompt"], item["real"]]), RATE)
+    return (semantic, codes, codes.shape[-1] - prompt_frames, semantic[:, :prompt_frames],
+            codes[..., :prompt_frames])
