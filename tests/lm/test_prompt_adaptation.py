@@ -140,3 +140,15 @@ def test_int8_keeps_the_generator_float_while_it_adapts(model, prompt):
     assert is_quantized(model.quantize_int8("preferred").acoustic)
     with pytest.raises(ValueError, match="int8"):  # asked per call of an int8 generator: refused by name
         model.quantize_int8("preferred").continue_audio(prompt, 0.5, sample_rate=RATE, adaptation_steps=2)
+
+
+def test_a_prompt_longer_than_a_window_adapts_on_its_last_window(model, sine_wave):
+    long_prompt = sine_wave(seconds=3.0, freq=220.0)  # 150 frames; the tiny generator's window is 50
+    semantic, codes = prompt_tokens(model, long_prompt)
+    assert codes.shape[-1] > model.acoustic.window
+    tail = adapt_to_prompt(model.acoustic, semantic, codes, steps=2, learning_rate=1e-3)
+    ratio = model.semantic_rate / model.acoustic_rate
+    start = codes.shape[-1] - model.acoustic.window
+    same = adapt_to_prompt(model.acoustic, semantic[:, int(start * ratio):], codes[..., start:], steps=2,
+                           learning_rate=1e-3)
+    assert all(torch.equal(a, b) for a, b in zip(tail.parameters(), same.parameters()))
