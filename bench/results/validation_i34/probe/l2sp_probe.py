@@ -3,12 +3,10 @@
 semantic ids, then pf10), seed 2, on the pause probe's voices: the shipped generator; ad60; ad60 with L2-SP at two
 strengths. ``python l2sp_probe.py MANIFEST OUT.json VOICE,...``"""
 import copy
-import json
 import sys
 
-import numpy as np
 import torch
-from shared import RATE, dnsmos, item_tokens, measure, shipped_speech_model, voice_items
+from shared import compare_variants, shipped_speech_model, voice_items
 
 from audiolm_lib.lm.masking import training_mask
 from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt
@@ -16,7 +14,6 @@ from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt
 torch.set_num_threads(1)
 model, gen, prompt_frames = shipped_speech_model()
 items = voice_items(sys.argv[1], sys.argv[3].split(","))
-sampling = {"acoustic": {"temperature": model.config.acoustic.temperature, "top_k": None, "top_p": None}}
 STRENGTHS = (0.01, 0.1)  # ad60 moves the weights by a sum of squares of ~45: a pull of 0.45-4.5 nats
 
 
@@ -39,21 +36,6 @@ def adapt_l2sp(semantic, codes, strength, steps=60, lr=1e-4, batch=8, seed=0):
     return tuned.eval()
 
 
-rows = []
-for number, item in enumerate(items):
-    semantic, codes, frames, sem_prompt, prompt = item_tokens(model, item, prompt_frames)
-    variants = {"base": gen, "ad60": adapt_to_prompt(gen, sem_prompt, prompt, steps=60)}
-    variants.update({f"l2sp{strength:g}": adapt_l2sp(sem_prompt, prompt, strength) for strength in STRENGTHS})
-    row = {"id": item["id"]}
-    for name, acoustic in variants.items():
-        with torch.inference_mode():
-            new = acoustic.generate_acoustic(semantic, prompt, frames, sampling=sampling,
-                                             generator=torch.Generator().manual_seed(2 + number))
-            wave = model.decode(torch.cat([prompt, new], -1), item["prompt"][None, None])[0, 0, prompt_frames * 320:]
-        row[name] = measure(item["prompt"], wave) | {k: v for k, v in dnsmos(wave, RATE).items() if k in ("sig", "bak")}
-    rows.append(row)
-    print(json.dumps(row), flush=True)
-json.dump(rows, open(sys.argv[2], "w"), indent=1)
-for key in rows[0]:
-    if key != "id":
-        print(key, {m: round(float(np.mean([r[key][m] for r in rows])), 3) for m in ("sim", "voiced", "ovrl", "bak")})
+compare_variants(model, items, prompt_frames, lambda sem_prompt, prompt: {
+    "base": gen, "ad60": adapt_to_prompt(gen, sem_prompt, prompt, steps=60),
+    **{f"l2sp{strength:g}": adapt_l2sp(sem_prompt, prompt, strength) for strength in STRENGTHS}}, sys.argv[2])
