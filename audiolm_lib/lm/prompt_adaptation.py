@@ -18,6 +18,8 @@ import math
 import torch
 from torch import Tensor
 
+from audiolm_lib.lm.quantize import is_quantized
+
 MIN_PROMPT_FRAMES = 2  # a training mask needs a prompt delimiter and one scored frame
 
 
@@ -29,11 +31,6 @@ def check_settings(steps: int, learning_rate: float, batch: int) -> None:
         raise ValueError(f"prompt_adaptation_learning_rate must be a positive number, got {learning_rate!r}")
     if isinstance(batch, bool) or int(batch) != batch or batch < 1:
         raise ValueError(f"prompt_adaptation_batch must be an integer >= 1, got {batch!r}")
-
-
-def is_quantized(module: torch.nn.Module) -> bool:
-    """Whether ``module`` holds int8 (``torch.ao`` dynamically quantised) layers, which cannot be trained."""
-    return any(type(part).__module__.startswith("torch.ao.nn.quantized") for part in module.modules())
 
 
 def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, steps: int,

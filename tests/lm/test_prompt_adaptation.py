@@ -5,8 +5,8 @@ import torch
 
 from audiolm_lib.eval.oracle_ladder import ladder_waves
 from audiolm_lib.lm.masking import training_mask
-from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt, check_settings, is_quantized
-from audiolm_lib.lm.quantize import quantize_linear_int8
+from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt, check_settings
+from audiolm_lib.lm.quantize import is_quantized, quantize_linear_int8
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.pipeline_config import AudioLMConfig
 from tiny_pipeline import tiny_audiolm, tiny_parallel_audiolm
