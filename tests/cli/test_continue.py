@@ -215,8 +215,10 @@ def test_stage_with_nan_weights_is_named(model_dir, prompt, tmp_path):
     assert not (tmp_path / "out.wav").exists()
 
 
-def continuations_by_option(model_dir, prompt, tmp_path, option: str) -> dict:
-    """``audiolm continue`` without ``option`` (key None) and with it at "0" and "1": the written samples of each."""
+def option_runs(model_dir, prompt, tmp_path, option: str, bad_value) -> dict:
+    """``audiolm continue`` without ``option`` (key None) and with it at "0" and "1": the written samples of each,
+    checked for what every such option shares: left out, it is the model's default (off, as "0"); out of range
+    (``bad_value``), it is refused in one line that names it."""
     outs = {}
     for value in (None, "0", "1"):
         out = tmp_path / f"{option.strip('-')}_{value}.wav"
@@ -224,6 +226,10 @@ def continuations_by_option(model_dir, prompt, tmp_path, option: str) -> dict:
         result = invoke("continue", model_dir, prompt, "-o", out, "-s", 0.6, "--seed", 3, *extra)
         assert result.exit_code == 0, result.output
         outs[value] = sf.read(out)[0]
+    assert (outs[None] == outs["0"]).all()  # the model's default: off
+    assert outs["1"].shape == outs["0"].shape
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", option, bad_value)
+    assert result.exit_code == 2 and option in result.output and "Traceback" not in result.output
     return outs
 
 
@@ -231,39 +237,30 @@ def test_postfilter_option_reaches_the_decoder(prompt, tmp_path):
     model = tiny_shipped_audiolm(levels=4)
     model.config.postfilter_threshold = 0.0  # every frame with any correlation filtered: a random model's output too
     model_dir = model.save_pretrained(tmp_path / "parallel")
-    outs = continuations_by_option(model_dir, prompt, tmp_path, "--postfilter")
-    assert (outs[None] == outs["0"]).all()  # the model's default: off
-    assert outs["1"].shape == outs["0"].shape and not (outs["1"] == outs["0"]).all()
-    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--postfilter", 1.5)
-    assert result.exit_code == 2 and "--postfilter" in result.output and "Traceback" not in result.output
+    outs = option_runs(model_dir, prompt, tmp_path, "--postfilter", 1.5)
+    assert not (outs["1"] == outs["0"]).all()
 
 
 def test_envelope_match_option_reaches_the_decoded_audio(prompt, tmp_path):
     model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
-    outs = continuations_by_option(model_dir, prompt, tmp_path, "--envelope-match")
-    assert (outs[None] == outs["0"]).all()  # the model's default: off
-    assert outs["1"].shape == outs["0"].shape and not np.allclose(outs["1"], outs["0"], atol=1e-4)
+    outs = option_runs(model_dir, prompt, tmp_path, "--envelope-match", -0.5)
+    assert not np.allclose(outs["1"], outs["0"], atol=1e-4)
     streamed = tmp_path / "em_stream.wav"
     result = invoke("continue", model_dir, prompt, "-o", streamed, "-s", 0.6, "--seed", 3, "--envelope-match", "1",
                     "--stream")
     assert result.exit_code == 0, result.output
     assert sf.read(streamed)[0].shape == outs["1"].shape
-    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--envelope-match", -0.5)
-    assert result.exit_code == 2 and "--envelope-match" in result.output and "Traceback" not in result.output
 
 
 def test_adapt_steps_option_reaches_the_generator_and_keeps_it_float(prompt, tmp_path):
     model_dir = tiny_shipped_audiolm(levels=4).save_pretrained(tmp_path / "parallel")
-    outs = continuations_by_option(model_dir, prompt, tmp_path, "--adapt-steps")
-    assert (outs[None] == outs["0"]).all()  # the model's default: off
-    assert outs["1"].shape == outs["0"].shape and not np.allclose(outs["1"], outs["0"], atol=1e-4)
+    outs = option_runs(model_dir, prompt, tmp_path, "--adapt-steps", -1)
+    assert not np.allclose(outs["1"], outs["0"], atol=1e-4)
     int8 = tmp_path / "int8.wav"  # every language model int8 but the acoustic generator, which the copy fine-tunes
     result = invoke("continue", model_dir, prompt, "-o", int8, "-s", 0.6, "--seed", 3, "--adapt-steps", 1,
                     "--int8", "on")
     assert result.exit_code == 0, result.output
     assert sf.read(int8)[0].shape == outs["1"].shape
-    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--adapt-steps", -1)
-    assert result.exit_code == 2 and "--adapt-steps" in result.output and "Traceback" not in result.output
     model = AudioLM.from_pretrained(model_dir)
     model.config.prompt_adaptation_steps = 30
     info = json.loads(invoke("info", model.save_pretrained(tmp_path / "adapting"), "--json").output)
