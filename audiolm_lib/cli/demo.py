@@ -75,6 +75,7 @@ def continue_command(
     postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
     envelope_match: Optional[float] = typer.Option(None, "--envelope-match", help="How far each frame of the decoded continuation takes the spectral envelope of its nearest prompt frames, 0 to 1 (0 = off): more of the prompt's timbre, its own pitch and level kept. Default: the model's."),
     adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off; the generator then stays float, whatever --int8 says): more of an unheard voice, seconds more per call. Default: the model's."),
+    adapt_parts: Optional[str] = typer.Option(None, "--adapt-parts", help="The weights --adapt-steps trains: all, or transformer (the code embeddings and output head kept as shipped: spares the codes the prompt does not use). Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -103,6 +104,11 @@ def continue_command(
     check_number("--postfilter", postfilter, 0.0, 1.0)
     check_number("--envelope-match", envelope_match, 0.0, 1.0)
     check_number("--adapt-steps", adapt_steps, 0, 10_000)
+    if adapt_parts is not None:
+        from audiolm_lib.lm.prompt_adaptation import ADAPTED_PARTS
+
+        if adapt_parts not in ADAPTED_PARTS:
+            raise ValueError(f"--adapt-parts must be one of {', '.join(ADAPTED_PARTS)}, got {adapt_parts!r}")
     check_device(device)
     to_stdout = str(out) == "-"
     stream = stream or to_stdout
@@ -141,6 +147,8 @@ def continue_command(
         model.config.envelope_match_strength = envelope_match
     if adapt_steps is not None:
         model.config.prompt_adaptation_steps = adapt_steps
+    if adapt_parts is not None:
+        model.config.prompt_adaptation_parts = adapt_parts
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
@@ -230,7 +238,7 @@ def describe_pipeline_decoding(config) -> dict:
         if config.postfilter_strength > 0 else None,
         "prompt_adaptation": {"steps": config.prompt_adaptation_steps,
                               "learning_rate": config.prompt_adaptation_learning_rate,
-                              "batch": config.prompt_adaptation_batch}
+                              "batch": config.prompt_adaptation_batch, "parts": config.prompt_adaptation_parts}
         if config.prompt_adaptation_steps > 0 else None,
     }
 

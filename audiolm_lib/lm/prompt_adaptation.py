@@ -21,9 +21,14 @@ from torch import Tensor
 from audiolm_lib.lm.quantize import is_quantized
 
 MIN_PROMPT_FRAMES = 2  # a training mask needs a prompt delimiter and one scored frame
+# which weights the copy trains: "all", or "transformer" (its blocks and final norm; the code and semantic embeddings
+# and the output head kept as shipped). On a 3 s prompt the loss pushes down the head's logits of every code the prompt
+# does not use, and AdamW makes full-size steps of those small gradients; through the whole pipeline, whose semantic
+# ids say new things, that cost the Asterisk validation voices' DNSMOS (BENCHMARKS.md, issue 20's seventeenth pass)
+ADAPTED_PARTS = ("all", "transformer")
 
 
-def check_settings(steps: int, learning_rate: float, batch: int) -> None:
+def check_settings(steps: int, learning_rate: float, batch: int, parts: str = "all") -> None:
     """Raise ``ValueError`` naming the setting that is out of range."""
     if isinstance(steps, bool) or int(steps) != steps or steps < 0:
         raise ValueError(f"prompt_adaptation_steps must be an integer >= 0 (0: off), got {steps!r}")
@@ -31,10 +36,12 @@ def check_settings(steps: int, learning_rate: float, batch: int) -> None:
         raise ValueError(f"prompt_adaptation_learning_rate must be a positive number, got {learning_rate!r}")
     if isinstance(batch, bool) or int(batch) != batch or batch < 1:
         raise ValueError(f"prompt_adaptation_batch must be an integer >= 1, got {batch!r}")
+    if parts not in ADAPTED_PARTS:
+        raise ValueError(f"prompt_adaptation_parts must be one of {', '.join(ADAPTED_PARTS)}, got {parts!r}")
 
 
 def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, steps: int,
-                    learning_rate: float = 1e-4, batch: int = 8, seed: int = 0):
+                    learning_rate: float = 1e-4, batch: int = 8, seed: int = 0, parts: str = "all"):
     """A copy of ``acoustic`` fine-tuned for ``steps`` AdamW steps on one prompt; ``acoustic`` itself unchanged.
 
     Args:
@@ -44,6 +51,7 @@ def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, 
         steps: optimiser steps (0, or a prompt under 2 frames: ``acoustic`` itself is returned).
         learning_rate / batch: AdamW's rate; masked copies of the prompt per step.
         seed: draws the masks and the dropout.
+        parts: the weights trained (:data:`ADAPTED_PARTS`): "all", or "transformer" (embeddings and head kept).
 
     Returns:
         the adapted copy, in eval mode.
@@ -51,7 +59,7 @@ def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, 
     from audiolm_lib.lm.masking import training_mask
     from audiolm_lib.lm.parallel import ParallelAcousticLM
 
-    check_settings(steps, learning_rate, batch)
+    check_settings(steps, learning_rate, batch, parts)
     if not isinstance(acoustic, ParallelAcousticLM):
         raise TypeError("prompt adaptation fine-tunes a parallel acoustic generator (ParallelAcousticLM); this "
                         f"pipeline's is a {type(acoustic).__name__}: set prompt_adaptation_steps to 0")
@@ -73,7 +81,12 @@ def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, 
         codes = prompt_codes[..., frames - keep:].clone().expand(batch, -1, -1)
         semantic = semantic_prompt[:, first_token:].clone().expand(batch, -1)
         tuned = copy.deepcopy(acoustic).train()
-        optimiser = torch.optim.AdamW(tuned.parameters(), lr=learning_rate, weight_decay=0.0)
+        trained = list((tuned if parts == "all" else tuned.transformer).parameters())
+        for parameter in tuned.parameters():
+            parameter.requires_grad_(False)
+        for parameter in trained:
+            parameter.requires_grad_(True)
+        optimiser = torch.optim.AdamW(trained, lr=learning_rate, weight_decay=0.0)
         masks = torch.Generator(device="cpu").manual_seed(seed)
         for _ in range(int(steps)):
             # the training masks without prompt dropout: every copy keeps its prompt frames
@@ -98,4 +111,4 @@ def acoustic_for_prompt(model, semantic_prompt: Tensor, prompt_codes: Tensor | N
         return model.acoustic
     return adapt_to_prompt(model.acoustic, semantic_prompt, prompt_codes, steps=steps,
                            learning_rate=config.prompt_adaptation_learning_rate,
-                           batch=config.prompt_adaptation_batch, seed=seed)
+                           batch=config.prompt_adaptation_batch, seed=seed, parts=config.prompt_adaptation_parts)

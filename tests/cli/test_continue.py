@@ -261,7 +261,17 @@ def test_adapt_steps_option_reaches_the_generator_and_keeps_it_float(prompt, tmp
                     "--int8", "on")
     assert result.exit_code == 0, result.output
     assert sf.read(int8)[0].shape == outs["1"].shape
+    transformer_only = tmp_path / "transformer.wav"  # the copy trains its blocks only: another continuation
+    result = invoke("continue", model_dir, prompt, "-o", transformer_only, "-s", 0.6, "--seed", 3, "--adapt-steps", 1,
+                    "--adapt-parts", "transformer")
+    assert result.exit_code == 0, result.output
+    assert not np.allclose(sf.read(transformer_only)[0], outs["1"], atol=1e-4)
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--adapt-steps", 1, "--adapt-parts",
+                    "heads")
+    assert result.exit_code == 2 and "--adapt-parts must be one of all, transformer" in result.output
+    assert "Traceback" not in result.output
     model = AudioLM.from_pretrained(model_dir)
     model.config.prompt_adaptation_steps = 30
     info = json.loads(invoke("info", model.save_pretrained(tmp_path / "adapting"), "--json").output)
-    assert info["pipeline_decoding"]["prompt_adaptation"] == {"steps": 30, "learning_rate": 1e-4, "batch": 8}
+    assert info["pipeline_decoding"]["prompt_adaptation"] == {"steps": 30, "learning_rate": 1e-4, "batch": 8,
+                                                                   "parts": "all"}

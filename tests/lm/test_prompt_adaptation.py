@@ -84,6 +84,24 @@ def test_what_cannot_be_adapted_is_refused_by_name(model, prompt):
             check_settings(steps, rate, batch)
     with pytest.raises(ValueError, match="prompt_adaptation_steps"):
         AudioLMConfig(prompt_adaptation_steps=-2)
+    with pytest.raises(ValueError, match="prompt_adaptation_parts must be one of all, transformer"):
+        AudioLMConfig(prompt_adaptation_parts="heads")
+    with pytest.raises(ValueError, match="prompt_adaptation_parts"):
+        adapt_to_prompt(model.acoustic, semantic, codes, steps=2, parts="embeddings")
+
+
+def test_adapting_the_transformer_keeps_the_embeddings_and_head(model, prompt):
+    semantic, codes = prompt_tokens(model, prompt)
+    tuned = adapt_to_prompt(model.acoustic, semantic, codes, steps=5, learning_rate=3e-3, parts="transformer")
+    original = dict(model.acoustic.named_parameters())
+    moved = {name for name, value in tuned.named_parameters() if not torch.equal(value, original[name])}
+    # the code and semantic embeddings and the head as they were; only the blocks and the final norm moved
+    assert moved and all(name.startswith("transformer.") for name in moved), moved
+    assert not any(value.requires_grad for value in tuned.parameters())
+    # it still learns the prompt, from the transformer alone
+    assert prompt_loss(tuned, semantic, codes) < prompt_loss(model.acoustic, semantic, codes)
+    everything = adapt_to_prompt(model.acoustic, semantic, codes, steps=5, learning_rate=3e-3)
+    assert not torch.equal(everything.head, model.acoustic.head)
 
 
 def continuation(model, prompt, **options):
@@ -118,13 +136,15 @@ def test_continue_audio_adapts_reproducibly_and_only_when_asked(model, prompt):
 
 def test_the_setting_is_saved_with_the_pipeline(model, tmp_path):
     model.config.prompt_adaptation_steps, model.config.prompt_adaptation_learning_rate = 12, 2e-4
+    model.config.prompt_adaptation_parts = "transformer"
     try:
         folder = model.save_pretrained(tmp_path / "adapted")
     finally:
         model.config.prompt_adaptation_steps, model.config.prompt_adaptation_learning_rate = 0, 1e-4
+        model.config.prompt_adaptation_parts = "all"
     loaded = AudioLM.from_pretrained(folder).config
-    assert (loaded.prompt_adaptation_steps, loaded.prompt_adaptation_learning_rate, loaded.prompt_adaptation_batch) \
-        == (12, 2e-4, 8)
+    assert (loaded.prompt_adaptation_steps, loaded.prompt_adaptation_learning_rate, loaded.prompt_adaptation_batch,
+            loaded.prompt_adaptation_parts) == (12, 2e-4, 8, "transformer")
 
 
 def test_int8_keeps_the_generator_float_while_it_adapts(model, prompt):
