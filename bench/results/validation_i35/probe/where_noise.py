@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import torch
-from shared import RATE, item_tokens, shipped_speech_model, voice_items
+from shared import item_tokens, shipped_speech_model, voice_items
 
 from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt
 
