@@ -3,7 +3,10 @@ the shipped speech model, at several ``prompt_adaptation_steps`` (0: the model a
 as ``audiolm continue`` runs it; above 0: the float generator, which the adapted copy fine-tunes). Median of 3 after a
 warm-up, 2 threads, the prompt of ``audiolm demo --speech``; prints JSON:
 
-    python bench/bench_prompt_adaptation.py [--model checkpoints/speech] [--steps 0,20,60] [--out FILE]
+    python bench/bench_prompt_adaptation.py [--model checkpoints/speech] [--steps 0,20,60] [--parts transformer]
+        [--learning-rate 3e-4] [--out FILE]
+
+(``--parts`` / ``--learning-rate``: the weights the copy trains and its rate; default: the model's config.)
 """
 from __future__ import annotations
 
@@ -30,11 +33,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(REPO_ROOT / "checkpoints" / "speech"))
     parser.add_argument("--steps", default="0,20,60")
+    parser.add_argument("--parts", default=None, help="all or transformer (default: the model's)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the model's")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = AudioLM.from_pretrained(args.model)
+    if args.parts is not None:
+        model.config.prompt_adaptation_parts = args.parts
+    if args.learning_rate is not None:
+        model.config.prompt_adaptation_learning_rate = args.learning_rate
     quantized = model.quantize_int8("preferred")
     prompt, _ = speech_prompt(PROMPT_SECONDS, seed=7)
     rows = {}
@@ -51,7 +60,8 @@ def main() -> None:
                                   "int8_acoustic": steps == 0}
     result = {"model": args.model, "prompt_seconds": PROMPT_SECONDS, "seconds": SECONDS, "threads": 2,
               "batch": model.config.prompt_adaptation_batch,
-              "learning_rate": model.config.prompt_adaptation_learning_rate, "rows": rows}
+              "learning_rate": model.config.prompt_adaptation_learning_rate,
+              "parts": model.config.prompt_adaptation_parts, "rows": rows}
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.write_text(text + "\n")
