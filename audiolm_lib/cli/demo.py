@@ -75,7 +75,8 @@ def continue_command(
     postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
     envelope_match: Optional[float] = typer.Option(None, "--envelope-match", help="How far each frame of the decoded continuation takes the spectral envelope of its nearest prompt frames, 0 to 1 (0 = off): more of the prompt's timbre, its own pitch and level kept. Default: the model's."),
     adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off; the generator then stays float, whatever --int8 says): more of an unheard voice, seconds more per call. Default: the model's."),
-    adapt_parts: Optional[str] = typer.Option(None, "--adapt-parts", help="The weights --adapt-steps trains: all, or transformer (the code embeddings and output head kept as shipped; on validation voices, at a learning rate of 3e-4: more of the voice, rougher sound). Default: the model's."),
+    adapt_parts: Optional[str] = typer.Option(None, "--adapt-parts", help="The weights --adapt-steps trains: all, or transformer (the code embeddings and output head kept as shipped; on validation voices, with --adapt-lr 3e-4: more of the voice, rougher sound). Default: the model's."),
+    adapt_lr: Optional[float] = typer.Option(None, "--adapt-lr", help="AdamW's learning rate for --adapt-steps (default: the model's, 1e-4 in the shipped ones)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -104,6 +105,7 @@ def continue_command(
     check_number("--postfilter", postfilter, 0.0, 1.0)
     check_number("--envelope-match", envelope_match, 0.0, 1.0)
     check_number("--adapt-steps", adapt_steps, 0, 10_000)
+    check_number("--adapt-lr", adapt_lr, 0.0, 1.0, open_low=True)
     if adapt_parts is not None:
         from audiolm_lib.lm.prompt_adaptation import ADAPTED_PARTS
 
@@ -149,6 +151,8 @@ def continue_command(
         model.config.prompt_adaptation_steps = adapt_steps
     if adapt_parts is not None:
         model.config.prompt_adaptation_parts = adapt_parts
+    if adapt_lr is not None:
+        model.config.prompt_adaptation_learning_rate = adapt_lr
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)

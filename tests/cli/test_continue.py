@@ -270,6 +270,14 @@ def test_adapt_steps_option_reaches_the_generator_and_keeps_it_float(prompt, tmp
                     "heads")
     assert result.exit_code == 2 and "--adapt-parts must be one of all, transformer" in result.output
     assert "Traceback" not in result.output
+    faster = tmp_path / "lr.wav"  # another learning rate: another copy, another continuation
+    result = invoke("continue", model_dir, prompt, "-o", faster, "-s", 0.6, "--seed", 3, "--adapt-steps", 1,
+                    "--adapt-lr", 3e-2)
+    assert result.exit_code == 0, result.output
+    assert not np.allclose(sf.read(faster)[0], outs["1"], atol=1e-4)
+    for bad in (0, -1e-4):
+        result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--adapt-lr", bad)
+        assert result.exit_code == 2 and "--adapt-lr must be a finite number in (0, 1]" in result.output
     model = AudioLM.from_pretrained(model_dir)
     model.config.prompt_adaptation_steps = 30
     info = json.loads(invoke("info", model.save_pretrained(tmp_path / "adapting"), "--json").output)
