@@ -8,15 +8,12 @@ ids). Through the whole pipeline (envelope matching 0.5, pf10), generation seeds
 shipped; all weights at 1e-4 (rule 28's); the same with the KL at weight 1 and 3.
 ``python distill_probe.py MANIFEST OUT.json VOICE,...``"""
 import copy
-import json
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from shared import RATE, dnsmos, measure, shipped_speech_model, voice_items
+from shared import compare_pipeline_variants, shipped_speech_model, voice_items
 
-import audiolm_lib.pipeline as pipeline_module
 from audiolm_lib.lm.masking import training_mask
 
 torch.set_num_threads(1)
@@ -70,30 +67,6 @@ def adapt(m, semantic_prompt, prompt_codes, *, weight, steps=60, lr=1e-4, batch=
 
 
 VARIANTS = {"base": None, "all": 0.0, "kl1": 1.0, "kl3": 3.0}
-rows = []
-for item in items:
-    row = {"id": item["id"]}
-    for name, weight in VARIANTS.items():
-        cache = {}
-
-        def acoustic_for_prompt(m, semantic_prompt, prompt_codes, steps=None, seed=0):
-            if weight is None or prompt_codes is None:
-                return m.acoustic
-            if "copy" not in cache:  # one adaptation per item and variant; both generation seeds use it
-                cache["copy"] = adapt(m, semantic_prompt, prompt_codes, weight=weight)
-            return cache["copy"]
-
-        pipeline_module.acoustic_for_prompt = acoustic_for_prompt
-        measures = []
-        for seed in (5, 6):
-            with torch.inference_mode():
-                wave = model.continue_audio(item["prompt"], 5.0, sample_rate=RATE,
-                                            generator=torch.Generator().manual_seed(seed))[0, 0]
-            measures.append(measure(item["prompt"], wave) | {k: v for k, v in dnsmos(wave, RATE).items()
-                                                              if k in ("sig", "bak")})
-        row[name] = {k: float(np.mean([m[k] for m in measures])) for k in measures[0]}
-    rows.append(row)
-    print(json.dumps(row), flush=True)
-json.dump(rows, open(sys.argv[2], "w"), indent=1)
-for name in VARIANTS:
-    print(name, {k: round(float(np.mean([r[name][k] for r in rows])), 3) for k in rows[0][name]})
+compare_pipeline_variants(model, items, {
+    name: None if weight is None else (lambda m, semantic, codes, weight=weight: adapt(m, semantic, codes, weight=weight))
+    for name, weight in VARIANTS.items()}, sys.argv[2])

@@ -6,14 +6,11 @@ needs. Through the whole pipeline (rung d: the semantic stage's ids, then the ad
 pf10), generation seeds 5 and 6, the first item of six Asterisk voices and four TTS voices: shipped; all weights (ad60,
 rule 28's candidate); blocks only at 1e-4 and at 3e-4, 60 steps. ``python frozen_probe.py MANIFEST OUT.json VOICE,...``"""
 import copy
-import json
 import sys
 
-import numpy as np
 import torch
-from shared import RATE, dnsmos, measure, shipped_speech_model, voice_items
+from shared import compare_pipeline_variants, shipped_speech_model, voice_items
 
-import audiolm_lib.pipeline as pipeline_module
 from audiolm_lib.lm.masking import training_mask
 
 torch.set_num_threads(1)
@@ -44,30 +41,7 @@ def adapt(acoustic, semantic_prompt, prompt_codes, *, steps=60, lr=1e-4, batch=8
 
 
 VARIANTS = {"base": None, "all": {}, "blocks": {"blocks_only": True}, "blocks_lr3e-4": {"blocks_only": True, "lr": 3e-4}}
-rows = []
-for item in items:
-    row = {"id": item["id"]}
-    for name, options in VARIANTS.items():
-        cache = {}
-
-        def acoustic_for_prompt(m, semantic_prompt, prompt_codes, steps=None, seed=0):
-            if options is None or prompt_codes is None:
-                return m.acoustic
-            if "copy" not in cache:  # one adaptation per item and variant; both generation seeds use it
-                cache["copy"] = adapt(m.acoustic, semantic_prompt, prompt_codes, **options)
-            return cache["copy"]
-
-        pipeline_module.acoustic_for_prompt = acoustic_for_prompt
-        measures = []
-        for seed in (5, 6):
-            with torch.inference_mode():
-                wave = model.continue_audio(item["prompt"], 5.0, sample_rate=RATE,
-                                            generator=torch.Generator().manual_seed(seed))[0, 0]
-            measures.append(measure(item["prompt"], wave) | {k: v for k, v in dnsmos(wave, RATE).items()
-                                                              if k in ("sig", "bak")})
-        row[name] = {k: float(np.mean([m[k] for m in measures])) for k in measures[0]}
-    rows.append(row)
-    print(json.dumps(row), flush=True)
-json.dump(rows, open(sys.argv[2], "w"), indent=1)
-for name in VARIANTS:
-    print(name, {k: round(float(np.mean([r[name][k] for r in rows])), 3) for k in rows[0][name]})
+compare_pipeline_variants(model, items, {
+    name: None if options is None else (lambda m, semantic, codes, options=options: adapt(m.acoustic, semantic, codes,
+                                                                                            **options))
+    for name, options in VARIANTS.items()}, sys.argv[2])
