@@ -61,6 +61,9 @@ class AudioLMConfig:
     prompt_adaptation_learning_rate: float = 1e-4
     prompt_adaptation_batch: int = 8  # masked copies of the prompt per step
     prompt_adaptation_parts: str = "all"  # the weights trained: "all" or "transformer" (embeddings and head kept)
+    # a KL pull, of this weight, toward the generator's own predictions on new content the shipped stages make from the
+    # prompt (prompt_adaptation.make_anchor; 0: off)
+    prompt_adaptation_anchor_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
@@ -80,6 +83,7 @@ class AudioLMConfig:
         check_envelope_match_settings(self.envelope_match_strength, self.envelope_match_neighbours,
                                       self.envelope_match_smoothing, self.envelope_match_max_db)
         check_prompt_adaptation_settings(self.prompt_adaptation_steps, self.prompt_adaptation_learning_rate,
-                                         self.prompt_adaptation_batch, self.prompt_adaptation_parts)
+                                         self.prompt_adaptation_batch, self.prompt_adaptation_parts,
+                                         self.prompt_adaptation_anchor_weight)
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

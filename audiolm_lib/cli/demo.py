@@ -77,6 +77,7 @@ def continue_command(
     adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off; the generator then stays float, whatever --int8 says): more of an unheard voice, seconds more per call. Default: the model's."),
     adapt_parts: Optional[str] = typer.Option(None, "--adapt-parts", help="The weights --adapt-steps trains: all, or transformer (the code embeddings and output head kept as shipped; on validation voices, with --adapt-lr 3e-4: more of the voice, rougher sound). Default: the model's."),
     adapt_lr: Optional[float] = typer.Option(None, "--adapt-lr", help="AdamW's learning rate for --adapt-steps (default: the model's, 1e-4 in the shipped ones)."),
+    adapt_anchor: Optional[float] = typer.Option(None, "--adapt-anchor", help="Weight of the pull that holds the --adapt-steps copy to the generator's own predictions on 2 s of new content made from the prompt (0 = off; 3 kept the sound on validation voices in a probe). Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
@@ -106,6 +107,7 @@ def continue_command(
     check_number("--envelope-match", envelope_match, 0.0, 1.0)
     check_number("--adapt-steps", adapt_steps, 0, 10_000)
     check_number("--adapt-lr", adapt_lr, 0.0, 1.0, open_low=True)
+    check_number("--adapt-anchor", adapt_anchor, 0.0, 1000.0)
     if adapt_parts is not None:
         from audiolm_lib.lm.prompt_adaptation import ADAPTED_PARTS
 
@@ -153,6 +155,8 @@ def continue_command(
         model.config.prompt_adaptation_parts = adapt_parts
     if adapt_lr is not None:
         model.config.prompt_adaptation_learning_rate = adapt_lr
+    if adapt_anchor is not None:
+        model.config.prompt_adaptation_anchor_weight = adapt_anchor
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
@@ -242,7 +246,8 @@ def describe_pipeline_decoding(config) -> dict:
         if config.postfilter_strength > 0 else None,
         "prompt_adaptation": {"steps": config.prompt_adaptation_steps,
                               "learning_rate": config.prompt_adaptation_learning_rate,
-                              "batch": config.prompt_adaptation_batch, "parts": config.prompt_adaptation_parts}
+                              "batch": config.prompt_adaptation_batch, "parts": config.prompt_adaptation_parts,
+                              "anchor_weight": config.prompt_adaptation_anchor_weight}
         if config.prompt_adaptation_steps > 0 else None,
     }
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from audiolm_lib.lm.quantize import is_quantized
@@ -26,9 +28,26 @@ MIN_PROMPT_FRAMES = 2  # a training mask needs a prompt delimiter and one scored
 # AdamW's full-size steps). On the validation voices "transformer" at 3e-4 carried the voice further than "all" and
 # cost more DNSMOS (BENCHMARKS.md, issue 20's seventeenth pass)
 ADAPTED_PARTS = ("all", "transformer")
+# the anchor: the prompt's last seconds and as many seconds the shipped stages make from it (one fixed draw), on whose
+# new frames the copy is held to the shipped generator's predictions (a KL term of weight
+# ``prompt_adaptation_anchor_weight``): the voice from the prompt, the shipped generator where the content is new
+ANCHOR_SECONDS = 2.0
+ANCHOR_BATCH = 4  # masked copies of the anchor per step
+ANCHOR_SEED = 11
 
 
-def check_settings(steps: int, learning_rate: float, batch: int, parts: str = "all") -> None:
+@dataclass
+class Anchor:
+    """``semantic: LongTensor[1, S]`` and ``codes: LongTensor[1, Q, F]``: ``prompt_frames`` frames of the prompt, then
+    the shipped stages' continuation of it."""
+
+    semantic: Tensor
+    codes: Tensor
+    prompt_frames: int
+
+
+def check_settings(steps: int, learning_rate: float, batch: int, parts: str = "all",
+                   anchor_weight: float = 0.0) -> None:
     """Raise ``ValueError`` naming the setting that is out of range."""
     if isinstance(steps, bool) or int(steps) != steps or steps < 0:
         raise ValueError(f"prompt_adaptation_steps must be an integer >= 0 (0: off), got {steps!r}")
@@ -38,10 +57,52 @@ def check_settings(steps: int, learning_rate: float, batch: int, parts: str = "a
         raise ValueError(f"prompt_adaptation_batch must be an integer >= 1, got {batch!r}")
     if parts not in ADAPTED_PARTS:
         raise ValueError(f"prompt_adaptation_parts must be one of {', '.join(ADAPTED_PARTS)}, got {parts!r}")
+    if not (math.isfinite(anchor_weight) and anchor_weight >= 0):
+        raise ValueError(f"prompt_adaptation_anchor_weight must be a finite number >= 0 (0: off), got {anchor_weight!r}")
+
+
+def make_anchor(model, semantic_prompt: Tensor, prompt_codes: Tensor, seconds: float = ANCHOR_SECONDS,
+                seed: int = ANCHOR_SEED) -> Anchor:
+    """The prompt's last ``seconds`` and ``seconds`` of continuation by ``model``'s own semantic stage and acoustic
+    generator (its config's sampling, one seeded draw): new content in this voice, as the shipped stages render it."""
+    config, acoustic = model.config, model.acoustic
+    draw = torch.Generator(device="cpu").manual_seed(seed)
+    new_tokens = max(1, round(seconds * acoustic.config.semantic_rate))
+    new_frames = max(1, round(seconds * acoustic.config.acoustic_rate))
+    sampling = {stage: {"temperature": getattr(config, stage).temperature, "top_k": getattr(config, stage).top_k,
+                        "top_p": getattr(config, stage).top_p} for stage in ("semantic", "acoustic")}
+    with torch.inference_mode():
+        new_semantic = model.semantic_lm.generate(semantic_prompt, new_tokens, generator=draw, **sampling["semantic"])
+        all_semantic = torch.cat([semantic_prompt, new_semantic], 1)
+        new_codes = acoustic.generate_acoustic(all_semantic, prompt_codes, new_frames,
+                                               sampling={"acoustic": sampling["acoustic"]}, generator=draw)
+    keep = min(prompt_codes.shape[-1], new_frames)
+    ratio = acoustic.config.semantic_rate / acoustic.config.acoustic_rate
+    first_token = int(math.floor((prompt_codes.shape[-1] - keep) * ratio + 1e-6))
+    return Anchor(all_semantic[:, first_token:].clone(), torch.cat([prompt_codes[..., -keep:], new_codes], -1).clone(),
+                  keep)
+
+
+def anchor_divergence(tuned, shipped, anchor: Anchor, masks: torch.Generator) -> Tensor:
+    """KL(shipped || tuned) per scored token on the anchor's new frames, under :data:`ANCHOR_BATCH` training masks
+    whose prompt delimiter is the anchor's boundary."""
+    from audiolm_lib.lm.masking import training_mask
+
+    mask = training_mask(ANCHOR_BATCH, anchor.codes.shape[1], anchor.codes.shape[-1], generator=masks,
+                         prompt_frames=torch.full((ANCHOR_BATCH,), anchor.prompt_frames),
+                         scored_levels=tuned.config.output_levels)
+    semantic = anchor.semantic.expand(ANCHOR_BATCH, -1)
+    codes = anchor.codes.expand(ANCHOR_BATCH, -1, -1)
+    logits, _ = tuned.masked_logits(semantic, codes, mask)
+    with torch.no_grad():
+        target, _ = shipped.masked_logits(semantic, codes, mask)
+    return F.kl_div(F.log_softmax(logits.float(), -1), F.log_softmax(target.float(), -1), log_target=True,
+                    reduction="batchmean")
 
 
 def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, steps: int,
-                    learning_rate: float = 1e-4, batch: int = 8, seed: int = 0, parts: str = "all"):
+                    learning_rate: float = 1e-4, batch: int = 8, seed: int = 0, parts: str = "all",
+                    anchor: Anchor | None = None, anchor_weight: float = 0.0):
     """A copy of ``acoustic`` fine-tuned for ``steps`` AdamW steps on one prompt; ``acoustic`` itself unchanged.
 
     Args:
@@ -52,6 +113,8 @@ def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, 
         learning_rate / batch: AdamW's rate; masked copies of the prompt per step.
         seed: draws the masks and the dropout.
         parts: the weights trained (:data:`ADAPTED_PARTS`): "all", or "transformer" (embeddings and head kept).
+        anchor / anchor_weight: with a weight above 0, each step adds that weight times :func:`anchor_divergence` on
+            ``anchor`` (:func:`make_anchor`): the copy held to ``acoustic``'s predictions where the content is new.
 
     Returns:
         the adapted copy, in eval mode.
@@ -59,7 +122,9 @@ def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, 
     from audiolm_lib.lm.masking import training_mask
     from audiolm_lib.lm.parallel import ParallelAcousticLM
 
-    check_settings(steps, learning_rate, batch, parts)
+    check_settings(steps, learning_rate, batch, parts, anchor_weight)
+    if anchor_weight and anchor is None:
+        raise ValueError("prompt_adaptation_anchor_weight above 0 needs an anchor (make_anchor)")
     if not isinstance(acoustic, ParallelAcousticLM):
         raise TypeError("prompt adaptation fine-tunes a parallel acoustic generator (ParallelAcousticLM); this "
                         f"pipeline's is a {type(acoustic).__name__}: set prompt_adaptation_steps to 0")
@@ -93,6 +158,8 @@ def adapt_to_prompt(acoustic, semantic_prompt: Tensor, prompt_codes: Tensor, *, 
             mask = training_mask(batch, codes.shape[1], keep, generator=masks,
                                  scored_levels=tuned.config.output_levels)
             loss = tuned(semantic, codes, mask=mask)
+            if anchor_weight:
+                loss = loss + anchor_weight * anchor_divergence(tuned, acoustic, anchor, masks)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -109,6 +176,9 @@ def acoustic_for_prompt(model, semantic_prompt: Tensor, prompt_codes: Tensor | N
     steps = config.prompt_adaptation_steps if steps is None else steps
     if not steps or prompt_codes is None or not prompt_codes.shape[-1]:
         return model.acoustic
+    anchor_weight = config.prompt_adaptation_anchor_weight
+    anchor = make_anchor(model, semantic_prompt, prompt_codes) if anchor_weight else None
     return adapt_to_prompt(model.acoustic, semantic_prompt, prompt_codes, steps=steps,
                            learning_rate=config.prompt_adaptation_learning_rate,
-                           batch=config.prompt_adaptation_batch, seed=seed, parts=config.prompt_adaptation_parts)
+                           batch=config.prompt_adaptation_batch, seed=seed, parts=config.prompt_adaptation_parts,
+                           anchor=anchor, anchor_weight=anchor_weight)

@@ -278,8 +278,19 @@ def test_adapt_steps_option_reaches_the_generator_and_keeps_it_float(prompt, tmp
     for bad in (0, -1e-4):
         result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--adapt-lr", bad)
         assert result.exit_code == 2 and "--adapt-lr must be a finite number in (0, 1]" in result.output
+    # held to the generator's own predictions on new content: another copy (from the second step: the pull's
+    # gradient is zero while the copy still equals the generator)
+    runs = {}
+    for weight in (0, 3):
+        runs[weight] = tmp_path / f"anchor{weight}.wav"
+        result = invoke("continue", model_dir, prompt, "-o", runs[weight], "-s", 0.6, "--seed", 3, "--adapt-steps", 3,
+                        "--adapt-lr", 3e-2, "--adapt-anchor", weight)
+        assert result.exit_code == 0, result.output
+    assert not np.allclose(sf.read(runs[3])[0], sf.read(runs[0])[0], atol=1e-4)
+    result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--adapt-anchor", -1)
+    assert result.exit_code == 2 and "--adapt-anchor must be a finite number in [0, 1000]" in result.output
     model = AudioLM.from_pretrained(model_dir)
     model.config.prompt_adaptation_steps = 30
     info = json.loads(invoke("info", model.save_pretrained(tmp_path / "adapting"), "--json").output)
     assert info["pipeline_decoding"]["prompt_adaptation"] == {"steps": 30, "learning_rate": 1e-4, "batch": 8,
-                                                                   "parts": "all"}
+                                                                   "parts": "all", "anchor_weight": 0.0}

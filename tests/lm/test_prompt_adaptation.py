@@ -5,7 +5,7 @@ import torch
 
 from audiolm_lib.eval.oracle_ladder import ladder_waves
 from audiolm_lib.lm.masking import training_mask
-from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt, check_settings
+from audiolm_lib.lm.prompt_adaptation import adapt_to_prompt, anchor_divergence, check_settings, make_anchor
 from audiolm_lib.lm.quantize import is_quantized, quantize_linear_int8
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.pipeline_config import AudioLMConfig
@@ -172,3 +172,41 @@ def test_a_prompt_longer_than_a_window_adapts_on_its_last_window(model, sine_wav
     same = adapt_to_prompt(model.acoustic, semantic[:, int(start * ratio):], codes[..., start:], steps=2,
                            learning_rate=1e-3)
     assert all(torch.equal(a, b) for a, b in zip(tail.parameters(), same.parameters()))
+
+
+def test_an_anchor_holds_the_copy_to_the_shipped_predictions_on_new_content(model, prompt):
+    semantic, codes = prompt_tokens(model, prompt)
+    anchor = make_anchor(model, semantic, codes, seconds=0.5)
+    frames = round(0.5 * model.acoustic.config.acoustic_rate)
+    assert anchor.prompt_frames == min(codes.shape[-1], frames)
+    assert anchor.codes.shape == (1, codes.shape[1], anchor.prompt_frames + frames)
+    assert torch.equal(anchor.codes[..., :anchor.prompt_frames], codes[..., -anchor.prompt_frames:])
+    assert torch.equal(make_anchor(model, semantic, codes, seconds=0.5).codes, anchor.codes)  # one fixed draw
+
+    def divergence(copy_):
+        with torch.no_grad():
+            return float(anchor_divergence(copy_.eval(), model.acoustic, anchor, torch.Generator().manual_seed(5)))
+
+    free = adapt_to_prompt(model.acoustic, semantic, codes, steps=10, learning_rate=3e-3)
+    held = adapt_to_prompt(model.acoustic, semantic, codes, steps=10, learning_rate=3e-3, anchor=anchor,
+                           anchor_weight=3.0)
+    again = adapt_to_prompt(model.acoustic, semantic, codes, steps=10, learning_rate=3e-3, anchor=anchor,
+                            anchor_weight=3.0)
+    assert all(torch.equal(a, b) for a, b in zip(held.parameters(), again.parameters()))
+    assert divergence(model.acoustic) == 0.0
+    assert 0.0 < divergence(held) < divergence(free)  # closer to the shipped predictions where the content is new
+    assert prompt_loss(held, semantic, codes) < prompt_loss(model.acoustic, semantic, codes)  # and still learns
+    with pytest.raises(ValueError, match="needs an anchor"):
+        adapt_to_prompt(model.acoustic, semantic, codes, steps=2, anchor_weight=1.0)
+    with pytest.raises(ValueError, match="prompt_adaptation_anchor_weight"):
+        AudioLMConfig(prompt_adaptation_anchor_weight=-1.0)
+
+
+def test_the_pipeline_makes_the_anchor_when_its_weight_is_set(model, prompt):
+    model.config.prompt_adaptation_anchor_weight = 3.0
+    try:
+        _, anchored = continuation(model, prompt, adaptation_steps=5)
+        assert torch.equal(continuation(model, prompt, adaptation_steps=5)[1], anchored)
+    finally:
+        model.config.prompt_adaptation_anchor_weight = 0.0
+    assert not torch.equal(continuation(model, prompt, adaptation_steps=5)[1], anchored)
