@@ -145,18 +145,12 @@ def continue_command(
         model.config.voice_match = voice_match != "off"
         if voice_match in VOICE_MATCH_METHODS:
             model.config.voice_match_method = voice_match
-    if postfilter is not None:
-        model.config.postfilter_strength = postfilter
-    if envelope_match is not None:
-        model.config.envelope_match_strength = envelope_match
-    if adapt_steps is not None:
-        model.config.prompt_adaptation_steps = adapt_steps
-    if adapt_parts is not None:
-        model.config.prompt_adaptation_parts = adapt_parts
-    if adapt_lr is not None:
-        model.config.prompt_adaptation_learning_rate = adapt_lr
-    if adapt_anchor is not None:
-        model.config.prompt_adaptation_anchor_weight = adapt_anchor
+    decoding_options = {"postfilter_strength": postfilter, "envelope_match_strength": envelope_match,
+                        "prompt_adaptation_steps": adapt_steps, "prompt_adaptation_parts": adapt_parts,
+                        "prompt_adaptation_learning_rate": adapt_lr, "prompt_adaptation_anchor_weight": adapt_anchor}
+    for field, value in decoding_options.items():  # each option given overrides the model's own setting
+        if value is not None:
+            setattr(model.config, field, value)
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
