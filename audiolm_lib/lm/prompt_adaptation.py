@@ -65,12 +65,11 @@ def make_anchor(model, semantic_prompt: Tensor, prompt_codes: Tensor, seconds: f
                 seed: int = ANCHOR_SEED) -> Anchor:
     """The prompt's last ``seconds`` and ``seconds`` of continuation by ``model``'s own semantic stage and acoustic
     generator (its config's sampling, one seeded draw): new content in this voice, as the shipped stages render it."""
-    config, acoustic = model.config, model.acoustic
+    acoustic = model.acoustic
     draw = torch.Generator(device="cpu").manual_seed(seed)
     new_tokens = max(1, round(seconds * acoustic.config.semantic_rate))
     new_frames = max(1, round(seconds * acoustic.config.acoustic_rate))
-    sampling = {stage: {"temperature": getattr(config, stage).temperature, "top_k": getattr(config, stage).top_k,
-                        "top_p": getattr(config, stage).top_p} for stage in ("semantic", "acoustic")}
+    sampling = {stage: model._sampling(stage, {}) for stage in ("semantic", "acoustic")}  # the config's, as generating
     with torch.inference_mode():
         new_semantic = model.semantic_lm.generate(semantic_prompt, new_tokens, generator=draw, **sampling["semantic"])
         all_semantic = torch.cat([semantic_prompt, new_semantic], 1)
