@@ -4,9 +4,10 @@ as ``audiolm continue`` runs it; above 0: the float generator, which the adapted
 warm-up, 2 threads, the prompt of ``audiolm demo --speech``; prints JSON:
 
     python bench/bench_prompt_adaptation.py [--model checkpoints/speech] [--steps 0,20,60] [--parts transformer]
-        [--learning-rate 3e-4] [--out FILE]
+        [--learning-rate 3e-4] [--anchor-weight 3] [--out FILE]
 
-(``--parts`` / ``--learning-rate``: the weights the copy trains and its rate; default: the model's config.)
+(``--parts`` / ``--learning-rate`` / ``--anchor-weight``: the weights the copy trains, its rate and the pull toward
+the generator's own predictions, whose new content is generated once per prompt; default: the model's config.)
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--steps", default="0,20,60")
     parser.add_argument("--parts", default=None, help="all or transformer (default: the model's)")
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the model's")
+    parser.add_argument("--anchor-weight", type=float, default=None, help="default: the model's")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -44,6 +46,8 @@ def main() -> None:
         model.config.prompt_adaptation_parts = args.parts
     if args.learning_rate is not None:
         model.config.prompt_adaptation_learning_rate = args.learning_rate
+    if args.anchor_weight is not None:
+        model.config.prompt_adaptation_anchor_weight = args.anchor_weight
     quantized = model.quantize_int8("preferred")
     prompt, _ = speech_prompt(PROMPT_SECONDS, seed=7)
     rows = {}
@@ -61,7 +65,8 @@ def main() -> None:
     result = {"model": args.model, "prompt_seconds": PROMPT_SECONDS, "seconds": SECONDS, "threads": 2,
               "batch": model.config.prompt_adaptation_batch,
               "learning_rate": model.config.prompt_adaptation_learning_rate,
-              "parts": model.config.prompt_adaptation_parts, "rows": rows}
+              "parts": model.config.prompt_adaptation_parts,
+              "anchor_weight": model.config.prompt_adaptation_anchor_weight, "rows": rows}
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.write_text(text + "\n")

@@ -232,10 +232,11 @@ def test_prompt_adaptation_bench_times_each_step_count(tmp_path):
     assert set(result["rows"]) == {"steps_0", "steps_2"} and result["seconds"] == 7.0
     assert result["rows"]["steps_0"]["int8_acoustic"] and not result["rows"]["steps_2"]["int8_acoustic"]
     assert all(row["median_s"] > 0 and len(row["runs_s"]) == 1 for row in result["rows"].values())
-    assert result["parts"] == "all" and result["learning_rate"] == 1e-4  # the model's own
+    assert (result["parts"], result["learning_rate"], result["anchor_weight"]) == ("all", 1e-4, 0.0)  # the model's own
     done = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "bench_prompt_adaptation.py"), "--model",
                            str(folder), "--steps", "2", "--repeats", "1", "--parts", "transformer", "--learning-rate",
-                           "3e-4"], capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
+                           "3e-4", "--anchor-weight", "2"], capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert (result["parts"], result["learning_rate"], set(result["rows"])) == ("transformer", 3e-4, {"steps_2"})
+    assert (result["parts"], result["learning_rate"], result["anchor_weight"], set(result["rows"])) == (
+        "transformer", 3e-4, 2.0, {"steps_2"})
