@@ -77,7 +77,7 @@ def continue_command(
     adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off; the generator then stays float, whatever --int8 says): more of an unheard voice, seconds more per call. Default: the model's."),
     adapt_parts: Optional[str] = typer.Option(None, "--adapt-parts", help="The weights --adapt-steps trains: all, or transformer (the code embeddings and output head kept as shipped; on validation voices, with --adapt-lr 3e-4: more of the voice, rougher sound). Default: the model's."),
     adapt_lr: Optional[float] = typer.Option(None, "--adapt-lr", help="AdamW's learning rate for --adapt-steps (default: the model's, 1e-4 in the shipped ones)."),
-    adapt_anchor: Optional[float] = typer.Option(None, "--adapt-anchor", help="Weight of the pull that holds the --adapt-steps copy to the generator's own predictions on 2 s of new content made from the prompt (0 = off; 3 kept the sound on validation voices in a probe). Default: the model's."),
+    adapt_anchor: Optional[float] = typer.Option(None, "--adapt-anchor", help="Weight of the pull that holds the --adapt-steps copy to the generator's own predictions on 2 s of new content made from the prompt (0 = off; at 3, with --adapt-steps 60 and --envelope-match 0.5: more of the voice on held-out voices, rougher sound on real recordings). Default: the model's."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     int8: str = typer.Option("auto", "--int8", help=INT8_HELP),
