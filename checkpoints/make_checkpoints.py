@@ -441,24 +441,6 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
             break
 
 
-def average_models(sources: list[Path], out: Path) -> Path:
-    """The element-wise mean of the weights of ``sources`` (models of one class and shape, e.g. two tune legs of one
-    run) saved as a model folder at ``out``: a "model soup" (Wortsman et al. 2022). Config and provenance are the
-    last source's."""
-    from audiolm_lib.serialization import load_pretrained
-
-    models = [load_pretrained(source) for source in sources]
-    states = [model.state_dict() for model in models]
-    if any(state.keys() != states[0].keys() or any(state[k].shape != states[0][k].shape for k in state)
-           for state in states):
-        raise SystemExit(f"cannot average {[str(s) for s in sources]}: their weights differ in names or shapes")
-    mean = {key: (sum(state[key].double() for state in states) / len(states)).to(states[0][key].dtype)
-            if states[0][key].is_floating_point() else states[-1][key] for key in states[0]}
-    models[-1].load_state_dict(mean)
-    models[-1].save_pretrained(out)
-    return out
-
-
 def averaged_tune_legs(work: Path, kind: str, stage: str, legs: list[int] | None = None,
                        start_of: int | None = None) -> Path | None:
     """The mean of tune legs (1-based leg numbers; 0 is the stage's own model, before any leg; default the recipe's
@@ -473,6 +455,8 @@ def averaged_tune_legs(work: Path, kind: str, stage: str, legs: list[int] | None
     out, record = folder_path / "model", folder_path / "sources.json"
     sources = leg_sources(work, kind, stage, legs)
     if not average_in_place(folder_path, sources):
+        from audiolm_lib.training.soup import average_models
+
         average_models([Path(source) for source in sources], out)
         record.write_text(json.dumps(sources))
     return out
@@ -503,146 +487,24 @@ def _latest_step(out: Path) -> int:
 
 
 def assemble(work: Path, kind: str, out: Path) -> None:
-    """One AudioLM folder, weights stored at half width (float16; loaded back as float32).
-
-    The tokenizer and codec are reloaded from their half-width files, as a user will load them, and checked to give
-    the token ids the stages were trained on (the cache's, on its validation items); only then are they recorded as
-    what the stages were trained on (``trained_on``), so the shipped folder loads without a provenance warning."""
-    import shutil
-
-    from audiolm_lib.provenance import component_identity, identity_summary
-    from audiolm_lib.semantic.tokenizer import SemanticTokenizer
-    from audiolm_lib.serialization import load_pretrained
-    from audiolm_lib.training.stages import assemble_audiolm, generator_stages, stage_kind
+    """One AudioLM folder from the work folder's tokenizer, latest codec and stages, the recipe's decoding settings in
+    it (:func:`audiolm_lib.training.shipping.assemble_folder`: half-width weights, checked to reproduce the training
+    cache's ids on its validation items before they are recorded as what the stages were trained on)."""
+    from audiolm_lib.training.shipping import assemble_folder, token_agreement
+    from audiolm_lib.training.stages import generator_stages
 
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
     names = ("semantic",) + generator_stages(settings.get("acoustic_generator", "hierarchical"))
-    parts = {name: load_pretrained(stage_model_dir(work, kind, name)) for name in names}
-    staging = out.parent / f".{out.name}.staging"
-    SemanticTokenizer.from_pretrained(work / kind / "tokenizer").save_pretrained(staging / "tokenizer", dtype="float16")
-    load_pretrained(shipped_codec(work)).save_pretrained(staging / "codec", dtype="float16")
-    tokenizer, codec = SemanticTokenizer.from_pretrained(staging / "tokenizer").eval(), load_pretrained(staging / "codec").eval()
-    agreement = token_agreement(tokenizer, codec, work, kind)
-    print("token agreement with the training cache:", agreement, flush=True)
-    # half-width weights flip ~2 % of the upper levels' codes (near-ties of tiny residuals; decoded audio within
-    # 0.001 log-mel and 0.005 speaker similarity of the float32 codec's); the ids the stages lean on must hold
-    if min(agreement["semantic"], agreement["codes_level1"]) < 0.99 or agreement["codes_all"] < 0.95:
-        raise SystemExit(f"the shipped tokenizer/codec do not reproduce the training tokens: {agreement}")
-    provenance = {"semantic_tokenizer": identity_summary(component_identity(tokenizer), tokenizer),
-                  "codec": identity_summary(component_identity(codec), codec)}
-    for name, part in parts.items():  # the semantic stage never sees codec tokens
-        part.trained_on = provenance if stage_kind(name).uses_codec else {
-            "semantic_tokenizer": provenance["semantic_tokenizer"]}
-    # decoding settings chosen on the training data's validation split (never the evaluation sets)
-    if "parallel" in parts:
-        for key, value in settings.get("acoustic_decoding", {}).items():
-            setattr(parts["parallel"].config, key, value)
-    for key, value in settings.get("semantic_decoding", {}).items():  # e.g. the semantic stage's guidance_scale
-        if not hasattr(parts["semantic"].config, key):
-            raise SystemExit(f"recipe {kind}: semantic_decoding.{key} is not a field of the semantic stage's config")
-        setattr(parts["semantic"].config, key, value)
-    model = assemble_audiolm(tokenizer, codec, parts)
-    for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
-        for key, value in values.items():
-            setattr(getattr(model.config, stage), key, value)
-    for key, value in settings.get("pipeline_decoding", {}).items():  # e.g. the pitch postfilter's strength
-        if not hasattr(model.config, key) or key in ("semantic", "coarse", "fine", "acoustic"):
-            raise SystemExit(f"recipe {kind}: pipeline_decoding.{key} is not a setting of AudioLMConfig")
-        setattr(model.config, key, value)
-    model.config.__post_init__()  # the recipe's values checked as a user's would be
-    shutil.rmtree(staging)
-    _replace_folder(model, out, {"kind": kind, **settings, "token_agreement": agreement})
-
-
-def _replace_folder(model, out: Path, recipe_record: dict) -> None:
-    """Save ``model`` to ``out`` as a fresh folder swapped in whole: no component of an earlier recipe (say coarse_lm/
-    beside a new acoustic_lm/) survives, and an interrupted run leaves the old folder intact; half-width storage
-    halves the download, and the codec's bytes are the same in both kinds' folders (git keeps one)."""
-    import shutil
-
-    from audiolm_lib.serialization import atomic_write_text
-
-    fresh, retired = out.parent / f".{out.name}.new", out.parent / f".{out.name}.old"
-    for leftover in (fresh, retired):
-        shutil.rmtree(leftover, ignore_errors=True)
-    model.save_pretrained(fresh, dtype="float16")
-    atomic_write_text(fresh / "recipe.json", json.dumps(recipe_record, indent=2) + "\n")
-    if out.exists():
-        out.rename(retired)
-    fresh.rename(out)
-    shutil.rmtree(retired, ignore_errors=True)
-    print("saved", out)
-
-
-def swap_codec(model_dir: Path, codec_dir: Path, check_audio: list[Path], out: Path | None = None) -> Path:
-    """Put a codec with a retrained decoder into an AudioLM folder, keeping its stages.
-
-    Allowed only when the new codec gives the codes the stages were trained on: the weights that decide the ids are
-    bit-identical (:func:`~audiolm_lib.provenance.tokens_digest`, checked after the half-width round trip a user's
-    load goes through) and ``check_audio`` encodes to the same codes. The stages' ``trained_on`` records are then
-    re-stamped with the new codec's identity, so the folder loads without a provenance warning.
-    """
-    import shutil
-
-    from audiolm_lib.audio import load_audio
-    from audiolm_lib.pipeline import AudioLM
-    from audiolm_lib.provenance import component_identity, identity_summary, tokens_digest
-    from audiolm_lib.serialization import load_pretrained
-
-    out = out or model_dir
-    model = AudioLM.from_pretrained(model_dir)
-    staging = out.parent / f".{out.name}.codec-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    load_pretrained(codec_dir).save_pretrained(staging, dtype="float16")
-    codec = load_pretrained(staging).eval()
-    shutil.rmtree(staging)
-    if tokens_digest(codec) is None or tokens_digest(codec) != tokens_digest(model.codec):
-        raise SystemExit(f"{codec_dir}: its encoder or codebooks differ from {model_dir}'s codec: the stages' codes "
-                         "would change; retrain with train_decoder_only")
-    for path in check_audio:
-        wave = load_audio(path, sample_rate=model.codec.sample_rate)[None]
-        with torch.inference_mode():
-            if not torch.equal(codec.encode(wave), model.codec.encode(wave)):
-                raise SystemExit(f"{codec_dir}: encodes {path} to other codes than {model_dir}'s codec")
-    summary = identity_summary(component_identity(codec), codec)
-    for name, part in model.components().items():
-        trained_on = getattr(part, "trained_on", None)
-        if isinstance(trained_on, dict) and "codec" in trained_on:
-            part.trained_on = dict(trained_on, codec=summary)
-    swapped = AudioLM(model.semantic_tokenizer, codec, model.semantic_lm, config=model.config,
-                      acoustic=model.acoustic).eval()
-    record_path = model_dir / "recipe.json"
-    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-    record["codec_swapped_in"] = {"from": str(codec_dir), "checked_clips": len(check_audio)}
-    _replace_folder(swapped, out, record)
-    return out
-
-
-def token_agreement(tokenizer, codec, work: Path, kind: str, items: int = 24) -> dict[str, float]:
-    """Share of semantic ids and of level-1 / all codes that ``tokenizer`` / ``codec`` reproduce on the first
-    ``items`` validation items of the training cache."""
-    from audiolm_lib.audio import load_audio
-    from audiolm_lib.training.token_cache import TokenCache
-
-    cache = TokenCache(work / kind / "tokens")
-    entries = {}
+    audio_of = {}
     for line in manifest(work, kind).read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
-        entries[entry["id"]] = manifest(work, kind).parent / entry["audio"]
-    same = {"semantic": [0, 0], "codes_level1": [0, 0], "codes_all": [0, 0]}
-    for index in cache.indices("valid")[:items]:
-        item = cache[index]
-        wave = load_audio(entries[item["id"]], sample_rate=16000)[None]
-        with torch.inference_mode():
-            semantic = tokenizer.tokenize(wave, 16000)[0]
-            codes = codec.encode(wave)[0]
-        for key, new, old in (("semantic", semantic, item["semantic"]), ("codes_level1", codes[0], item["acoustic"][0]),
-                              ("codes_all", codes, item["acoustic"])):
-            length = min(new.shape[-1], old.shape[-1])
-            same[key][0] += int((new[..., :length] == old[..., :length]).sum())
-            same[key][1] += new[..., :length].numel()
-    return {key: round(hits / max(1, total), 5) for key, (hits, total) in same.items()}
+        audio_of[entry["id"]] = manifest(work, kind).parent / entry["audio"]
+    assemble_folder(work / kind / "tokenizer", shipped_codec(work),
+                    {name: stage_model_dir(work, kind, name) for name in names}, settings, out,
+                    agreement_of=lambda tokenizer, codec: token_agreement(tokenizer, codec, work / kind / "tokens",
+                                                                          audio_of),
+                    record={"kind": kind, **settings})
 
 
 def _record_cpu(out: Path, what: str, seconds: float) -> None:
@@ -692,6 +554,8 @@ def main() -> None:
     elif args.phase == "swap-codec":  # the latest codec phase's decoder into a shipped folder, stages kept
         target = args.out or Path(__file__).resolve().parent / args.kind
         clips = split_files([manifest(work, "speech" if args.kind == "speech" else "piano")], "valid")[:8]
+        from audiolm_lib.training.shipping import swap_codec
+
         swap_codec(target, args.codec or shipped_codec(work), clips)
     elif args.phase == "seed":  # a shipped folder's parts as this work folder's exports
         seed_work(work, args.kind, args.shipped or Path(__file__).resolve().parent / args.kind)

@@ -1,8 +1,6 @@
 """Provenance of codec tokens: a codec whose decoder alone was retrained keeps fitting the stages trained on its
-codes (tokens_digest), and checkpoints/make_checkpoints.py swap-codec puts such a codec into an AudioLM folder."""
-import importlib.util
+codes (tokens_digest), and swap_codec (checkpoints/make_checkpoints.py swap-codec) puts such a codec into an AudioLM folder."""
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +10,7 @@ import torch
 from audiolm_lib.demo import tiny_random_audiolm
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.provenance import component_identity, identity_summary, tokens_digest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _make_checkpoints():
-    spec = importlib.util.spec_from_file_location("make_checkpoints", ROOT / "checkpoints" / "make_checkpoints.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from audiolm_lib.training.shipping import swap_codec
 
 
 def _perturbed(codec, prefix: str):
@@ -70,12 +60,11 @@ def test_swap_codec_keeps_the_stages_and_restamps_them(tmp_path):
     with pytest.warns(UserWarning, match="another codec"):  # the record was taken of the float32 weights
         tuned = _perturbed(AudioLM.from_pretrained(folder).codec, "decoder")
     tuned.save_pretrained(tmp_path / "tuned")
-    make_checkpoints = _make_checkpoints()
     with pytest.warns(UserWarning, match="another codec"):
         loaded = AudioLM.from_pretrained(folder)
     with pytest.warns(UserWarning, match="another codec"):  # unstamped, the old record names other weights
         AudioLM(loaded.semantic_tokenizer, tuned, loaded.semantic_lm, acoustic=loaded.acoustic)
-    make_checkpoints.swap_codec(folder, tmp_path / "tuned", [clip])
+    swap_codec(folder, tmp_path / "tuned", [clip])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         swapped = AudioLM.from_pretrained(folder)
@@ -85,5 +74,5 @@ def test_swap_codec_keeps_the_stages_and_restamps_them(tmp_path):
 
     _perturbed(swapped.codec, "encoder").save_pretrained(tmp_path / "other")
     with pytest.raises(SystemExit, match="encoder or codebooks differ"):
-        make_checkpoints.swap_codec(folder, tmp_path / "other", [clip])
+        swap_codec(folder, tmp_path / "other", [clip])
     assert torch.equal(AudioLM.from_pretrained(folder).codec.magnitude_head.weight, swapped.codec.magnitude_head.weight)
