@@ -57,6 +57,7 @@ def test_assemble_refuses_lost_tokens_and_unknown_settings_and_keeps_the_old_fol
     with pytest.raises(SystemExit, match="pipeline_decoding.acoustic"):  # a stage's sampling, not a pipeline setting
         assemble_folder(root / "tokenizer", root / "codec", stages, {"pipeline_decoding": {"acoustic": 1}}, out)
     assert (out / "config.json").read_text() == before
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []  # staging removed on refusal too
 
 
 def test_average_models_is_the_elementwise_mean_and_refuses_other_shapes(tmp_path):

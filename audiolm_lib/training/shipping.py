@@ -40,40 +40,43 @@ def assemble_folder(tokenizer_dir: Path, codec_dir: Path, stage_dirs: dict[str, 
     where = f"recipe {record['kind']}: " if record and "kind" in record else ""  # errors name the recipe
     parts = {name: load_pretrained(folder) for name, folder in stage_dirs.items()}
     staging = out.parent / f".{out.name}.staging"
-    SemanticTokenizer.from_pretrained(tokenizer_dir).save_pretrained(staging / "tokenizer", dtype="float16")
-    load_pretrained(codec_dir).save_pretrained(staging / "codec", dtype="float16")
-    tokenizer, codec = SemanticTokenizer.from_pretrained(staging / "tokenizer").eval(), load_pretrained(staging / "codec").eval()
-    agreement = agreement_of(tokenizer, codec) if agreement_of is not None else None
-    if agreement is not None:
-        print("token agreement with the training cache:", agreement, flush=True)
-        # half-width weights flip ~2 % of the upper levels' codes (near-ties of tiny residuals; decoded audio within
-        # 0.001 log-mel and 0.005 speaker similarity of the float32 codec's); the ids the stages lean on must hold
-        if min(agreement["semantic"], agreement["codes_level1"]) < 0.99 or agreement["codes_all"] < 0.95:
-            shutil.rmtree(staging)
-            raise SystemExit(f"the shipped tokenizer/codec do not reproduce the training tokens: {agreement}")
-    provenance = {"semantic_tokenizer": identity_summary(component_identity(tokenizer), tokenizer),
-                  "codec": identity_summary(component_identity(codec), codec)}
-    for name, part in parts.items():  # the semantic stage never sees codec tokens
-        part.trained_on = provenance if stage_kind(name).uses_codec else {
-            "semantic_tokenizer": provenance["semantic_tokenizer"]}
-    # decoding settings chosen on the training data's validation split (never the evaluation sets)
-    if "parallel" in parts:
-        for key, value in settings.get("acoustic_decoding", {}).items():
-            setattr(parts["parallel"].config, key, value)
-    for key, value in settings.get("semantic_decoding", {}).items():  # e.g. the semantic stage's guidance_scale
-        if not hasattr(parts["semantic"].config, key):
-            raise SystemExit(f"{where}semantic_decoding.{key} is not a field of the semantic stage's config")
-        setattr(parts["semantic"].config, key, value)
-    model = assemble_audiolm(tokenizer, codec, parts)
-    for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
-        for key, value in values.items():
-            setattr(getattr(model.config, stage), key, value)
-    for key, value in settings.get("pipeline_decoding", {}).items():  # e.g. the pitch postfilter's strength
-        if not hasattr(model.config, key) or key in _STAGE_SAMPLING:
-            raise SystemExit(f"{where}pipeline_decoding.{key} is not a setting of AudioLMConfig")
-        setattr(model.config, key, value)
-    model.config.__post_init__()  # the recipe's values checked as a user's would be
-    shutil.rmtree(staging)
+    try:
+        SemanticTokenizer.from_pretrained(tokenizer_dir).save_pretrained(staging / "tokenizer", dtype="float16")
+        load_pretrained(codec_dir).save_pretrained(staging / "codec", dtype="float16")
+        tokenizer = SemanticTokenizer.from_pretrained(staging / "tokenizer").eval()
+        codec = load_pretrained(staging / "codec").eval()
+        agreement = agreement_of(tokenizer, codec) if agreement_of is not None else None
+        if agreement is not None:
+            print("token agreement with the training cache:", agreement, flush=True)
+            # half-width weights flip ~2 % of the upper levels' codes (near-ties of tiny residuals; decoded audio
+            # within 0.001 log-mel and 0.005 speaker similarity of the float32 codec's); the ids the stages lean on
+            # must hold
+            if min(agreement["semantic"], agreement["codes_level1"]) < 0.99 or agreement["codes_all"] < 0.95:
+                raise SystemExit(f"the shipped tokenizer/codec do not reproduce the training tokens: {agreement}")
+        provenance = {"semantic_tokenizer": identity_summary(component_identity(tokenizer), tokenizer),
+                      "codec": identity_summary(component_identity(codec), codec)}
+        for name, part in parts.items():  # the semantic stage never sees codec tokens
+            part.trained_on = provenance if stage_kind(name).uses_codec else {
+                "semantic_tokenizer": provenance["semantic_tokenizer"]}
+        # decoding settings chosen on the training data's validation split (never the evaluation sets)
+        if "parallel" in parts:
+            for key, value in settings.get("acoustic_decoding", {}).items():
+                setattr(parts["parallel"].config, key, value)
+        for key, value in settings.get("semantic_decoding", {}).items():  # e.g. the semantic stage's guidance_scale
+            if not hasattr(parts["semantic"].config, key):
+                raise SystemExit(f"{where}semantic_decoding.{key} is not a field of the semantic stage's config")
+            setattr(parts["semantic"].config, key, value)
+        model = assemble_audiolm(tokenizer, codec, parts)
+        for stage, values in settings.get("sampling", {}).items():  # default temperatures per stage
+            for key, value in values.items():
+                setattr(getattr(model.config, stage), key, value)
+        for key, value in settings.get("pipeline_decoding", {}).items():  # e.g. the pitch postfilter's strength
+            if not hasattr(model.config, key) or key in _STAGE_SAMPLING:
+                raise SystemExit(f"{where}pipeline_decoding.{key} is not a setting of AudioLMConfig")
+            setattr(model.config, key, value)
+        model.config.__post_init__()  # the recipe's values checked as a user's would be
+    finally:  # a refused recipe leaves no half-made folder behind
+        shutil.rmtree(staging, ignore_errors=True)
     full_record = dict(record or {})
     if agreement is not None:
         full_record["token_agreement"] = agreement
