@@ -490,16 +490,14 @@ def assemble(work: Path, kind: str, out: Path) -> None:
     """One AudioLM folder from the work folder's tokenizer, latest codec and stages, the recipe's decoding settings in
     it (:func:`audiolm_lib.training.shipping.assemble_folder`: half-width weights, checked to reproduce the training
     cache's ids on its validation items before they are recorded as what the stages were trained on)."""
+    from audiolm_lib.datasets.manifest import read_manifest
     from audiolm_lib.training.shipping import assemble_folder, token_agreement
     from audiolm_lib.training.stages import generator_stages
 
     settings = recipe(kind)
     # the recipe's acoustic generator: one parallel (SoundStorm-style) model, or the coarse + fine pair
     names = ("semantic",) + generator_stages(settings.get("acoustic_generator", "hierarchical"))
-    audio_of = {}
-    for line in manifest(work, kind).read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        audio_of[entry["id"]] = manifest(work, kind).parent / entry["audio"]
+    audio_of = {entry["id"]: Path(entry["audio"]) for entry in read_manifest(manifest(work, kind))}
     assemble_folder(work / kind / "tokenizer", shipped_codec(work),
                     {name: stage_model_dir(work, kind, name) for name in names}, settings, out,
                     agreement_of=lambda tokenizer, codec: token_agreement(tokenizer, codec, work / kind / "tokens",

@@ -1,5 +1,6 @@
 """Provenance of codec tokens: a codec whose decoder alone was retrained keeps fitting the stages trained on its
-codes (tokens_digest), and swap_codec (checkpoints/make_checkpoints.py swap-codec) puts such a codec into an AudioLM folder."""
+codes (tokens_digest), and swap_codec (checkpoints/make_checkpoints.py swap-codec) puts such a codec into an AudioLM
+folder."""
 import warnings
 
 import numpy as np

@@ -123,7 +123,8 @@ def swap_codec(model_dir: Path, codec_dir: Path, check_audio: list[Path], out: P
     load_pretrained(codec_dir).save_pretrained(staging, dtype="float16")
     codec = load_pretrained(staging).eval()
     shutil.rmtree(staging)
-    if tokens_digest(codec) is None or tokens_digest(codec) != tokens_digest(model.codec):
+    digest = tokens_digest(codec)
+    if digest is None or digest != tokens_digest(model.codec):
         raise SystemExit(f"{codec_dir}: its encoder or codebooks differ from {model_dir}'s codec: the stages' codes "
                          "would change; retrain with train_decoder_only")
     for path in check_audio:
