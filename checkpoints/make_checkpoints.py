@@ -12,6 +12,9 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py stage-tune --work W --kind speech --stage parallel  # recipe's "tune" leg
     python checkpoints/make_checkpoints.py assemble  --work W --kind speech --out checkpoints/speech
     python checkpoints/make_checkpoints.py seed      --work W --kind speech   # continue checkpoints/speech (a new W)
+    python checkpoints/make_checkpoints.py device-pack --work W --kind speech --stage parallel --recipe speech_device
+    python checkpoints/make_checkpoints.py device-import --work W --kind speech --stage parallel --recipe speech_device \\
+        --returned FOLDER   # the last tune leg trained on a lent GPU (checkpoints/device/README.md)
 
 The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
 the data are built by the library's own builders (``audiolm data``), split by speaker / piece
@@ -333,11 +336,8 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
     in place by hand); any other resumes."""
     from audiolm_lib.serialization import config_from_dict, renamed_fields
     from audiolm_lib.training.config import StageTrainConfig
-    from audiolm_lib.training.extend import NEUTRAL_PARTS
     from audiolm_lib.training.trainer import train_stage as run
 
-    base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items()
-                                             if k not in RUN_PLAN_KEYS}, f"recipe {kind}/{stage}")
     legs = tune_legs(kind, stage)
     first = _first_leg_to_run(work, kind, stage, legs)
     for index, leg in enumerate(legs):
@@ -346,47 +346,63 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         out = tune_dir(work, kind, stage, index)
         leg = renamed_fields(StageTrainConfig, dict(leg), f"recipe {kind}/{stage}/tune[{index}]")
         # "stop_after": the leg ends at that step of its ``steps``-long schedule (a budget cut, stated in the recipe)
-        stop_after = leg.pop("stop_after", None)
+        stop_after = leg.get("stop_after")
         last = _last_step(int(leg["steps"]), stop_after)
         exported, done = (out / "model" / "config.json").exists(), _latest_step(out)
         if (index + 1 < len(legs) and _latest_step(tune_dir(work, kind, stage, index + 1)) > 0) or (
                 exported and (done == 0 or done >= last)):
             continue  # finished, or its model put in place without checkpoints (a leg made elsewhere)
-        data_sets = leg.pop("data")
-        cache = build_cache(work, kind, shipped_codec(work), cache_dir(work, kind, data_sets), data_sets)
-        fields = dict(base)
-        start_model = leg_dir(work, kind, stage, index) / "model"  # the previous leg's
-        from_average = leg.pop("from_average", False)
-        if from_average:  # from the mean of earlier legs: the recipe's averaged ones (true) or those listed
-            named = isinstance(from_average, list)
-            averaged = from_average if named else recipe(kind)["stages"][stage].get("average_tune_legs") or []
-            if not averaged or max(averaged) > index:
-                raise SystemExit(f"recipe {kind}/{stage}/tune[{index}]: from_average needs earlier legs to average "
-                                 f"(its own list, or average_tune_legs), got {averaged}")
-            start_model = averaged_tune_legs(work, kind, stage, averaged if named else None,
-                                             start_of=index if named else None)
-        transfer_from = leg.pop("transfer_semantic_from", None)
-        if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
-            start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
-        # a leg's model settings override the stage's, its "transformer" ones key by key (a later leg of a deepened
-        # model gives {"transformer": {"depth": 6}} alone)
-        base_model, leg_model = base.get("model", {}), leg.get("model", {})
-        model = {**base_model, **leg_model}
-        if "transformer" in leg_model:
-            model["transformer"] = {**base_model.get("transformer", {}), **leg_model["transformer"]}
-        depth = leg.pop("deepen_to", None)
-        if depth is not None:  # a larger model from the start one, computing the same function at first
-            start_model = deepened_start(start_model, int(depth), out / "deepened_model")
-            model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
-        parts = [name for name in NEUTRAL_PARTS if model.get(name)]
-        if parts:  # a start model without them gets them at their neutral start: the same function at first
-            start_model = extended_start(start_model, parts, out / "extended_model")
-        fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
-                      budget_minutes=minutes, model=model, init_from=str(start_model))
+        fields, cache = leg_fields(work, kind, stage, index, minutes)
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")
         started = time.process_time()
         run(config, cache, out, resume=_latest_step(out) > 0, max_steps=stop_after)
         _record_cpu(out, f"{stage}_tune{index + 1}", time.process_time() - started)
+
+
+def leg_fields(work: Path, kind: str, stage: str, index: int, minutes: float | None) -> tuple[dict, Path]:
+    """Tune leg ``index``'s :class:`StageTrainConfig` fields (the stage's, the leg's over them, its start model as
+    ``init_from``, made first where the leg deepens, extends or re-maps it) and its token cache, built if needed."""
+    from audiolm_lib.serialization import renamed_fields
+    from audiolm_lib.training.config import StageTrainConfig
+    from audiolm_lib.training.extend import NEUTRAL_PARTS
+
+    base = renamed_fields(StageTrainConfig, {k: v for k, v in recipe(kind)["stages"][stage].items()
+                                             if k not in RUN_PLAN_KEYS}, f"recipe {kind}/{stage}")
+    out = tune_dir(work, kind, stage, index)
+    leg = renamed_fields(StageTrainConfig, dict(tune_legs(kind, stage)[index]), f"recipe {kind}/{stage}/tune[{index}]")
+    leg.pop("stop_after", None)
+    data_sets = leg.pop("data")
+    cache = build_cache(work, kind, shipped_codec(work), cache_dir(work, kind, data_sets), data_sets)
+    fields = dict(base)
+    start_model = leg_dir(work, kind, stage, index) / "model"  # the previous leg's
+    from_average = leg.pop("from_average", False)
+    if from_average:  # from the mean of earlier legs: the recipe's averaged ones (true) or those listed
+        named = isinstance(from_average, list)
+        averaged = from_average if named else recipe(kind)["stages"][stage].get("average_tune_legs") or []
+        if not averaged or max(averaged) > index:
+            raise SystemExit(f"recipe {kind}/{stage}/tune[{index}]: from_average needs earlier legs to average "
+                             f"(its own list, or average_tune_legs), got {averaged}")
+        start_model = averaged_tune_legs(work, kind, stage, averaged if named else None,
+                                         start_of=index if named else None)
+    transfer_from = leg.pop("transfer_semantic_from", None)
+    if transfer_from is not None:  # the start model knew another tokenizer's ids: carry its embedding over
+        start_model = transferred_start(work, kind, start_model, ROOT / transfer_from, out / "init_model")
+    # a leg's model settings override the stage's, its "transformer" ones key by key (a later leg of a deepened
+    # model gives {"transformer": {"depth": 6}} alone)
+    base_model, leg_model = base.get("model", {}), leg.get("model", {})
+    model = {**base_model, **leg_model}
+    if "transformer" in leg_model:
+        model["transformer"] = {**base_model.get("transformer", {}), **leg_model["transformer"]}
+    depth = leg.pop("deepen_to", None)
+    if depth is not None:  # a larger model from the start one, computing the same function at first
+        start_model = deepened_start(start_model, int(depth), out / "deepened_model")
+        model["transformer"] = {**model.get("transformer", {}), "depth": int(depth)}
+    parts = [name for name in NEUTRAL_PARTS if model.get(name)]
+    if parts:  # a start model without them gets them at their neutral start: the same function at first
+        start_model = extended_start(start_model, parts, out / "extended_model")
+    fields.update({k: v for k, v in leg.items() if k != "model"}, stage=base.get("stage", stage),
+                  budget_minutes=minutes, model=model, init_from=str(start_model))
+    return fields, cache
 
 
 def _first_leg_to_run(work: Path, kind: str, stage: str, legs: list[dict]) -> int:
@@ -505,6 +521,28 @@ def assemble(work: Path, kind: str, out: Path) -> None:
                     record={"kind": kind, **settings})
 
 
+def device_pack(work: Path, kind: str, stage: str, out: Path) -> None:
+    """The recipe's last tune leg of ``stage`` as a carry folder for a lent accelerator
+    (:func:`audiolm_lib.training.device_leg.pack_leg`)."""
+    from audiolm_lib.training.device_leg import pack_leg
+
+    index = len(tune_legs(kind, stage)) - 1
+    if index < 0:
+        raise SystemExit(f"device-pack: recipe {kind}/{stage} has no tune leg to run elsewhere")
+    size = pack_leg(*leg_fields(work, kind, stage, index, None), out)
+    print(f"{out}: leg {index + 1} of {kind}/{stage}, {size / 2 ** 20:.1f} MiB to carry "
+          f"(checkpoints/device/tree.py size --carry {out}: with the tree that travels)")
+
+
+def device_import(work: Path, kind: str, stage: str, returned: Path) -> None:
+    """The model a device leg returned joined into the last tune leg's folder
+    (:func:`audiolm_lib.training.device_leg.import_leg`): ``assemble`` and the benches read it as any leg's."""
+    from audiolm_lib.training.device_leg import import_leg
+
+    out = tune_dir(work, kind, stage, len(tune_legs(kind, stage)) - 1)
+    print(f"{returned} -> {import_leg(returned, out)}")
+
+
 def _record_cpu(out: Path, what: str, seconds: float) -> None:
     """Append this run's process CPU seconds to ``out/cpu_seconds.jsonl`` (runs of one budget add up)."""
     from audiolm_lib.atomic import append_line
@@ -518,7 +556,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "codec-adversarial", "tokenizer", "cache",
-                                          "stage", "stage-tune", "assemble", "swap-codec", "seed"))
+                                          "stage", "stage-tune", "assemble", "swap-codec", "seed",
+                                          "device-pack", "device-import"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
     parser.add_argument("--kind", choices=("piano", "speech"), default="piano")
     parser.add_argument("--recipe", default=None, help="another recipe of recipes/ for the kind (default: the kind's)")
@@ -531,6 +570,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None,
                         help="stage phase: another token cache (default WORK/KIND/tokens); the semantic stage only "
                              "reads semantic ids, so a cache built with any codec gives it the same data")
+    parser.add_argument("--returned", type=Path, default=None,
+                        help="device-import phase: the folder a device leg's files came back to")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -565,6 +606,12 @@ def main() -> None:
         train_stage(work, args.kind, args.stage, args.minutes, args.cache)
     elif args.phase == "stage-tune":
         tune_stage(work, args.kind, args.stage, args.minutes)
+    elif args.phase == "device-pack":
+        device_pack(work, args.kind, args.stage, args.out or Path(".device") / args.kind)
+    elif args.phase == "device-import":
+        if args.returned is None:
+            raise SystemExit("device-import needs --returned FOLDER (where the device leg's files came back)")
+        device_import(work, args.kind, args.stage, args.returned)
     else:
         assemble(work, args.kind, args.out or Path(__file__).resolve().parent / args.kind)
 
