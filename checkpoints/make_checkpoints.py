@@ -529,7 +529,10 @@ def device_pack(work: Path, kind: str, stage: str, out: Path) -> None:
     index = len(tune_legs(kind, stage)) - 1
     if index < 0:
         raise SystemExit(f"device-pack: recipe {kind}/{stage} has no tune leg to run elsewhere")
-    size = pack_leg(*leg_fields(work, kind, stage, index, None), out)
+    try:
+        size = pack_leg(*leg_fields(work, kind, stage, index, None), out)
+    except (OSError, ValueError) as exc:  # a non-empty out folder, a missing start model, an unfinished cache
+        raise SystemExit(f"device-pack: {exc}") from None
     print(f"{out}: leg {index + 1} of {kind}/{stage}, {size / 2 ** 20:.1f} MiB to carry "
           f"(checkpoints/device/tree.py size --carry {out}: with the tree that travels)")
 
@@ -540,7 +543,10 @@ def device_import(work: Path, kind: str, stage: str, returned: Path) -> None:
     from audiolm_lib.training.device_leg import import_leg
 
     out = tune_dir(work, kind, stage, len(tune_legs(kind, stage)) - 1)
-    print(f"{returned} -> {import_leg(returned, out)}")
+    try:
+        print(f"{returned} -> {import_leg(returned, out)}")
+    except (OSError, ValueError) as exc:  # a missing or damaged part, a leg folder that holds a model already
+        raise SystemExit(f"device-import: {exc}") from None
 
 
 def _record_cpu(out: Path, what: str, seconds: float) -> None:

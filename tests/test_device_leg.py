@@ -247,3 +247,15 @@ def test_the_slim_tree_travels_small_and_is_put_back_unchanged(tmp_path):
     assert tree.travelling_bytes(repo) == 250_006
     with pytest.raises(tree.TreeError, match="not slim"):
         tree.restore(repo)
+
+
+def test_the_device_side_names_what_the_carry_lacks(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("device_leg_cli", ROOT / "checkpoints" / "device" / "leg.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    (tmp_path / "carry").mkdir()
+    (tmp_path / "carry" / "leg.json").write_text("{}")
+    assert cli.main(["--carry", str(tmp_path / "carry"), "--minutes", "1", "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err
+    assert "lacks cache.tar.xz, start_model/config.json: make it with make_checkpoints.py device-pack" in message
+    assert not (tmp_path / "out").exists()

@@ -26,9 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--probe-steps", type=int, default=60, help="steps timed before the schedule is fitted")
     args = parser.parse_args(argv)
-    if not (args.carry / "leg.json").is_file():
-        print(f"{args.carry} holds no leg.json: make it with make_checkpoints.py device-pack and name it in carry",
-              file=sys.stderr)
+    missing = [name for name in ("leg.json", "cache.tar.xz", "start_model/config.json")
+               if not (args.carry / name).is_file()]
+    if missing:
+        print(f"{args.carry} lacks {', '.join(missing)}: make it with make_checkpoints.py device-pack and name it in "
+              "carry", file=sys.stderr)
+        return 2
+    if args.minutes <= 0:
+        print(f"--minutes must be positive, got {args.minutes}", file=sys.stderr)
         return 2
     from audiolm_lib.training.device_leg import run_leg
 
