@@ -136,6 +136,8 @@ def test_the_schedule_fits_the_minutes_and_never_exceeds_the_recipe():
     assert longer == sorted(longer) and longer[0] < longer[-1]
     with pytest.raises(ValueError):
         device_leg.fitted_steps(0.0, 8.0, 60.0, most=10)
+    with pytest.raises(ValueError, match="probe_steps"):
+        device_leg.run_leg(Path("carry"), Path("out"), 1.0, Path("work"), probe_steps=10)
 
 
 def test_a_step_is_timed_between_the_first_and_last_logged_rows(tmp_path):
@@ -168,7 +170,7 @@ def test_a_packed_leg_runs_without_the_audio_packages_and_its_model_imports_back
     assert len(returned) <= device_leg.RETURN_FILES and all(p.stat().st_size <= 16 * 2 ** 20 for p in returned)
     summary = json.loads((tmp_path / "returned" / device_leg.SUMMARY).read_text())
     assert 1 <= summary["steps"] <= 40 and summary["recipe_steps"] == 40 and summary["seconds_per_step"] > 0
-    assert summary["config"]["steps"] == summary["steps"]
+    assert summary["config"]["steps"] == summary["steps"] and 1 <= summary["steps_run"] <= summary["steps"]
     model_dir = device_leg.import_leg(tmp_path / "returned", tmp_path / "work" / "stage_parallel_tune4")
     from audiolm_lib.serialization import load_pretrained
 

@@ -145,6 +145,8 @@ def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int
     from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage
 
+    if probe_steps < 20:
+        raise ValueError(f"probe_steps must be at least 20 (two logged rows to time), got {probe_steps}")
     started = time.monotonic()
     carry, out, work = Path(carry), Path(out), Path(work)
     fields = json.loads((carry / LEG_CONFIG).read_text(encoding="utf-8"))
@@ -171,7 +173,8 @@ def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int
             shutil.copy2(work / "leg" / name, out / name)
     import torch
 
-    summary = {"steps": steps, "recipe_steps": most, "seconds_per_step": per_step,
+    logged = [int(line.split(",", 1)[0]) for line in (work / "leg" / "metrics_train.csv").read_text().splitlines()[1:]]
+    summary = {"steps": steps, "steps_run": max(logged, default=0), "recipe_steps": most, "seconds_per_step": per_step,
                "leg_wall_seconds": round(time.monotonic() - leg_started, 1),
                "total_wall_seconds": round(time.monotonic() - started, 1),
                "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
