@@ -160,11 +160,17 @@ def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int
     per_step = seconds_per_step(work / "probe" / "metrics_train.csv")
     left = minutes - (time.monotonic() - started) / 60.0
     steps = fitted_steps(per_step, left, overhead_seconds, most)
+    # a hard stop too, should the validations take longer than the probe foresaw: the export and the parts need
+    # the last half minute, and a command past the tool's limit returns nothing
     fields.update(steps=steps, warmup_steps=min(int(fields.get("warmup_steps", 0)), steps // 10),
-                  checkpoint_every=None, sample_every=None, progress=False, tensorboard=False)
+                  checkpoint_every=None, sample_every=None, progress=False, tensorboard=False,
+                  budget_minutes=max(0.1, minutes - (time.monotonic() - started) / 60.0 - 0.5))
     config = config_from_dict(StageTrainConfig, fields, source="device leg")
     leg_started = time.monotonic()
     model_dir = train_stage(config, cache, work / "leg")
+    if not (model_dir / "model.safetensors").is_file():
+        raise RuntimeError(f"the leg ended before its first validation exported a model: give it more minutes "
+                           f"(validation every {config.eval_every} steps, {config.steps} steps fitted)")
     out.mkdir(parents=True, exist_ok=True)
     split_file(model_dir / "model.safetensors", out)
     shutil.copy2(model_dir / "config.json", out / "config.json")
