@@ -42,7 +42,8 @@ class FrameCodec:
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         count = -(-wave.shape[-1] // 320)
-        frames = torch.nn.functional.pad(wave[:, 0], (0, count * 320 - wave.shape[-1])).reshape(wave.shape[0], count, 320)
+        padded = torch.nn.functional.pad(wave[:, 0], (0, count * 320 - wave.shape[-1]))
+        frames = padded.reshape(wave.shape[0], count, 320)
         level = frames.abs().mean(-1) * 16
         first = level.floor().clamp(0, 15)
         second = ((level - first) * 16).floor().clamp(0, 15)
@@ -55,7 +56,8 @@ def cache_dir(tmp_path) -> Path:
     entries = []
     for k in range(8):
         t = np.arange(int((1.6 + 0.1 * k) * 16000)) / 16000
-        wave = np.linspace(0.1, 0.9, t.size) * np.sin(2 * np.pi * (150 + 40 * k) * t) + 0.02 * rng.standard_normal(t.size)
+        tone = np.linspace(0.1, 0.9, t.size) * np.sin(2 * np.pi * (150 + 40 * k) * t)
+        wave = tone + 0.02 * rng.standard_normal(t.size)
         save_audio(tmp_path / "data" / f"u{k}.wav", wave[None].astype(np.float32), 16000)
         entries.append({"id": f"u{k}", "audio": f"u{k}.wav", "duration": t.size / 16000, "sample_rate": 16000,
                         "split": "valid" if k >= 6 else "train", "speaker": f"s{k % 3}"})
@@ -231,7 +233,7 @@ def test_the_slim_tree_travels_small_and_is_put_back_unchanged(tmp_path):
     (repo / "code.py").write_text("x = 1\n")
     _git(repo.parent, "init", "-q", "-b", "main", str(repo))
     _git(repo, "add", ".")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "init")
     exclude_before = (repo / ".git" / "info" / "exclude").read_text()
     assert tree.travelling_bytes(repo) == 250_006
     (repo / "code.py").write_text("x = 2\n")
