@@ -251,6 +251,11 @@ def test_the_slim_tree_travels_small_and_is_put_back_unchanged(tmp_path):
     assert tree.travelling_bytes(repo) == 250_006
     with pytest.raises(tree.TreeError, match="not slim"):
         tree.restore(repo)
+    (repo / ".git" / "info" / "exclude").unlink()  # a checkout without one: slim makes it, restore removes it
+    tree.slim(repo)
+    assert tree.travelling_bytes(repo) == 6
+    tree.restore(repo)
+    assert not (repo / ".git" / "info" / "exclude").exists() and _git(repo, "status", "--porcelain") == ""
 
 
 def test_the_device_side_names_what_the_carry_lacks(tmp_path, capsys):

@@ -71,13 +71,13 @@ def slim(root: Path, paths: tuple[str, ...] = HEAVY_PATHS) -> int:
     if branch == "HEAD":
         raise TreeError("HEAD is detached: check out a branch first")
     present = [path for path in paths if git(root, "ls-files", "--", path).strip()]
+    exclude = git_dir(root) / "info" / "exclude"
     git(root, "switch", "-q", "-c", BRANCH)
-    state.write_text(json.dumps({"branch": branch}))
+    state.write_text(json.dumps({"branch": branch, "exclude_existed": exclude.exists()}))
     if present:
         git(root, "rm", "-r", "-q", "--cached", "--", *present)
         git(root, "-c", "user.name=device-slim", "-c", "user.email=device-slim@localhost", "-c", "commit.gpgsign=false",
             "commit", "-q", "--no-verify", "-m", "device: travel without the shipped weights and results")
-    exclude = git_dir(root) / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     kept = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
     block = "\n".join([BEGIN, *(f"/{path}/" for path in present), END])
@@ -90,7 +90,8 @@ def restore(root: Path) -> str:
     state = git_dir(root) / STATE
     if not state.exists():
         raise TreeError("the tree is not slim (no .git/device_slim.json)")
-    branch = json.loads(state.read_text())["branch"]
+    record = json.loads(state.read_text())
+    branch = record["branch"]
     git(root, "switch", "-q", branch)
     exclude = git_dir(root) / "info" / "exclude"
     if exclude.exists():
@@ -102,7 +103,10 @@ def restore(root: Path) -> str:
                 inside = False
             elif not inside:
                 kept.append(line)
-        exclude.write_text("\n".join(kept) + ("\n" if kept else ""), encoding="utf-8")
+        if kept or record.get("exclude_existed", True):
+            exclude.write_text("\n".join(kept) + ("\n" if kept else ""), encoding="utf-8")
+        else:  # slim made the file: none again
+            exclude.unlink()
     git(root, "branch", "-q", "-D", BRANCH)
     state.unlink()
     changed = git(root, "status", "--porcelain")
