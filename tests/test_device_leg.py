@@ -143,12 +143,13 @@ def test_the_schedule_fits_the_minutes_and_never_exceeds_the_recipe():
 
 
 def test_a_step_is_timed_between_the_first_and_last_logged_rows(tmp_path):
-    csv = tmp_path / "metrics_train.csv"
-    csv.write_text("step,split,time,loss\n10,train,100.0,5\n20,train,101.0,5\n60,train,105.0,4\n")
-    assert device_leg.seconds_per_step(csv) == pytest.approx(0.1)
-    csv.write_text("step,split,time,loss\n10,train,100.0,5\n")
+    rows = [{"step": 10, "split": "train", "time": 100.0, "loss": 5}, {"step": 20, "split": "valid", "time": 100.5},
+            {"step": 20, "split": "train", "time": 101.0, "loss": 5}, {"step": 60, "split": "train", "time": 105.0}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert device_leg.seconds_per_step(tmp_path) == pytest.approx(0.1)
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(rows[0]) + "\n")
     with pytest.raises(ValueError, match="two logged"):
-        device_leg.seconds_per_step(csv)
+        device_leg.seconds_per_step(tmp_path)
 
 
 @pytest.mark.slow

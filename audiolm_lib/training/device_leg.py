@@ -25,6 +25,9 @@ import tarfile
 import time
 from pathlib import Path
 
+from audiolm_lib.atomic import atomic_write, atomic_write_text
+from audiolm_lib.training.metrics import read_metrics
+
 CACHE_ARCHIVE = "cache.tar.xz"
 START_MODEL = "start_model"
 LEG_CONFIG = "leg.json"
@@ -41,14 +44,14 @@ def pack_cache(cache_dir: Path, archive: Path, preset: int = 6) -> Path:
     header = cache_dir / "header.json"
     if not header.is_file() or not json.loads(header.read_text(encoding="utf-8")).get("complete"):
         raise ValueError(f"{cache_dir} is not a complete token cache (no header.json marked complete)")
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_name(archive.name + ".partial")
-    with tarfile.open(partial, "w:xz", preset=preset) as tar:
-        for path in sorted(cache_dir.rglob("*")):
-            if path.is_file():
-                tar.add(path, arcname=str(path.relative_to(cache_dir)), recursive=False)
-    partial.replace(archive)
-    return archive
+
+    def write(tmp: str) -> None:
+        with tarfile.open(tmp, "w:xz", preset=preset) as tar:
+            for path in sorted(cache_dir.rglob("*")):
+                if path.is_file():
+                    tar.add(path, arcname=str(path.relative_to(cache_dir)), recursive=False)
+
+    return atomic_write(archive, write)
 
 
 def unpack_cache(archive: Path, out_dir: Path) -> Path:
@@ -72,15 +75,13 @@ def fitted_steps(seconds_per_step: float, minutes: float, overhead_seconds: floa
     return max(min(least, int(most)), min(int(most), steps))
 
 
-def seconds_per_step(metrics_csv: Path) -> float:
-    """Wall seconds per step between the first and the last logged training rows of ``metrics_train.csv`` (the
-    first row holds the start-up, so it only opens the interval)."""
-    import csv
-
-    with open(metrics_csv, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get("split") == "train"]
+def seconds_per_step(run_dir: Path) -> float:
+    """Wall seconds per step between the first and the last logged training rows of a run's metrics
+    (:func:`~audiolm_lib.training.metrics.read_metrics`; the first row holds the start-up, so it only opens the
+    interval)."""
+    rows = [row for row in read_metrics(run_dir) if row.get("split") == "train"]
     if len(rows) < 2:
-        raise ValueError(f"{metrics_csv}: need two logged training steps to time them, got {len(rows)}")
+        raise ValueError(f"{run_dir}: need two logged training steps to time them, got {len(rows)}")
     first, last = rows[0], rows[-1]
     return (float(last["time"]) - float(first["time"])) / (int(last["step"]) - int(first["step"]))
 
@@ -109,7 +110,7 @@ def split_file(path: Path, out_dir: Path, part_bytes: int = PART_BYTES) -> Path:
         else:
             raise ValueError(f"{path} needs more than 100 parts of {part_bytes} bytes")
     record = out_dir / f"{path.name}.parts.json"
-    record.write_text(json.dumps({"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
+    atomic_write_text(record, json.dumps({"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
                                   "parts": parts}, indent=1))
     return record
 
@@ -118,20 +119,18 @@ def join_parts(record: Path, out_path: Path) -> Path:
     """The file that :func:`split_file` cut, from the parts beside ``record``, at ``out_path``; refused (and nothing
     left at ``out_path``) where a part is missing or the size or SHA-256 differs."""
     meta = json.loads(Path(record).read_text(encoding="utf-8"))
-    partial = out_path.with_name(out_path.name + ".partial")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(partial, "wb") as handle:
-        for name in meta["parts"]:
-            part = record.parent / Path(name).name
-            if not part.is_file():
-                partial.unlink()
-                raise FileNotFoundError(f"{part} is missing: the returned model is incomplete")
-            handle.write(part.read_bytes())
-    if partial.stat().st_size != meta["bytes"] or sha256(partial) != meta["sha256"]:
-        partial.unlink()
-        raise ValueError(f"{record}: the joined parts differ from the model that was split (size or SHA-256)")
-    partial.replace(out_path)
-    return out_path
+
+    def write(tmp: str) -> None:  # checked before the rename: a refused join leaves nothing at out_path
+        with open(tmp, "wb") as handle:
+            for name in meta["parts"]:
+                part = record.parent / Path(name).name
+                if not part.is_file():
+                    raise FileNotFoundError(f"{part} is missing: the returned model is incomplete")
+                handle.write(part.read_bytes())
+        if Path(tmp).stat().st_size != meta["bytes"] or sha256(Path(tmp)) != meta["sha256"]:
+            raise ValueError(f"{record}: the joined parts differ from the model that was split (size or SHA-256)")
+
+    return atomic_write(out_path, write)
 
 
 def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int = 60,
@@ -141,6 +140,8 @@ def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int
     ``work`` holds the unpacked cache and the run's folder (a scratch disk there). A probe of ``probe_steps``
     steps (logged every 10) times a step on this machine; the leg's ``steps`` become what fits in what is left
     of ``minutes`` (never more than the recipe's), so its cosine schedule ends inside the lease."""
+    import torch
+
     from audiolm_lib.serialization import config_from_dict
     from audiolm_lib.training.config import StageTrainConfig
     from audiolm_lib.training.trainer import train_stage
@@ -157,7 +158,7 @@ def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int
                                                 "checkpoint_every": None, "progress": False, "tensorboard": False},
                              source="device leg probe")
     train_stage(probe, cache, work / "probe", max_steps=probe_steps)
-    per_step = seconds_per_step(work / "probe" / "metrics_train.csv")
+    per_step = seconds_per_step(work / "probe")
     left = minutes - (time.monotonic() - started) / 60.0
     steps = fitted_steps(per_step, left, overhead_seconds, most)
     # a hard stop too, should the validations take longer than the probe foresaw: the export and the parts need
@@ -177,15 +178,13 @@ def run_leg(carry: Path, out: Path, minutes: float, work: Path, probe_steps: int
     for name in ("metrics_train.csv", "metrics_valid.csv"):
         if (work / "leg" / name).is_file():
             shutil.copy2(work / "leg" / name, out / name)
-    import torch
-
-    logged = [int(line.split(",", 1)[0]) for line in (work / "leg" / "metrics_train.csv").read_text().splitlines()[1:]]
+    logged = [row["step"] for row in read_metrics(work / "leg") if row.get("split") == "train"]
     summary = {"steps": steps, "steps_run": max(logged, default=0), "recipe_steps": most, "seconds_per_step": per_step,
                "leg_wall_seconds": round(time.monotonic() - leg_started, 1),
                "total_wall_seconds": round(time.monotonic() - started, 1),
                "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
                "torch": torch.__version__, "config": config.to_dict()}
-    (out / SUMMARY).write_text(json.dumps(summary, indent=1))
+    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=1))
     returned = [path for path in out.iterdir() if path.is_file()]
     if len(returned) > RETURN_FILES:
         raise ValueError(f"{out} holds {len(returned)} files; the device tool returns at most {RETURN_FILES}")
@@ -203,7 +202,7 @@ def pack_leg(fields: dict, cache_dir: Path, out: Path) -> int:
     shutil.copytree(fields["init_from"], out / START_MODEL)
     pack_cache(cache_dir, out / CACHE_ARCHIVE)
     leg = {**fields, "init_from": START_MODEL, "budget_minutes": None}
-    (out / LEG_CONFIG).write_text(json.dumps(leg, indent=1), encoding="utf-8")
+    atomic_write_text(out / LEG_CONFIG, json.dumps(leg, indent=1))
     return sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
 
 
