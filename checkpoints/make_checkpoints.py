@@ -13,8 +13,8 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py assemble  --work W --kind speech --out checkpoints/speech
     python checkpoints/make_checkpoints.py seed      --work W --kind speech   # continue checkpoints/speech (a new W)
     python checkpoints/make_checkpoints.py device-pack --work W --kind speech --stage parallel --recipe speech_device
-    python checkpoints/make_checkpoints.py device-import --work W --kind speech --stage parallel --recipe speech_device \\
-        --returned FOLDER   # the last tune leg trained on a lent GPU (checkpoints/device/README.md)
+    python checkpoints/make_checkpoints.py device-import --work W --kind speech --stage parallel \\
+        --recipe speech_device --returned FOLDER   # the last tune leg, trained on a lent GPU (checkpoints/device/)
 
 The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
 the data are built by the library's own builders (``audiolm data``), split by speaker / piece
