@@ -221,11 +221,14 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
         return self.front_end.istft(torch.polar(magnitude, phase), length)
 
     # ------------------------------------------------------------------------------ training forward
-    def forward(self, wave: torch.Tensor, num_levels: int | None = None) -> SpectralCodecOutput:
+    def forward(self, wave: torch.Tensor, num_levels: int | None = None,
+                latent_transform=None) -> SpectralCodecOutput:
         """Encode, quantize and decode ``Tensor[B, 1, T]`` onto the STFT grid (no waveform synthesis).
 
         ``num_levels``: quantizer levels to use; default a random ``1..Q`` in training when quantizer dropout is
-        on, else all of them.
+        on, else all of them. ``latent_transform``: ``(quantized Tensor[B, D, F], num_levels) -> Tensor[B, D, F]``
+        applied before decoding, the target staying the input's spectrum (prematched decoder training,
+        :mod:`audiolm_lib.training.prematch`).
         """
         wave = self._check_wave(wave)
         if num_levels is None:
@@ -236,7 +239,8 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
         spec = self.front_end.stft(wave)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             result: RVQOutput = self.quantizer(self._latent(spec), num_levels)
-        log_magnitude, phase = self._heads(self._decode_features(result.quantized))
+        quantized = result.quantized if latent_transform is None else latent_transform(result.quantized, num_levels)
+        log_magnitude, phase = self._heads(self._decode_features(quantized))
         return SpectralCodecOutput(log_magnitude, self._log_magnitude(spec), phase, spec, result.codes,
                                    result.commitment_loss, result.perplexity)
 

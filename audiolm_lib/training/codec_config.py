@@ -41,6 +41,10 @@ class CodecTrainConfig:
     ``init_from``: a codec folder (same architecture) whose weights start the run; with ``train_decoder_only``
     the encoder and codebooks stay frozen, so the codes -- and language models trained on them -- stay valid
     while the decoder improves.
+    ``prematch_share``: the share of items whose quantized latents are voice-matched within their crop before
+    decoding (kNN-VC's prematched training, :mod:`audiolm_lib.training.prematch`; a spectral codec with
+    ``train_decoder_only``): ``prematch_neighbours`` nearest frames more than ``prematch_exclude_frames`` away,
+    moved a strength drawn in ``prematch_strength`` of the way, quantized again.
     """
 
     arch: str = "spectral"
@@ -86,6 +90,10 @@ class CodecTrainConfig:
     budget_minutes: float | None = None
     init_from: str | None = None
     train_decoder_only: bool = False
+    prematch_share: float = 0.0
+    prematch_neighbours: int = 4
+    prematch_exclude_frames: int = 10
+    prematch_strength: tuple[float, float] = (0.5, 1.0)
 
     def __post_init__(self) -> None:
         if self.arch not in CODEC_MODELS:
@@ -95,6 +103,9 @@ class CodecTrainConfig:
                 raise ValueError(f"CodecTrainConfig.{name} must be positive, got {getattr(self, name)}")
         if self.segment_seconds <= 0:
             raise ValueError(f"CodecTrainConfig.segment_seconds must be positive, got {self.segment_seconds}")
+        if self.prematch_share and not (self.arch == "spectral" and self.train_decoder_only):
+            raise ValueError("CodecTrainConfig.prematch_share needs arch 'spectral' with train_decoder_only: the "
+                             "prematched latents are detached, so only a decoder can learn from them")
         # crops must hold whole codec frames, or the reconstruction and the input differ in length
         model_config = self.model_config
         hop = int(getattr(model_config, "hop_length", 0) or math.prod(model_config.strides))

@@ -118,9 +118,10 @@ class SpectralObjective:
             losses["complex"] = (F.l1_loss(predicted_spec.real, out.target.real) + F.l1_loss(predicted_spec.imag, out.target.imag)) / scale
         return losses
 
-    def backward(self, model, wave: torch.Tensor, num_levels: int, step: int) -> tuple[dict[str, float], torch.Tensor]:
+    def backward(self, model, wave: torch.Tensor, num_levels: int, step: int,
+                 latent_transform=None) -> tuple[dict[str, float], torch.Tensor]:
         config = self.config
-        out = model(wave, num_levels=num_levels)
+        out = model(wave, num_levels=num_levels, latent_transform=latent_transform)
         losses = self.losses(out)
         stats: dict[str, float] = {}
         if self.adversary is not None and step >= config.adversarial_start_step:

@@ -188,7 +188,8 @@ class CodecTrainer:
                       if model_config.quantizer_dropout else model_config.num_quantizers)
         self.generator.train()
         self.opt_g.zero_grad(set_to_none=True)
-        stats, perplexity = self.objective.backward(self.generator_ddp, wave, num_levels, self.step)
+        stats, perplexity = self.objective.backward(self.generator_ddp, wave, num_levels, self.step,
+                                                    **self._prematch(generator))
         grad_norm = torch.nn.utils.clip_grad_norm_(self.opt_g.param_groups[0]["params"], config.grad_clip)
         self.opt_g.step()
         self.sched_g.step()
@@ -198,6 +199,17 @@ class CodecTrainer:
         stats.update(num_levels=num_levels, grad_norm=float(grad_norm), lr=self.sched_g.get_last_lr()[0])
         stats.update({f"perplexity_q{q + 1}": float(p) for q, p in enumerate(self.last_perplexity)})
         return stats
+
+    def _prematch(self, generator: torch.Generator) -> dict:
+        """``{"latent_transform": Prematcher}`` drawing from this step's generator, or ``{}`` when it is off."""
+        config = self.config
+        if not config.prematch_share:
+            return {}
+        from audiolm_lib.training.prematch import Prematcher
+
+        return {"latent_transform": Prematcher(self.generator.quantizer, config.prematch_share,
+                                               config.prematch_neighbours, config.prematch_exclude_frames,
+                                               tuple(config.prematch_strength), generator)}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
