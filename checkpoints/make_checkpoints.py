@@ -124,14 +124,22 @@ def tune_codec_adversarial(work: Path, minutes: float | None) -> None:
                      [f"init_from={start if (start / 'config.json').exists() else work / 'codec' / 'codec'}"])
 
 
-def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: list[str] | None = None) -> None:
-    """``recipes/<phase>.json`` on the train files of every data set plus 40 seeded valid-split clips (its
-    evaluation rows), into ``work/<phase>``, resuming where a run stopped."""
+def tune_codec_prematched(work: Path, minutes: float | None) -> None:
+    """The speech codec's decoder trained on voice-matched latents (recipes/codec_prematched.json, kNN-VC's
+    prematched vocoder), from the shipped codec, on the speech and recorded training voices; codes unchanged."""
+    _run_codec_phase(work, "codec_prematched", minutes, [f"init_from={shipped_codec(work)}"],
+                     data_sets=("speech", "recorded"), valid_sets=("speech", "recorded"))
+
+
+def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: list[str] | None = None,
+                     data_sets: tuple[str, ...] = CODEC_DATA, valid_sets: tuple[str, ...] = ("speech", "piano")) -> None:
+    """``recipes/<phase>.json`` on the train files of ``data_sets`` plus 40 seeded valid-split clips of
+    ``valid_sets`` (its evaluation rows), into ``work/<phase>``, resuming where a run stopped."""
     from audiolm_lib.config import load_config
     from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
 
-    files = split_files([manifest(work, name) for name in CODEC_DATA], "train")
-    valid = split_files([manifest(work, "speech"), manifest(work, "piano")], "valid")
+    files = split_files([manifest(work, name) for name in data_sets], "train")
+    valid = split_files([manifest(work, name) for name in valid_sets], "valid")
     valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
     overrides = list(overrides or []) + [f"eval_fraction={40 / (len(files) + 40) + 1e-9}"]
     overrides += [] if minutes is None else [f"budget_minutes={minutes}"]
@@ -561,7 +569,8 @@ def main() -> None:
     from audiolm_lib.training.stages import STAGES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "codec-adversarial", "tokenizer", "cache",
+    parser.add_argument("phase", choices=("data", "codec", "codec-decoder", "codec-adversarial", "codec-prematched",
+                                          "tokenizer", "cache",
                                           "stage", "stage-tune", "assemble", "swap-codec", "seed",
                                           "device-pack", "device-import"))
     parser.add_argument("--work", type=Path, default=Path("runs/checkpoints"))
@@ -596,6 +605,8 @@ def main() -> None:
         tune_codec_decoder(work, args.minutes)
     elif args.phase == "codec-adversarial":
         tune_codec_adversarial(work, args.minutes)
+    elif args.phase == "codec-prematched":
+        tune_codec_prematched(work, args.minutes)
     elif args.phase == "swap-codec":  # the latest codec phase's decoder into a shipped folder, stages kept
         target = args.out or Path(__file__).resolve().parent / args.kind
         clips = split_files([manifest(work, "speech" if args.kind == "speech" else "piano")], "valid")[:8]
