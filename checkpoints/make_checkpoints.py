@@ -5,6 +5,7 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py codec     --work W [--minutes M]   # recipes/codec.json, both domains
     python checkpoints/make_checkpoints.py codec-decoder --work W         # decoder only, codes unchanged (any time later)
     python checkpoints/make_checkpoints.py codec-adversarial --work W     # decoder only, against a discriminator
+    python checkpoints/make_checkpoints.py codec-prematched --work W      # decoder only, on voice-matched latents
     python checkpoints/make_checkpoints.py swap-codec --work W --kind speech  # that decoder into checkpoints/speech
     python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer" (its HuBERT first)
     python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
@@ -19,49 +20,24 @@ span several runs (a killed run loses at most one checkpoint interval).
 The recipes (model shapes, optimisation, early stopping, budgets) are the JSON files in ``checkpoints/recipes/``;
 the data are built by the library's own builders (``audiolm data``), split by speaker / piece
 (``audiolm_lib/datasets/splits.py``): the held-out voices and pieces of the quality benchmark are never built.
+The codec phases are in ``codec_phases.py``, the data sets and their manifests in ``work_data.py`` beside this file.
 ``--threads 1`` per process is fastest on a shared 2-core machine (two processes: codec + a stage, or two stages).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-RECIPES = Path(__file__).resolve().parent / "recipes"
-ROOT = RECIPES.parents[1]  # the repository: recipes name shipped folders relative to it
-# the data sets of the recipes: (folder under WORK/data, `audiolm data` arguments)
-DATA_SETS = {
-    "speech": ("speech", ["speech", "--minutes", "180", "--workers", "1"]),
-    "speech_other_languages": ("speech_other_languages",
-                               ["speech", "--minutes", "30", "--languages", "it,ca,fi,cs", "--workers", "1"]),
-    "piano": ("piano", ["piano", "--minutes", "180", "--variants", "3", "--max-seconds-per-piece", "24",
-                        "--max-score-mb", "0", "--parse-timeout", "120", "--workers", "1"]),
-    # more piano for the semantic stage (recipes/piano_semantic_more.json): seed 1 draws other pieces (111, 59 not in
-    # the piano set) and other variants; its ids repeat some of the piano set's, so a token cache takes one of the two
-    "piano_more": ("piano_more", ["piano", "--minutes", "180", "--variants", "4", "--seed", "1",
-                                  "--max-seconds-per-piece", "24", "--max-score-mb", "0", "--parse-timeout", "120",
-                                  "--workers", "1"]),
-    # recorded voices (klettres, Asterisk fr/it/ru/es-co; never the evaluation voices): the codec phases read them
-    "recorded": ("recorded", ["recorded"]),
-    # speed-perturbed copies of the recorded training voices (new identities, 0.8x-1.15x: -3.9 to +2.4 semitones)
-    "recorded_speed": ("recorded_speed", ["speed", "--source", "{data}/recorded", "--factors", "0.8,0.9,1.15"]),
-    # telephone-channel copies of the wideband recorded training voices (new identities, nothing above 4 kHz): the
-    # generator's voicing fails most on narrowband prompts (issue 20's twelfth pass); recipes/speech_narrowband.json
-    # trained on them (thirteenth pass, not shipped: the codec's codes of telephone speech decode half unvoiced)
-    "recorded_narrowband": ("recorded_narrowband", ["narrowband", "--source", "{data}/recorded", "--band", "4000"]),
-    # the same copies keeping their original's speaker: same-speaker prompts that cross the channel
-    # (recipes/speech_paired.json, with prompt_only_tag "@nb": the copies are prompts only, never targets)
-    "recorded_narrowband_paired": ("recorded_narrowband_paired", ["narrowband", "--source", "{data}/recorded",
-                                                                  "--band", "4000", "--keep-speaker"]),
-}
-# what the codec phases train on (the speed copies came later, for the acoustic generator)
-CODEC_DATA = ("speech", "speech_other_languages", "piano", "recorded")
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling modules, also when a test loads it by path
+from codec_phases import (shipped_codec, train_codec, tune_codec_adversarial, tune_codec_decoder,  # noqa: E402
+                          tune_codec_prematched)
+# DATA_SETS: the tests read the data sets from here
+from work_data import DATA_SETS, RECIPES, ROOT, build_data, manifest, record_cpu, split_files  # noqa: E402,F401
 
 # --recipe: another recipe file for the kind (an experiment such as recipes/piano_chroma.json)
 RECIPE_FOR_KIND: dict[str, str] = {}
@@ -75,90 +51,7 @@ def recipe(name: str) -> dict:
     return json.loads((RECIPES / f"{RECIPE_FOR_KIND.get(name, name)}.json").read_text(encoding="utf-8"))
 
 
-def manifest(work: Path, data_set: str) -> Path:
-    path = work / "data" / DATA_SETS[data_set][0] / "manifest.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run the 'data' phase first")
-    return path
-
-
-def split_files(manifests: list[Path], split: str, language: str | None = None) -> list[Path]:
-    files = []
-    for path in manifests:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            if entry["split"] == split and (language is None or entry.get("language", "en") == language):
-                files.append(path.parent / entry["audio"])
-    return files
-
-
 # ------------------------------------------------------------------------------------------------ phases
-def build_data(work: Path) -> None:
-    for data_set, (folder, arguments) in DATA_SETS.items():
-        out = work / "data" / folder
-        if (out / "manifest.jsonl").exists():
-            continue
-        command = ["audiolm", "data", arguments[0], str(out),
-                   *(argument.format(data=work / "data") for argument in arguments[1:])]
-        print("+", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-
-
-def train_codec(work: Path, minutes: float | None) -> None:
-    """The shared codec: all training audio of both domains (other-language speech too: more voices); the last
-    40 files of the list are unseen valid-split clips for its evaluation rows."""
-    _run_codec_phase(work, "codec", minutes)
-
-
-def tune_codec_decoder(work: Path, minutes: float | None) -> None:
-    """Second codec phase: the decoder alone, from the first phase's codec (recipes/codec_decoder.json). Encoder and
-    codebooks are frozen, so the codes do not change and the stages (trained on them meanwhile) stay valid."""
-    _run_codec_phase(work, "codec_decoder", minutes, [f"init_from={work / 'codec' / 'codec'}"])
-
-
-def tune_codec_adversarial(work: Path, minutes: float | None) -> None:
-    """Third codec phase: the decoder alone again, now against a multi-band spectrogram discriminator
-    (recipes/codec_adversarial.json), from the decoder-tuned codec; the codes stay those the stages were trained on."""
-    start = work / "codec_decoder" / "codec"
-    _run_codec_phase(work, "codec_adversarial", minutes,
-                     [f"init_from={start if (start / 'config.json').exists() else work / 'codec' / 'codec'}"])
-
-
-def tune_codec_prematched(work: Path, minutes: float | None) -> None:
-    """The speech codec's decoder trained on voice-matched latents (recipes/codec_prematched.json, kNN-VC's
-    prematched vocoder), from the shipped codec, on the speech and recorded training voices; codes unchanged."""
-    _run_codec_phase(work, "codec_prematched", minutes, [f"init_from={shipped_codec(work)}"],
-                     data_sets=("speech", "recorded"), valid_sets=("speech", "recorded"))
-
-
-def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: list[str] | None = None,
-                     data_sets: tuple[str, ...] = CODEC_DATA, valid_sets: tuple[str, ...] = ("speech", "piano")) -> None:
-    """``recipes/<phase>.json`` on the train files of ``data_sets`` plus 40 seeded valid-split clips of
-    ``valid_sets`` (its evaluation rows), into ``work/<phase>``, resuming where a run stopped."""
-    from audiolm_lib.config import load_config
-    from audiolm_lib.training.codec_trainer import CodecTrainConfig, train_codec as run
-
-    files = split_files([manifest(work, name) for name in data_sets], "train")
-    valid = split_files([manifest(work, name) for name in valid_sets], "valid")
-    valid = [valid[i] for i in torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))[:40].tolist()]
-    overrides = list(overrides or []) + [f"eval_fraction={40 / (len(files) + 40) + 1e-9}"]
-    overrides += [] if minutes is None else [f"budget_minutes={minutes}"]
-    config = load_config(CodecTrainConfig, RECIPES / f"{phase}.json", overrides)
-    out = work / phase
-    started = time.process_time()
-    run(config, files + valid, out, resume=any(out.glob("step_*.safetensors")))
-    _record_cpu(out, phase, time.process_time() - started)
-
-
-def shipped_codec(work: Path) -> Path:
-    """The latest codec phase's export: adversarial, else decoder-tuned, else the first (their codes are identical);
-    else one put in place by the ``seed`` phase."""
-    for phase in ("codec_adversarial", "codec_decoder", "codec", "codec_seeded"):
-        if (work / phase / "codec" / "config.json").exists():
-            return work / phase / "codec"
-    return work / "codec" / "codec"
-
-
 # the folder of each stage's model in a shipped AudioLM folder (its config.json "components")
 SHIPPED_COMPONENT = {"semantic": "semantic_lm", "parallel": "acoustic_lm", "coarse": "coarse_lm", "fine": "fine_lm"}
 
@@ -213,7 +106,7 @@ def train_feature_model(work: Path, kind: str) -> Path:
         config = config_from_dict(HubertTrainingConfig, settings.get("hubert", {}), source=f"recipe {kind}/tokenizer")
         started = time.process_time()
         train_hubert([str(f) for f in files], out, config)
-        _record_cpu(out, "hubert", time.process_time() - started)
+        record_cpu(out, "hubert", time.process_time() - started)
     return out / "hubert"
 
 
@@ -364,7 +257,7 @@ def tune_stage(work: Path, kind: str, stage: str, minutes: float | None) -> None
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}/tune[{index}]")
         started = time.process_time()
         run(config, cache, out, resume=_latest_step(out) > 0, max_steps=stop_after)
-        _record_cpu(out, f"{stage}_tune{index + 1}", time.process_time() - started)
+        record_cpu(out, f"{stage}_tune{index + 1}", time.process_time() - started)
 
 
 def leg_fields(work: Path, kind: str, stage: str, index: int, minutes: float | None) -> tuple[dict, Path]:
@@ -460,7 +353,7 @@ def train_stage(work: Path, kind: str, stage: str, minutes: float | None, cache:
         config = config_from_dict(StageTrainConfig, fields, source=f"recipe {kind}/{stage}")
         started = time.process_time()
         run(config, cache or work / kind / "tokens", out, resume=done > 0, max_steps=stop_after)
-        _record_cpu(out, stage, time.process_time() - started)
+        record_cpu(out, stage, time.process_time() - started)
         if _latest_step(out) < total:  # stopped early (patience, the minutes budget, stop_after): no further leg
             break
 
@@ -555,14 +448,6 @@ def device_import(work: Path, kind: str, stage: str, returned: Path) -> None:
         print(f"{returned} -> {import_leg(returned, out)}")
     except (OSError, ValueError) as exc:  # a missing or damaged part, a leg folder that holds a model already
         raise SystemExit(f"device-import: {exc}") from None
-
-
-def _record_cpu(out: Path, what: str, seconds: float) -> None:
-    """Append this run's process CPU seconds to ``out/cpu_seconds.jsonl`` (runs of one budget add up)."""
-    from audiolm_lib.atomic import append_line
-
-    append_line(out / "cpu_seconds.jsonl", json.dumps({"phase": what, "cpu_seconds": round(seconds, 1),
-                                                       "threads": torch.get_num_threads(), "time": time.time()}))
 
 
 def main() -> None:
