@@ -30,10 +30,12 @@ def tune_codec_adversarial(work: Path, minutes: float | None) -> None:
                      [f"init_from={start if (start / 'config.json').exists() else work / 'codec' / 'codec'}"])
 
 
-def tune_codec_prematched(work: Path, minutes: float | None) -> None:
+def tune_codec_prematched(work: Path, minutes: float | None, phase: str = "codec_prematched") -> None:
     """The speech codec's decoder trained on voice-matched latents (recipes/codec_prematched.json, kNN-VC's
-    prematched vocoder), from the shipped codec, on the speech and recorded training voices; codes unchanged."""
-    _run_codec_phase(work, "codec_prematched", minutes, [f"init_from={shipped_codec(work)}"],
+    prematched vocoder), from the shipped codec, on the speech and recorded training voices; codes unchanged.
+    ``phase``: another recipe of the same kind (its name is also the run's folder), such as its control
+    ``codec_prematched_control`` (the same run without the matching)."""
+    _run_codec_phase(work, phase, minutes, [f"init_from={shipped_codec(work)}"],
                      data_sets=("speech", "recorded"), valid_sets=("speech", "recorded"))
 
 

@@ -6,6 +6,7 @@ span several runs (a killed run loses at most one checkpoint interval).
     python checkpoints/make_checkpoints.py codec-decoder --work W         # decoder only, codes unchanged (any time later)
     python checkpoints/make_checkpoints.py codec-adversarial --work W     # decoder only, against a discriminator
     python checkpoints/make_checkpoints.py codec-prematched --work W      # decoder only, on voice-matched latents
+        [--recipe codec_prematched_control]                               # (its control: the same without them)
     python checkpoints/make_checkpoints.py swap-codec --work W --kind speech  # that decoder into checkpoints/speech
     python checkpoints/make_checkpoints.py tokenizer --work W --kind speech   # recipes/speech.json "tokenizer" (its HuBERT first)
     python checkpoints/make_checkpoints.py cache     --work W --kind speech   # token cache (train + valid)
@@ -491,7 +492,7 @@ def main() -> None:
     elif args.phase == "codec-adversarial":
         tune_codec_adversarial(work, args.minutes)
     elif args.phase == "codec-prematched":
-        tune_codec_prematched(work, args.minutes)
+        tune_codec_prematched(work, args.minutes, args.recipe or "codec_prematched")
     elif args.phase == "swap-codec":  # the latest codec phase's decoder into a shipped folder, stages kept
         target = args.out or Path(__file__).resolve().parent / args.kind
         clips = split_files([manifest(work, "speech" if args.kind == "speech" else "piano")], "valid")[:8]

@@ -10,6 +10,7 @@ case $name in
   vmpm) args="/work/cand/pm $common --set $vm";;
   pm) args="/work/cand/pm $common";;
   soup) args="/work/cand/soup $common";;
+  ctl) args="/work/cand/ctl $common";;
   vmsoup) args="/work/cand/soup $common --set $vm";;
 esac
 [ -s /work/val41/${name}_s$seed.json ] || PYTHONPATH=$PWD python3 bench/validation_ladder.py $args --json /work/val41/${name}_s$seed.json > /work/val41/${name}_s$seed.log 2>&1
