@@ -40,7 +40,8 @@ def tune_codec_prematched(work: Path, minutes: float | None, phase: str = "codec
 
 
 def _run_codec_phase(work: Path, phase: str, minutes: float | None, overrides: list[str] | None = None,
-                     data_sets: tuple[str, ...] = CODEC_DATA, valid_sets: tuple[str, ...] = ("speech", "piano")) -> None:
+                     data_sets: tuple[str, ...] = CODEC_DATA,
+                     valid_sets: tuple[str, ...] = ("speech", "piano")) -> None:
     """``recipes/<phase>.json`` on the train files of ``data_sets`` plus 40 seeded valid-split clips of
     ``valid_sets`` (its evaluation rows), into ``work/<phase>``, resuming where a run stopped."""
     from audiolm_lib.config import load_config
