@@ -473,3 +473,31 @@ def test_seed_puts_a_shipped_folder_in_place_and_a_leg_from_the_average_continue
     assert make_checkpoints._first_leg_to_run(tmp_path / "plain", "speech", "parallel", legs) == 0  # nothing seeded
     (average.parent / "sources.json").write_text(json.dumps(["other legs"]))  # an average of other legs: not this one
     assert make_checkpoints._first_leg_to_run(work, "speech", "parallel", legs) == 0
+
+
+@pytest.mark.parametrize("recipe_name, share", [("codec_prematched", 0.5), ("codec_prematched_control", 0.0)])
+def test_the_prematched_decoder_phase_tunes_the_shipped_codec_on_the_speech_voices(make_checkpoints, monkeypatch,
+                                                                                    tmp_path, recipe_name, share):
+    import codec_phases
+
+    import audiolm_lib.training.codec_trainer as codec_trainer
+
+    work = tmp_path / "work"
+    for data_set in ("speech", "recorded", "piano"):
+        folder = work / "data" / data_set
+        folder.mkdir(parents=True)
+        rows = [{"id": f"{data_set}_{split}", "audio": f"{data_set}_{split}.wav", "split": split}
+                for split in ("train", "valid")]
+        (folder / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (work / "codec_adversarial" / "codec").mkdir(parents=True)
+    (work / "codec_adversarial" / "codec" / "config.json").write_text("{}")
+    calls = []
+    monkeypatch.setattr(codec_trainer, "train_codec", lambda config, files, out, resume: calls.append(
+        (config, [Path(f).name for f in files], out, resume)) or out.mkdir(parents=True))
+    codec_phases.tune_codec_prematched(work, None, recipe_name)
+    (config, files, out, resume), = calls
+    assert config.prematch_share == share and config.train_decoder_only
+    assert config.init_from == str(work / "codec_adversarial" / "codec")  # the shipped codec: its codes stay valid
+    assert sorted(files) == ["recorded_train.wav", "recorded_valid.wav", "speech_train.wav", "speech_valid.wav"]
+    assert out == work / recipe_name and resume is False
+    assert json.loads((out / "cpu_seconds.jsonl").read_text().splitlines()[-1])["phase"] == recipe_name
