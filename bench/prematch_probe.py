@@ -76,8 +76,8 @@ def main(argv=None) -> int:
     encoder = next(iter(codecs.values()))
     rate = int(encoder.sample_rate)
     prompt_samples, next_samples = round(PROMPT_SECONDS * rate), round(CONTINUATION_SECONDS * rate)
-    results: dict = {"settings": {k: v for k, v in vars(args).items() if k != "json"}, "sets": {}}
-    results["settings"] = json.loads(json.dumps(results["settings"], default=str))
+    settings = {key: value for key, value in vars(args).items() if key != "json"}
+    results: dict = {"settings": json.loads(json.dumps(settings, default=str)), "sets": {}}
     for manifest in args.manifest:
         clips = pick_clips(Path(manifest), args.per_identity, PROMPT_SECONDS + CONTINUATION_SECONDS)
         items = []
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         rows = defaultdict(list)
         for index, (clip, prompt, continuation) in enumerate(tqdm(items, desc=Path(manifest).parent.name)):
             # the stranger: the next item of another identity (the list is grouped by identity)
-            stranger = next((c for k, (other, _, c) in enumerate(items[index + 1:] + items[:index])
+            stranger = next((c for other, _, c in items[index + 1:] + items[:index]
                              if other["identity"] != clip["identity"]), None)
             with torch.inference_mode():
                 prompt_codes = encoder.encode(prompt[None, None])

@@ -240,3 +240,49 @@ def test_prompt_adaptation_bench_times_each_step_count(tmp_path):
     result = json.loads(done.stdout)
     assert (result["parts"], result["learning_rate"], result["anchor_weight"], set(result["rows"])) == (
         "transformer", 3e-4, 2.0, {"steps_2"})
+
+
+def test_prematch_probe_matches_each_voice_to_its_prompt_and_a_stranger_per_decoder(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from audiolm_lib.codecs.spectral import SpectralCodec, SpectralCodecConfig
+
+    spec = importlib.util.spec_from_file_location("prematch_probe", REPO_ROOT / "bench" / "prematch_probe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = tmp_path / "voices"
+    (data / "audio").mkdir(parents=True)
+    t = np.arange(9 * 16000) / 16000
+    rows = []
+    for index, (identity, f0, seconds) in enumerate([("a", 110, 9), ("a", 120, 9), ("a", 115, 9), ("b", 210, 9),
+                                                      ("b", 200, 6)]):
+        wave = sum(0.2 / k * np.sin(2 * np.pi * f0 * k * t[: seconds * 16000]) for k in range(1, 6))
+        sf.write(data / "audio" / f"{index}.wav", wave.astype(np.float32), 16000)
+        rows.append({"id": str(index), "audio": f"audio/{index}.wav", "duration": seconds, "split": "valid",
+                     "identity": identity})
+    rows.append(dict(rows[0], id="train", split="train"))
+    (data / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    picked = module.pick_clips(data / "manifest.jsonl", per_identity=2, min_seconds=8)
+    assert [clip["id"] for clip in picked] == ["0", "1", "3"]  # 2 of a, b's 6 s clip too short, train never
+
+    tiny = SpectralCodecConfig(hop_length=320, n_fft=640, stft_hop=80, dim=16, encoder_depth=1, decoder_depth=1,
+                               upsampler_dim=8, upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=16)
+    first = SpectralCodec(tiny)
+    first.save_pretrained(tmp_path / "first")
+    second = SpectralCodec(tiny)  # the same encoder and codebooks, another decoder: a decoder-only tune's case
+    second.load_state_dict({name: value if name.startswith(("encoder", "quantizer")) else value + 0.05
+                            for name, value in first.state_dict().items()})
+    second.save_pretrained(tmp_path / "second")
+    out = tmp_path / "probe.json"
+    assert module.main(["--codec", str(tmp_path / "first"), "--codec", str(tmp_path / "second"), "--manifest",
+                        str(data / "manifest.jsonl"), "--per-identity", "2", "--json", str(out)]) == 0
+    (_, per_codec), = json.loads(out.read_text())["sets"].items()
+    assert len(per_codec) == 2
+    for rows in per_codec.values():
+        assert set(rows) == {"resynthesis", "matched", "stranger_matched"}
+        assert all(row["items"] == 3 for row in rows.values())
+        for row in rows.values():
+            assert 1 <= row["ovrl"] <= 5 and -1 <= row["speaker"] <= 1 and 0 <= row["voiced"] <= 1
+    first_rows, second_rows = per_codec.values()
+    assert first_rows["resynthesis"] != second_rows["resynthesis"]  # each decoder renders the same codes its way
