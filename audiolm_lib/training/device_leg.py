@@ -87,11 +87,8 @@ def seconds_per_step(run_dir: Path) -> float:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def split_file(path: Path, out_dir: Path, part_bytes: int = PART_BYTES) -> Path:
