@@ -34,6 +34,15 @@ def code_latents(codec, codes: torch.Tensor) -> torch.Tensor:
     return quantizer.decode(codes).float()
 
 
+def mean_of_frames(latents: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """``latents`` ``Tensor[B, D, F0]``, ``chosen`` ``LongTensor[B, F, k]`` (frame indices into ``F0``) ->
+    ``Tensor[B, D, F]``: for every frame the mean of its ``k`` chosen latents (kNN-VC's average of the neighbours)."""
+    frames = chosen.shape[1]
+    picked = torch.gather(latents[:, :, None, :].expand(-1, -1, frames, -1), 3,
+                          chosen[:, None].expand(-1, latents.shape[1], -1, -1).to(latents.device))  # [B, D, F, k]
+    return picked.mean(dim=-1)
+
+
 def check_fits(prompt: torch.Tensor, generated: torch.Tensor) -> tuple[int, int, int]:
     """``(B, L, F)`` of ``generated`` ``LongTensor[B, L, F]`` if the prompt ``[B, L', F0]`` fits it (``L' >= L``)."""
     if generated.dim() != 3:
@@ -101,9 +110,7 @@ class PromptFrameMatcher:
         self.previous = chosen[:, -1, 0]
         if self.neighbours == 1 and self.strength == 1:
             return torch.gather(keys, 2, chosen[..., 0][:, None, :].expand(batch, levels, frames).to(keys.device))
-        picked = torch.gather(key_latents[:, :, None, :].expand(-1, -1, frames, -1), 3,
-                              chosen[:, None].expand(-1, key_latents.shape[1], -1, -1).to(key_latents.device))
-        matched = picked.mean(dim=-1)  # [B, D, F, k] -> [B, D, F]
+        matched = mean_of_frames(key_latents, chosen)  # [B, D, F]
         if self.strength < 1:  # part of the way from the generated latent to the prompt's
             matched = torch.lerp(generated_latents.to(matched.device), matched, self.strength)
         return self.codec.quantizer.encode(matched, levels)

@@ -18,12 +18,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from audiolm_lib.voice_match import mean_of_frames
+
 
 def match_within(latents: torch.Tensor, neighbours: int, exclude: int) -> torch.Tensor:
     """``Tensor[B, D, F]`` -> ``Tensor[B, D, F]``: each frame the mean of its ``neighbours`` nearest frames (cosine)
     among the same item's frames more than ``exclude`` frames away. A crop too short to leave ``neighbours`` such
     frames is refused."""
-    batch, dim, frames = latents.shape
+    frames = latents.shape[-1]
     allowed = frames - (2 * exclude + 1)
     if allowed < neighbours:
         raise ValueError(f"prematching {neighbours} neighbours more than {exclude} frames away needs crops of at "
@@ -33,9 +35,7 @@ def match_within(latents: torch.Tensor, neighbours: int, exclude: int) -> torch.
     offsets = torch.arange(frames, device=latents.device)
     near = (offsets[:, None] - offsets[None, :]).abs() <= exclude
     chosen = cosines.masked_fill(near, float("-inf")).topk(neighbours, dim=-1).indices  # [B, F, k]
-    gathered = torch.gather(latents[:, :, None, :].expand(-1, -1, frames, -1), 3,
-                            chosen[:, None].expand(-1, dim, -1, -1))  # [B, D, F, k]
-    return gathered.mean(dim=-1)
+    return mean_of_frames(latents, chosen)
 
 
 class Prematcher:
