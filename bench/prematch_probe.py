@@ -30,15 +30,18 @@ PROMPT_SECONDS, CONTINUATION_SECONDS = 3.0, 5.0
 
 
 def pick_clips(manifest: Path, per_identity: int, min_seconds: float) -> list[dict]:
-    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The manifest's valid-split entries of at least ``min_seconds``, at most ``per_identity`` an identity (else
+    speaker, else id), in file order; ``"audio"`` resolved (:func:`~audiolm_lib.datasets.manifest.read_manifest`)."""
+    from audiolm_lib.datasets.manifest import read_manifest
+
     taken: dict[str, int] = defaultdict(int)
     clips = []
-    for row in rows:
+    for row in read_manifest(manifest):
         identity = row.get("identity", row.get("speaker", row["id"]))
         if row["split"] != "valid" or row["duration"] < min_seconds or taken[identity] >= per_identity:
             continue
         taken[identity] += 1
-        clips.append({**row, "identity": identity, "path": manifest.parent / row["audio"]})
+        clips.append({**row, "identity": identity})
     return clips
 
 
@@ -80,25 +83,25 @@ def main(argv=None) -> int:
     results: dict = {"settings": json.loads(json.dumps(settings, default=str)), "sets": {}}
     for manifest in args.manifest:
         clips = pick_clips(Path(manifest), args.per_identity, PROMPT_SECONDS + CONTINUATION_SECONDS)
-        items = []
-        for clip in clips:
-            wave = load_audio(clip["path"], sample_rate=rate)[0]
-            items.append((clip, wave[:prompt_samples], wave[prompt_samples:prompt_samples + next_samples]))
+        items = []  # (identity, prompt wave, prompt codes, continuation codes): each clip encoded once
+        with torch.inference_mode():
+            for clip in clips:
+                wave = load_audio(clip["audio"], sample_rate=rate)[0]
+                prompt, continuation = wave[:prompt_samples], wave[prompt_samples:prompt_samples + next_samples]
+                items.append((clip["identity"], prompt, encoder.encode(prompt[None, None]),
+                              encoder.encode(continuation[None, None])))
         rows = defaultdict(list)
-        for index, (clip, prompt, continuation) in enumerate(tqdm(items, desc=Path(manifest).parent.name)):
+        for index, (identity, prompt, prompt_codes, codes) in enumerate(tqdm(items, desc=Path(manifest).parent.name)):
             # the stranger: the next item of another identity (the list is grouped by identity)
-            stranger = next((c for other, _, c in items[index + 1:] + items[:index]
-                             if other["identity"] != clip["identity"]), None)
+            stranger = next((other_codes for other, _, _, other_codes in items[index + 1:] + items[:index]
+                             if other != identity), None)
             with torch.inference_mode():
-                prompt_codes = encoder.encode(prompt[None, None])
-                codes = encoder.encode(continuation[None, None])
                 waves = {"resynthesis": codes,
                          "matched": match_to_prompt(encoder, codes, prompt_codes, args.continuity, args.neighbours,
                                                     args.strength)}
                 if stranger is not None:
-                    waves["stranger_matched"] = match_to_prompt(
-                        encoder, encoder.encode(stranger[None, None]), prompt_codes, args.continuity,
-                        args.neighbours, args.strength)
+                    waves["stranger_matched"] = match_to_prompt(encoder, stranger, prompt_codes, args.continuity,
+                                                                args.neighbours, args.strength)
                 for name, codec in codecs.items():
                     for kind, kind_codes in waves.items():
                         decoded = codec.decode(kind_codes).float()[0, 0, :next_samples]
