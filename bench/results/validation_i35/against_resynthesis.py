@@ -7,7 +7,8 @@ reads ``FOLDER/NAME_s{seed}.json`` (default: this folder) and prints, per NAME, 
 speech = the TTS voices) the pipeline's and rung c's speaker similarity, the pipeline's voiced share over the real
 continuation's, and the set's mean pipeline DNSMOS over its mean resynthesis DNSMOS; then per voice (means over its
 items and the seeds) the pipeline's DNSMOS over the resynthesis', with the number of voices below 0.8x and 0.7x and
-the worst, and the mean ratio of the three continuous 16 kHz recorded voices. ``--json OUT`` writes the same numbers.
+the worst, and the mean ratio of the three continuous 16 kHz recorded voices; per set also the mean of its voices'
+ratios each capped at 1.0x (``capped_voice_mean``, rule 40). ``--json OUT`` writes the same numbers.
 """
 import argparse
 import json
@@ -29,6 +30,7 @@ def per_item(path: Path) -> list[dict]:
 def summarise(folder: Path, name: str, seeds: list[int]) -> dict:
     sets = {key: defaultdict(list) for key in SETS}
     voices = defaultdict(lambda: defaultdict(list))
+    set_of = {}
     for seed in seeds:
         for item in per_item(folder / f"{name}_s{seed}.json"):
             rungs, row = item["rungs"], sets[item["set"]]
@@ -38,6 +40,7 @@ def summarise(folder: Path, name: str, seeds: list[int]) -> dict:
                 row[f"voiced_{key}"].append(rungs[key]["voiced_share"])
                 row[f"dnsmos_{key}"].append(rungs[key]["dnsmos_ovrl"])
             voice = voices[item["id"].split("#")[0]]
+            set_of[item["id"].split("#")[0]] = item["set"]
             voice["pipeline"].append(rungs["pipeline"]["dnsmos_ovrl"])
             voice["resynthesis"].append(rungs["resynthesis"]["dnsmos_ovrl"])
     out = {"sets": {}, "voices": {}}
@@ -50,6 +53,9 @@ def summarise(folder: Path, name: str, seeds: list[int]) -> dict:
                             "dnsmos_over_resynthesis": mean["dnsmos_pipeline"] / mean["dnsmos_resynthesis"]}
     ratios = {v: float(np.mean(d["pipeline"]) / np.mean(d["resynthesis"])) for v, d in voices.items()}
     out["voices"] = ratios
+    for key in SETS:  # rule 40: a voice's continuation sounding cleaner than its own resynthesis counts as 1.0x
+        capped = [min(ratio, 1.0) for voice, ratio in ratios.items() if set_of[voice] == key]
+        out["sets"][key]["capped_voice_mean"] = float(np.mean(capped))
     out["continuous_recorded"] = float(np.mean([ratios[v] for v in CONTINUOUS_RECORDED]))
     worst = min(ratios, key=ratios.get)
     out["below_0.8"] = sum(r < 0.8 for r in ratios.values())
@@ -75,7 +81,7 @@ def main() -> None:
             print(f"  {key:9s} speaker similarity rung c {row['speaker_similarity_acoustic']:.3f} pipeline "
                   f"{row['speaker_similarity_pipeline']:.3f}; voiced {row['voiced_pipeline']:.2f} "
                   f"({row['voiced_over_real']:.2f}x the real); DNSMOS {row['dnsmos_over_resynthesis']:.3f}x the "
-                  "resynthesis'")
+                  f"resynthesis' (voices capped at 1.0x: {row['capped_voice_mean']:.3f})")
     if len(results) > 1:
         voices = sorted(next(iter(results.values()))["voices"])
         print(f"{'voice':24s}" + "".join(f"{name:>12s}" for name in results))
