@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import contextlib
-import json
 import stat
 import struct
 import tarfile

@@ -27,7 +27,7 @@ from audiolm_lib.datasets.splits import VALID_SPLITS, split_indices
 from audiolm_lib.serialization import CheckpointError, atomic_write_text, check_buildable, config_from_dict
 from audiolm_lib.training.config import StageTrainConfig
 from audiolm_lib.training.data import CropSpec, StageBatches, _mix, validation_batches
-from audiolm_lib.training.distributed import DistInfo, any_rank, barrier, setup_distributed, unwrap, wrap_ddp
+from audiolm_lib.training.distributed import DistInfo, any_rank, barrier, setup_distributed, wrap_ddp
 from audiolm_lib.training.ema import EMA
 from audiolm_lib.training.metrics import MetricsLogger, truncate_metrics
 from audiolm_lib.training.loop import run_loop
