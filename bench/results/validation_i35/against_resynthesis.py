@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 SETS = ("recorded", "speech")  # the validation ladder's sets, in this order; others (a probe's) follow by name
-# The validation set's only continuous, 16 kHz recorded reading (Asterisk's G.722 core sounds): the kind of voice the
-# held-out LibriVox and Allison recordings are. Rule 32's fifth criterion is their mean per-voice DNSMOS ratio.
+# The validation set's only continuous, 16 kHz recorded reading (Asterisk's G.722 core sounds): the kind of recording
+# the held-out LibriVox reader is (Allison's held-out prompts are 8 kHz, as the validation set's Asterisk prompt voices).
+# Rule 32's fifth criterion is their mean per-voice DNSMOS ratio.
 CONTINUOUS_RECORDED = ("asterisk:june", "asterisk:carlo", "asterisk:ivrvoice-ru")
 
 
@@ -54,10 +55,10 @@ def summarise(folder: Path, name: str, seeds: list[int]) -> dict:
     ratios = {v: float(np.mean(d["pipeline"]) / np.mean(d["resynthesis"])) for v, d in voices.items()}
     out["voices"] = ratios
     for key in out["sets"]:  # rule 40: a voice's continuation sounding cleaner than its own resynthesis counts as 1.0x
-        capped = [min(ratio, 1.0) for voice, ratio in ratios.items() if set_of[voice] == key]
+        capped = [min(ratio, 1.0) for who, ratio in ratios.items() if set_of[who] == key]
         out["sets"][key]["capped_voice_mean"] = float(np.mean(capped))
     # a speed-perturbed copy (``asterisk:june@x0.55``) is its original's kind of voice
-    continuous = [ratio for voice, ratio in ratios.items() if voice.split("@")[0] in CONTINUOUS_RECORDED]
+    continuous = [ratio for who, ratio in ratios.items() if who.split("@")[0] in CONTINUOUS_RECORDED]
     out["continuous_recorded"] = float(np.mean(continuous)) if continuous else float("nan")
     worst = min(ratios, key=ratios.get)
     out["below_0.8"] = sum(r < 0.8 for r in ratios.values())

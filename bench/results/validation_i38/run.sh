@@ -1,6 +1,6 @@
 #!/bin/bash
-# rules 33-40 runs: run.sh SEED NAME [OUT]  (from the worktree at the rule's commit; OUT: /work/val41 for rules
-# 33-37, /work/val42 for rules 38-40)
+# rules 33-41 runs: run.sh SEED NAME [OUT]  (from the worktree at the rule's commit; OUT: /work/val41 for rules
+# 33-37, /work/val42 for rules 38-41)
 cd /work/wt/v41
 seed=$1; name=$2; out=${3:-/work/val41}
 vm="voice_match=1,voice_match_neighbours=4,voice_match_continuity=0.05,voice_match_strength=0.75"
