@@ -30,7 +30,7 @@ from audiolm_lib.audio import band_channel, prepare_wave
 from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
-from audiolm_lib.voice_match import regenerate_above
+from audiolm_lib.voice_match import check_regenerable, regenerate_above
 from audiolm_lib.pipeline_config import AudioLMConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
 from audiolm_lib.provenance import provenance_problems
@@ -259,6 +259,7 @@ class AudioLM(nn.Module):
         # made before generating, so a setting the prompt cannot serve is refused before any work
         matcher = None if acoustic_prompt is None or not acoustic_prompt.shape[-1] else self.voice_matcher(
             acoustic_prompt, voice_match)
+        check_regenerable(self.acoustic, self.kept_levels(voice_match) if matcher is not None else 0)
         acoustic_lm = acoustic_for_prompt(self, semantic_prompt, acoustic_prompt, adaptation_steps)
         bar = tqdm(total=2, desc="AudioLM", disable=not progress, leave=False)
         num_new_semantic = max(1, int(round(seconds * self.semantic_rate)))

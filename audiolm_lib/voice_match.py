@@ -224,6 +224,15 @@ def voice_matcher_for(codec, prompt: torch.Tensor, config):
     return MATCHERS[config.voice_match_method](codec, prompt, config)
 
 
+def check_regenerable(acoustic_lm, kept_levels: int) -> None:
+    """Refuses ``voice_match_levels`` (``kept_levels`` > 0) for a generator that cannot be given levels."""
+    from audiolm_lib.lm.parallel import ParallelAcousticLM
+
+    if kept_levels and not isinstance(acoustic_lm, ParallelAcousticLM):
+        raise ValueError(f"voice_match_levels needs the parallel acoustic generator; {type(acoustic_lm).__name__} "
+                         "cannot make levels above given ones: set voice_match_levels to 0")
+
+
 def regenerate_above(acoustic_lm, semantic: torch.Tensor, prompt: torch.Tensor | None, matched: torch.Tensor,
                      kept_levels: int, sampling: dict | None = None,
                      generator: torch.Generator | None = None) -> torch.Tensor:
@@ -244,11 +253,7 @@ def regenerate_above(acoustic_lm, semantic: torch.Tensor, prompt: torch.Tensor |
     """
     if not kept_levels or kept_levels >= matched.shape[1]:
         return matched
-    from audiolm_lib.lm.parallel import ParallelAcousticLM
-
-    if not isinstance(acoustic_lm, ParallelAcousticLM):
-        raise ValueError(f"voice_match_levels needs the parallel acoustic generator; {type(acoustic_lm).__name__} "
-                         "cannot make levels above given ones: set voice_match_levels to 0")
+    check_regenerable(acoustic_lm, kept_levels)
     return acoustic_lm.generate(semantic, prompt, matched.shape[-1], given=matched[:, :kept_levels],
                                 generated_levels=matched.shape[1], generator=generator, **(sampling or {}))
 

@@ -229,3 +229,62 @@ def test_setting_survives_save_and_load_and_old_configs_read_as_off(tmp_path, pr
     _, tokens = loaded.continue_audio(prompt, 0.4, sample_rate=RATE, generator=seeded(), return_tokens=True)
     known = tokens["prompt_frames"]
     assert frame_set(tokens["codes"][..., known:]) <= frame_set(tokens["codes"][..., :known])
+
+
+def test_generator_makes_the_levels_above_given_ones(model):
+    """``ParallelAcousticLM.generate(given=...)`` keeps the given leading levels; as its later levels take the argmax
+    given the ones below, a continuation's own first level given back makes the same continuation again."""
+    acoustic = model.acoustic
+    semantic = torch.randint(0, 16, (1, 150), generator=seeded(1))  # 3 s: several 1 s windows
+    prompt_codes = torch.randint(0, 32, (1, 3, 40), generator=seeded(2))
+    made = acoustic.generate(semantic, prompt_codes, 110, generator=seeded(3))
+    assert torch.equal(acoustic.generate(semantic, prompt_codes, 110, given=made[:, :1]), made)
+    other = torch.randint(0, 32, (1, 1, 110), generator=seeded(4))
+    remade = acoustic.generate(semantic, prompt_codes, 110, given=other)
+    assert torch.equal(remade[:, :1], other) and not torch.equal(remade[:, 1:], made[:, 1:])
+    for bad, message in ((made, "1 to 2"), (made[:, :1, :-1], "given codes must be"), (other + 32, r"\[0, 32\)")):
+        with pytest.raises(ValueError, match=message):
+            acoustic.generate(semantic, prompt_codes, 110, given=bad)
+
+
+def test_matched_first_level_with_the_rest_made_again(model, prompt):
+    """``voice_match_levels=1``: the new frames' first level is the matched one, the levels above are the generator's
+    given it (regenerate_above), in the pipeline and chunk by chunk in the exact stream alike."""
+    from audiolm_lib.voice_match import regenerate_above
+
+    def run(levels):
+        model.config.voice_match, model.config.voice_match_neighbours = True, 1
+        model.config.voice_match_levels = levels
+        try:
+            _, tokens = model.continue_audio(prompt, 2.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
+            stream = model.stream(prompt, 2.0, sample_rate=RATE, generator=seeded(), first_chunk_seconds=None)
+            list(stream)
+        finally:
+            model.config.voice_match, model.config.voice_match_neighbours, model.config.voice_match_levels = \
+                False, 4, 0
+        return tokens, stream
+
+    (matched, _), (remade, stream) = run(0), run(1)
+    known = remade["prompt_frames"]
+    assert torch.equal(remade["semantic"], matched["semantic"])
+    assert torch.equal(remade["codes"][:, :1], matched["codes"][:, :1])  # the voice's first level, as matched
+    assert not torch.equal(remade["codes"][:, 1:, known:], matched["codes"][:, 1:, known:])
+    assert not frame_set(remade["codes"][..., known:]) <= frame_set(remade["codes"][..., :known])
+    expected = regenerate_above(model.acoustic, remade["semantic"], remade["codes"][..., :known],
+                                matched["codes"][..., known:], 1)
+    assert torch.equal(remade["codes"][..., known:], expected)
+    assert torch.equal(stream.codes, remade["codes"])  # window by window, the same codes
+    assert regenerate_above(model.acoustic, None, None, expected, 0) is expected  # 0: as matched
+
+
+def test_levels_above_the_match_need_the_parallel_generator(prompt):
+    from audiolm_lib.voice_match import regenerate_above
+
+    with pytest.raises(ValueError, match="voice_match_levels"):
+        AudioLMConfig(voice_match_levels=-1)
+    model = tiny_audiolm()  # coarse + fine stages: no level can be given to them
+    model.config.voice_match, model.config.voice_match_levels = True, 1
+    with pytest.raises(ValueError, match="parallel acoustic generator"):
+        model.continue_audio(prompt, 0.4, sample_rate=RATE, generator=seeded())
+    with pytest.raises(ValueError, match="parallel acoustic generator"):
+        regenerate_above(model.acoustic, None, None, torch.zeros(1, 3, 5, dtype=torch.long), 1)
