@@ -30,7 +30,6 @@ from audiolm_lib.audio import band_channel, prepare_wave
 from audiolm_lib.interfaces import AcousticGeneratorProtocol, CodecProtocol, SemanticTokenizerProtocol
 from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
-from audiolm_lib.voice_match import check_regenerable, regenerate_above
 from audiolm_lib.pipeline_config import AudioLMConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
 from audiolm_lib.provenance import provenance_problems
@@ -259,7 +258,6 @@ class AudioLM(nn.Module):
         # made before generating, so a setting the prompt cannot serve is refused before any work
         matcher = None if acoustic_prompt is None or not acoustic_prompt.shape[-1] else self.voice_matcher(
             acoustic_prompt, voice_match)
-        check_regenerable(self.acoustic, self.kept_levels(voice_match) if matcher is not None else 0)
         acoustic_lm = acoustic_for_prompt(self, semantic_prompt, acoustic_prompt, adaptation_steps)
         bar = tqdm(total=2, desc="AudioLM", disable=not progress, leave=False)
         num_new_semantic = max(1, int(round(seconds * self.semantic_rate)))
@@ -278,8 +276,7 @@ class AudioLM(nn.Module):
         bar.update(1)
         bar.close()
         if matcher is not None:
-            new_codes = regenerate_above(acoustic_lm, all_semantic, acoustic_prompt, matcher(new_codes),
-                                         self.kept_levels(voice_match), sampling.get("acoustic"), generator)
+            new_codes = matcher(new_codes)
         # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
         codes = new_codes if acoustic_prompt is None else torch.cat(
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
@@ -300,10 +297,6 @@ class AudioLM(nn.Module):
                     enabled: bool | None = None) -> torch.Tensor:
         """``new_codes`` ``[B, L, F]`` as :meth:`voice_matcher` maps them, all at once."""
         return self.voice_matcher(prompt_codes, enabled)(new_codes)
-
-    def kept_levels(self, enabled: bool | None = None) -> int:
-        """``config.voice_match_levels`` where voice matching is on, else 0."""
-        return self.config.voice_match_levels if (self.config.voice_match if enabled is None else enabled) else 0
 
     @torch.inference_mode()
     def load_prompt(self, path: str | os.PathLike, prompt_seconds: float | None = None) -> torch.Tensor:

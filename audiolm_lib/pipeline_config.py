@@ -37,9 +37,6 @@ class AudioLMConfig:
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
     voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
-    # keep only this many leading levels of the matched codes and let the parallel acoustic generator make the levels
-    # above again, given them (voice_match.regenerate_above; 0: every level as matched)
-    voice_match_levels: int = 0
     # the acoustic prompt's codes from the prompt through a channel of this band in Hz (None: as it is); the semantic
     # ids hear the whole band. The generator voices prompts whose upper band holds harmonics, not narrowband ones
     # (BENCHMARKS.md, issue 20's twelfth pass)
@@ -88,7 +85,5 @@ class AudioLMConfig:
         check_prompt_adaptation_settings(self.prompt_adaptation_steps, self.prompt_adaptation_learning_rate,
                                          self.prompt_adaptation_batch, self.prompt_adaptation_parts,
                                          self.prompt_adaptation_anchor_weight)
-        if int(self.voice_match_levels) != self.voice_match_levels or self.voice_match_levels < 0:
-            raise ValueError(f"voice_match_levels must be a whole number >= 0, got {self.voice_match_levels}")
         if self.voice_match_prior_frames < 0:
             raise ValueError(f"voice_match_prior_frames must be >= 0, got {self.voice_match_prior_frames}")

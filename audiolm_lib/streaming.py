@@ -33,7 +33,6 @@ from torch import Tensor
 
 from audiolm_lib.codecs.chunked_decode import ChunkedDecoder
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
-from audiolm_lib.voice_match import check_regenerable
 from audiolm_lib.lm.windows import Window, anchored_window
 
 # chunk length of a generator without windows of its own (the sequential coarse + fine stages)
@@ -157,10 +156,6 @@ class AudioStream:
         self.spans = self._plan(known, total)
         self._next_span = 0
         self._match_voice = model.voice_matcher(codes, voice_match)  # None: the model's config
-        # voice_match_levels: the matched leading levels, the rest made again by the generator in a second buffer
-        self._kept = model.kept_levels(voice_match)
-        check_regenerable(acoustic, self._kept)
-        self._remade = self._ids.clone() if 0 < self._kept < self.levels else None
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
                                       crossfade_frames=config.crossfade_frames,
@@ -253,15 +248,6 @@ class AudioStream:
         self._ids = torch.cat([self._ids, new], dim=-1)
         return new
 
-    def _regenerate_above(self, span: Window, matched: Tensor) -> Tensor:
-        """``matched`` ``LongTensor[B, L, n]``'s leading ``voice_match_levels`` levels, the rest made again given
-        them, window by window as :func:`audiolm_lib.voice_match.regenerate_above` makes them all at once."""
-        cursor, end = span[1], span[2]
-        self._remade[:, : self._kept, cursor:end] = matched[:, : self._kept]
-        self.acoustic.fill_window(self.semantic, self._remade, span, generator=self.generator,
-                                  first_level=self._kept, **self.sampling.get("acoustic", {}))
-        return self._remade[:, : self.levels, cursor:end]
-
     # ------------------------------------------------------------------------------ iteration
     @property
     def done(self) -> bool:
@@ -279,8 +265,6 @@ class AudioStream:
         self._semantic_until(span[2])
         # frame by frame, so matching each chunk equals matching all at once; the generator keeps its own codes
         new = self._match_voice(self._acoustic(span))
-        if self._remade is not None:
-            new = self._regenerate_above(span, new)
         self._decoded.append(new)
         wave = self.decoder.push(new, final=self.done)
         now = time.perf_counter()

@@ -224,40 +224,6 @@ def voice_matcher_for(codec, prompt: torch.Tensor, config):
     return MATCHERS[config.voice_match_method](codec, prompt, config)
 
 
-def check_regenerable(acoustic_lm, kept_levels: int) -> None:
-    """Refuses ``voice_match_levels`` (``kept_levels`` > 0) for a generator that cannot be given levels."""
-    from audiolm_lib.lm.parallel import ParallelAcousticLM
-
-    if kept_levels and not isinstance(acoustic_lm, ParallelAcousticLM):
-        raise ValueError(f"voice_match_levels needs the parallel acoustic generator; {type(acoustic_lm).__name__} "
-                         "cannot make levels above given ones: set voice_match_levels to 0")
-
-
-def regenerate_above(acoustic_lm, semantic: torch.Tensor, prompt: torch.Tensor | None, matched: torch.Tensor,
-                     kept_levels: int, sampling: dict | None = None,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """The matched codes' leading ``kept_levels`` levels, and above them what the acoustic generator makes given
-    them (its later levels take the argmax): the voice from the prompt's frames, the detail from the generator,
-    so that the matching's averaged (blurred) residual levels are made again. ``kept_levels`` 0 (or all): as matched.
-
-    Args:
-        acoustic_lm: a :class:`~audiolm_lib.lm.parallel.ParallelAcousticLM` (one that takes ``given`` levels).
-        semantic: ``LongTensor[B, S]`` the semantic ids of prompt and continuation.
-        prompt: ``LongTensor[B, Q, F0]`` the acoustic prompt, or None.
-        matched: ``LongTensor[B, L, F]`` the matched new frames.
-        sampling / generator: the generator's sampling settings (``temperature`` / ``top_k`` / ``top_p``) and
-            random numbers, for levels above the kept ones that it samples.
-
-    Returns:
-        ``LongTensor[B, L, F]``.
-    """
-    if not kept_levels or kept_levels >= matched.shape[1]:
-        return matched
-    check_regenerable(acoustic_lm, kept_levels)
-    return acoustic_lm.generate(semantic, prompt, matched.shape[-1], given=matched[:, :kept_levels],
-                                generated_levels=matched.shape[1], generator=generator, **(sampling or {}))
-
-
 def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, continuity: float = 0.0,
                     neighbours: int = 1, strength: float = 1.0) -> torch.Tensor:
     """Each generated frame replaced by the nearest prompt frame (cosine of the codec latents), or by the RVQ codes

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
-from audiolm_lib.voice_match import regenerate_above
 
 RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
 SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "speaker_similarity", "dnsmos_ovrl",
@@ -79,12 +78,9 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     # the pipeline's generator for this prompt: its own, or its copy adapted to the prompt where that is on
     prompt_tokens = int(math.floor(prompt_frames * model.semantic_rate / model.acoustic_rate + 1e-6))
     acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
-    generator = torch.Generator().manual_seed(seed)
     new_codes = acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
-                                           sampling=sampling, generator=generator)
-    # voice matching as the pipeline does it, where it is on
-    new_codes = regenerate_above(acoustic, semantic, prompt_codes, model.match_voice(new_codes, prompt_codes),
-                                 model.kept_levels(), sampling.get("acoustic"), generator)
+                                           sampling=sampling, generator=torch.Generator().manual_seed(seed))
+    new_codes = model.match_voice(new_codes, prompt_codes)  # as the pipeline does, where it is on
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,

@@ -326,7 +326,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
                  steps_per_level: tuple[int, ...] | None = None, sampled_levels: int | None = None,
                  choice_temperature: float | None = None, guidance_scale: float | None = None,
                  generated_levels: int | None = None, window_anchor_seconds: float | None = None,
-                 prompt_prior: float | None = None, given: Tensor | None = None, progress: bool = False) -> Tensor:
+                 prompt_prior: float | None = None, progress: bool = False) -> Tensor:
         """Generate ``num_frames`` frames of the leading ``L`` levels (``generated_levels``; default the config's,
         all ``Q`` unless set) after ``prompt``.
 
@@ -340,8 +340,6 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
             steps_per_level / sampled_levels / choice_temperature / guidance_scale / generated_levels /
                 window_anchor_seconds / prompt_prior: override the config's decoding settings
                 (``guidance_scale``: classifier-free guidance on the prompt, 1 = off).
-            given: ``LongTensor[B, G, num_frames]`` the new frames' leading ``G < L`` levels, kept as they are:
-                only the levels above them are generated (given a voice-matched first level, the rest again).
             progress: a tqdm bar over forward passes.
 
         Returns:
@@ -368,30 +366,15 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         ids = torch.full((batch, cfg.num_quantizers, total), cfg.codebook_size, dtype=torch.long, device=device)
         if prompt is not None:
             ids[:, :, :known] = prompt.to(device)
-        first_level = 0 if given is None else self._give(ids, given, known, decoding.levels)
         windows = self.windows(known, total, anchor=None if window_anchor_seconds is None
                                else self.anchor_frames(window_anchor_seconds))
-        passes = len(windows) * sum(decoding.steps_of(q) for q in range(first_level, decoding.levels))
+        passes = len(windows) * sum(decoding.steps_of(q) for q in range(decoding.levels))
         bar = tqdm(total=passes, desc="parallel acoustic", unit="pass", disable=not progress, leave=False)
         for span in windows:
             self.fill_window(semantic, ids, span, temperature=temperature, top_k=top_k, top_p=top_p,
-                             generator=generator, decoding=decoding, tick=lambda: bar.update(1),
-                             first_level=first_level)
+                             generator=generator, decoding=decoding, tick=lambda: bar.update(1))
         bar.close()
         return ids[:, :decoding.levels, known:].clone()
-
-    def _give(self, ids: Tensor, given: Tensor, known: int, levels: int) -> int:
-        """Write ``given`` ``LongTensor[B, G, F]`` into the new frames' leading levels of ``ids``; returns ``G``."""
-        batch, _, total = ids.shape
-        if given.dim() != 3 or given.shape[0] != batch or given.shape[2] != total - known:
-            raise ValueError(f"given codes must be [{batch}, levels, {total - known}], got {tuple(given.shape)}")
-        if not 1 <= given.shape[1] < levels:
-            raise ValueError(f"given codes must hold 1 to {levels - 1} of the {levels} generated levels, "
-                             f"got {given.shape[1]}")
-        if given.min() < 0 or given.max() >= self.config.codebook_size:
-            raise ValueError(f"given codes must lie in [0, {self.config.codebook_size})")
-        ids[:, : given.shape[1], known:] = given.to(ids.device)
-        return given.shape[1]
 
     def _decoding(self, steps_per_level: tuple[int, ...] | None, sampled_levels: int | None,
                   choice_temperature: float | None, guidance_scale: float | None = None,
@@ -415,7 +398,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
     def fill_window(self, semantic: Tensor, ids: Tensor, span: tuple[int, int, int] | Window, *,
                     temperature: float = 1.0,
                     top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
-                    decoding: Decoding | None = None, tick=None, first_level: int = 0) -> None:
+                    decoding: Decoding | None = None, tick=None) -> None:
         """Generate frames ``first_new .. end`` of the generated levels of ``ids: LongTensor[B, Q, T]`` in place
         (levels above ``generated_levels`` stay masked), one window of :meth:`windows` (``span = (start, first_new,
         end)``; frames ``start .. first_new`` are its prompt, after the anchor frames of a
@@ -423,8 +406,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
 
         ``semantic``: ``LongTensor[B, S]`` from frame 0 on, covering at least frame ``end``. :meth:`generate` is
         this over its windows; a streaming caller (:mod:`audiolm_lib.streaming`) calls it window by window.
-        ``decoding``: :meth:`_decoding`'s settings (default: the config's). Levels below ``first_level`` are
-        taken as they stand in ``ids`` (:meth:`generate`'s ``given``).
+        ``decoding``: :meth:`_decoding`'s settings (default: the config's).
         """
         span = Window(*span)
         start, cursor, end = span[:3]
@@ -436,7 +418,7 @@ class ParallelAcousticLM(nn.Module, PretrainedMixin):
         window_ids = ids[:, :, start:end] if not span.anchor else ids[:, :, frames]  # a view, or a copy
         aligned = semantic[:, self.semantic_positions_of(frames, semantic.shape[1])]
         with eval_mode(self):
-            for level in range(first_level, decoding.levels):  # levels above stay masked, as in training
+            for level in range(decoding.levels):  # levels above stay masked, as in training
                 strength = decoding.prompt_prior
                 if self.prompt_prior_scale is not None:
                     strength = strength + float(self.prompt_prior_scale[level])
