@@ -3,8 +3,8 @@
 For each validation item of `bench/validation_ladder.py` (same items, same seeds: item i with seed + i), the
 oracle ladder's rung c continuation is made again (the model's generator, true semantic ids, no voice matching)
 and each new frame's codec latent compared with the prompt's frames: the mean over new frames of the cosine to the
-nearest prompt frame, for the generated frames and, as the same speaker's own reference, for the real
-continuation's frames. Voice matching replaces each frame with (the mean of) its nearest prompt frames, so a frame
+nearest prompt frame, for the generated frames, for rung d's (the pipeline's, with its own semantic ids) and, as the
+same speaker's own reference, for the real continuation's frames. Voice matching replaces each frame with (the mean of) its nearest prompt frames, so a frame
 far from all of them is changed most.
 
     python3 match_distance.py checkpoints/speech --seed 27 --json distance_s27.json
@@ -75,9 +75,15 @@ def main() -> None:
                                                    generator=torch.Generator().manual_seed(args.seed + number))
             generated = nearest_cosines(model.codec, new, codes[..., :known])
             reference = nearest_cosines(model.codec, codes[:, : new.shape[1], known:], codes[..., :known])
+            # rung d: the whole pipeline (its own semantic ids), as the ladder runs it
+            _, tokens = model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate, return_tokens=True,
+                                             generator=torch.Generator().manual_seed(args.seed + number))
+            cut = tokens["prompt_frames"]
+            pipeline = nearest_cosines(model.codec, tokens["codes"][..., cut:], tokens["codes"][..., :cut])
             rows.append({"id": item["id"], "set": item["set"], "generated": float(generated.mean()),
-                         "real": float(reference.mean())})
-            print(f"{item['id']:28s} generated {rows[-1]['generated']:.3f} real {rows[-1]['real']:.3f}", flush=True)
+                         "real": float(reference.mean()), "pipeline": float(pipeline.mean())})
+            print(f"{item['id']:28s} generated {rows[-1]['generated']:.3f} pipeline {rows[-1]['pipeline']:.3f} "
+                  f"real {rows[-1]['real']:.3f}", flush=True)
     args.json.write_text(json.dumps({"model": str(args.model), "seed": args.seed, "items": rows}, indent=1))
 
 
