@@ -32,7 +32,6 @@ from audiolm_lib.lm.hierarchical import HierarchicalAcoustic
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
 from audiolm_lib.pipeline_config import AudioLMConfig
 from audiolm_lib.prompt import PromptCut, decoder_context_frames
-from audiolm_lib.prompt_level import to_level
 from audiolm_lib.provenance import provenance_problems
 from audiolm_lib.pipeline_io import BASE_COMPONENTS, load_pipeline, save_pipeline
 from audiolm_lib.serialization import CheckpointError
@@ -351,21 +350,31 @@ class AudioLM(nn.Module):
         Only the prompt's last :meth:`prompt_cut` samples are encoded and decoded, so a 20-minute prompt costs
         what a prompt of the context's length costs.
         """
-        semantic_prompt, codes, prompt_audio, gain = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
+        semantic_prompt, codes, prompt_audio = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
-        tokens = self.generate_tokens(semantic_prompt, codes, None, seconds, generator=generator, semantic=overrides,
-                                      coarse=overrides, fine=overrides, acoustic=overrides, progress=progress,
-                                      voice_match=voice_match, adaptation_steps=adaptation_steps)
+        tokens = self.generate_tokens(
+            semantic_prompt,
+            codes,
+            None,
+            seconds,
+            generator=generator,
+            semantic=overrides,
+            coarse=overrides,
+            fine=overrides,
+            acoustic=overrides,
+            progress=progress,
+            voice_match=voice_match,
+            adaptation_steps=adaptation_steps,
+        )
         tokens["prompt_frames"] = codes.shape[-1]
-        wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1], prompt_audio) / gain
+        wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1], prompt_audio)
         return (wave, tokens) if return_tokens else wave
 
     def _prompt_tokens(self, prompt_wave, sample_rate: int | None,
-                       caller: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                       caller: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The prompt's (semantic ``[B, S0]``, codes ``[B, Q, F0]``, audio ``Tensor[B, 1, P]`` at
-        :attr:`sample_rate`, the gain ``Tensor[B, 1, 1]`` they were made at: :mod:`audiolm_lib.prompt_level`), of
-        the part the models use; ``prompt_wave`` a tensor at ``sample_rate`` or a file path (read at the model's
-        rate, only the part used)."""
+        :attr:`sample_rate`), of the part the models use; ``prompt_wave`` a tensor at ``sample_rate`` or a file path
+        (read at the model's rate, only the part used)."""
         if isinstance(prompt_wave, (str, os.PathLike)):
             if sample_rate is not None:
                 raise ValueError(f"{caller} reads a prompt file at its own rate; give sample_rate only with a tensor")
@@ -377,14 +386,12 @@ class AudioLM(nn.Module):
         rate = int(sample_rate)
         prompt_wave = prompt_wave if hasattr(prompt_wave, "shape") else torch.as_tensor(prompt_wave)
         cut = self.prompt_cut(prompt_wave.shape[-1], rate)  # only the tail the models use is encoded
-        # [B, 1, T] downmixed as tokenize does, at the level the models trained at where config.prompt_peak is set
-        tail, gain = to_level(prepare_wave(prompt_wave[..., cut.start:], rate, rate), self.config.prompt_peak)
-        semantic_prompt, codes = self.tokenize(tail, rate, self.config.prompt_band_hz, self.config.prompt_band_mode)
+        semantic_prompt, codes = self.tokenize(prompt_wave[..., cut.start:], rate, self.config.prompt_band_hz,
+                                               self.config.prompt_band_mode)
         drop_frames = cut.drop_tokens(self.acoustic_rate)
-        audio = prepare_wave(tail, rate, self.sample_rate)  # what envelope matching hears
+        audio = prepare_wave(prompt_wave[..., cut.start:], rate, self.sample_rate)  # what envelope matching hears
         audio = audio[..., drop_frames * int(self.codec.hop_length):]  # from the first code frame kept on
-        return (semantic_prompt[:, cut.drop_tokens(self.semantic_rate):], codes[..., drop_frames:], audio,
-                gain.to(self._device()))
+        return semantic_prompt[:, cut.drop_tokens(self.semantic_rate):], codes[..., drop_frames:], audio
 
     def stream(self, prompt_wave: torch.Tensor | str | os.PathLike, seconds: float, *,
                sample_rate: int | None = None, generator: torch.Generator | None = None,
@@ -475,8 +482,10 @@ class AudioLM(nn.Module):
                                (self.semantic_rate, self.acoustic_rate))
 
     def _device(self) -> torch.device:
-        parameters = (p for module in (self.semantic_lm, self.acoustic) for p in module.parameters())
-        return next((p.device for p in parameters), torch.device("cpu"))
+        for module in (self.semantic_lm, self.acoustic):
+            for param in module.parameters():
+                return param.device
+        return torch.device("cpu")
 
     # ------------------------------------------------------------------------------------ checkpoints
     def save_pretrained(self, directory: str | os.PathLike, dtype: str | None = None) -> Path:

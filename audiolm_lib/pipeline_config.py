@@ -13,7 +13,6 @@ from audiolm_lib.envelope_match import check_settings as check_envelope_match_se
 from audiolm_lib.lm.prompt_adaptation import check_settings as check_prompt_adaptation_settings
 from audiolm_lib.lm.sampling import SamplingConfig
 from audiolm_lib.postfilter import check_settings as check_postfilter_settings
-from audiolm_lib.prompt_level import check_prompt_peak
 from audiolm_lib.voice_match import MATCHERS
 
 VOICE_MATCH_METHODS = tuple(MATCHERS)  # "frames", "statistics": one entry per matcher
@@ -38,9 +37,6 @@ class AudioLMConfig:
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
     voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
-    # the prompt's peak brought to this level (full scale 1; the training clips' is 0.9) before it is tokenized, and
-    # the decoded audio scaled back by the same gain (:mod:`audiolm_lib.prompt_level`; None: the prompt as it is)
-    prompt_peak: float | None = None
     # the acoustic prompt's codes from the prompt through a channel of this band in Hz (None: as it is); the semantic
     # ids hear the whole band. The generator voices prompts whose upper band holds harmonics, not narrowband ones
     # (BENCHMARKS.md, issue 20's twelfth pass)
@@ -83,7 +79,6 @@ class AudioLMConfig:
             raise ValueError(f"prompt_band_hz must be a positive number of Hz or None, got {self.prompt_band_hz}")
         if self.prompt_band_mode not in BAND_MODES:
             raise ValueError(f"prompt_band_mode must be one of {', '.join(BAND_MODES)}, got {self.prompt_band_mode!r}")
-        check_prompt_peak(self.prompt_peak)
         check_postfilter_settings(self.postfilter_strength, self.postfilter_threshold)
         check_envelope_match_settings(self.envelope_match_strength, self.envelope_match_neighbours,
                                       self.envelope_match_smoothing, self.envelope_match_max_db)

@@ -115,9 +115,7 @@ class AudioStream:
     settings (``{"semantic": {...}, "acoustic": {...}}``); ``prompt_audio`` ``Tensor[B, 1, P]`` the prompt's audio at
     ``model.sample_rate``, for the pipeline's envelope matching; ``envelope_match`` / ``postfilter`` this stream's
     strengths of the steps after the decoder (``AudioLM.output_steps``; None: the model's); ``adaptation_steps``
-    adapts the acoustic generator to the prompt (:mod:`audiolm_lib.lm.prompt_adaptation`); ``gain``
-    ``Tensor[B, 1, 1]`` the gain the prompt's tokens were made at (:mod:`audiolm_lib.prompt_level`): each chunk is
-    divided by it, as ``continue_audio``'s output is. After the stream is
+    adapts the acoustic generator to the prompt (:mod:`audiolm_lib.lm.prompt_adaptation`). After the stream is
     exhausted, :attr:`stats` holds the time to first audio and the real-time factor; :attr:`semantic` /
     :attr:`codes` the tokens (prompt included).
     """
@@ -126,7 +124,7 @@ class AudioStream:
                  sampling: dict[str, dict], generator: torch.Generator | None = None,
                  config: StreamConfig | None = None, started: float | None = None, voice_match: bool | None = None,
                  prompt_audio: Tensor | None = None, envelope_match: float | None = None,
-                 postfilter: float | None = None, adaptation_steps: int | None = None, gain: Tensor | None = None):
+                 postfilter: float | None = None, adaptation_steps: int | None = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         self.model = model
@@ -161,17 +159,11 @@ class AudioStream:
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
                                       crossfade_frames=config.crossfade_frames,
-                                      postprocess=self._output_steps(model, prompt_audio, envelope_match,
-                                                                     postfilter, gain))
+                                      postprocess=model.output_steps(prompt_audio, envelope_match=envelope_match,
+                                                                      postfilter=postfilter))
         self.samples_out = 0
         self.time_to_first_audio: float | None = None
         self.elapsed = 0.0
-
-    @staticmethod
-    def _output_steps(model, prompt_audio, envelope_match, postfilter, gain):
-        """The model's steps after the decoder, then the prompt's level back (``gain``; None: as it is)."""
-        steps = model.output_steps(prompt_audio, envelope_match=envelope_match, postfilter=postfilter)
-        return steps if gain is None else (lambda wave: steps(wave) / gain)
 
     @classmethod
     def open(cls, model, prompt_wave, seconds: float, *, sample_rate: int | None,
@@ -191,13 +183,12 @@ class AudioStream:
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"seconds must be a positive, finite number, got {seconds}")
         with torch.inference_mode():
-            semantic_prompt, codes, prompt_audio, gain = model._prompt_tokens(prompt_wave, sample_rate, "stream")
+            semantic_prompt, codes, prompt_audio = model._prompt_tokens(prompt_wave, sample_rate, "stream")
         stages = ("semantic",) + tuple(model.acoustic.sampling_stages)
         sampling = {stage: model._sampling(stage, overrides) for stage in stages}
         return cls(model, semantic_prompt, codes, seconds, sampling=sampling, generator=generator,
                    config=stream_config, started=started, voice_match=voice_match, prompt_audio=prompt_audio,
-                   envelope_match=envelope_match, postfilter=postfilter, adaptation_steps=adaptation_steps,
-                   gain=gain)
+                   envelope_match=envelope_match, postfilter=postfilter, adaptation_steps=adaptation_steps)
 
     @property
     def codes(self) -> Tensor:

@@ -54,8 +54,8 @@ def apply_setting(model, setting: dict) -> None:
     sampling settings, ``semantic.temperature`` and the like onto the semantic stage's, ``semantic.guidance_scale``,
     ``semantic.prompt_prior``, ``semantic.window_seconds`` and ``semantic.window_hop_fraction`` onto its config;
     ``voice_match=1`` / ``0``, the other ``voice_match_*`` fields, ``prompt_band_hz``, ``prompt_band_mode``,
-    ``prompt_peak``, ``postfilter_*``, ``envelope_match_*`` and ``prompt_adaptation_*`` onto the pipeline's; ``none``
-    unsets one; a tuple field such as ``steps_per_level`` reads ``32/2``)."""
+    ``postfilter_*``, ``envelope_match_*`` and ``prompt_adaptation_*`` onto the pipeline's; ``none`` unsets one; a
+    tuple field such as ``steps_per_level`` reads ``32/2``)."""
     for key, value in setting.items():
         stage, _, field = key.rpartition(".")
         if field in ("temperature", "top_k", "top_p") and stage in ("", "acoustic", "semantic"):
@@ -64,8 +64,7 @@ def apply_setting(model, setting: dict) -> None:
         elif stage == "semantic" and field in ("guidance_scale", "prompt_prior", "window_seconds",
                                                "window_hop_fraction"):  # the semantic stage's config
             setattr(model.semantic_lm.config, field, float(value))
-        elif (key.startswith(("voice_match", "prompt_band", "prompt_peak", "postfilter", "envelope_match",
-                              "prompt_adaptation"))
+        elif (key.startswith(("voice_match", "prompt_band", "postfilter", "envelope_match", "prompt_adaptation"))
               and hasattr(model.config, key)):
             current = getattr(model.config, key)  # the pipeline's own (voice_match.py, the prompt's band)
             if value == "none":

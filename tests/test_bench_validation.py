@@ -70,8 +70,8 @@ def test_settings_reach_the_generator_and_unknown_fields_are_refused():
     bench.apply_setting(model, {"prompt_adaptation_steps": "60", "prompt_adaptation_learning_rate": "3e-4"})
     assert model.config.prompt_adaptation_steps == 60 and isinstance(model.config.prompt_adaptation_steps, int)
     assert model.config.prompt_adaptation_learning_rate == 3e-4
-    bench.apply_setting(model, {"prompt_band_hz": "4000", "prompt_peak": "0.9"})  # unset (None) before: a number
-    assert model.config.prompt_band_hz == 4000.0 and model.config.prompt_peak == 0.9
+    bench.apply_setting(model, {"prompt_band_hz": "4000"})  # unset (None) before: read as a number
+    assert model.config.prompt_band_hz == 4000.0
     bench.apply_setting(model, {"prompt_band_hz": "none", "prompt_band_mode": "extend"})
     assert model.config.prompt_band_hz is None and model.config.prompt_band_mode == "extend"
     bench.apply_setting(model, {"generated_levels": "2"})  # an optional field, unset: read as an integer

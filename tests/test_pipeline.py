@@ -217,10 +217,10 @@ def test_prompt_band_changes_only_the_acoustic_prompt_and_survives_save_and_load
     rate = model.sample_rate
     t = torch.arange(prompt.shape[-1]) / rate
     bright = prompt + 0.2 * torch.sin(2 * torch.pi * 6500 * t)  # much above 4 kHz
-    semantic, codes, *_ = model._prompt_tokens(bright, rate, "test")
+    semantic, codes, _ = model._prompt_tokens(bright, rate, "test")
     model.config.prompt_band_hz = 4000.0
     try:
-        band_semantic, band_codes, *_ = model._prompt_tokens(bright, rate, "test")
+        band_semantic, band_codes, _ = model._prompt_tokens(bright, rate, "test")
         folder = model.save_pretrained(tmp_path / "band")
     finally:
         model.config.prompt_band_hz = None
@@ -246,7 +246,7 @@ def test_prompt_band_changes_only_the_acoustic_prompt_and_survives_save_and_load
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(audio_module, "fold_band", recorded_fold)
-            fold_semantic, fold_codes, *_ = model._prompt_tokens(bright, rate, "test")
+            fold_semantic, fold_codes, _ = model._prompt_tokens(bright, rate, "test")
     finally:
         model.config.prompt_band_hz, model.config.prompt_band_mode = None, "cut"
     assert calls == [(bright.shape[-1], model.codec.sample_rate, 4000.0)] and torch.equal(fold_semantic, semantic)

@@ -72,7 +72,6 @@ def continue_command(
     semantic_guidance: Optional[float] = typer.Option(None, "--semantic-guidance", help="Classifier-free guidance on the prompt in the semantic stage (1 = none; default: the model's, checkpoints/piano 3)."),
     semantic_prompt_prior: Optional[float] = typer.Option(None, "--semantic-prompt-prior", help="How far the semantic stage leans toward the prompt's own ids (0 = not at all; default: the model's, checkpoints/piano 0.5)."),
     voice_match: Optional[str] = typer.Option(None, "--voice-match", help="on / off, or on by one method: frames (each generated frame replaced by the prompt's nearest codec frames: much more of the prompt's voice, worse sound on real recordings) or statistics (each codec latent dimension given the prompt's mean and spread); on: the model's method. Speech only; default: the model's, off in the shipped ones."),
-    prompt_peak: Optional[str] = typer.Option(None, "--prompt-peak", help="Bring the prompt's peak to this level (full scale 1; the shipped models trained at 0.9) before it is tokenized, and scale the output back by the same gain, so a quiet recording is heard at the level the models know and its continuation keeps its loudness; off: the prompt as it is. Default: the model's."),
     postfilter: Optional[float] = typer.Option(None, "--postfilter", help="Strength of the pitch postfilter on the decoded audio, 0 to 1 (0 = off): each voiced frame's harmonics reinforced, as speech codecs do. Default: the model's."),
     envelope_match: Optional[float] = typer.Option(None, "--envelope-match", help="How far each frame of the decoded continuation takes the spectral envelope of its nearest prompt frames, 0 to 1 (0 = off): more of the prompt's timbre, its own pitch and level kept. Default: the model's."),
     adapt_steps: Optional[int] = typer.Option(None, "--adapt-steps", help="Fine-tune a copy of the parallel acoustic generator on the prompt for this many steps before it continues it (0 = off; the generator then stays float, whatever --int8 says): more of an unheard voice, seconds more per call. Default: the model's."),
@@ -128,7 +127,6 @@ def continue_command(
         raise ValueError(f"--int8 must be auto, on or off, got {int8!r}")
     if voice_match not in (None, "on", "off", *VOICE_MATCH_METHODS):
         raise ValueError(f"--voice-match must be on, off, {' or '.join(VOICE_MATCH_METHODS)}, got {voice_match!r}")
-    peak = prompt_peak_option(prompt_peak)
     model = AudioLM.from_pretrained(model_dir, map_location=device)
     if seconds * model.sample_rate > MAX_DECODED_SAMPLES:  # a 384 kHz codec config: an hour is 1.4e9 samples
         raise ValueError(f"--seconds {seconds:g} at {model.sample_rate} Hz is more than {MAX_DECODED_SAMPLES:,} "
@@ -153,8 +151,6 @@ def continue_command(
     for field, value in decoding_options.items():  # each option given overrides the model's own setting
         if value is not None:
             setattr(model.config, field, value)
-    if prompt_peak is not None:
-        model.config.prompt_peak = peak
     if int8 != "off" and device == "cpu":
         model = model.quantize_int8("all" if int8 == "on" else "preferred")
     wave = model.load_prompt(prompt, prompt_seconds)
@@ -167,20 +163,6 @@ def continue_command(
                                   progress=True)
     path = save_audio(out, result[0].cpu(), model.sample_rate)
     typer.echo(f"wrote {path} ({result.shape[-1] / model.sample_rate:.2f} s at {model.sample_rate} Hz)")
-
-
-def prompt_peak_option(text: str | None) -> float | None:
-    """``--prompt-peak``: "off" (None), or a peak level in (0, 1]; anything else is refused naming the option."""
-    from audiolm_lib.prompt_level import check_prompt_peak
-
-    if text is None or text == "off":
-        return None
-    try:
-        peak = float(text)
-        check_prompt_peak(peak)
-    except ValueError:
-        raise typer.BadParameter(f"a peak level in (0, 1] or off, got {text!r}", param_hint="--prompt-peak") from None
-    return peak
 
 
 def write_stream(model, prompt, seconds: float, out: Path, **sampling) -> None:
@@ -244,12 +226,11 @@ def describe_model(model_dir: Path) -> dict:
 
 
 def describe_pipeline_decoding(config) -> dict:
-    """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's level and band,
+    """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's band,
     envelope matching, the pitch postfilter, adapting the generator to the prompt; each ``None`` where it is off."""
     return {
         "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength}
         if config.voice_match else None,
-        "prompt_level": {"peak": config.prompt_peak} if config.prompt_peak is not None else None,
         "prompt_band": {"hz": config.prompt_band_hz, "mode": config.prompt_band_mode}
         if config.prompt_band_hz is not None else None,
         "envelope_match": {"strength": config.envelope_match_strength, "neighbours": config.envelope_match_neighbours,
@@ -297,7 +278,7 @@ def info_command(
 
     on = [f"{name.replace('_', ' ')} ({settings(setting)})"
           for name, setting in info["pipeline_decoding"].items() if setting is not None]
-    none = "none (no voice matching, prompt level, prompt band, envelope matching, postfilter or prompt adaptation)"
+    none = "none (no voice matching, prompt band, envelope matching, postfilter or prompt adaptation)"
     typer.echo(f"  pipeline's own steps: {'; '.join(on) if on else none}")
     for name, part in info["components"].items():
         layout = f", layout {part['layout']}" if "layout" in part else ""

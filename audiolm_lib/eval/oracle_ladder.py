@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
-from audiolm_lib.prompt_level import level_gain
 
 RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
 SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "speaker_similarity", "dnsmos_ovrl",
@@ -67,21 +66,15 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
         the prompt).
     """
     rate, hop = model.sample_rate, int(model.codec.hop_length)
-    whole = torch.cat([prompt, real])
-    semantic, codes = model.tokenize(whole, rate)  # [1, S], [1, Q, F]
-    real_codes = codes  # rung b: the codec's own, at the recording's level
-    # rung c's tokens at the level the pipeline brings the prompt to (config.prompt_peak)
-    gain = float(level_gain(prompt.reshape(1, 1, -1), getattr(model.config, "prompt_peak", None)))
-    if gain != 1.0:
-        whole = whole * gain
-        semantic, codes = model.tokenize(whole, rate)
+    semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
     prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
     sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
                 for stage in model.acoustic.sampling_stages}
     prompt_codes = codes[..., :prompt_frames]
     band = getattr(model.config, "prompt_band_hz", None)
     if band is not None:  # the acoustic prompt as the pipeline takes it: the codes of the band-limited prompt
-        prompt_codes = model.tokenize(whole, rate, band, model.config.prompt_band_mode)[1][..., :prompt_frames]
+        prompt_codes = model.tokenize(torch.cat([prompt, real]), rate, band,
+                                      model.config.prompt_band_mode)[1][..., :prompt_frames]
     # the pipeline's generator for this prompt: its own, or its copy adapted to the prompt where that is on
     prompt_tokens = int(math.floor(prompt_frames * model.semantic_rate / model.acoustic_rate + 1e-6))
     acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
@@ -91,10 +84,9 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,
-        "resynthesis": model.codec.decode(real_codes[:, :levels])[0, 0, start:],  # the codec's own: no postfilter
-        # the pipeline's steps after the decoder, and its level back
+        "resynthesis": model.codec.decode(codes[:, :levels])[0, 0, start:],  # the codec's own: no postfilter
         "acoustic": model.decode(torch.cat([prompt_codes[:, :levels], new_codes], dim=-1),
-                                 prompt[None, None] * gain)[0, 0, start:] / gain,
+                                 prompt[None, None])[0, 0, start:],  # the pipeline's steps after the decoder
         "pipeline": model.continue_audio(prompt, seconds=len(real) / rate, sample_rate=rate,
                                          generator=torch.Generator().manual_seed(seed))[0, 0],
     }

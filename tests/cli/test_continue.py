@@ -90,8 +90,8 @@ def test_info_describes_a_parallel_generator(tmp_path):
     assert text.exit_code == 0, text.output
     assert "parallel masked generator: all 4 levels" in text.output and "coarse" not in text.output
     assert "SpectralCodec" in text.output
-    assert info["pipeline_decoding"] == {"voice_match": None, "prompt_level": None, "prompt_band": None,
-                                         "envelope_match": None, "postfilter": None, "prompt_adaptation": None}
+    assert info["pipeline_decoding"] == {"voice_match": None, "prompt_band": None, "envelope_match": None,
+                                         "postfilter": None, "prompt_adaptation": None}
     assert "pipeline's own steps: none" in text.output
 
 
@@ -239,29 +239,6 @@ def test_postfilter_option_reaches_the_decoder(prompt, tmp_path):
     model_dir = model.save_pretrained(tmp_path / "parallel")
     outs = option_runs(model_dir, prompt, tmp_path, "--postfilter", 1.5)
     assert not (outs["1"] == outs["0"]).all()
-
-
-def test_prompt_peak_option_reaches_the_tokens_and_keeps_the_prompts_level(prompt, tmp_path):
-    model = tiny_shipped_audiolm(levels=4)
-    model.config.prompt_peak = 0.9
-    model_dir = model.save_pretrained(tmp_path / "parallel")
-    info = json.loads(invoke("info", model_dir, "--json").output)["pipeline_decoding"]
-    assert info["prompt_level"] == {"peak": 0.9}
-    wave, rate = sf.read(prompt)
-    quiet = tmp_path / "quiet.wav"
-    sf.write(quiet, wave * 0.25, rate, subtype="FLOAT")
-    outs = {}
-    runs = (("loud", prompt, ()), ("quiet", quiet, ()), ("quiet_off", quiet, ("--prompt-peak", "off")))
-    for name, source, extra in runs:
-        out = tmp_path / f"out_{name}.wav"
-        result = invoke("continue", model_dir, source, "-o", out, "-s", 0.6, "--seed", 3, *extra)
-        assert result.exit_code == 0, result.output
-        outs[name] = sf.read(out)[0]
-    assert np.allclose(outs["quiet"], outs["loud"] * 0.25, atol=2e-4)  # the same continuation at the prompt's level
-    assert not np.allclose(outs["quiet_off"], outs["quiet"], atol=2e-4)
-    for bad in ("0", "1.5", "loud"):
-        result = invoke("continue", model_dir, prompt, "-o", tmp_path / "bad.wav", "--prompt-peak", bad)
-        assert result.exit_code == 2 and "--prompt-peak" in result.output and "Traceback" not in result.output
 
 
 def test_envelope_match_option_reaches_the_decoded_audio(prompt, tmp_path):

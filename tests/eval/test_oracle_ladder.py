@@ -107,7 +107,7 @@ def test_prompt_band_reaches_rung_c_as_the_pipeline_takes_it(parallel_model, mon
     assert torch.equal(seen[2], parallel_model.tokenize(whole, RATE, 4000.0)[1][..., :frames])
     assert not torch.equal(seen[2], seen[0])
     # the pipeline's (rung d) prompt codes are its band-limited prompt's, the semantic ids hear the whole band
-    semantic, codes, *_ = parallel_model._prompt_tokens(prompt, RATE, "test")
+    semantic, codes, _ = parallel_model._prompt_tokens(prompt, RATE, "test")
     assert torch.equal(seen[3], codes) and torch.equal(semantic, parallel_model.tokenize(prompt, RATE)[0])
     assert not torch.equal(seen[3], seen[1])
     assert torch.equal(banded["resynthesis"], plain["resynthesis"])

@@ -26,7 +26,7 @@ def prompt(sine_wave):
 
 def prompt_tokens(model, prompt):
     with torch.inference_mode():  # as the pipeline makes them: inference tensors
-        semantic, codes, *_ = model._prompt_tokens(prompt, RATE, "test")
+        semantic, codes, _ = model._prompt_tokens(prompt, RATE, "test")
     return semantic, codes
 
 
