@@ -352,20 +352,9 @@ class AudioLM(nn.Module):
         """
         semantic_prompt, codes, prompt_audio = self._prompt_tokens(prompt_wave, sample_rate, "continue_audio")
         overrides = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
-        tokens = self.generate_tokens(
-            semantic_prompt,
-            codes,
-            None,
-            seconds,
-            generator=generator,
-            semantic=overrides,
-            coarse=overrides,
-            fine=overrides,
-            acoustic=overrides,
-            progress=progress,
-            voice_match=voice_match,
-            adaptation_steps=adaptation_steps,
-        )
+        tokens = self.generate_tokens(semantic_prompt, codes, None, seconds, generator=generator, semantic=overrides,
+                                      coarse=overrides, fine=overrides, acoustic=overrides, progress=progress,
+                                      voice_match=voice_match, adaptation_steps=adaptation_steps)
         tokens["prompt_frames"] = codes.shape[-1]
         wave = self._decode_tail(tokens["codes"], 0 if return_prompt else codes.shape[-1], prompt_audio)
         return (wave, tokens) if return_tokens else wave
