@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", type=str, default=None,
                         help="comma-separated reports: codec, continuation, ladder (default: all)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="continuation item i is sampled with seed + i (default 0, as every committed run)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON results here")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the Markdown tables here")
     parser.add_argument("--from-json", type=Path, default=None, help="print the tables of an earlier --out JSON")
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         levels = tuple(int(level) for level in args.levels.split(",")) if args.levels else None
         make = SuiteConfig.quick_config if args.quick else SuiteConfig
         sections = {"sections": tuple(args.sections.split(","))} if args.sections else {}
-        config = make(domains=domains, levels=levels, threads=args.threads, **sections)
+        config = make(domains=domains, levels=levels, threads=args.threads, seed=args.seed, **sections)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             results = run_suites(list(args.models or DEFAULT_MODELS), config, args.data)

@@ -153,3 +153,24 @@ def test_voice_content_tells_ids_that_name_the_voice_from_ids_that_do_not():
     assert abs(blind["voice_auc"] - 0.5) < 0.2 and abs(blind["voice_gap"]) < 0.1
     assert (voiced["clips"], voiced["voices"], blind["ids_used"]) == (12, 6, 16)
     assert blind["id_entropy"] > voiced["id_entropy"]  # random ids are spread over the vocabulary
+
+
+def test_quality_benchmark_seed_reaches_the_suite(monkeypatch, tmp_path):
+    """bench/quality.py --seed: the suite samples continuation item i with seed + i (default 0, the committed runs')."""
+    import audiolm_lib.eval.suite as suite
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def run_suites(models, config, data):
+        seen.append(config)
+        raise Stop  # the settings are all this test reads
+
+    monkeypatch.setattr(suite, "run_suites", run_suites)
+    quality = _load("quality")
+    for extra in (["--seed", "7"], []):
+        with pytest.raises(Stop):
+            quality.main([str(tmp_path), "--sections", "continuation", *extra])
+    assert [config.seed for config in seen] == [7, 0] and seen[0].sections == ("continuation",)
