@@ -1,0 +1,70 @@
+"""The shipped speech model's held-out speech targets on several sampling seeds (issue 20, twenty-third pass).
+
+Reads `bench/quality.py checkpoints/speech --domain speech --sections ladder|continuation --seed S` JSONs. Seed 0 is
+the shipped model's run in `../validation_i38/heldout_vm.json`, whose ladder rows are the targets' readings of every
+closing note. For each held-out set it prints every target's reading per seed, their mean and their range: how much
+of a reading is the draw. Measurement only; nothing is chosen on it.
+
+    python3 heldout_seeds.py heldout_seeds/ladder_pf10_s*.json
+    python3 heldout_seeds.py --section continuation heldout_seeds/pf10_s*.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SEED_ZERO = HERE.parent / "validation_i38" / "heldout_vm.json"  # its run named "speech" is checkpoints/speech
+
+
+def ladder_targets(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """``{set: {target: reading}}`` from the ladder's rows (rung d against rungs a and b)."""
+    by_set: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        by_set.setdefault(row["set"], {})[row["rung"]] = row
+    return {name: {"speaker similarity": rungs["pipeline"]["speaker_similarity"],
+                   "different speaker": rungs["pipeline"]["different_speaker_baseline"],
+                   "voiced share / real": rungs["pipeline"]["voiced_share"] / rungs["real"]["voiced_share"],
+                   "DNSMOS / resynthesis": rungs["pipeline"]["dnsmos_ovrl"] / rungs["resynthesis"]["dnsmos_ovrl"]}
+            for name, rungs in by_set.items()}
+
+
+def continuation_targets(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """The same from the continuation report's rows (one item per speaker)."""
+    return {row["set"]: {"speaker similarity": row["speaker_similarity"],
+                         "different speaker": row["different_speaker_baseline"],
+                         "voiced share / real": row["voiced_share_generated"] / row["voiced_share_real"],
+                         "DNSMOS / resynthesis": row["dnsmos_ovrl_generated"] / row["dnsmos_ovrl_resynthesis"]}
+            for row in rows}
+
+
+def readings(run: dict, section: str) -> dict[str, dict[str, float]]:
+    if section == "ladder":
+        return ladder_targets(run["ladder"]["speech"]["rows"])
+    return continuation_targets(run["speech_continuation"]["rows"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--section", choices=("ladder", "continuation"), default="ladder")
+    args = parser.parse_args()
+    runs = {0: next(r for r in json.loads(SEED_ZERO.read_text())["runs"] if r["name"] == "speech")}
+    for path in args.runs:
+        run = json.loads(path.read_text())["runs"][0]
+        runs[run["config"]["seed"]] = run
+    seeds = sorted(runs)
+    tables = {seed: readings(runs[seed], args.section) for seed in seeds}
+    print(f"{args.section}, seeds {seeds}")
+    for name in tables[0]:
+        print(name)
+        for target in tables[0][name]:
+            values = [tables[seed][name][target] for seed in seeds]
+            print(f"  {target:22s} " + " ".join(f"{v:.3f}" for v in values)
+                  + f"  mean {statistics.mean(values):.3f}, range {min(values):.3f}-{max(values):.3f}")
+
+
+if __name__ == "__main__":
+    main()
