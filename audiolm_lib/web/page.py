@@ -41,8 +41,9 @@ PAGE = """<!doctype html>
   <label>Seconds <input id="seconds" type="number" min="0.5" step="0.5" value="10"></label>
   <label>Temperature <input id="temperature" type="number" min="0" step="0.05" value="1"></label>
   <label>Seed <input id="seed" type="number" min="0" step="1" value="0"></label>
-  <label title="Each generated frame becomes the mean of its nearest frames of the prompt (kNN-VC): much more of
-the prompt's voice, a worse sound on real recordings"><input id="voice_match" type="checkbox"> Keep the prompt's voice</label><br>
+  <label title="Each generated frame moved toward the mean of its nearest frames of the prompt (kNN-VC): more of the
+prompt's voice, a worse sound on some real recordings">Keep the prompt's voice <select id="voice_match">
+<option value="">model's</option><option value="1">on</option><option value="0">off</option></select></label><br>
   <label title="0 to 1: each frame of the decoded audio takes the spectral envelope of its nearest prompt frames (more
 of the prompt's timbre, a worse sound on some real recordings); empty: the model's">Envelope matching
 <input id="envelope_match" type="number" min="0" max="1" step="0.25" placeholder="model's"></label>
@@ -136,7 +137,7 @@ $("generate").addEventListener("click", async () => {
   if (!promptWav) return status("Upload or record a prompt first.", true);
   const query = new URLSearchParams({ model: $("path").value.trim() || $("model").value,
     seconds: $("seconds").value, temperature: $("temperature").value, seed: $("seed").value,
-    voice_match: $("voice_match").checked ? "1" : "0",
+    voice_match: $("voice_match").value,
     envelope_match: $("envelope_match").value, postfilter: $("postfilter").value });
   $("generate").disabled = true; $("spectrogram").hidden = true;
   status("Generating...");

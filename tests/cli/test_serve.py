@@ -127,6 +127,10 @@ def test_the_page_streams_a_continuation_in_headless_chromium(server, prompt_fil
         wait = WebDriverWait(driver, 60)
         driver.get(url)
         wait.until(lambda d: len(Select(d.find_element(By.ID, "model")).options) == 1)
+        voice = Select(driver.find_element(By.ID, "voice_match"))  # the model's own setting unless asked
+        assert [o.get_attribute("value") for o in voice.options] == ["", "1", "0"]
+        assert voice.first_selected_option.get_attribute("value") == ""
+        voice.select_by_value("1")
         driver.find_element(By.ID, "file").send_keys(str(prompt_file))
         wait.until(lambda d: "prompt ready" in d.find_element(By.ID, "prompt-info").text)
         seconds = driver.find_element(By.ID, "seconds")

@@ -1,12 +1,13 @@
 """The shipped speech model's held-out speech targets on several sampling seeds (issue 20, twenty-third pass).
 
-Reads `bench/quality.py checkpoints/speech --domain speech --sections ladder|continuation --seed S` JSONs. Seed 0 is
-the shipped model's run in `../validation_i38/heldout_vm.json`, whose ladder rows are the targets' readings of every
+Reads `bench/quality.py checkpoints/speech [/work/cand/vm] --domain speech --sections ladder|continuation --seed S`
+JSONs. Seed 0 is the run of that name in `../validation_i38/heldout_vm.json` (for the shipped model, "speech"), whose ladder rows are the targets' readings of every
 closing note. For each held-out set it prints every target's reading per seed, their mean and their range: how much
 of a reading is the draw. Measurement only; nothing is chosen on it.
 
     python3 heldout_seeds.py heldout_seeds/ladder_pf10_s*.json
     python3 heldout_seeds.py --section continuation heldout_seeds/pf10_s*.json
+    python3 heldout_seeds.py --name vm heldout_seeds/ladder_vm_s*.json   (rule 43)
 """
 from __future__ import annotations
 
@@ -50,10 +51,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--section", choices=("ladder", "continuation"), default="ladder")
+    parser.add_argument("--name", default="speech", help="the run to read: speech (checkpoints/speech) or vm")
     args = parser.parse_args()
-    runs = {0: next(r for r in json.loads(SEED_ZERO.read_text())["runs"] if r["name"] == "speech")}
+    runs = {0: next(r for r in json.loads(SEED_ZERO.read_text())["runs"] if r["name"] == args.name)}
     for path in args.runs:
-        run = json.loads(path.read_text())["runs"][0]
+        run = next(r for r in json.loads(path.read_text())["runs"] if r["name"] == args.name)
         runs[run["config"]["seed"]] = run
     seeds = sorted(runs)
     tables = {seed: readings(runs[seed], args.section) for seed in seeds}
