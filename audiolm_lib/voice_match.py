@@ -13,7 +13,8 @@ Why: the generator keeps less of the prompt's voice than the codec does (the ora
 resynthesis, issue 20); frames taken from the prompt carry its voice and its voicing. The price is the inventory: a
 continuation can only use sounds the prompt holds (a 3 s prompt has ~150 frames), so words blur; it is for keeping
 a voice, not for piano (a note the prompt never played cannot be found in it). Off by default
-(``AudioLMConfig.voice_match``); measured in BENCHMARKS.md (issue 20, eleventh pass).
+(``AudioLMConfig.voice_match``), on in ``checkpoints/speech`` at strength 0.75; measured in BENCHMARKS.md (issue 20,
+eleventh and twenty-third passes).
 
 :class:`PromptStatisticsMatcher` is the other method (``AudioLMConfig.voice_match_method = "statistics"``): it
 copies no frame, it gives every generated frame's latent the prompt's per-dimension mean and spread, so the sound
