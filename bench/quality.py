@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--seed", type=int, default=0,
                         help="continuation item i is sampled with seed + i (default 0, as every committed run)")
+    parser.add_argument("--seeds", type=str, default=None,
+                        help="run on each of these seeds (0-4 or 0,2,5; instead of --seed) and tabulate the means; "
+                             "the JSON keeps each seed's run under per_seed")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON results here")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the Markdown tables here")
     parser.add_argument("--from-json", type=Path, default=None, help="print the tables of an earlier --out JSON")
@@ -49,16 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json is not None:
         results = json.loads(args.from_json.read_text(encoding="utf-8"))
     else:
+        from audiolm_lib.eval.seeds import mean_over_seeds, parse_seeds
         from audiolm_lib.eval.suite import SuiteConfig, run_suites
 
         domains = None if args.domain is None else (("speech", "piano") if args.domain == "both" else (args.domain,))
         levels = tuple(int(level) for level in args.levels.split(",")) if args.levels else None
         make = SuiteConfig.quick_config if args.quick else SuiteConfig
         sections = {"sections": tuple(args.sections.split(","))} if args.sections else {}
-        config = make(domains=domains, levels=levels, threads=args.threads, seed=args.seed, **sections)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=FutureWarning)
-            results = run_suites(list(args.models or DEFAULT_MODELS), config, args.data)
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
+        per_seed = {}
+        for seed in seeds:
+            config = make(domains=domains, levels=levels, threads=args.threads, seed=seed, **sections)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=FutureWarning)
+                per_seed[seed] = run_suites(list(args.models or DEFAULT_MODELS), config, args.data)
+        results = per_seed[seeds[0]]
+        if args.seeds is not None:
+            means = [mean_over_seeds([per_seed[seed]["runs"][index] for seed in seeds], seeds)
+                     for index in range(len(results["runs"]))]
+            results = {"runs": means, "seeds": seeds, "per_seed": {str(seed): per_seed[seed] for seed in seeds}}
         results["command"] = "python bench/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
         if args.out is not None:
             from audiolm_lib.atomic import atomic_write_text
@@ -66,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(args.out, json.dumps(results, indent=1, default=str) + "\n")
             print(f"wrote {args.out}", file=sys.stderr)
-    markdown = quality_markdown(results["runs"])
+    seeds = results.get("seeds")
+    title = "Quality on held-out data" + (f" (means over sampling seeds {seeds})" if seeds else "")
+    markdown = quality_markdown(results["runs"], title)
     if args.markdown is not None:
         from audiolm_lib.atomic import atomic_write_text
 

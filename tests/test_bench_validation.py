@@ -174,3 +174,52 @@ def test_quality_benchmark_seed_reaches_the_suite(monkeypatch, tmp_path):
         with pytest.raises(Stop):
             quality.main([str(tmp_path), "--sections", "continuation", *extra])
     assert [config.seed for config in seen] == [7, 0] and seen[0].sections == ("continuation",)
+
+
+def test_mean_over_seeds_averages_every_table_number_and_keeps_rows_aligned():
+    from audiolm_lib.eval.seeds import mean_over_seeds, parse_seeds
+
+    def run(seed, rung="pipeline"):
+        return {"name": "speech", "config": {"seed": seed, "threads": 2},
+                "speech_continuation": {"rows": [{"set": "librivox", "items": 1, "speaker_similarity": 0.5 + seed / 10,
+                                                  "voiced_share_generated": None if seed else 0.2}],
+                                        "items": [{"id": "x", "seed": seed}]},
+                "ladder": {"speech": {"rows": [{"set": "librivox", "rung": rung, "dnsmos_ovrl": 2.0 + seed}]}}}
+
+    mean = mean_over_seeds([run(0), run(1), run(2)], [0, 1, 2])
+    row = mean["speech_continuation"]["rows"][0]
+    assert row["set"] == "librivox" and row["items"] == 1 and row["speaker_similarity"] == pytest.approx(0.6)
+    assert row["voiced_share_generated"] == pytest.approx(0.2)  # a reading missing on some seeds: the others' mean
+    assert mean["ladder"]["speech"]["rows"][0]["dnsmos_ovrl"] == pytest.approx(3.0)
+    assert "items" not in mean["speech_continuation"] and mean["config"] == {"seed": [0, 1, 2], "threads": 2}
+    with pytest.raises(ValueError, match="rung"):
+        mean_over_seeds([run(0), run(1, rung="acoustic")], [0, 1])
+    with pytest.raises(ValueError, match="one run per seed"):
+        mean_over_seeds([run(0)], [0, 1])
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4] and parse_seeds("0, 2,5") == [0, 2, 5]
+    for bad in ("", "a", "-1", "1,1", "3-1"):
+        with pytest.raises(ValueError, match="seeds"):
+            parse_seeds(bad)
+
+
+def test_quality_benchmark_seeds_tabulate_the_means(monkeypatch, tmp_path):
+    import json
+
+    import audiolm_lib.eval.quality_tables as tables
+    import audiolm_lib.eval.suite as suite
+
+    def run_suites(models, config, data):
+        return {"runs": [{"name": "m", "config": {"seed": config.seed},
+                          "speech_continuation": {"rows": [{"set": "s", "speaker_similarity": config.seed / 10}]}}]}
+
+    titles = []
+    monkeypatch.setattr(suite, "run_suites", run_suites)
+    monkeypatch.setattr(tables, "quality_markdown", lambda runs, title: titles.append(title) or "")
+    out = tmp_path / "q.json"
+    assert _load("quality").main(["m", "--seeds", "1-3", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["seeds"] == [1, 2, 3] and sorted(results["per_seed"]) == ["1", "2", "3"]
+    assert results["runs"][0]["speech_continuation"]["rows"][0]["speaker_similarity"] == pytest.approx(0.2)
+    assert "means over sampling seeds [1, 2, 3]" in titles[0]
+    with pytest.raises(ValueError, match="seeds"):
+        _load("quality").main(["m", "--seeds", "x"])

@@ -8,6 +8,7 @@ of a reading is the draw. Measurement only; nothing is chosen on it.
     python3 heldout_seeds.py heldout_seeds/ladder_pf10_s*.json
     python3 heldout_seeds.py --section continuation heldout_seeds/pf10_s*.json
     python3 heldout_seeds.py --name vm heldout_seeds/ladder_vm_s*.json   (rule 43)
+    (--markdown F: the section's tables of the mean run, as `bench/quality.py --seeds 0-4` prints them)
 """
 from __future__ import annotations
 
@@ -52,12 +53,22 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--section", choices=("ladder", "continuation"), default="ladder")
     parser.add_argument("--name", default="speech", help="the run to read: speech (checkpoints/speech) or vm")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the mean run's tables here")
     args = parser.parse_args()
     runs = {0: next(r for r in json.loads(SEED_ZERO.read_text())["runs"] if r["name"] == args.name)}
     for path in args.runs:
         run = next(r for r in json.loads(path.read_text())["runs"] if r["name"] == args.name)
         runs[run["config"]["seed"]] = run
     seeds = sorted(runs)
+    if args.markdown is not None:  # the section's tables of the five-seed mean run (audiolm_lib.eval.seeds)
+        from audiolm_lib.eval.quality_tables import quality_markdown
+        from audiolm_lib.eval.seeds import mean_over_seeds
+
+        keep = {"ladder": "ladder", "continuation": "speech_continuation"}[args.section]
+        parts = [{key: value for key, value in runs[seed].items() if key not in ("ladder", "speech_continuation")
+                  or key == keep} for seed in seeds]
+        mean = mean_over_seeds(parts, seeds)
+        args.markdown.write_text(quality_markdown([mean], f"Held out, means over sampling seeds {seeds}") + "\n")
     tables = {seed: readings(runs[seed], args.section) for seed in seeds}
     print(f"{args.section}, seeds {seeds}")
     for name in tables[0]:
