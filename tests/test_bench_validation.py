@@ -145,7 +145,7 @@ class _PitchIds:
 
 def test_voice_content_tells_ids_that_name_the_voice_from_ids_that_do_not():
     bench = _load("semantic_voice_content")
-    rate, t = 16000, np.arange(3 * 16000) / 16000
+    t = np.arange(3 * 16000) / 16000
     data = [(f"voice{v}", (0.3 * np.sin(2 * np.pi * (100 + 50 * v) * t)).astype(np.float32))
             for v in range(6) for _ in range(2)]
     voiced, blind = bench.measure(_PitchIds(True), data), bench.measure(_PitchIds(False), data)
