@@ -11,16 +11,12 @@ import json
 import statistics
 from pathlib import Path
 
+from paired_differences import ladder_items  # this folder's reader of the ladder JSONs
+
 HERE = Path(__file__).resolve().parent
 I38 = HERE.parent / "validation_i38"
 RUNGS = {"c": ("generated", "acoustic"), "d": ("pipeline", "pipeline")}  # rung: (distance key, ladder rung)
 BINS = (0.0, 0.02, 0.04, 0.06, 1.0)
-
-
-def ladder_items(path: Path, heldout: bool = False) -> list[dict]:
-    runs = json.loads(path.read_text())["runs"]
-    return [{item["id"]: item for item in (run["ladder"]["speech"]["items"] if heldout else run["per_item"])}
-            for run in runs]
 
 
 def rows_of(name: str, distances: Path, base: dict, matched: dict) -> list[dict]:

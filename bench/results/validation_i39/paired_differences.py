@@ -25,11 +25,18 @@ RUNS = {"vm": [(I38 / f"pf10_s{s}.json", I38 / f"vm_s{s}.json") for s in (12, 13
         + [(I38 / "rule38" / f"pf10_s{s}.json", I38 / "rule38" / f"vmpm_s{s}.json") for s in range(21, 27)]}
 
 
+def ladder_items(path: Path, heldout: bool = False) -> list[dict[str, dict]]:
+    """Per run of a JSON, ``{item id: item}``: a `validation_ladder.py` run's ``per_item``, or (``heldout``) a
+    `bench/quality.py` run's ladder items."""
+    runs = json.loads(path.read_text())["runs"]
+    return [{item["id"]: item for item in (run["ladder"]["speech"]["items"] if heldout else run["per_item"])}
+            for run in runs]
+
+
 def pipeline_dnsmos(path: Path) -> dict[str, tuple[str, float]]:
     """``{item id: (kind, pipeline DNSMOS OVRL)}`` of a validation run; kind: "recorded" or "synthetic"."""
-    run = json.loads(path.read_text())["runs"][0]
-    return {item["id"]: ("recorded" if item["set"] == "recorded" else "synthetic",
-                         item["rungs"]["pipeline"]["dnsmos_ovrl"]) for item in run["per_item"]}
+    return {key: ("recorded" if item["set"] == "recorded" else "synthetic", item["rungs"]["pipeline"]["dnsmos_ovrl"])
+            for key, item in ladder_items(path)[0].items()}
 
 
 def validation_differences(setting: str) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
@@ -47,12 +54,10 @@ def validation_differences(setting: str) -> tuple[dict[str, list[float]], dict[s
 
 def heldout_differences(path: Path) -> list[tuple[str, str, float]]:
     """``(item, kind, setting - pf10)`` for the ladder items of a two-model ``bench/quality.py`` run."""
-    runs = json.loads(path.read_text())["runs"]
-    values = [{item["id"]: item["rungs"]["pipeline"]["dnsmos_ovrl"] for item in run["ladder"]["speech"]["items"]}
-              for run in runs]
-    kinds = {item["id"]: item["set"] for item in runs[0]["ladder"]["speech"]["items"]}
-    return [(item, "synthetic" if kinds[item] == "tts" else "recorded", values[1][item] - value)
-            for item, value in values[0].items()]
+    base, other = ladder_items(path, heldout=True)
+    return [(key, "synthetic" if item["set"] == "tts" else "recorded",
+             other[key]["rungs"]["pipeline"]["dnsmos_ovrl"] - item["rungs"]["pipeline"]["dnsmos_ovrl"])
+            for key, item in base.items()]
 
 
 def main() -> None:
