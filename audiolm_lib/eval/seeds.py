@@ -32,7 +32,8 @@ def _mean(values: list, path: str):
         return [_mean(list(parts), f"{path}[{index}]") for index, parts in enumerate(zip(*values))]
     numbers = [v for v in values if _is_number(v)]
     if numbers and len(numbers) == len([v for v in values if v is not None]):  # numbers, some maybe missing
-        return statistics.fmean(numbers)
+        # one value on every seed (a count, a setting) is kept as it is, an int stays an int
+        return numbers[0] if len(set(numbers)) == 1 else statistics.fmean(numbers)
     return values[0]
 
 
