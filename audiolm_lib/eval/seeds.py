@@ -19,7 +19,7 @@ def _is_number(value) -> bool:
 
 def _mean(values: list, path: str):
     if all(isinstance(v, Mapping) for v in values):
-        # the per-item lists ("items": [...]) stay in each seed's run; a row's item count ("items": 3) is averaged
+        # the per-item lists ("items": [...]) stay in each seed's run; a row's item count ("items": 3) is kept
         keys = [key for key in values[0] if all(key in v for v in values)
                 and not (key == "items" and isinstance(values[0][key], list))]
         for key in IDENTITY_FIELDS:
