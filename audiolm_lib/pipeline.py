@@ -257,7 +257,7 @@ class AudioLM(nn.Module):
 
         # made before generating, so a setting the prompt cannot serve is refused before any work
         matcher = None if acoustic_prompt is None or not acoustic_prompt.shape[-1] else self.voice_matcher(
-            acoustic_prompt, voice_match)
+            acoustic_prompt, voice_match, semantic_prompt)
         acoustic_lm = acoustic_for_prompt(self, semantic_prompt, acoustic_prompt, adaptation_steps)
         bar = tqdm(total=2, desc="AudioLM", disable=not progress, leave=False)
         num_new_semantic = max(1, int(round(seconds * self.semantic_rate)))
@@ -276,27 +276,35 @@ class AudioLM(nn.Module):
         bar.update(1)
         bar.close()
         if matcher is not None:
-            new_codes = matcher(new_codes)
+            new_codes = matcher(new_codes, all_semantic)
         # a generator that makes only the leading levels (``generated_levels``): the prompt's are cut to match
         codes = new_codes if acoustic_prompt is None else torch.cat(
             [acoustic_prompt[:, : new_codes.shape[1]], new_codes], dim=-1)
         return {"semantic": all_semantic, "codes": codes}
 
-    def voice_matcher(self, prompt_codes: torch.Tensor, enabled: bool | None = None):
-        """A callable that maps new codes ``[B, L, F]`` (chunk after chunk) toward the voice of ``prompt_codes``
+    def voice_matcher(self, prompt_codes: torch.Tensor, enabled: bool | None = None,
+                      prompt_semantic: torch.Tensor | None = None):
+        """A callable that maps new codes ``[B, L, F]``, chunk after chunk with the semantic ids ``[B, S]`` from the
+        prompt's first frame on (:class:`~audiolm_lib.voice_match.InOrder`), toward the voice of ``prompt_codes``
         ``[B, Q, F0]`` by ``config.voice_match_method`` when ``enabled`` (None: ``config.voice_match``) is on
-        (:mod:`audiolm_lib.voice_match`), else returns them as they are."""
+        (:mod:`audiolm_lib.voice_match`), else returns them as they are. ``prompt_semantic`` ``[B, S0]``: the
+        prompt's semantic ids, which choosing by content (``config.voice_match_content_weight``) reads."""
         config = self.config
         if not (config.voice_match if enabled is None else enabled):
-            return lambda new_codes: new_codes
-        from audiolm_lib.voice_match import voice_matcher_for
+            return lambda new_codes, semantic=None: new_codes
+        from audiolm_lib.voice_match import InOrder, content_table, frame_ids, voice_matcher_for
 
-        return voice_matcher_for(self.codec, prompt_codes, config)
+        content, ratio = None, self.semantic_rate / self.acoustic_rate
+        if config.voice_match_content_weight and prompt_semantic is not None and prompt_semantic.shape[1]:
+            content = (content_table(self.semantic_tokenizer).to(prompt_codes.device),
+                       frame_ids(prompt_semantic, 0, prompt_codes.shape[-1], ratio))
+        return InOrder(voice_matcher_for(self.codec, prompt_codes, config, content), prompt_codes.shape[-1], ratio)
 
-    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor,
-                    enabled: bool | None = None) -> torch.Tensor:
-        """``new_codes`` ``[B, L, F]`` as :meth:`voice_matcher` maps them, all at once."""
-        return self.voice_matcher(prompt_codes, enabled)(new_codes)
+    def match_voice(self, new_codes: torch.Tensor, prompt_codes: torch.Tensor, enabled: bool | None = None,
+                    semantic: torch.Tensor | None = None) -> torch.Tensor:
+        """``new_codes`` ``[B, L, F]`` as :meth:`voice_matcher` maps them, all at once; ``semantic`` ``[B, S]``:
+        the semantic ids of the prompt and the new frames, from the prompt's first frame (by content only)."""
+        return self.voice_matcher(prompt_codes, enabled, semantic)(new_codes, semantic)
 
     @torch.inference_mode()
     def load_prompt(self, path: str | os.PathLike, prompt_seconds: float | None = None) -> torch.Tensor:

@@ -37,6 +37,9 @@ class AudioLMConfig:
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
     voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
+    # "frames": the weight of what is said (the cosine of two frames' semantic k-means centroids) beside the codec
+    # latents' cosine when prompt frames are chosen (0: the latents alone)
+    voice_match_content_weight: float = 0.0
     # the acoustic prompt's codes from the prompt through a channel of this band in Hz (None: as it is); the semantic
     # ids hear the whole band. The generator voices prompts whose upper band holds harmonics, not narrowband ones
     # (BENCHMARKS.md, issue 20's twelfth pass)
@@ -68,6 +71,9 @@ class AudioLMConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.voice_match_continuity) and self.voice_match_continuity >= 0):
             raise ValueError(f"voice_match_continuity must be a finite number >= 0, got {self.voice_match_continuity}")
+        if not (math.isfinite(self.voice_match_content_weight) and self.voice_match_content_weight >= 0):
+            raise ValueError(f"voice_match_content_weight must be a finite number >= 0, "
+                             f"got {self.voice_match_content_weight}")
         if not 0 < self.voice_match_strength <= 1:
             raise ValueError(f"voice_match_strength must be in (0, 1], got {self.voice_match_strength}")
         if self.voice_match_neighbours < 1:

@@ -155,7 +155,7 @@ class AudioStream:
             self._ids = codes
         self.spans = self._plan(known, total)
         self._next_span = 0
-        self._match_voice = model.voice_matcher(codes, voice_match)  # None: the model's config
+        self._match_voice = model.voice_matcher(codes, voice_match, semantic_prompt)  # None: the model's config
         self._decoded: list[Tensor] = [codes[:, : self.levels]]  # the codes decoded (voice-matched, if on)
         self.decoder = ChunkedDecoder(model.codec, codes[:, : self.levels], lookahead_frames=config.lookahead_frames,
                                       crossfade_frames=config.crossfade_frames,
@@ -264,7 +264,7 @@ class AudioStream:
         self._next_span += 1
         self._semantic_until(span[2])
         # frame by frame, so matching each chunk equals matching all at once; the generator keeps its own codes
-        new = self._match_voice(self._acoustic(span))
+        new = self._match_voice(self._acoustic(span), self.semantic)
         self._decoded.append(new)
         wave = self.decoder.push(new, final=self.done)
         now = time.perf_counter()

@@ -69,10 +69,17 @@ class PromptFrameMatcher:
             (kNN-VC uses 4: a smoother rendering) and quantizes the mean with the codec's RVQ.
         strength: how far each frame's latent moves from the generated one to the matched one (1: all the way);
             below 1 the mix is quantized with the codec's RVQ.
+        content: ``(table, prompt_ids, weight)`` or None: a second key for choosing, what is said. ``table``
+            ``Tensor[K, C]`` holds one vector per content id (the semantic tokenizer's k-means centroids),
+            ``prompt_ids`` ``LongTensor[B, F0]`` the id of every prompt frame; each call then takes the generated
+            frames' ids too, and ``weight`` times the cosine of the two frames' vectors is added to the codec
+            latents' cosine. kNN-VC matches in a space of what is said (WavLM features), not of the voice; the codec
+            latents hold both, so their nearest prompt frames can be the ones that sound most like the generator's
+            voice rather than the ones that say the same thing.
     """
 
     def __init__(self, codec, prompt: torch.Tensor, continuity: float = 0.0, neighbours: int = 1,
-                 strength: float = 1.0):
+                 strength: float = 1.0, content: tuple[torch.Tensor, torch.Tensor, float] | None = None):
         if prompt.dim() != 3:
             raise ValueError(f"prompt codes must be [B, levels, frames], got {tuple(prompt.shape)}")
         if prompt.shape[-1] == 0:
@@ -88,14 +95,16 @@ class PromptFrameMatcher:
             raise ValueError(f"voice matching with {neighbours} neighbours at strength {strength} quantizes a mix "
                              f"again: {type(codec).__name__} has no quantizer.encode; use one neighbour at strength 1")
         self.codec, self.prompt, self.continuity, self.strength = codec, prompt, float(continuity), float(strength)
+        self.content = None if content is None or not content[2] else check_content(prompt, *content)
         self.neighbours = min(int(neighbours), prompt.shape[-1])
         self.previous: torch.Tensor | None = None  # LongTensor[B]: the prompt frame chosen (first) last
         self._keys: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per level count: latents, unit latents
 
     @torch.inference_mode()
-    def __call__(self, generated: torch.Tensor) -> torch.Tensor:
+    def __call__(self, generated: torch.Tensor, content_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]``: with one neighbour, for every frame all ``L`` codes
-        of one prompt frame (the prompt's leading ``L`` levels)."""
+        of one prompt frame (the prompt's leading ``L`` levels). ``content_ids`` ``LongTensor[B, F]``: the generated
+        frames' content ids, needed where the matcher has a content key."""
         batch, levels, frames = check_fits(self.prompt, generated)
         if frames == 0:
             return generated
@@ -107,6 +116,8 @@ class PromptFrameMatcher:
         generated_latents = code_latents(self.codec, generated)  # [B, D, F]
         query = F.normalize(generated_latents, dim=1)
         cosines = torch.einsum("bdf,bdk->bfk", query, unit_keys.to(query.device))  # [B, F, F0]
+        if self.content is not None:
+            cosines = cosines + self._content_cosines(content_ids, batch, frames).to(cosines.device)
         chosen = self._choose(cosines)  # [B, F, k], the best first
         self.previous = chosen[:, -1, 0]
         if self.neighbours == 1 and self.strength == 1:
@@ -115,6 +126,20 @@ class PromptFrameMatcher:
         if self.strength < 1:  # part of the way from the generated latent to the prompt's
             matched = torch.lerp(generated_latents.to(matched.device), matched, self.strength)
         return self.codec.quantizer.encode(matched, levels)
+
+    def _content_cosines(self, content_ids: torch.Tensor | None, batch: int, frames: int) -> torch.Tensor:
+        """``weight * cos(content of generated frame, content of prompt frame)``, ``Tensor[B, F, F0]``."""
+        if content_ids is None:
+            raise ValueError("this voice matcher chooses prompt frames by their content too: give the generated "
+                             "frames' content ids (content_ids)")
+        if tuple(content_ids.shape) != (batch, frames):
+            raise ValueError(f"content ids must be [B, F] = {(batch, frames)}, got {tuple(content_ids.shape)}")
+        table, prompt_vectors, weight = self.content
+        if content_ids.min() < 0 or content_ids.max() >= table.shape[0]:
+            raise ValueError(f"content ids must lie in [0, {table.shape[0]}), got {int(content_ids.min())}.."
+                             f"{int(content_ids.max())}")
+        vectors = table[content_ids.to(table.device)]  # [B, F, C]
+        return weight * torch.einsum("bfc,bkc->bfk", vectors, prompt_vectors)
 
     def _choose(self, cosines: torch.Tensor) -> torch.Tensor:
         """``cosines`` ``[B, F, F0]`` -> the ``k`` prompt frames of every frame, ``LongTensor[B, F, k]``; with a
@@ -134,6 +159,22 @@ class PromptFrameMatcher:
             chosen[:, frame] = scores.topk(self.neighbours, dim=-1).indices
             previous = chosen[:, frame, 0]
         return chosen
+
+
+def check_content(prompt: torch.Tensor, table: torch.Tensor, prompt_ids: torch.Tensor, weight: float) -> tuple:
+    """A frame matcher's content key checked: ``(unit table Tensor[K, C], unit prompt vectors Tensor[B, F0, C],
+    weight)``."""
+    if not (weight == weight and 0 <= weight < float("inf")):
+        raise ValueError(f"the content weight must be a finite number >= 0, got {weight}")
+    if table.dim() != 2:
+        raise ValueError(f"the content table must be [ids, dim], got {tuple(table.shape)}")
+    if tuple(prompt_ids.shape) != (prompt.shape[0], prompt.shape[-1]):
+        raise ValueError(f"the prompt's content ids must be [B, F0] = {(prompt.shape[0], prompt.shape[-1])}, "
+                         f"got {tuple(prompt_ids.shape)}")
+    if prompt_ids.min() < 0 or prompt_ids.max() >= table.shape[0]:
+        raise ValueError(f"the prompt's content ids must lie in [0, {table.shape[0]})")
+    unit = F.normalize(table.float(), dim=-1)
+    return unit, unit[prompt_ids.to(unit.device)], float(weight)
 
 
 class PromptStatisticsMatcher:
@@ -184,8 +225,8 @@ class PromptStatisticsMatcher:
         return mean, std, count, mean * count, (std.square() + mean.square()) * count
 
     @torch.inference_mode()
-    def __call__(self, generated: torch.Tensor) -> torch.Tensor:
-        """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]``."""
+    def __call__(self, generated: torch.Tensor, content_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``LongTensor[B, L, F]`` -> ``LongTensor[B, L, F]`` (``content_ids`` is not read: nothing is chosen)."""
         _, levels, frames = check_fits(self.prompt, generated)
         if frames == 0:
             return generated
@@ -208,21 +249,65 @@ class PromptStatisticsMatcher:
         return self.codec.quantizer.encode(moved, levels)
 
 
-# AudioLMConfig.voice_match_method -> the matcher it makes from (codec, prompt codes, config); one entry per method
+# AudioLMConfig.voice_match_method -> the matcher it makes from (codec, prompt codes, config, content key or None)
 MATCHERS = {
-    "frames": lambda codec, prompt, config: PromptFrameMatcher(
-        codec, prompt, config.voice_match_continuity, config.voice_match_neighbours, config.voice_match_strength),
-    "statistics": lambda codec, prompt, config: PromptStatisticsMatcher(
+    "frames": lambda codec, prompt, config, content: PromptFrameMatcher(
+        codec, prompt, config.voice_match_continuity, config.voice_match_neighbours, config.voice_match_strength,
+        content),
+    "statistics": lambda codec, prompt, config, content: PromptStatisticsMatcher(
         codec, prompt, config.voice_match_strength, config.voice_match_prior_frames),
 }
 
 
-def voice_matcher_for(codec, prompt: torch.Tensor, config):
+def frame_ids(semantic: torch.Tensor, start: int, stop: int, ratio: float) -> torch.Tensor:
+    """The semantic id under each acoustic frame ``start .. stop - 1``: ``semantic`` ``LongTensor[B, S]`` (from
+    the first prompt frame on), ``ratio`` semantic ids per acoustic frame -> ``LongTensor[B, stop - start]``."""
+    if semantic.dim() != 2 or semantic.shape[1] == 0:
+        raise ValueError(f"semantic ids must be [B, S] with S > 0, got {tuple(semantic.shape)}")
+    frames = torch.arange(start, stop, device=semantic.device, dtype=torch.float64)
+    index = torch.floor(frames * ratio + 1e-6).long().clamp(0, semantic.shape[1] - 1)
+    return semantic[:, index]
+
+
+class InOrder:
+    """A matcher handed the new frames in order, chunk after chunk, with the semantic ids from the prompt's first
+    frame on (``LongTensor[B, S]``, or None): it picks out each chunk's ids (:func:`frame_ids`) itself."""
+
+    def __init__(self, matcher, prompt_frames: int, ratio: float):
+        self.matcher, self.next_frame, self.ratio = matcher, int(prompt_frames), float(ratio)
+
+    def __call__(self, generated: torch.Tensor, semantic: torch.Tensor | None = None) -> torch.Tensor:
+        start, self.next_frame = self.next_frame, self.next_frame + generated.shape[-1]
+        ids = None if semantic is None else frame_ids(semantic, start, self.next_frame, self.ratio)
+        return self.matcher(generated, ids)
+
+
+def content_table(semantic_tokenizer) -> torch.Tensor:
+    """``Tensor[K, C]``: one vector per semantic id (the tokenizer's k-means centroids), the content key of
+    :class:`PromptFrameMatcher`."""
+    centroids = getattr(getattr(semantic_tokenizer, "kmeans", None), "centroids", None)
+    if not isinstance(centroids, torch.Tensor) or centroids.dim() != 2:
+        raise ValueError(f"voice matching by content needs a semantic tokenizer with k-means centroids "
+                         f"({type(semantic_tokenizer).__name__} has none): set voice_match_content_weight to 0")
+    return centroids
+
+
+def voice_matcher_for(codec, prompt: torch.Tensor, config, content: tuple[torch.Tensor, torch.Tensor] | None = None):
     """The matcher ``config.voice_match_method`` names (an :class:`~audiolm_lib.pipeline_config.AudioLMConfig`),
-    for ``prompt`` ``LongTensor[B, L', F0]``: a callable from generated codes ``[B, L, F]`` to matched ones."""
+    for ``prompt`` ``LongTensor[B, L', F0]``: a callable from generated codes ``[B, L, F]`` (and their content ids
+    ``[B, F]``) to matched ones. ``content``: ``(table Tensor[K, C], prompt ids LongTensor[B, F0])``, the content
+    key of a frame matcher whose ``config.voice_match_content_weight`` is above 0."""
     if config.voice_match_method not in MATCHERS:
         raise ValueError(f"voice_match_method must be one of {', '.join(MATCHERS)}, got {config.voice_match_method!r}")
-    return MATCHERS[config.voice_match_method](codec, prompt, config)
+    weight = float(getattr(config, "voice_match_content_weight", 0.0))
+    if weight and config.voice_match_method == "frames":
+        if content is None:
+            raise ValueError("voice_match_content_weight > 0 chooses prompt frames by their semantic ids too: give "
+                             "the prompt's (content)")
+        content = (*content, weight)
+    else:
+        content = None
+    return MATCHERS[config.voice_match_method](codec, prompt, config, content)
 
 
 def match_to_prompt(codec, generated: torch.Tensor, prompt: torch.Tensor, continuity: float = 0.0,

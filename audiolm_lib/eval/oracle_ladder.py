@@ -80,7 +80,7 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
     new_codes = acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
                                            sampling=sampling, generator=torch.Generator().manual_seed(seed))
-    new_codes = model.match_voice(new_codes, prompt_codes)  # as the pipeline does, where it is on
+    new_codes = model.match_voice(new_codes, prompt_codes, semantic=semantic)  # as the pipeline does, where on
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,
@@ -198,7 +198,12 @@ def _matched_stranger(model, prompt: torch.Tensor, other: torch.Tensor, tokens: 
 
     prompt_codes = tokens["codes"][..., : tokens["prompt_frames"]]
     other_codes = model.codec.encode(other[None, None].to(prompt_codes.device))
-    matched = model.match_voice(other_codes[:, : tokens["levels"]], prompt_codes)
+    semantic = None
+    if getattr(model.config, "voice_match_content_weight", 0.0):  # the stranger's own ids after the prompt's
+        prompt_tokens = int(math.floor(tokens["prompt_frames"] * model.semantic_rate / model.acoustic_rate + 1e-6))
+        other_semantic = model.tokenize(other, model.sample_rate)[0].to(tokens["semantic"].device)
+        semantic = torch.cat([tokens["semantic"][:, :prompt_tokens], other_semantic], dim=1)
+    matched = model.match_voice(other_codes[:, : tokens["levels"]], prompt_codes, semantic=semantic)
     matched_audio = model.decode(matched, prompt[None, None].to(prompt_codes.device))
     return speaker_similarity(prompt, matched_audio[0, 0].float().cpu(), model.sample_rate)
 
