@@ -36,10 +36,12 @@ class AudioLMConfig:
     voice_match_neighbours: int = 4  # prompt frames averaged per generated frame (kNN-VC's k; "frames")
     voice_match_continuity: float = 0.05  # the bonus for the prompt's next frame ("frames")
     voice_match_strength: float = 1.0  # how far each frame moves toward the prompt's (1: all the way)
-    voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from ("statistics")
+    voice_match_prior_frames: int = 10  # pseudo-frames of prompt statistics the running ones start from
     # "frames": the weight of what is said (the cosine of two frames' semantic k-means centroids) beside the codec
     # latents' cosine when prompt frames are chosen (0: the latents alone)
     voice_match_content_weight: float = 0.0
+    # "frames": choose on latents less their voice's mean (PromptFrameMatcher's centre; voice_match_prior_frames)
+    voice_match_centre: bool = False
     # the acoustic prompt's codes from the prompt through a channel of this band in Hz (None: as it is); the semantic
     # ids hear the whole band. The generator voices prompts whose upper band holds harmonics, not narrowband ones
     # (BENCHMARKS.md, issue 20's twelfth pass)

@@ -76,10 +76,17 @@ class PromptFrameMatcher:
             latents' cosine. kNN-VC matches in a space of what is said (WavLM features), not of the voice; the codec
             latents hold both, so their nearest prompt frames can be the ones that sound most like the generator's
             voice rather than the ones that say the same thing.
+        centre: match on latents with their voice's mean taken off (the prompt's mean from the prompt frames, the
+            generated frames' from a running mean begun from ``prior_frames`` pseudo-frames at the prompt's mean,
+            carried from chunk to chunk): a voice's timbre sits largely in the latents' mean (see
+            :class:`PromptStatisticsMatcher`), so centred latents compare what the frames say more than who says it.
+            The matched frames are the prompt's own, uncentred.
+        prior_frames: with ``centre``, the pseudo-count of the running mean's start.
     """
 
     def __init__(self, codec, prompt: torch.Tensor, continuity: float = 0.0, neighbours: int = 1,
-                 strength: float = 1.0, content: tuple[torch.Tensor, torch.Tensor, float] | None = None):
+                 strength: float = 1.0, content: tuple[torch.Tensor, torch.Tensor, float] | None = None,
+                 centre: bool = False, prior_frames: int = 10):
         if prompt.dim() != 3:
             raise ValueError(f"prompt codes must be [B, levels, frames], got {tuple(prompt.shape)}")
         if prompt.shape[-1] == 0:
@@ -96,6 +103,10 @@ class PromptFrameMatcher:
                              f"again: {type(codec).__name__} has no quantizer.encode; use one neighbour at strength 1")
         self.codec, self.prompt, self.continuity, self.strength = codec, prompt, float(continuity), float(strength)
         self.content = None if content is None or not content[2] else check_content(prompt, *content)
+        if int(prior_frames) != prior_frames or prior_frames < 0:
+            raise ValueError(f"prior_frames must be a whole number >= 0, got {prior_frames}")
+        self.centre, self.prior_frames = bool(centre), int(prior_frames)
+        self._running: dict[int, tuple[float, torch.Tensor]] = {}  # per level count: frames counted, their sum
         self.neighbours = min(int(neighbours), prompt.shape[-1])
         self.previous: torch.Tensor | None = None  # LongTensor[B]: the prompt frame chosen (first) last
         self._keys: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per level count: latents, unit latents
@@ -111,10 +122,12 @@ class PromptFrameMatcher:
         keys = self.prompt[:, :levels]
         if levels not in self._keys:
             latents = code_latents(self.codec, keys)  # [B, D, F0]
-            self._keys[levels] = latents, F.normalize(latents, dim=1)
+            centred = latents - latents.mean(-1, keepdim=True) if self.centre else latents
+            self._keys[levels] = latents, F.normalize(centred, dim=1)
         key_latents, unit_keys = self._keys[levels]
         generated_latents = code_latents(self.codec, generated)  # [B, D, F]
-        query = F.normalize(generated_latents, dim=1)
+        query = F.normalize(self._centred(generated_latents, key_latents, levels) if self.centre
+                            else generated_latents, dim=1)
         cosines = torch.einsum("bdf,bdk->bfk", query, unit_keys.to(query.device))  # [B, F, F0]
         if self.content is not None:
             cosines = cosines + self._content_cosines(content_ids, batch, frames).to(cosines.device)
@@ -126,6 +139,18 @@ class PromptFrameMatcher:
         if self.strength < 1:  # part of the way from the generated latent to the prompt's
             matched = torch.lerp(generated_latents.to(matched.device), matched, self.strength)
         return self.codec.quantizer.encode(matched, levels)
+
+    def _centred(self, latents: torch.Tensor, key_latents: torch.Tensor, levels: int) -> torch.Tensor:
+        """``latents`` ``[B, D, F]`` less the running mean of the generated frames up to each (causal)."""
+        if levels not in self._running:
+            self._running[levels] = (float(self.prior_frames),
+                                     key_latents.double().mean(-1, keepdim=True) * self.prior_frames)
+        count, total = self._running[levels]
+        values = latents.double()
+        totals = total.to(values.device) + values.cumsum(-1)
+        counts = count + torch.arange(1, values.shape[-1] + 1, dtype=torch.float64, device=values.device)
+        self._running[levels] = (float(counts[-1]), totals[..., -1:])
+        return (values - totals / counts).to(latents.dtype)
 
     def _content_cosines(self, content_ids: torch.Tensor | None, batch: int, frames: int) -> torch.Tensor:
         """``weight * cos(content of generated frame, content of prompt frame)``, ``Tensor[B, F, F0]``."""
@@ -253,7 +278,7 @@ class PromptStatisticsMatcher:
 MATCHERS = {
     "frames": lambda codec, prompt, config, content: PromptFrameMatcher(
         codec, prompt, config.voice_match_continuity, config.voice_match_neighbours, config.voice_match_strength,
-        content),
+        content, getattr(config, "voice_match_centre", False), config.voice_match_prior_frames),
     "statistics": lambda codec, prompt, config, content: PromptStatisticsMatcher(
         codec, prompt, config.voice_match_strength, config.voice_match_prior_frames),
 }

@@ -229,7 +229,8 @@ def describe_pipeline_decoding(config) -> dict:
     """The pipeline's own steps around the generator (``AudioLMConfig``): voice matching, the prompt's band,
     envelope matching, the pitch postfilter, adapting the generator to the prompt; each ``None`` where it is off."""
     return {
-        "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength}
+        "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength,
+                        "content_weight": config.voice_match_content_weight}
         if config.voice_match else None,
         "prompt_band": {"hz": config.prompt_band_hz, "mode": config.prompt_band_mode}
         if config.prompt_band_hz is not None else None,
