@@ -30,7 +30,7 @@ EVAL = [
 # residual FSQ for SpectralCodec(quantizer="rfsq"); pinned: the codec reaches into its per-level layers
 CODECS = ["vector-quantize-pytorch==1.32.0"]
 # selenium drives Debian's chromium + chromium-driver (.ci/install) in the browser test of ``audiolm serve``
-TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel", "selenium>=4.10"] + DATA
+TEST = ["pytest>=7", "nbmake>=1.5", "nbformat", "ipykernel", "selenium>=4.10", "pghipy>=0.1"] + DATA
 
 setup(
     name="audiolm_lib",
@@ -55,6 +55,7 @@ setup(
         "transformers>=4.40",
         "matplotlib>=3.7",
         "accelerate>=0.30",
+        "numba>=0.58",  # the codec's phase gradient heap integration (codecs/pghi.py)
     ],
     extras_require={"data": DATA, "eval": EVAL, "codecs": CODECS, "test": TEST, "all": DATA + EVAL + CODECS + TEST},
     entry_points={"console_scripts": ["audiolm=audiolm_lib.cli:main"]},

@@ -230,7 +230,10 @@ def describe_pipeline_decoding(config) -> dict:
     envelope matching, the pitch postfilter, adapting the generator to the prompt; each ``None`` where it is off."""
     return {
         "voice_match": {"method": config.voice_match_method, "strength": config.voice_match_strength,
-                        "content_weight": config.voice_match_content_weight}
+                        # the keys a frame matcher chooses by, where they are not the latents alone
+                        **({"content_weight": config.voice_match_content_weight}
+                           if config.voice_match_content_weight else {}),
+                        **({"centre": True} if config.voice_match_centre else {})}
         if config.voice_match else None,
         "prompt_band": {"hz": config.prompt_band_hz, "mode": config.prompt_band_mode}
         if config.prompt_band_hz is not None else None,

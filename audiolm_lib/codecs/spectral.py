@@ -37,6 +37,7 @@ QUANTIZERS = ("rvq", "rfsq")
 # scale (an unscaled head needed thousands of Adam steps just to move its bias to the silence floor)
 LOG_OFFSET, LOG_SCALE = -4.0, 4.0
 PHASE_MODES = ("reconstruct", "learned")
+PHASE_STARTS = ("locked", "pghi")
 
 
 @dataclass
@@ -50,7 +51,10 @@ class SpectralCodecConfig:
     latent_dim: size of the quantized frame vectors.
     quantizer: "rvq" (the library's EMA residual VQ, k-means initialised) or "rfsq" (residual FSQ).
     phase: "reconstruct" (phase from the decoded magnitude) or "learned" (a phase head).
-    phase_iterations: fast Griffin-Lim iterations after the phase-locked start ("reconstruct" only).
+    phase_iterations: fast Griffin-Lim iterations after the start ("reconstruct" only).
+    phase_start: where a reconstructed phase starts: "locked" (each bin its nearest peak's phase, advanced at the
+        peak's frequency) or "pghi" (phase gradient heap integration, :mod:`audiolm_lib.codecs.pghi`: keeps the
+        periodicity of low voices whose harmonics the window does not resolve). Weights are the same for both.
     magnitude_floor: floor of the log-magnitude targets (the metrics' floor: silence is learned as silence).
     """
 
@@ -75,6 +79,7 @@ class SpectralCodecConfig:
     phase: str = "reconstruct"
     phase_iterations: int = 8
     magnitude_floor: float = 1e-5
+    phase_start: str = "locked"
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "hop_length", "n_fft", "stft_hop", "dim", "upsampler_dim", "latent_dim",
@@ -87,6 +92,8 @@ class SpectralCodecConfig:
             raise ValueError(f"SpectralCodecConfig.quantizer must be one of {QUANTIZERS}, got {self.quantizer!r}")
         if self.phase not in PHASE_MODES:
             raise ValueError(f"SpectralCodecConfig.phase must be one of {PHASE_MODES}, got {self.phase!r}")
+        if self.phase_start not in PHASE_STARTS:
+            raise ValueError(f"SpectralCodecConfig.phase_start must be one of {PHASE_STARTS}, got {self.phase_start!r}")
         if self.phase_iterations < 0:
             raise ValueError(f"SpectralCodecConfig.phase_iterations must be >= 0, got {self.phase_iterations}")
 
@@ -216,8 +223,13 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
         magnitude = torch.exp(log_magnitude.clamp(max=math.log(1e3)))  # a safeguard against huge magnitudes
         length = log_magnitude.shape[-1] * self.config.stft_hop
         if phase is None:
+            start = None
+            if self.config.phase_start == "pghi":
+                from audiolm_lib.codecs.pghi import pghi_phase
+
+                start = pghi_phase(magnitude.transpose(1, 2), self.config.n_fft, self.config.stft_hop)
             return reconstruct_phase(magnitude, self.front_end, self.config.phase_iterations,
-                                     prefix_phase=prefix_phase)
+                                     prefix_phase=prefix_phase, initial_phase=start)
         return self.front_end.istft(torch.polar(magnitude, phase), length)
 
     # ------------------------------------------------------------------------------ training forward

@@ -142,7 +142,8 @@ def _phase_locked_init_frames(magnitude: torch.Tensor, n_fft: int, stft_hop: int
 
 
 def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iterations: int = 8,
-                      momentum: float = 0.99, prefix_phase: torch.Tensor | None = None) -> torch.Tensor:
+                      momentum: float = 0.99, prefix_phase: torch.Tensor | None = None,
+                      initial_phase: torch.Tensor | None = None) -> torch.Tensor:
     """Wave from a magnitude spectrogram: phase-locked init, then ``iterations`` of fast Griffin-Lim.
 
     Args:
@@ -157,7 +158,8 @@ def reconstruct_phase(magnitude: torch.Tensor, front_end: SpectralFrontEnd, iter
     """
     magnitude = magnitude.transpose(1, 2).contiguous()  # frame-major [B, N, bins]
     length = magnitude.shape[1] * front_end.stft_hop
-    phase = _phase_locked_init_frames(magnitude, front_end.n_fft, front_end.stft_hop)
+    phase = (_phase_locked_init_frames(magnitude, front_end.n_fft, front_end.stft_hop) if initial_phase is None
+             else initial_phase)
     if prefix_phase is not None and prefix_phase.shape[1] > 0:
         known = min(prefix_phase.shape[1], phase.shape[1])
         shift = prefix_phase[:, known - 1] - phase[:, known - 1]  # [B, bins]

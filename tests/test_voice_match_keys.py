@@ -1,6 +1,7 @@
-"""Voice matching by content (``voice_match_content_weight``): prompt frames chosen by what is said (the semantic
-ids' k-means centroids) beside the codec latents; 0 leaves matching as it was; the pipeline, the stream and the
-ladder hand each new frame its own semantic id."""
+"""The keys voice matching chooses prompt frames by: content (``voice_match_content_weight``: the semantic ids'
+k-means centroids beside the codec latents; the pipeline, the stream and the ladder hand each new frame its own
+semantic id) and centred latents (``voice_match_centre``: each voice's mean taken off); both off leave matching as it
+was."""
 import math
 
 import pytest
@@ -142,3 +143,47 @@ def test_pipeline_stream_and_ladder_match_by_content(model, prompt):
     assert not torch.equal(codes[..., known:], plain["codes"][..., known:])
     assert torch.equal(stream.codes[..., stream_known:], at_once)
     assert set(waves) == {"real", "resynthesis", "acoustic", "pipeline"}
+
+
+class ShiftCodec:
+    """A one-level codec whose codes ``n`` and ``n + 40`` decode to latents a constant offset apart."""
+
+    def __init__(self, offset: float = 3.0):
+        base = torch.randn(40, 8, generator=seeded(7))
+        self.table = torch.cat([base, base + offset * torch.ones(8)])
+        self.quantizer = self
+
+    def decode(self, codes):  # LongTensor[B, 1, F] -> Tensor[B, D, F]
+        return self.table[codes[:, 0]].transpose(1, 2)
+
+
+def test_centred_latents_choose_the_same_frames_whatever_the_voices_offset():
+    codec = ShiftCodec()
+    prompt_codes = torch.arange(40)[None, None]
+    order = torch.randperm(40, generator=seeded(8))[:25]
+    same_voice, shifted_voice = order[None, None], (order + 40)[None, None]
+    centred = [PromptFrameMatcher(codec, prompt_codes, centre=True, prior_frames=0)(codes)
+               for codes in (same_voice, shifted_voice)]
+    assert torch.equal(centred[0], centred[1])  # the offset (the voice's mean) is taken off
+    plain = PromptFrameMatcher(codec, prompt_codes)(shifted_voice)
+    assert not torch.equal(plain, centred[1])
+    # the running mean is causal and carried across chunks: halves equal the whole
+    matcher = PromptFrameMatcher(codec, prompt_codes, centre=True, prior_frames=3)
+    halves = torch.cat([matcher(shifted_voice[..., :9]), matcher(shifted_voice[..., 9:])], dim=-1)
+    assert torch.equal(halves, PromptFrameMatcher(codec, prompt_codes, centre=True, prior_frames=3)(shifted_voice))
+    with pytest.raises(ValueError, match="prior_frames"):
+        PromptFrameMatcher(codec, prompt_codes, centre=True, prior_frames=-1)
+
+
+def test_the_pipeline_centres_when_asked(model, prompt):
+    config = model.config
+    config.voice_match = True
+    try:
+        _, plain = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
+        config.voice_match_centre = True
+        _, centred = model.continue_audio(prompt, 1.0, sample_rate=RATE, generator=seeded(), return_tokens=True)
+    finally:
+        config.voice_match, config.voice_match_centre = False, False
+    known = plain["prompt_frames"]
+    assert torch.equal(plain["semantic"], centred["semantic"])  # the same generation, matched otherwise
+    assert not torch.equal(plain["codes"][..., known:], centred["codes"][..., known:])
