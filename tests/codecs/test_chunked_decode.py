@@ -53,11 +53,13 @@ def harmonic_codes(codec, seconds=3.0, rate=16000):
     return codec.encode(wave)
 
 
-def test_spectral_codec_chunks_join_without_seams():
+@pytest.mark.parametrize("phase_start, iterations", [("locked", 8), ("pghi", 0)])
+def test_spectral_codec_chunks_join_without_seams(phase_start, iterations):
     torch.manual_seed(0)
     codec = SpectralCodec(SpectralCodecConfig(dim=32, encoder_depth=1, decoder_depth=1, upsampler_dim=16,
                                               upsampler_depth=1, latent_dim=16, num_quantizers=3,
-                                              codebook_size=64))
+                                              codebook_size=64, phase_start=phase_start,
+                                              phase_iterations=iterations))
     codec.train()
     codec(torch.randn(2, 1, 16000) * 0.1)  # k-means initialised codebooks
     codec.eval()

@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--codec", default="checkpoints/speech")
     parser.add_argument("--clips", type=int, default=24)
+    parser.add_argument("--offset", type=int, default=0, help="skip this many validation clips first")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--iterations", default="8,32")
     parser.add_argument("--json", type=Path)
@@ -41,7 +42,7 @@ def main() -> None:
     codec = AudioLM.from_pretrained(args.codec).codec.eval()
     front = codec.front_end
     rows = [json.loads(line) for line in args.manifest.read_text().splitlines() if line.strip()]
-    rows = [row for row in rows if row.get("split") == "valid"][: args.clips]
+    rows = [row for row in rows if row.get("split") == "valid"][args.offset: args.offset + args.clips]
     iterations = [int(n) for n in args.iterations.split(",")]
     results = []
     for row in rows:
