@@ -10,7 +10,7 @@ AudioLM's token layout: 16 kHz, 50 Hz frames (hop 320), 12 levels x 1024 codes.
     wave ─► STFT (n_fft 640, hop 80: 4 sub-frames per code frame) ─► log|X| ─► Conv1d ─► ConvNeXt x E ─► latent
          ─► residual quantizer (RVQ or residual FSQ) ─► codes LongTensor[B, Q, F]
     codes ─► latent ─► ConvNeXt x D (50 Hz) ─► x4 upsample ─► ConvNeXt x U (200 Hz) ─► log|X̂| [B, 321, 4F]
-         ─► phase: reconstructed from |X̂| (phase-locked vocoder + fast Griffin-Lim)  or  learned (second head)
+         ─► phase: reconstructed from |X̂| (phase-locked vocoder or PGHI, + fast Griffin-Lim)  or  learned (head)
          ─► inverse STFT ─► wave
 
 ``phase="reconstruct"`` trains on magnitudes only (no waveform, no discriminator: cheap steps) and spends every

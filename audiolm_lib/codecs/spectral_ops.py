@@ -9,7 +9,9 @@ instantaneous frequency of its nearest spectral peak, estimated by parabolic int
 log-magnitude, integrated over time; bins around a peak are locked to the peak's phase with the Hann window's
 alternating sign, as in Laroche & Dolson's identity phase locking), then a few iterations of the fast
 Griffin-Lim algorithm (Perraudin et al. 2013) to make the STFT consistent. Fully vectorised: no per-frame
-Python loop, so 10 s costs milliseconds rather than the seconds of a heap-based PGHI in Python.
+Python loop, so 10 s costs milliseconds. Its ``initial_phase`` takes another start instead: the codec's
+``phase_start="pghi"`` hands it phase gradient heap integration (:mod:`audiolm_lib.codecs.pghi`, compiled), which
+keeps low voices voiced where the phase-locked start does not.
 
 Layout: ``torch.stft`` computes its frames frame-major (``[B, N, bins]`` in memory, returned as a transposed
 view), and so does the codec's magnitude head. The Griffin-Lim loop and the phase-locked start therefore work on
