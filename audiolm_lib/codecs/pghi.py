@@ -45,37 +45,84 @@ def phase_gradients(log_magnitude: np.ndarray, n_fft: int, hop: int, gamma: floa
     return time_step, frequency_step
 
 
-def _integrate(magnitude: np.ndarray, time_step: np.ndarray, frequency_step: np.ndarray,
-               tolerance: float) -> np.ndarray:
+def _before(key: float, cell: int, other_key: float, other_cell: int) -> bool:
+    """Heap order: the larger magnitude first, on a tie the earlier cell (so the walk, and the phase, is unique)."""
+    return key > other_key or (key == other_key and cell < other_cell)
+
+
+def _push(keys: np.ndarray, cells: np.ndarray, size: int, key: float, cell: int) -> int:
+    """Push onto the binary max-heap held in ``keys`` / ``cells`` (the first ``size`` entries); returns the size."""
+    at = size
+    while at > 0:
+        parent = (at - 1) >> 1
+        if not _before(key, cell, keys[parent], cells[parent]):
+            break
+        keys[at], cells[at] = keys[parent], cells[parent]
+        at = parent
+    keys[at], cells[at] = key, cell
+    return size + 1
+
+
+def _pop(keys: np.ndarray, cells: np.ndarray, size: int) -> tuple[int, int]:
+    """Pop the largest: returns ``(its cell, the new size)``."""
+    top, size = cells[0], size - 1
+    key, cell, at = keys[size], cells[size], 0
+    while True:
+        child = 2 * at + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(keys[child + 1], cells[child + 1], keys[child], cells[child]):
+            child += 1
+        if not _before(keys[child], cells[child], key, cell):
+            break
+        keys[at], cells[at] = keys[child], cells[child]
+        at = child
+    keys[at], cells[at] = key, cell
+    return top, size
+
+
+def _walk(seed: int, bins: int, flat_magnitude: np.ndarray, time_flat: np.ndarray, frequency_flat: np.ndarray,
+          phase: np.ndarray, done: np.ndarray, keys: np.ndarray, cells: np.ndarray) -> None:
+    """Integrate outward from ``seed`` (phase 0 there), always from the loudest cell reached, until none is left."""
+    total = flat_magnitude.shape[0]
+    done[seed] = True
+    size = _push(keys, cells, 0, flat_magnitude[seed], seed)
+    while size > 0:
+        cell, size = _pop(keys, cells, size)
+        k = cell % bins
+        for neighbour, step in ((cell + bins, 1.0), (cell - bins, -1.0), (cell + 1, 1.0), (cell - 1, -1.0)):
+            if neighbour == cell + bins or neighbour == cell - bins:  # the next or the previous frame
+                if neighbour < 0 or neighbour >= total:
+                    continue
+                gradient = time_flat
+            else:  # the next or the previous bin of the same frame
+                if (neighbour == cell + 1 and k + 1 >= bins) or (neighbour == cell - 1 and k == 0):
+                    continue
+                gradient = frequency_flat
+            if done[neighbour]:
+                continue
+            phase[neighbour] = phase[cell] + step * (gradient[cell] + gradient[neighbour]) / 2
+            done[neighbour] = True
+            size = _push(keys, cells, size, flat_magnitude[neighbour], neighbour)
+
+
+def _integrate(magnitude: np.ndarray, time_step: np.ndarray, frequency_step: np.ndarray, tolerance: float,
+               order: np.ndarray) -> np.ndarray:
+    """The heap walk over ``magnitude`` ``[N, bins]``: from the loudest cell, then from the loudest one no walk has
+    reached, and so on; ``order``: the flat cells, the loudest first (sorted by numpy, ~3x faster than numba)."""
+    # a heap on two preallocated arrays: each cell enters it once, so it never holds more than all of them
+    # (numba's heapq on a list of tuples is ~2x slower here)
     frames, bins = magnitude.shape
-    phase = np.zeros((frames, bins))
-    done = magnitude < magnitude.max() * tolerance  # too quiet to matter: phase 0
-    order = np.argsort(-magnitude.ravel())  # seeds, the loudest first: each starts a walk where none has reached
+    flat_magnitude = magnitude.ravel()
+    phase = np.zeros(frames * bins)
+    done = flat_magnitude < flat_magnitude.max() * tolerance  # too quiet to matter: phase 0
+    time_flat, frequency_flat = time_step.ravel(), frequency_step.ravel()
+    keys = np.empty(frames * bins)
+    cells = np.empty(frames * bins, dtype=np.int64)
     for seed in order:
-        if done[seed // bins, seed % bins]:
-            continue
-        done[seed // bins, seed % bins] = True
-        heap = [(-magnitude[seed // bins, seed % bins], seed)]  # (-magnitude, frame * bins + bin)
-        while heap:
-            _, cell = heapq.heappop(heap)
-            n, k = cell // bins, cell % bins
-            if n + 1 < frames and not done[n + 1, k]:
-                phase[n + 1, k] = phase[n, k] + (time_step[n, k] + time_step[n + 1, k]) / 2
-                done[n + 1, k] = True
-                heapq.heappush(heap, (-magnitude[n + 1, k], cell + bins))
-            if n > 0 and not done[n - 1, k]:
-                phase[n - 1, k] = phase[n, k] - (time_step[n, k] + time_step[n - 1, k]) / 2
-                done[n - 1, k] = True
-                heapq.heappush(heap, (-magnitude[n - 1, k], cell - bins))
-            if k + 1 < bins and not done[n, k + 1]:
-                phase[n, k + 1] = phase[n, k] + (frequency_step[n, k] + frequency_step[n, k + 1]) / 2
-                done[n, k + 1] = True
-                heapq.heappush(heap, (-magnitude[n, k + 1], cell + 1))
-            if k > 0 and not done[n, k - 1]:
-                phase[n, k - 1] = phase[n, k] - (frequency_step[n, k] + frequency_step[n, k - 1]) / 2
-                done[n, k - 1] = True
-                heapq.heappush(heap, (-magnitude[n, k - 1], cell - 1))
-    return phase
+        if not done[seed]:
+            _walk(seed, bins, flat_magnitude, time_flat, frequency_flat, phase, done, keys, cells)
+    return phase.reshape(frames, bins)
 
 
 _compiled = None
@@ -87,6 +134,10 @@ def _integrator():
     if _compiled is None:
         import numba
 
+        global _before, _push, _pop, _walk
+        _before = numba.njit(cache=True)(_before)
+        _push, _pop = numba.njit(cache=True)(_push), numba.njit(cache=True)(_pop)
+        _walk = numba.njit(cache=True)(_walk)
         _compiled = numba.njit(cache=True)(_integrate)
     return _compiled
 
@@ -117,5 +168,5 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HAN
         time_step, frequency_step = phase_gradients(np.log(np.maximum(item, 1e-300)), n_fft, hop,
                                                     gamma * n_fft ** 2)
         phases.append(np.remainder(integrate(np.ascontiguousarray(item), time_step, frequency_step,
-                                             float(tolerance)), 2 * math.pi))
+                                             float(tolerance), np.argsort(-item.ravel())), 2 * math.pi))
     return torch.from_numpy(np.stack(phases)).float().to(magnitude.device)
