@@ -2,35 +2,11 @@
 k-means centroids beside the codec latents; the pipeline, the stream and the ladder hand each new frame its own
 semantic id) and centred latents (``voice_match_centre``: each voice's mean taken off); both off leave matching as it
 was."""
-import math
-
 import pytest
 import torch
 
 from audiolm_lib.voice_match import InOrder, PromptFrameMatcher, content_table, frame_ids, voice_matcher_for
-from tiny_pipeline import tiny_parallel_audiolm
-
-RATE = 16000
-
-
-@pytest.fixture(scope="module")
-def model():
-    return tiny_parallel_audiolm()
-
-
-@pytest.fixture
-def prompt():
-    t = torch.arange(RATE) / RATE
-    return (0.3 * torch.sin(2 * math.pi * 220 * t) * (t < 0.5) + 0.2 * torch.sin(2 * math.pi * 990 * t) * (t >= 0.5))[None]
-
-
-def seeded(seed=5):
-    return torch.Generator().manual_seed(seed)
-
-
-def random_codes(codec, frames: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, codec.codebook_size, (1, codec.num_quantizers, frames),
-                         generator=torch.Generator().manual_seed(seed))
+from test_voice_match import RATE, model, prompt, random_codes, seeded  # noqa: F401  (fixtures shared)
 
 
 def one_hot_table(ids: int = 6) -> torch.Tensor:

@@ -20,7 +20,6 @@ from the command line cannot afford; this module is checked against it in the te
 """
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
@@ -132,7 +131,11 @@ def _integrator():
     """The compiled heap walk (numba, cached on disk); numba is a dependency of the library."""
     global _compiled
     if _compiled is None:
-        import numba
+        try:
+            import numba
+        except ImportError as error:  # a dependency of the library; named, as decoding cannot go on without it
+            raise ImportError("phase_start='pghi' needs numba (pip install numba), or set the codec's "
+                              "config.phase_start to 'locked'") from error
 
         global _before, _push, _pop, _walk
         _before = numba.njit(cache=True)(_before)
