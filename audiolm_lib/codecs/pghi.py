@@ -89,17 +89,13 @@ def _walk(seed: int, bins: int, flat_magnitude: np.ndarray, time_flat: np.ndarra
     while size > 0:
         cell, size = _pop(keys, cells, size)
         k = cell % bins
-        for neighbour, step in ((cell + bins, 1.0), (cell - bins, -1.0), (cell + 1, 1.0), (cell - 1, -1.0)):
-            if neighbour == cell + bins or neighbour == cell - bins:  # the next or the previous frame
-                if neighbour < 0 or neighbour >= total:
-                    continue
-                gradient = time_flat
-            else:  # the next or the previous bin of the same frame
-                if (neighbour == cell + 1 and k + 1 >= bins) or (neighbour == cell - 1 and k == 0):
-                    continue
-                gradient = frequency_flat
-            if done[neighbour]:
+        # the next and the previous frame (along time), the next and the previous bin of this frame
+        for neighbour, step, along_time in ((cell + bins, 1, True), (cell - bins, -1, True), (cell + 1, 1, False),
+                                            (cell - 1, -1, False)):
+            inside = 0 <= neighbour < total if along_time else 0 <= k + step < bins
+            if not inside or done[neighbour]:
                 continue
+            gradient = time_flat if along_time else frequency_flat
             phase[neighbour] = phase[cell] + step * (gradient[cell] + gradient[neighbour]) / 2
             done[neighbour] = True
             size = _push(keys, cells, size, flat_magnitude[neighbour], neighbour)

@@ -61,8 +61,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
 
     Returns:
         ``({rung: Tensor[T']} for RUNGS, all of one length T' <= len(real)``, and the true tokens
-        ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int, "levels": int}``: the
-        levels the generator makes; ``"acoustic"``: the generator rung c used, the model's or its copy adapted to
+        ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int, "prompt_tokens": int
+        (the prompt's semantic ids), "levels": int}``: the levels the generator makes; ``"acoustic"``: the generator rung c used, the model's or its copy adapted to
         the prompt).
     """
     rate, hop = model.sample_rate, int(model.codec.hop_length)
@@ -92,8 +92,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     }
     length = min(len(wave) for wave in waves.values())
     waves = {rung: wave[:length].float().cpu() for rung, wave in waves.items()}
-    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames, "levels": levels,
-                   "acoustic": acoustic}
+    return waves, {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames,
+                   "prompt_tokens": prompt_tokens, "levels": levels, "acoustic": acoustic}
 
 
 @torch.inference_mode()
@@ -200,9 +200,8 @@ def _matched_stranger(model, prompt: torch.Tensor, other: torch.Tensor, tokens: 
     other_codes = model.codec.encode(other[None, None].to(prompt_codes.device))
     semantic = None
     if getattr(model.config, "voice_match_content_weight", 0.0):  # the stranger's own ids after the prompt's
-        prompt_tokens = int(math.floor(tokens["prompt_frames"] * model.semantic_rate / model.acoustic_rate + 1e-6))
         other_semantic = model.tokenize(other, model.sample_rate)[0].to(tokens["semantic"].device)
-        semantic = torch.cat([tokens["semantic"][:, :prompt_tokens], other_semantic], dim=1)
+        semantic = torch.cat([tokens["semantic"][:, : tokens["prompt_tokens"]], other_semantic], dim=1)
     matched = model.match_voice(other_codes[:, : tokens["levels"]], prompt_codes, semantic=semantic)
     matched_audio = model.decode(matched, prompt[None, None].to(prompt_codes.device))
     return speaker_similarity(prompt, matched_audio[0, 0].float().cpu(), model.sample_rate)
