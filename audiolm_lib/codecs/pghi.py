@@ -4,7 +4,7 @@ Průša, Balazs & Søndergaard, "A noniterative method for reconstruction of pha
 TASLP 2017). For a window with a Gaussian-like shape the log-magnitude's gradients give the phase's: its derivative
 along time (the instantaneous frequency) from the log-magnitude's slope across frequency, its derivative along
 frequency (the local group delay) from the slope across time. The phase is integrated from the largest coefficient
-outward, always continuing from the largest coefficient already reached (a max-heap), so it follows the ridges
+outward, always continuing from the largest coefficient already reached (a priority queue), so it follows the ridges
 (harmonics, pitch pulses) through the loud parts first; coefficients below ``tolerance`` of the maximum get none.
 
 Why here: the codec rebuilds a phase for its decoded magnitudes. The phase-locked start it used before (every bin
@@ -14,7 +14,7 @@ decoded speech without its periodicity (BENCHMARKS.md, issue 20's twenty-fourth 
 their true magnitudes the spectral convergence without iterations is 0.03-0.07 here against 0.26-0.35 for the
 phase-locked start, 0.11-0.14 after its 8 Griffin-Lim iterations).
 
-The integration is a sequential heap walk, so it is compiled with numba (cached on disk after the first call).
+The integration is a sequential walk, so it is compiled with numba (cached on disk after the first call).
 `pghipy` implements the same algorithm but compiles it again in every process (~10 s), which a decoder called
 from the command line cannot afford; this module is checked against it in the tests.
 """
@@ -44,50 +44,46 @@ def phase_gradients(log_magnitude: np.ndarray, n_fft: int, hop: int, gamma: floa
     return time_step, frequency_step
 
 
-def _before(key: float, cell: int, other_key: float, other_cell: int) -> bool:
-    """Heap order: the larger magnitude first, on a tie the earlier cell (so the walk, and the phase, is unique)."""
-    return key > other_key or (key == other_key and cell < other_cell)
+# The walk's order: magnitudes that differ by less than this are taken as equal (any of them may come first). Exact
+# ordering needs a binary heap, O(log n) per cell; at 0.01 dB a bucket queue does the same walk in O(1) per cell,
+# about twice as fast (a 10 s decode: 0.07 -> 0.035 s). On the codec's decoded magnitudes of validation clips the
+# phase is as consistent (0.2197 both) and as voiced (0.649 / 0.650); 0.01 dB is far below any decoder's error.
+ORDER_RESOLUTION_DB = 0.01
 
 
-def _push(keys: np.ndarray, cells: np.ndarray, size: int, key: float, cell: int) -> int:
-    """Push onto the binary max-heap held in ``keys`` / ``cells`` (the first ``size`` entries); returns the size."""
-    at = size
-    while at > 0:
-        parent = (at - 1) >> 1
-        if not _before(key, cell, keys[parent], cells[parent]):
-            break
-        keys[at], cells[at] = keys[parent], cells[parent]
-        at = parent
-    keys[at], cells[at] = key, cell
-    return size + 1
+def _loudest_first(buckets: np.ndarray, count: int) -> np.ndarray:
+    """The flat cells ordered by bucket, the loudest first (a counting sort: O(n), no comparisons)."""
+    starts = np.zeros(count + 1, dtype=np.int64)
+    for bucket in buckets:
+        starts[count - 1 - bucket + 1] += 1
+    for at in range(count):
+        starts[at + 1] += starts[at]
+    order = np.empty(buckets.shape[0], dtype=np.int64)
+    for cell in range(buckets.shape[0]):
+        slot = count - 1 - buckets[cell]
+        order[starts[slot]] = cell
+        starts[slot] += 1
+    return order
 
 
-def _pop(keys: np.ndarray, cells: np.ndarray, size: int) -> tuple[int, int]:
-    """Pop the largest: returns ``(its cell, the new size)``."""
-    top, size = cells[0], size - 1
-    key, cell, at = keys[size], cells[size], 0
-    while True:
-        child = 2 * at + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(keys[child + 1], cells[child + 1], keys[child], cells[child]):
-            child += 1
-        if not _before(keys[child], cells[child], key, cell):
-            break
-        keys[at], cells[at] = keys[child], cells[child]
-        at = child
-    keys[at], cells[at] = key, cell
-    return top, size
+def _walk(seed: int, bins: int, buckets: np.ndarray, time_flat: np.ndarray, frequency_flat: np.ndarray,
+          phase: np.ndarray, done: np.ndarray, heads: np.ndarray, following: np.ndarray) -> None:
+    """Integrate outward from ``seed`` (phase 0 there), always from a loudest cell reached, until none is left.
 
-
-def _walk(seed: int, bins: int, flat_magnitude: np.ndarray, time_flat: np.ndarray, frequency_flat: np.ndarray,
-          phase: np.ndarray, done: np.ndarray, keys: np.ndarray, cells: np.ndarray) -> None:
-    """Integrate outward from ``seed`` (phase 0 there), always from the loudest cell reached, until none is left."""
-    total = flat_magnitude.shape[0]
+    The cells reached and not yet left sit in a bucket queue: one linked stack per magnitude bucket (``heads[b]``
+    its last cell, ``following[cell]`` the one pushed before it), and ``top`` the loudest bucket that may hold one.
+    """
+    total = buckets.shape[0]
     done[seed] = True
-    size = _push(keys, cells, 0, flat_magnitude[seed], seed)
-    while size > 0:
-        cell, size = _pop(keys, cells, size)
+    top = buckets[seed]
+    following[seed], heads[top] = heads[top], seed
+    waiting = 1
+    while waiting > 0:
+        while heads[top] < 0:
+            top -= 1
+        cell = heads[top]
+        heads[top] = following[cell]
+        waiting -= 1
         k = cell % bins
         # the next and the previous frame (along time), the next and the previous bin of this frame
         for neighbour, step, along_time in ((cell + bins, 1, True), (cell - bins, -1, True), (cell + 1, 1, False),
@@ -98,25 +94,36 @@ def _walk(seed: int, bins: int, flat_magnitude: np.ndarray, time_flat: np.ndarra
             gradient = time_flat if along_time else frequency_flat
             phase[neighbour] = phase[cell] + step * (gradient[cell] + gradient[neighbour]) / 2
             done[neighbour] = True
-            size = _push(keys, cells, size, flat_magnitude[neighbour], neighbour)
+            bucket = buckets[neighbour]
+            following[neighbour], heads[bucket] = heads[bucket], neighbour
+            waiting += 1
+            top = max(top, bucket)
 
 
 def _integrate(magnitude: np.ndarray, time_step: np.ndarray, frequency_step: np.ndarray, tolerance: float,
-               order: np.ndarray) -> np.ndarray:
-    """The heap walk over ``magnitude`` ``[N, bins]``: from the loudest cell, then from the loudest one no walk has
-    reached, and so on; ``order``: the flat cells, the loudest first (sorted by numpy, ~3x faster than numba)."""
-    # a heap on two preallocated arrays: each cell enters it once, so it never holds more than all of them
-    # (numba's heapq on a list of tuples is ~2x slower here)
+               resolution_db: float) -> np.ndarray:
+    """The walk over ``magnitude`` ``[N, bins]``: from the loudest cell, then from the loudest one no walk has
+    reached, and so on."""
     frames, bins = magnitude.shape
     flat_magnitude = magnitude.ravel()
+    peak = flat_magnitude.max()
+    done = flat_magnitude < peak * tolerance  # too quiet to matter: phase 0
+    # bucket b holds the magnitudes b * resolution_db to (b + 1) * resolution_db above the lowest one ordered (200 dB
+    # below the peak at most: anything quieter shares bucket 0)
+    lowest = math.log(max(peak * tolerance, peak * 1e-10))
+    per_bucket = 20.0 / math.log(10.0) / resolution_db
+    buckets = np.zeros(frames * bins, dtype=np.int64)
+    for cell in range(frames * bins):
+        if not done[cell] and flat_magnitude[cell] > 0:
+            buckets[cell] = max(0, int((math.log(flat_magnitude[cell]) - lowest) * per_bucket))
+    count = buckets.max() + 1
+    heads = np.full(count, -1, dtype=np.int64)
+    following = np.empty(frames * bins, dtype=np.int64)
     phase = np.zeros(frames * bins)
-    done = flat_magnitude < flat_magnitude.max() * tolerance  # too quiet to matter: phase 0
     time_flat, frequency_flat = time_step.ravel(), frequency_step.ravel()
-    keys = np.empty(frames * bins)
-    cells = np.empty(frames * bins, dtype=np.int64)
-    for seed in order:
+    for seed in _loudest_first(buckets, count):
         if not done[seed]:
-            _walk(seed, bins, flat_magnitude, time_flat, frequency_flat, phase, done, keys, cells)
+            _walk(seed, bins, buckets, time_flat, frequency_flat, phase, done, heads, following)
     return phase.reshape(frames, bins)
 
 
@@ -124,7 +131,7 @@ _compiled = None
 
 
 def _integrator():
-    """The compiled heap walk (numba, cached on disk); numba is a dependency of the library."""
+    """The compiled walk (numba, cached on disk); numba is a dependency of the library."""
     global _compiled
     if _compiled is None:
         try:
@@ -133,22 +140,21 @@ def _integrator():
             raise ImportError("phase_start='pghi' needs numba (pip install numba), or set the codec's "
                               "config.phase_start to 'locked'") from error
 
-        global _before, _push, _pop, _walk
-        _before = numba.njit(cache=True)(_before)
-        _push, _pop = numba.njit(cache=True)(_push), numba.njit(cache=True)(_pop)
-        _walk = numba.njit(cache=True)(_walk)
+        global _loudest_first, _walk
+        _loudest_first, _walk = numba.njit(cache=True)(_loudest_first), numba.njit(cache=True)(_walk)
         _compiled = numba.njit(cache=True)(_integrate)
     return _compiled
 
 
 def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HANN_GAMMA,
-               tolerance: float = 1e-4) -> torch.Tensor:
+               tolerance: float = 1e-4, resolution_db: float = ORDER_RESOLUTION_DB) -> torch.Tensor:
     """A phase for frame-major STFT magnitudes by phase gradient heap integration.
 
     Args:
         magnitude: ``Tensor[B, N, bins]`` non-negative magnitudes of a Hann-window STFT (``n_fft``, ``hop``).
         gamma: the window's time-frequency ratio over ``n_fft ** 2`` (Hann: :data:`HANN_GAMMA`).
         tolerance: coefficients below this share of each item's largest get phase 0 (none is integrated).
+        resolution_db: magnitudes closer than this are taken as equal in the walk's order (:data:`ORDER_RESOLUTION_DB`).
 
     Returns:
         ``Tensor[B, N, bins]`` phases in ``[0, 2 pi)``, on ``magnitude``'s device, float32.
@@ -157,6 +163,8 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HAN
         raise ValueError(f"magnitude must be [B, frames, bins], got {tuple(magnitude.shape)}")
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
+    if not 1e-6 <= resolution_db <= 1:  # finer would take a bucket array of gigabytes
+        raise ValueError(f"resolution_db must be in [1e-6, 1], got {resolution_db}")
     integrate = _integrator()
     values = magnitude.detach().double().cpu().numpy()
     phases = []
@@ -167,5 +175,5 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HAN
         time_step, frequency_step = phase_gradients(np.log(np.maximum(item, 1e-300)), n_fft, hop,
                                                     gamma * n_fft ** 2)
         phases.append(np.remainder(integrate(np.ascontiguousarray(item), time_step, frequency_step,
-                                             float(tolerance), np.argsort(-item.ravel())), 2 * math.pi))
+                                             float(tolerance), float(resolution_db)), 2 * math.pi))
     return torch.from_numpy(np.stack(phases)).float().to(magnitude.device)
