@@ -55,6 +55,8 @@ class SpectralCodecConfig:
     phase_start: where a reconstructed phase starts: "locked" (each bin its nearest peak's phase, advanced at the
         peak's frequency) or "pghi" (phase gradient heap integration, :mod:`audiolm_lib.codecs.pghi`: keeps the
         periodicity of low voices whose harmonics the window does not resolve). Weights are the same for both.
+    phase_tolerance: "pghi" only: coefficients quieter than this share of the loudest get phase 0 instead of an
+        integrated one (a zero phase in every frame is a click per STFT hop in the quiet parts).
     magnitude_floor: floor of the log-magnitude targets (the metrics' floor: silence is learned as silence).
     """
 
@@ -80,6 +82,7 @@ class SpectralCodecConfig:
     phase_iterations: int = 8
     magnitude_floor: float = 1e-5
     phase_start: str = "locked"
+    phase_tolerance: float = 1e-4
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "hop_length", "n_fft", "stft_hop", "dim", "upsampler_dim", "latent_dim",
@@ -94,6 +97,8 @@ class SpectralCodecConfig:
             raise ValueError(f"SpectralCodecConfig.phase must be one of {PHASE_MODES}, got {self.phase!r}")
         if self.phase_start not in PHASE_STARTS:
             raise ValueError(f"SpectralCodecConfig.phase_start must be one of {PHASE_STARTS}, got {self.phase_start!r}")
+        if not 0 <= self.phase_tolerance < 1:
+            raise ValueError(f"SpectralCodecConfig.phase_tolerance must be in [0, 1), got {self.phase_tolerance}")
         if self.phase_iterations < 0:
             raise ValueError(f"SpectralCodecConfig.phase_iterations must be >= 0, got {self.phase_iterations}")
 
@@ -227,7 +232,8 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
             if self.config.phase_start == "pghi":
                 from audiolm_lib.codecs.pghi import pghi_phase
 
-                start = pghi_phase(magnitude.transpose(1, 2), self.config.n_fft, self.config.stft_hop)
+                start = pghi_phase(magnitude.transpose(1, 2), self.config.n_fft, self.config.stft_hop,
+                                   tolerance=self.config.phase_tolerance)
             return reconstruct_phase(magnitude, self.front_end, self.config.phase_iterations,
                                      prefix_phase=prefix_phase, initial_phase=start)
         return self.front_end.istft(torch.polar(magnitude, phase), length)
