@@ -3,7 +3,8 @@
     PYTHONPATH=. python3 bench/results/validation_i41/pghi_variants.py MANIFEST OUT.json OFFSET CLIPS [SET]
 
 The manifest's ``valid`` split, clips OFFSET .. OFFSET + CLIPS, 5 s each; SET: "first" (order, tolerance, gamma,
-random phase under the tolerance, one iteration), "tol" (tolerances) or "rule46" (the rule's three versions).
+random phase under the tolerance, one iteration), "tol" (tolerances), "rule46" (the rule's three versions) or
+"gamma" (the window ratio at the shipped tolerance, and the decoded magnitudes with the clip's own phase).
 """
 import json, statistics, sys, math, torch, numpy as np
 from audiolm_lib.audio import load_audio
@@ -31,7 +32,12 @@ for r in rows:
     with torch.inference_mode():
         lm,_=codec._heads(codec._decode_features(codec.quantizer.decode(codec.encode(x))))
         mag=torch.exp(lm.clamp(max=6.9)); mt=mag.transpose(1,2)
-        if VARIANTS == "rule46":
+        if VARIANTS == "gamma":
+            starts={f"gamma{g:g}":pghi_phase(mt,640,80,gamma=HANN_GAMMA*g) for g in (0.5,0.65,0.8,1.0)}
+            waves={n:reconstruct_phase(mag,f,0,initial_phase=s) for n,s in starts.items()}
+            spec=f.stft(x); n=min(spec.shape[-1], mag.shape[-1])
+            waves["true_phase"]=f.istft(torch.polar(mag[..., :n], spec[..., :n].angle()), n*80)
+        elif VARIANTS == "rule46":
             starts={"pghi":pghi_phase(mt,640,80),"tol1e-06":pghi_phase(mt,640,80,tolerance=1e-6)}
             waves={n:reconstruct_phase(mag,f,0,initial_phase=s) for n,s in starts.items()}
             waves["codec_locked8"]=reconstruct_phase(mag,f,8)
