@@ -27,6 +27,7 @@ from torch import nn
 
 from audiolm_lib.codecs.base import CodecBase
 from audiolm_lib.codecs.convnext import ConvNeXtStack
+from audiolm_lib.codecs.pghi import HANN_GAMMA
 from audiolm_lib.codecs.rvq import ResidualVQ, RVQOutput
 from audiolm_lib.codecs.spectral_ops import SpectralFrontEnd, reconstruct_phase
 from audiolm_lib.serialization import PretrainedMixin
@@ -57,6 +58,9 @@ class SpectralCodecConfig:
         periodicity of low voices whose harmonics the window does not resolve). Weights are the same for both.
     phase_tolerance: "pghi" only: coefficients quieter than this share of the loudest get phase 0 instead of an
         integrated one (a zero phase in every frame is a click per STFT hop in the quiet parts).
+    phase_gamma: "pghi" only: the time-frequency ratio PGHI assumes, over ``n_fft ** 2`` (the Hann window's own:
+        :data:`~audiolm_lib.codecs.pghi.HANN_GAMMA`). A decoder's magnitudes are smoother across frequency than a
+        signal's, which flattens the slopes PGHI reads the phase from; a smaller ratio steepens them again.
     magnitude_floor: floor of the log-magnitude targets (the metrics' floor: silence is learned as silence).
     """
 
@@ -83,6 +87,7 @@ class SpectralCodecConfig:
     magnitude_floor: float = 1e-5
     phase_start: str = "locked"
     phase_tolerance: float = 1e-4
+    phase_gamma: float = HANN_GAMMA
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "hop_length", "n_fft", "stft_hop", "dim", "upsampler_dim", "latent_dim",
@@ -99,6 +104,8 @@ class SpectralCodecConfig:
             raise ValueError(f"SpectralCodecConfig.phase_start must be one of {PHASE_STARTS}, got {self.phase_start!r}")
         if not 0 <= self.phase_tolerance < 1:
             raise ValueError(f"SpectralCodecConfig.phase_tolerance must be in [0, 1), got {self.phase_tolerance}")
+        if not self.phase_gamma > 0:
+            raise ValueError(f"SpectralCodecConfig.phase_gamma must be positive, got {self.phase_gamma}")
         if self.phase_iterations < 0:
             raise ValueError(f"SpectralCodecConfig.phase_iterations must be >= 0, got {self.phase_iterations}")
 
@@ -233,7 +240,7 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
                 from audiolm_lib.codecs.pghi import pghi_phase
 
                 start = pghi_phase(magnitude.transpose(1, 2), self.config.n_fft, self.config.stft_hop,
-                                   tolerance=self.config.phase_tolerance)
+                                   gamma=self.config.phase_gamma, tolerance=self.config.phase_tolerance)
             return reconstruct_phase(magnitude, self.front_end, self.config.phase_iterations,
                                      prefix_phase=prefix_phase, initial_phase=start)
         return self.front_end.istft(torch.polar(magnitude, phase), length)

@@ -122,18 +122,22 @@ def test_a_lower_tolerance_keeps_the_quiet_parts():
     assert distances[1e-6] < 0.8 * distances[1e-2]
 
 
-def test_the_codec_reads_its_phase_tolerance():
+def test_the_codec_reads_its_phase_tolerance_and_gamma():
     with pytest.raises(ValueError, match="phase_tolerance"):
         SpectralCodecConfig(phase_tolerance=1.0)
+    with pytest.raises(ValueError, match="phase_gamma"):
+        SpectralCodecConfig(phase_gamma=0.0)
     config = dict(hop_length=80, n_fft=128, stft_hop=20, dim=16, encoder_depth=1, decoder_depth=1, upsampler_dim=8,
                   upsampler_depth=1, latent_dim=8, num_quantizers=3, codebook_size=16, phase_iterations=0,
                   phase_start="pghi")
     torch.manual_seed(0)
     codec = SpectralCodec(SpectralCodecConfig(**config)).eval()
     codes = torch.randint(0, 16, (1, 3, 20))
-    assert SpectralCodecConfig().phase_tolerance == 1e-4  # checkpoints written without it decode as before
-    waves = []
-    for tolerance in (1e-4, 0.5):
-        codec.config.phase_tolerance = tolerance
-        waves.append(codec.decode(codes))
-    assert not torch.allclose(waves[0], waves[1])
+    # checkpoints written without them decode as before
+    assert SpectralCodecConfig().phase_tolerance == 1e-4 and SpectralCodecConfig().phase_gamma == HANN_GAMMA
+    waves = [codec.decode(codes)]
+    codec.config.phase_tolerance = 0.5
+    waves.append(codec.decode(codes))
+    codec.config.phase_tolerance, codec.config.phase_gamma = 1e-4, 0.65 * HANN_GAMMA
+    waves.append(codec.decode(codes))
+    assert not torch.allclose(waves[0], waves[1]) and not torch.allclose(waves[0], waves[2])

@@ -3,7 +3,7 @@
     PYTHONPATH=. python3 bench/results/validation_i41/pghi_variants.py MANIFEST OUT.json OFFSET CLIPS [SET]
 
 The manifest's ``valid`` split, clips OFFSET .. OFFSET + CLIPS, 5 s each; SET: "first" (order, tolerance, gamma,
-random phase under the tolerance, one iteration), "tol" (tolerances), "rule46" (the rule's three versions) or
+random phase under the tolerance, one iteration), "tol" (tolerances), "rule46" / "rule47" (the rules' versions) or
 "gamma" (the window ratio at the shipped tolerance, and the decoded magnitudes with the clip's own phase).
 """
 import json, statistics, sys, math, torch, numpy as np
@@ -32,7 +32,10 @@ for r in rows:
     with torch.inference_mode():
         lm,_=codec._heads(codec._decode_features(codec.quantizer.decode(codec.encode(x))))
         mag=torch.exp(lm.clamp(max=6.9)); mt=mag.transpose(1,2)
-        if VARIANTS == "gamma":
+        if VARIANTS == "rule47":
+            starts={"pghi":pghi_phase(mt,640,80),"gamma0.65":pghi_phase(mt,640,80,gamma=HANN_GAMMA*0.65)}
+            waves={n:reconstruct_phase(mag,f,0,initial_phase=s) for n,s in starts.items()}
+        elif VARIANTS == "gamma":
             starts={f"gamma{g:g}":pghi_phase(mt,640,80,gamma=HANN_GAMMA*g) for g in (0.5,0.65,0.8,1.0)}
             waves={n:reconstruct_phase(mag,f,0,initial_phase=s) for n,s in starts.items()}
             spec=f.stft(x); n=min(spec.shape[-1], mag.shape[-1])
