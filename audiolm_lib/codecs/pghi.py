@@ -206,6 +206,9 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HAN
         raise ValueError(f"resolution_db must be in [1e-6, 1], got {resolution_db}")
     integrate = _integrator()
     values = magnitude.detach().double().cpu().numpy()
+    if not (np.isfinite(values).all() and (values >= 0).all()):
+        raise ValueError("magnitude must be finite and non-negative (a NaN, inf or negative value came in: a "
+                         "decoder's output gone bad?)")
     phases = []
     for item in values:
         if item.size == 0 or not item.max() > 0:  # silence (or nothing): no phase to integrate

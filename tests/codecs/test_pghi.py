@@ -82,6 +82,11 @@ def test_silence_and_bad_shapes():
         pghi_phase(torch.ones(1, 5, 321), 640, 80, tolerance=1.5)
     with pytest.raises(ValueError, match="resolution_db"):
         pghi_phase(torch.ones(1, 5, 321), 640, 80, resolution_db=0.0)
+    for bad in (float("nan"), float("inf"), -1.0):
+        magnitude = torch.ones(1, 5, 321)
+        magnitude[0, 2, 7] = bad
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            pghi_phase(magnitude, 640, 80)
     # no threshold: every coefficient, however quiet (zeros included), is walked and the phase stays finite
     magnitude = torch.rand(1, 20, 321, generator=torch.Generator().manual_seed(0)) ** 8
     magnitude[0, 5] = 0
