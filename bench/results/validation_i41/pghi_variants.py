@@ -6,19 +6,17 @@ The manifest's ``valid`` split, clips OFFSET .. OFFSET + CLIPS, 5 s each; SET: "
 random phase under the tolerance, one iteration), "tol" (tolerances), "rule46" / "rule47" (the rules' versions) or
 "gamma" (the window ratio at the shipped tolerance, and the decoded magnitudes with the clip's own phase).
 """
-import json, statistics, sys, math, torch, numpy as np
-from audiolm_lib.audio import load_audio
+import json, statistics, sys, math, torch
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.codecs.spectral_ops import reconstruct_phase
 from audiolm_lib.codecs.pghi import pghi_phase, HANN_GAMMA
 from audiolm_lib.measures import mel_distance
 from audiolm_lib.eval.voicing import voicing_report
 from audiolm_lib.eval.perceptual import dnsmos
+from codec_clips import decoded_magnitude, validation_clips
 torch.set_num_threads(1)
 man=sys.argv[1]; out=sys.argv[2]; offset=int(sys.argv[3]); count=int(sys.argv[4]); VARIANTS=sys.argv[5] if len(sys.argv)>5 else "first"
 codec=AudioLM.from_pretrained("checkpoints/speech").codec.eval(); f=codec.front_end
-rows=[json.loads(l) for l in open(man)]
-rows=[r for r in rows if r["split"]=="valid"][offset:offset+count]
 def subtol_random(mag, phase, tol=1e-4):
     g=torch.Generator().manual_seed(0)
     m=mag.transpose(1,2)
@@ -26,12 +24,9 @@ def subtol_random(mag, phase, tol=1e-4):
     rnd=torch.rand(phase.shape,generator=g)*2*math.pi
     return torch.where(quiet,rnd,phase)
 res=[]
-for r in rows:
-    x=load_audio(man.rsplit("/",1)[0]+"/"+r["audio"],16000).reshape(-1)[:80000]
-    x=x[:len(x)//320*320][None,None]
+for r, x in validation_clips(man, offset, count, seconds=5.0):
+    mag=decoded_magnitude(codec, x); mt=mag.transpose(1,2)
     with torch.inference_mode():
-        lm,_=codec._heads(codec._decode_features(codec.quantizer.decode(codec.encode(x))))
-        mag=torch.exp(lm.clamp(max=6.9)); mt=mag.transpose(1,2)
         if VARIANTS == "rule47":
             starts={"pghi":pghi_phase(mt,640,80),"gamma0.65":pghi_phase(mt,640,80,gamma=HANN_GAMMA*0.65)}
             waves={n:reconstruct_phase(mag,f,0,initial_phase=s) for n,s in starts.items()}

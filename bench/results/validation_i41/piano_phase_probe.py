@@ -7,24 +7,19 @@ version of the codec's resynthesis (12 levels): log-mel distance to the original
 similarity to the original (``audiolm_lib.eval.music``).
 """
 import json, statistics, sys, torch
-from audiolm_lib.audio import load_audio
 from audiolm_lib.pipeline import AudioLM
 from audiolm_lib.codecs.spectral_ops import reconstruct_phase
 from audiolm_lib.codecs.pghi import pghi_phase
 from audiolm_lib.measures import mel_distance
 from audiolm_lib.eval.music import music_measures, chroma_similarity
+from codec_clips import decoded_magnitude, validation_clips
 torch.set_num_threads(1)
 man, out, offset, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 codec = AudioLM.from_pretrained("checkpoints/piano").codec.eval(); f = codec.front_end
-rows = [json.loads(l) for l in open(man)]
-rows = [r for r in rows if r["split"] == "valid"][offset:offset + count]
 res = []
-for r in rows:
-    x = load_audio(man.rsplit("/", 1)[0] + "/" + r["audio"], 16000).reshape(-1)
-    x = x[: len(x) // 320 * 320][None, None]
+for r, x in validation_clips(man, offset, count):
+    mag = decoded_magnitude(codec, x); mt = mag.transpose(1, 2)
     with torch.inference_mode():
-        lm, _ = codec._heads(codec._decode_features(codec.quantizer.decode(codec.encode(x))))
-        mag = torch.exp(lm.clamp(max=6.9)); mt = mag.transpose(1, 2)
         waves = {"real": x[0, 0], "locked8": reconstruct_phase(mag, f, 8)}
         for tol in (1e-4, 1e-6):
             start = pghi_phase(mt, 640, 80, tolerance=tol)

@@ -56,15 +56,23 @@ def pipeline_checks(folder: Path, candidate: str, seeds: list[int], voiced_margi
     return checks, {"vm": base, candidate: new}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str, rule: int, seeds: str) -> argparse.Namespace:
+    """The command line of rules 46 and 47: the runs' folder, the codec check's JSON, the seeds, the report."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--dir", type=Path, required=True)
-    parser.add_argument("--codec", type=Path, required=True, help="pghi_variants.py's rule46 output")
-    parser.add_argument("--seeds", default="40,41")
+    parser.add_argument("--codec", type=Path, required=True, help=f"pghi_variants.py's rule{rule} output")
+    parser.add_argument("--seeds", default=seeds)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    checks, summaries = pipeline_checks(args.dir, "tol6", [int(s) for s in args.seeds.split(",")], 0.01)
-    codec = json.loads(args.codec.read_text())["means"]
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.codec_means = json.loads(args.codec.read_text())["means"]
+    return args
+
+
+def main() -> None:
+    args = arguments(__doc__, 46, "40,41")
+    checks, summaries = pipeline_checks(args.dir, "tol6", args.seeds, 0.01)
+    codec = args.codec_means
     checks.check("5 fresh clips log-mel below vm's - 0.04", codec["tol1e-06"]["mel"], codec["pghi"]["mel"] - 0.04, True)
     checks.check("5 fresh clips log-mel vs pre-PGHI + 0.03", codec["tol1e-06"]["mel"],
                  codec["codec_locked8"]["mel"] + 0.03, True)
