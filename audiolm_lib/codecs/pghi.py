@@ -21,6 +21,7 @@ from the command line cannot afford; this module is checked against it in the te
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -181,7 +182,7 @@ def _integrator():
         _loudest_first, _highest_bit = numba.njit(cache=True)(_loudest_first), numba.njit(cache=True)(_highest_bit)
         _visit = numba.njit(cache=True, inline="always")(_visit)
         _walk = numba.njit(cache=True)(_walk)
-        _compiled = numba.njit(cache=True)(_integrate)
+        _compiled = numba.njit(cache=True, nogil=True)(_integrate)
     return _compiled
 
 
@@ -209,12 +210,19 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop: int, gamma: float = HAN
     if not (np.isfinite(values).all() and (values >= 0).all()):
         raise ValueError("magnitude must be finite and non-negative (a NaN, inf or negative value came in: a "
                          "decoder's output gone bad?)")
-    phases = []
-    for item in values:
+
+    def one(item: np.ndarray) -> np.ndarray:
         if item.size == 0 or not item.max() > 0:  # silence (or nothing): no phase to integrate
-            phases.append(np.zeros_like(item))
-            continue
+            return np.zeros_like(item)
         log_magnitude = np.log(np.maximum(item, 1e-300))
         time_step, frequency_step = phase_gradients(log_magnitude, n_fft, hop, gamma * n_fft ** 2)
-        phases.append(integrate(log_magnitude, time_step, frequency_step, float(tolerance), float(resolution_db)))
+        return integrate(log_magnitude, time_step, frequency_step, float(tolerance), float(resolution_db))
+
+    # the walk is sequential within an item but releases the GIL, so a batch's items walk on torch's threads at once
+    workers = min(len(values), torch.get_num_threads())
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            phases = list(pool.map(one, values))
+    else:
+        phases = [one(item) for item in values]
     return torch.from_numpy(np.stack(phases)).float().to(magnitude.device)

@@ -146,3 +146,19 @@ def test_the_codec_reads_its_phase_tolerance_and_gamma():
     codec.config.phase_tolerance, codec.config.phase_gamma = 1e-4, 0.65 * HANN_GAMMA
     waves.append(codec.decode(codes))
     assert not torch.allclose(waves[0], waves[1]) and not torch.allclose(waves[0], waves[2])
+
+
+def test_a_batch_walks_each_item_as_alone():
+    """The items of a batch walk on several threads at once; each gets the phase it would get alone."""
+    generator = torch.Generator().manual_seed(3)
+    magnitude = torch.rand(3, 40, 321, generator=generator) ** 4
+    magnitude[1] = 0  # a silent item among them
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        together = pghi_phase(magnitude, 640, 80)
+    finally:
+        torch.set_num_threads(threads)
+    for index in range(3):
+        assert torch.equal(together[index], pghi_phase(magnitude[index: index + 1], 640, 80)[0])
+    assert torch.equal(together[1], torch.zeros(40, 321))
