@@ -160,9 +160,7 @@ class PromptFrameMatcher:
         if tuple(content_ids.shape) != (batch, frames):
             raise ValueError(f"content ids must be [B, F] = {(batch, frames)}, got {tuple(content_ids.shape)}")
         table, prompt_vectors, weight = self.content
-        if content_ids.min() < 0 or content_ids.max() >= table.shape[0]:
-            raise ValueError(f"content ids must lie in [0, {table.shape[0]}), got {int(content_ids.min())}.."
-                             f"{int(content_ids.max())}")
+        check_ids(content_ids, table.shape[0], "content ids")
         vectors = table[content_ids.to(table.device)]  # [B, F, C]
         return weight * torch.einsum("bfc,bkc->bfk", vectors, prompt_vectors)
 
@@ -186,6 +184,12 @@ class PromptFrameMatcher:
         return chosen
 
 
+def check_ids(ids: torch.Tensor, count: int, name: str) -> None:
+    """``ids`` all in ``[0, count)``, else a ValueError naming them and the range they took."""
+    if ids.numel() and (ids.min() < 0 or ids.max() >= count):
+        raise ValueError(f"{name} must lie in [0, {count}), got {int(ids.min())}..{int(ids.max())}")
+
+
 def check_content(prompt: torch.Tensor, table: torch.Tensor, prompt_ids: torch.Tensor, weight: float) -> tuple:
     """A frame matcher's content key checked: ``(unit table Tensor[K, C], unit prompt vectors Tensor[B, F0, C],
     weight)``."""
@@ -196,8 +200,7 @@ def check_content(prompt: torch.Tensor, table: torch.Tensor, prompt_ids: torch.T
     if tuple(prompt_ids.shape) != (prompt.shape[0], prompt.shape[-1]):
         raise ValueError(f"the prompt's content ids must be [B, F0] = {(prompt.shape[0], prompt.shape[-1])}, "
                          f"got {tuple(prompt_ids.shape)}")
-    if prompt_ids.min() < 0 or prompt_ids.max() >= table.shape[0]:
-        raise ValueError(f"the prompt's content ids must lie in [0, {table.shape[0]})")
+    check_ids(prompt_ids, table.shape[0], "the prompt's content ids")
     unit = F.normalize(table.float(), dim=-1)
     return unit, unit[prompt_ids.to(unit.device)], float(weight)
 
@@ -278,7 +281,7 @@ class PromptStatisticsMatcher:
 MATCHERS = {
     "frames": lambda codec, prompt, config, content: PromptFrameMatcher(
         codec, prompt, config.voice_match_continuity, config.voice_match_neighbours, config.voice_match_strength,
-        content, getattr(config, "voice_match_centre", False), config.voice_match_prior_frames),
+        content, config.voice_match_centre, config.voice_match_prior_frames),
     "statistics": lambda codec, prompt, config, content: PromptStatisticsMatcher(
         codec, prompt, config.voice_match_strength, config.voice_match_prior_frames),
 }
@@ -324,7 +327,7 @@ def voice_matcher_for(codec, prompt: torch.Tensor, config, content: tuple[torch.
     key of a frame matcher whose ``config.voice_match_content_weight`` is above 0."""
     if config.voice_match_method not in MATCHERS:
         raise ValueError(f"voice_match_method must be one of {', '.join(MATCHERS)}, got {config.voice_match_method!r}")
-    weight = float(getattr(config, "voice_match_content_weight", 0.0))
+    weight = float(config.voice_match_content_weight)
     if weight and config.voice_match_method == "frames":
         if content is None:
             raise ValueError("voice_match_content_weight > 0 chooses prompt frames by their semantic ids too: give "

@@ -27,7 +27,7 @@ from torch import nn
 
 from audiolm_lib.codecs.base import CodecBase
 from audiolm_lib.codecs.convnext import ConvNeXtStack
-from audiolm_lib.codecs.pghi import HANN_GAMMA
+from audiolm_lib.codecs.pghi import HANN_GAMMA, pghi_phase
 from audiolm_lib.codecs.rvq import ResidualVQ, RVQOutput
 from audiolm_lib.codecs.spectral_ops import SpectralFrontEnd, reconstruct_phase
 from audiolm_lib.serialization import PretrainedMixin
@@ -237,8 +237,6 @@ class SpectralCodec(CodecBase, nn.Module, PretrainedMixin):
         if phase is None:
             start = None
             if self.config.phase_start == "pghi":
-                from audiolm_lib.codecs.pghi import pghi_phase
-
                 start = pghi_phase(magnitude.transpose(1, 2), self.config.n_fft, self.config.stft_hop,
                                    gamma=self.config.phase_gamma, tolerance=self.config.phase_tolerance)
             return reconstruct_phase(magnitude, self.front_end, self.config.phase_iterations,

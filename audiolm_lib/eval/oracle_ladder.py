@@ -62,8 +62,8 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
     Returns:
         ``({rung: Tensor[T']} for RUNGS, all of one length T' <= len(real)``, and the true tokens
         ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int, "prompt_tokens": int
-        (the prompt's semantic ids), "levels": int}``: the levels the generator makes; ``"acoustic"``: the generator rung c used, the model's or its copy adapted to
-        the prompt).
+        (the prompt's semantic ids), "levels": int}``: the levels the generator makes; ``"acoustic"``: the
+        generator rung c used, the model's or its copy adapted to the prompt).
     """
     rate, hop = model.sample_rate, int(model.codec.hop_length)
     semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
@@ -199,7 +199,7 @@ def _matched_stranger(model, prompt: torch.Tensor, other: torch.Tensor, tokens: 
     prompt_codes = tokens["codes"][..., : tokens["prompt_frames"]]
     other_codes = model.codec.encode(other[None, None].to(prompt_codes.device))
     semantic = None
-    if getattr(model.config, "voice_match_content_weight", 0.0):  # the stranger's own ids after the prompt's
+    if model.config.voice_match_content_weight:  # the stranger's own ids after the prompt's
         other_semantic = model.tokenize(other, model.sample_rate)[0].to(tokens["semantic"].device)
         semantic = torch.cat([tokens["semantic"][:, : tokens["prompt_tokens"]], other_semantic], dim=1)
     matched = model.match_voice(other_codes[:, : tokens["levels"]], prompt_codes, semantic=semantic)
