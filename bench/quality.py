@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out}", file=sys.stderr)
     seeds = results.get("seeds")
     title = "Quality on held-out data" + (f" (means over sampling seeds {seeds})" if seeds else "")
-    markdown = quality_markdown(results["runs"], title)
+    from audiolm_lib.eval.targets import seed_runs_by_model
+
+    markdown = quality_markdown(results["runs"], title, seed_runs=seed_runs_by_model(results))
     if args.markdown is not None:
         from audiolm_lib.atomic import atomic_write_text
 

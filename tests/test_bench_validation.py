@@ -213,14 +213,17 @@ def test_quality_benchmark_seeds_tabulate_the_means(monkeypatch, tmp_path):
         return {"runs": [{"name": "m", "config": {"seed": config.seed},
                           "speech_continuation": {"rows": [{"set": "s", "speaker_similarity": config.seed / 10}]}}]}
 
-    titles = []
+    titles, received = [], []
     monkeypatch.setattr(suite, "run_suites", run_suites)
-    monkeypatch.setattr(tables, "quality_markdown", lambda runs, title: titles.append(title) or "")
+    monkeypatch.setattr(tables, "quality_markdown",
+                        lambda runs, title, seed_runs=None: titles.append(title) or received.append(seed_runs) or "")
     out = tmp_path / "q.json"
     assert _load("quality").main(["m", "--seeds", "1-3", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     assert results["seeds"] == [1, 2, 3] and sorted(results["per_seed"]) == ["1", "2", "3"]
     assert results["runs"][0]["speech_continuation"]["rows"][0]["speaker_similarity"] == pytest.approx(0.2)
     assert "means over sampling seeds [1, 2, 3]" in titles[0]
+    # the targets are read per seed, not from the means
+    assert [run["config"]["seed"] for run in received[0]["m"]] == [1, 2, 3]
     with pytest.raises(ValueError, match="seeds"):
         _load("quality").main(["m", "--seeds", "x"])

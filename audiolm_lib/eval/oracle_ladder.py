@@ -16,7 +16,8 @@ The same measures on every rung. Speech: pYIN voicing (voiced share of active fr
 median F0 error in cents against the real continuation: :mod:`audiolm_lib.eval.voicing`; rungs c and d follow the
 real timing only as far as the semantic tokens fix it), speaker similarity to the prompt (rung a is the same-speaker
 baseline; another item's real continuation gives the different-speaker one) and DNSMOS. Piano: harmonic ratio,
-spectral flatness and chroma similarity to the prompt (:mod:`audiolm_lib.eval.music`).
+spectral flatness and chroma similarity to the prompt (:mod:`audiolm_lib.eval.music`), beside white noise's (the
+floor issue 20's piano target sets).
 
 Rung c' (``teacher_forced``): the acoustic generator's per-level cross-entropy on the item, teacher-forced: prompt
 codes and true semantic tokens given, for level ``q`` the true codes of levels ``< q`` given and levels ``>= q``
@@ -42,6 +43,7 @@ SPEECH_MEASURES = ("voiced_share", "voicing_decision_error", "f0_error_cents", "
                    "dnsmos_sig", "dnsmos_bak")
 PIANO_MEASURES = ("harmonic_ratio", "spectral_flatness", "chroma_similarity_to_prompt", "chroma_agreement_with_real",
                   "onset_rate")
+BASELINES = ("different_speaker_baseline", "matched_stranger_baseline", "white_noise_chroma_baseline")  # per item
 LEVEL_MEASURES = ("cross_entropy", "accuracy", "unigram_cross_entropy", "uniform_cross_entropy")
 
 
@@ -217,7 +219,18 @@ def _piano_measures(waves: dict, prompt: torch.Tensor, rate: int) -> dict:
                           "chroma_similarity_to_prompt": chroma_similarity(prompt, wave, rate),
                           "chroma_agreement_with_real": chroma_agreement(waves["real"], wave, rate),
                           "onset_rate": music["onset_rate"]}
-    return {"rungs": measures}
+    return {"rungs": measures, "white_noise_chroma_baseline": white_noise_chroma_baseline(prompt, waves["real"], rate)}
+
+
+def white_noise_chroma_baseline(prompt: torch.Tensor, real: torch.Tensor, rate: int) -> float | None:
+    """Chroma similarity to the prompt of white noise as long and as loud as the real continuation (seeded: the
+    same for every run): issue 20's floor for a piano continuation, which must relate to the prompt's harmony more
+    than noise does (noise is not 0: its flat chroma has a cosine of ~0.7 with any clip's)."""
+    from audiolm_lib.eval.music import chroma_similarity
+
+    noise = torch.randn(len(real), generator=torch.Generator().manual_seed(0))
+    noise = noise * real.float().pow(2).mean().sqrt().clamp_min(1e-4)
+    return chroma_similarity(prompt, noise, rate)
 
 
 @torch.inference_mode()
@@ -273,7 +286,7 @@ def _rows(results: list[dict], measures: Sequence[str]) -> list[dict]:
         for rung in RUNGS:
             row = {"set": name, "rung": rung, "items": len(group)}
             row.update({key: _mean(r["rungs"][rung][key] for r in group) for key in measures})
-            for baseline in ("different_speaker_baseline", "matched_stranger_baseline"):
+            for baseline in BASELINES:
                 if baseline in group[0]:
                     row[baseline] = _mean(r.get(baseline) for r in group)
             rows.append(row)

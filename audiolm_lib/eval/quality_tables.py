@@ -98,14 +98,15 @@ def ladder_speech_table(runs: Sequence[Mapping]) -> list[str]:
 
 
 def ladder_piano_table(runs: Sequence[Mapping]) -> list[str]:
-    header = ["model", "set", "rung", "harmonic ratio", "spectral flatness", "chroma sim. to prompt",
+    header = ["model", "set", "rung", "harmonic ratio", "spectral flatness", "chroma sim. to prompt (white noise)",
               "chroma agreement with real", "onsets/s"]
     rows = []
     for results in runs:
         for row in results.get("ladder", {}).get("piano", {}).get("rows", []):
             rows.append([_name(results), row["set"], RUNG_LABELS.get(row["rung"], row["rung"]),
                          _num(row.get("harmonic_ratio")), _num(row.get("spectral_flatness"), 3),
-                         _num(row.get("chroma_similarity_to_prompt")), _num(row.get("chroma_agreement_with_real")),
+                         f"{_num(row.get('chroma_similarity_to_prompt'))} ({_num(row.get('white_noise_chroma_baseline'))})",
+                         _num(row.get("chroma_agreement_with_real")),
                          _num(row.get("onset_rate"), 1)])
     return _table(header, rows) if rows else []
 
@@ -136,8 +137,16 @@ def usage_table(runs: Sequence[Mapping]) -> list[str]:
     return _table(header, rows) if rows else []
 
 
-def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Quality on held-out data") -> str:
-    """One or several :func:`~audiolm_lib.eval.suite.run_suite` results -> Markdown (codec, continuations, usage)."""
+def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Quality on held-out data",
+                     seed_runs: Mapping[str, Sequence[Mapping]] | None = None) -> str:
+    """One or several :func:`~audiolm_lib.eval.suite.run_suite` results -> Markdown (codec, continuations, usage,
+    the oracle ladder and issue 20's targets read from it).
+
+    ``seed_runs``: ``{model name: its run per sampling seed}`` (:func:`~audiolm_lib.eval.targets.seed_runs_by_model`)
+    where ``runs`` are means over seeds: the targets are read per seed; default: each run as one seed.
+    """
+    from audiolm_lib.eval.targets import targets_markdown
+
     runs = [runs] if isinstance(runs, Mapping) else list(runs)
     if not runs:
         raise ValueError("no results to tabulate")
@@ -155,6 +164,10 @@ def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Qua
         table = make(runs)
         if table:
             lines += [f"**{heading}**", ""] + table
+    targets = targets_markdown(seed_runs if seed_runs is not None else {_name(run): [run] for run in runs})
+    if targets:
+        lines += ["**Issue 20's continuation targets at rung d (margin = reading - bound, with its seed-to-seed standard "
+                  "error and a 95 % bootstrap interval over the set's items)**", ""] + targets
     timing = ", ".join(f"{_name(r)}: {r['timing']['total_s']:.0f} s" for r in runs if "timing" in r)
     if timing:
         lines += [f"Run time ({'quick' if runs[0].get('quick') else 'full'}): {timing}.", ""]

@@ -172,6 +172,9 @@ def test_piano_ladder_measures_music_and_checks_its_input(parallel_model):
     assert item["rungs"]["real"]["chroma_similarity_to_prompt"] > 0.5 and "different_speaker_baseline" not in item
     assert item["rungs"]["real"]["chroma_agreement_with_real"] == pytest.approx(1.0, abs=1e-6)
     assert item["rungs"]["real"]["onset_rate"] > 0
+    # white noise's chroma relates to the prompt less than the real continuation's does, and every row carries it
+    assert 0 < item["white_noise_chroma_baseline"] < item["rungs"]["real"]["chroma_similarity_to_prompt"]
+    assert all(row["white_noise_chroma_baseline"] == item["white_noise_chroma_baseline"] for row in ladder["rows"])
     assert [row["level"] for row in ladder["levels"]] == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="domain"):
         oracle_ladder(parallel_model, items("piano"), "drums")
