@@ -156,7 +156,8 @@ def test_voice_content_tells_ids_that_name_the_voice_from_ids_that_do_not():
 
 
 def test_quality_benchmark_seed_reaches_the_suite(monkeypatch, tmp_path):
-    """bench/quality.py --seed: the suite samples continuation item i with seed + i (default 0, the committed runs')."""
+    """bench/quality.py --seed: the suite samples continuation item i with item_seed(seed, i) (default 0, the committed
+    runs')."""
     import audiolm_lib.eval.suite as suite
 
     class Stop(Exception):
@@ -201,6 +202,17 @@ def test_mean_over_seeds_averages_every_table_number_and_keeps_rows_aligned():
     for bad in ("", "a", "-1", "1,1", "3-1"):
         with pytest.raises(ValueError, match="seeds"):
             parse_seeds(bad)
+
+
+def test_item_seeds_of_different_run_seeds_never_share_a_stream():
+    """Item i of seed s once drew item i + 1 of seed s - 1's numbers; seed 0 keeps the committed runs' i."""
+    from audiolm_lib.eval.seeds import item_seed
+
+    assert [item_seed(0, i) for i in range(5)] == [0, 1, 2, 3, 4]
+    streams = [item_seed(seed, index) for seed in range(10) for index in range(200)]
+    assert len(set(streams)) == len(streams)
+    with pytest.raises(ValueError, match="seed"):
+        item_seed(-1, 0)
 
 
 def test_quality_benchmark_seeds_tabulate_the_means(monkeypatch, tmp_path):

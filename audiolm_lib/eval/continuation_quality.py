@@ -16,6 +16,8 @@ from typing import Sequence
 
 import torch
 
+from audiolm_lib.eval.seeds import item_seed
+
 SPEECH_COLUMNS = ("generated", "real", "resynthesis")
 VOICING_KEYS = ("voiced_share", "voicing_decision_error", "f0_error_cents", "voiced_in_both")
 
@@ -118,7 +120,7 @@ def speech_continuation_quality(model, items: Sequence[dict], transcriber=None, 
     transcriber = transcriber or WhisperTranscriber()
     results = []
     for number, item in enumerate(tqdm(items, desc="speech continuations", unit="item", disable=not progress)):
-        prompt, generated, real, resynthesis = _continue(model, item, seed + number)
+        prompt, generated, real, resynthesis = _continue(model, item, item_seed(seed, number))
         rate = model.sample_rate
         other = next((o for o in items[number + 1 :] + items[:number] if o["speaker"] != item["speaker"]), None)
         other_wave = None
@@ -185,7 +187,7 @@ def piano_continuation_quality(model, items: Sequence[dict], seed: int = 0, prog
         raise ValueError("no piano continuation items (the held-out piano clips are too short or missing)")
     results = []
     for number, item in enumerate(tqdm(items, desc="piano continuations", unit="item", disable=not progress)):
-        prompt, generated, real, resynthesis = _continue(model, item, seed + number)
+        prompt, generated, real, resynthesis = _continue(model, item, item_seed(seed, number))
         report = music_continuation_report(prompt, generated, real, model.sample_rate, resynthesis=resynthesis)
         results.append({"id": item["id"], "set": item["set"], "continuation_seconds": len(real) / model.sample_rate,
                         **report})

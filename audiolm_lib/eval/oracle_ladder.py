@@ -36,6 +36,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from audiolm_lib.eval.seeds import item_seed
 from audiolm_lib.lm.prompt_adaptation import acoustic_for_prompt
 
 RUNGS = ("real", "resynthesis", "acoustic", "pipeline")
@@ -242,7 +243,8 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
         items: ``{"id", "set", "prompt": Tensor[P], "real": Tensor[C], "sample_rate"[, "speaker"]}`` each (as
             :func:`~audiolm_lib.eval.continuation_quality.speech_items` / ``piano_items`` make them).
         domain: ``"speech"`` or ``"piano"`` (which measures).
-        seed: item ``i`` is generated with ``seed + i`` (rungs c and d; d as in the continuation report).
+        seed: item ``i`` is generated with ``item_seed(seed, i)`` (rungs c and d; d as in the continuation report;
+            :mod:`audiolm_lib.eval.seeds`).
 
     Returns:
         ``{"rows": [per set and rung: measure means], "levels": [per set and level: teacher-forced means],
@@ -262,7 +264,7 @@ def oracle_ladder(model, items: Sequence[dict], domain: str, seed: int = 0, prog
     for number, item in enumerate(tqdm(items, desc=f"{domain} ladder", unit="item", disable=not progress)):
         prompt = prepare_wave(item["prompt"], item["sample_rate"], rate)[0, 0]
         real = prepare_wave(item["real"], item["sample_rate"], rate)[0, 0]
-        waves, tokens = ladder_waves(model, prompt, real, seed + number)
+        waves, tokens = ladder_waves(model, prompt, real, item_seed(seed, number))
         if domain == "speech":
             others = items[number + 1:] + items[:number]
             other = next((o for o in others if o.get("speaker") != item.get("speaker")), None)

@@ -180,3 +180,27 @@ def test_piano_ladder_measures_music_and_checks_its_input(parallel_model):
         oracle_ladder(parallel_model, items("piano"), "drums")
     with pytest.raises(ValueError, match="no speech items"):
         oracle_ladder(parallel_model, [], "speech")
+
+
+def test_each_item_draws_its_own_sampling_stream(monkeypatch):
+    """Item i of a ladder run with seed s samples with item_seed(s, i): two run seeds never share an item's stream."""
+    import types
+
+    import audiolm_lib.eval.oracle_ladder as ladder
+    from audiolm_lib.eval.seeds import item_seed
+
+    seen = []
+
+    def waves(model, prompt, real, seed):
+        seen.append(seed)
+        return {rung: real for rung in RUNGS}, {"acoustic": None, "semantic": None, "codes": None, "prompt_frames": 0}
+
+    monkeypatch.setattr(ladder, "ladder_waves", waves)
+    monkeypatch.setattr(ladder, "_piano_measures", lambda waves, prompt, rate: {
+        "rungs": {rung: dict.fromkeys(PIANO_MEASURES, 0.5) for rung in RUNGS}})
+    monkeypatch.setattr(ladder, "teacher_forced_levels", lambda *args: None)
+    clips = [{"id": str(i), "set": "p", "prompt": torch.zeros(800), "real": torch.zeros(800), "sample_rate": 16000}
+             for i in range(3)]
+    for seed in (0, 2):
+        ladder.oracle_ladder(types.SimpleNamespace(sample_rate=16000), clips, "piano", seed=seed, progress=False)
+    assert seen == [0, 1, 2] + [item_seed(2, i) for i in range(3)] and len(set(seen)) == 6
