@@ -49,6 +49,8 @@ _EXPORTS = {
     "SuiteConfig": "suite",
     "run_suite": "suite",
     "quality_markdown": "quality_tables",
+    "target_readings": "targets",
+    "item_seed": "seeds",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -140,7 +140,7 @@ def usage_table(runs: Sequence[Mapping]) -> list[str]:
 def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Quality on held-out data",
                      seed_runs: Mapping[str, Sequence[Mapping]] | None = None) -> str:
     """One or several :func:`~audiolm_lib.eval.suite.run_suite` results -> Markdown (codec, continuations, usage,
-    the oracle ladder and issue 20's targets read from it).
+    the oracle ladder and the continuation targets read from it, :mod:`audiolm_lib.eval.targets`).
 
     ``seed_runs``: ``{model name: its run per sampling seed}`` (:func:`~audiolm_lib.eval.targets.seed_runs_by_model`)
     where ``runs`` are means over seeds: the targets are read per seed; default: each run as one seed.
@@ -166,8 +166,8 @@ def quality_markdown(runs: Sequence[Mapping] | Mapping, title: str | None = "Qua
             lines += [f"**{heading}**", ""] + table
     targets = targets_markdown(seed_runs if seed_runs is not None else {_name(run): [run] for run in runs})
     if targets:
-        lines += ["**Issue 20's continuation targets at rung d (margin = reading - bound, with its seed-to-seed standard "
-                  "error and a 95 % bootstrap interval over the set's items)**", ""] + targets
+        lines += ["**Continuation targets at rung d (issue 20's; margin = reading - bound, with its seed-to-seed "
+                  "standard error and a 95 % bootstrap interval over the set's items)**", ""] + targets
     timing = ", ".join(f"{_name(r)}: {r['timing']['total_s']:.0f} s" for r in runs if "timing" in r)
     if timing:
         lines += [f"Run time ({'quick' if runs[0].get('quick') else 'full'}): {timing}.", ""]
