@@ -7,8 +7,9 @@ identities, or the validation pieces. Each setting in ``--set`` (``key=value``, 
 fields such as ``guidance_scale`` or ``choice_temperature``, ``temperature`` of its sampling, or
 ``semantic.temperature`` / ``semantic.top_p`` of the semantic stage's) runs the whole
 ladder again on the same items with the same seeds; the JSON gives per set and rung the measure means, the
-different-speaker baseline, and for speech the share of items whose continuation is closer to the prompt's voice
-than to a different speaker's.
+different-speaker baseline, for speech the share of items whose continuation is closer to the prompt's voice
+than to a different speaker's, and the held-out targets read on these sets (``targets``: ``audiolm_lib.eval.targets``,
+the synthetic sets named by ``--synthetic-sets`` held to the halfway speaker target; also printed to stderr).
 
     python bench/validation_ladder.py checkpoints/speech --manifest W/data/recorded/manifest.jsonl \
         --set guidance_scale=1 --set guidance_scale=2 --json out.json
@@ -110,6 +111,9 @@ def main() -> None:
                         help="default: the held-out items' (speech up to 5 s, piano 6 s)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                         help="one decoding setting to try (repeat; default: the model's own)")
+    parser.add_argument("--synthetic-sets", default="speech,tts",
+                        help="comma-separated set names (manifest folders) of synthetic voices, read against the "
+                             "halfway speaker target (default: speech,tts)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
@@ -120,7 +124,8 @@ def main() -> None:
     args.continuation_seconds = continuation_seconds if args.continuation_seconds is None else args.continuation_seconds
 
     from audiolm_lib.eval.continuation_quality import piano_items, speech_items
-    from audiolm_lib.eval.oracle_ladder import oracle_ladder
+    from audiolm_lib.eval.oracle_ladder import BASELINES, oracle_ladder
+    from audiolm_lib.eval.targets import target_readings, targets_markdown
     from audiolm_lib.pipeline import AudioLM
 
     clips = [clip for path in args.manifest for clip in validation_clips(path, args.split, args.max_clips_per_speaker)]
@@ -129,6 +134,7 @@ def main() -> None:
     else:
         items = [dict(item, real=item["real"][: int(args.continuation_seconds * item["sample_rate"])])
                  for item in piano_items(clips, args.prompt_seconds)]
+    synthetic_sets = tuple(name for name in args.synthetic_sets.split(",") if name)
     settings = [dict(part.split("=", 1) for part in text.split(",")) for text in args.set] or [{}]
     report = {"model": str(args.model), "manifests": [str(m) for m in args.manifest], "items": len(items),
               "prompt_seconds": args.prompt_seconds, "continuation_seconds": args.continuation_seconds, "runs": []}
@@ -141,8 +147,10 @@ def main() -> None:
             run["closer_than_other_speaker"] = {rung: closer_to_prompt_share(result, rung)
                                                 for rung in ("acoustic", "pipeline")}
         run["per_item"] = [{"id": r["id"], "set": r["set"], "rungs": r["rungs"],
-                            "different_speaker_baseline": r.get("different_speaker_baseline")}
+                            **{key: r[key] for key in BASELINES if key in r}}
                            for r in result["items"]]
+        # the held-out targets' bounds on these sets (the synthetic sets are held to the halfway speaker target)
+        run["targets"] = target_readings([{"ladder": {args.domain: result}}], synthetic_sets=synthetic_sets)
         report["runs"].append(run)
         keys = ("speaker_similarity", "voiced_share", "dnsmos_ovrl") if args.domain == "speech" else (
             "chroma_similarity_to_prompt", "harmonic_ratio", "chroma_agreement_with_real", "onset_rate")
@@ -150,6 +158,10 @@ def main() -> None:
             print(json.dumps({"setting": setting, "set": row["set"], "rung": row["rung"],
                               **{k: row.get(k) for k in keys + ("different_speaker_baseline",) if k in row}}),
                   flush=True)
+    for run in report["runs"]:  # the targets per setting, as bench/quality.py prints them held out (one seed)
+        print(f"targets, setting {run['setting'] or 'as shipped'}:", file=sys.stderr)
+        print("\n".join(targets_markdown({args.model.name: [{"ladder": {args.domain: {
+            "rows": run["rows"], "items": run["per_item"]}}}]}, synthetic_sets)), file=sys.stderr)
     text = json.dumps(report, indent=1)
     if args.json:
         from audiolm_lib.atomic import atomic_write_text

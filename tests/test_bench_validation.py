@@ -2,6 +2,7 @@
 applied, the per-item speaker reading, and chroma recall that tells harmony-carrying ids from others."""
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,44 @@ def test_quality_benchmark_seeds_tabulate_the_means(monkeypatch, tmp_path):
     assert [run["config"]["seed"] for run in received[0]["m"]] == [1, 2, 3]
     with pytest.raises(ValueError, match="seeds"):
         _load("quality").main(["m", "--seeds", "x"])
+
+
+def test_validation_ladder_reads_the_targets_on_its_sets(monkeypatch, tmp_path):
+    """Each setting's run carries the held-out targets read on the validation sets; a set named by --synthetic-sets
+    is held to the halfway speaker target, the others to the recorded voices' ones. The two sets name their speakers
+    alike (s0, s1): each set's speakers make that set's items."""
+    import json
+
+    import audiolm_lib.eval.oracle_ladder as ladder
+    from audiolm_lib.demo import tiny_random_audiolm
+    from audiolm_lib.pipeline import AudioLM
+
+    bench = _load("validation_ladder")
+    manifests = [_chord_dataset(tmp_path / name, ["valid"] * 4) for name in ("voices", "tts")]
+
+    def fake_ladder(model, items, domain, seed=0):
+        results = []
+        for number, item in enumerate(items):
+            rungs = {rung: {"speaker_similarity": 0.9, "voiced_share": 0.8, "dnsmos_ovrl": 2.5}
+                     for rung in ladder.RUNGS}
+            rungs["pipeline"] = {"speaker_similarity": 0.66, "voiced_share": 0.6, "dnsmos_ovrl": 2.25}
+            results.append({"id": f"{item['set']}{number}", "set": item["set"], "rungs": rungs,
+                            "different_speaker_baseline": 0.5})
+        rows = [{"set": name, "rung": rung, **results[0]["rungs"][rung], "different_speaker_baseline": 0.5}
+                for name in dict.fromkeys(r["set"] for r in results) for rung in ladder.RUNGS]
+        return {"rows": rows, "levels": [], "items": results}
+
+    monkeypatch.setattr(ladder, "oracle_ladder", fake_ladder)
+    monkeypatch.setattr(AudioLM, "from_pretrained", classmethod(lambda cls, path: tiny_random_audiolm()))
+    out = tmp_path / "v.json"
+    monkeypatch.setattr(sys, "argv", ["validation_ladder.py", str(tmp_path / "model"), "--manifest", str(manifests[0]),
+                                      "--manifest", str(manifests[1]), "--prompt-seconds", "0.5",
+                                      "--continuation-seconds", "1.5", "--synthetic-sets", "tts", "--json", str(out)])
+    bench.main()
+    targets = {(t["set"], t["target"]): t for t in json.loads(out.read_text())["runs"][0]["targets"]}
+    assert targets[("voices", "speaker similarity")]["bound"] == pytest.approx(0.55)  # different speaker + 0.05
+    assert targets[("tts", "speaker similarity")]["bound"] == pytest.approx(0.70)  # halfway from 0.5 to 0.9
+    assert targets[("voices", "voiced share / real")]["reading"] == pytest.approx(0.75)
+    assert ("tts", "voiced share / real") not in targets
+    assert json.loads(out.read_text())["items"] == 8  # 2 sets x 2 speakers x 2 stretches
+    assert targets[("tts", "DNSMOS / resynthesis")]["margin"] == pytest.approx(0.1)

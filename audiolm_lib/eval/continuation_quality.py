@@ -42,11 +42,11 @@ def speech_items(clips: Sequence[dict], prompt_seconds: float, max_continuation_
     """
     if per_speaker < 1:
         raise ValueError(f"per_speaker must be >= 1, got {per_speaker}")
-    by_speaker: dict[str, list[dict]] = defaultdict(list)
-    for clip in clips:
-        by_speaker[clip["speaker"]].append(clip)
+    by_speaker: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for clip in clips:  # a speaker of one set: two sets may name different voices alike (a manifest's "s0")
+        by_speaker[clip["set"], clip["speaker"]].append(clip)
     items = []
-    for speaker, group in by_speaker.items():
+    for (_, speaker), group in by_speaker.items():
         rate = int(group[0]["sample_rate"])
         if any(int(c["sample_rate"]) != rate for c in group):
             raise ValueError(f"clips of speaker {speaker!r} have different sample rates")

@@ -181,14 +181,15 @@ def seed_runs_by_model(results: Mapping) -> dict[str, list[Mapping]]:
     return models
 
 
-def targets_markdown(models: Mapping[str, Sequence[Mapping]]) -> list[str]:
+def targets_markdown(models: Mapping[str, Sequence[Mapping]],
+                     synthetic_sets: Sequence[str] = SYNTHETIC_SPEECH_SETS) -> list[str]:
     """Markdown lines: one table row per model, set and target (no lines if no ladder ran)."""
     def number(value, digits=3):
         return "–" if value is None else f"{value:.{digits}f}"
 
     rows = []
     for name, runs in models.items():
-        for reading in target_readings(runs):
+        for reading in target_readings(runs, synthetic_sets):
             interval = reading["interval"]
             spread = "–" if reading["seed_se"] is None else f"{reading['seed_se']:.3f}"
             span = "–" if interval is None else f"{interval[0]:+.3f} .. {interval[1]:+.3f}"
