@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from audiolm_lib.atomic import atomic_write_text
-    from audiolm_lib.eval.targets import seed_runs_by_model, target_readings, targets_markdown
+    from audiolm_lib.eval.targets import readings_markdown, seed_runs_by_model, target_readings
 
     models: dict[str, list] = {}
     seen: dict[str, set] = {}
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise ValueError(f"{path}: model {name!r} has seed {seed} in an earlier file too")
                 seen[name].add(seed)
                 models.setdefault(name, []).append(run)
-    lines = targets_markdown(models)
+    readings = {name: target_readings(runs) for name, runs in models.items()}
+    lines = readings_markdown(readings)
     if not lines:
         raise ValueError("no oracle ladder in these results: run bench/quality.py with --sections ladder")
     markdown = "\n".join(lines)
@@ -50,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown is not None:
         atomic_write_text(args.markdown, markdown)
     if args.json is not None:
-        readings = {name: target_readings(runs) for name, runs in models.items()}
         atomic_write_text(args.json, json.dumps({"files": [str(p) for p in args.results], "readings": readings},
                                                 indent=1) + "\n")
     return 0

@@ -125,7 +125,7 @@ def main() -> None:
 
     from audiolm_lib.eval.continuation_quality import piano_items, speech_items
     from audiolm_lib.eval.oracle_ladder import BASELINES, oracle_ladder
-    from audiolm_lib.eval.targets import target_readings, targets_markdown
+    from audiolm_lib.eval.targets import readings_markdown, target_readings
     from audiolm_lib.pipeline import AudioLM
 
     clips = [clip for path in args.manifest for clip in validation_clips(path, args.split, args.max_clips_per_speaker)]
@@ -160,8 +160,7 @@ def main() -> None:
                   flush=True)
     for run in report["runs"]:  # the targets per setting, as bench/quality.py prints them held out (one seed)
         print(f"targets, setting {run['setting'] or 'as shipped'}:", file=sys.stderr)
-        print("\n".join(targets_markdown({args.model.name: [{"ladder": {args.domain: {
-            "rows": run["rows"], "items": run["per_item"]}}}]}, synthetic_sets)), file=sys.stderr)
+        print("\n".join(readings_markdown({args.model.name: run["targets"]})), file=sys.stderr)
     text = json.dumps(report, indent=1)
     if args.json:
         from audiolm_lib.atomic import atomic_write_text

@@ -184,12 +184,17 @@ def seed_runs_by_model(results: Mapping) -> dict[str, list[Mapping]]:
 def targets_markdown(models: Mapping[str, Sequence[Mapping]],
                      synthetic_sets: Sequence[str] = SYNTHETIC_SPEECH_SETS) -> list[str]:
     """Markdown lines: one table row per model, set and target (no lines if no ladder ran)."""
+    return readings_markdown({name: target_readings(runs, synthetic_sets) for name, runs in models.items()})
+
+
+def readings_markdown(readings: Mapping[str, Sequence[Mapping]]) -> list[str]:
+    """``{model name: its target_readings}`` -> Markdown lines (no lines if there is no reading)."""
     def number(value, digits=3):
         return "–" if value is None else f"{value:.{digits}f}"
 
     rows = []
-    for name, runs in models.items():
-        for reading in target_readings(runs, synthetic_sets):
+    for name, model_readings in readings.items():
+        for reading in model_readings:
             interval = reading["interval"]
             spread = "–" if reading["seed_se"] is None else f"{reading['seed_se']:.3f}"
             span = "–" if interval is None else f"{interval[0]:+.3f} .. {interval[1]:+.3f}"
