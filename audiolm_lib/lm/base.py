@@ -28,6 +28,18 @@ DECODE_THREADS: int | None = None
 REDUCTIONS = ("mean", "level", "none")
 
 
+def reduce_token_losses(losses: Tensor, targets: Tensor, reduction: str) -> Tensor:
+    """``losses`` ``Tensor[B, Q, F]`` (0 at padding) of ``targets`` ``LongTensor[B, Q, F]`` (``-1`` = padding) ->
+    ``"none"``: as they are; ``"level"``: ``Tensor[Q]`` mean per level; ``"mean"``: the scalar mean, both over
+    the non-padding targets only."""
+    if reduction == "none":
+        return losses
+    valid = (targets != PAD_VALUE).to(losses.dtype)
+    if reduction == "level":
+        return losses.sum(dim=(0, 2)) / valid.sum(dim=(0, 2)).clamp_min(1)
+    return losses.sum() / valid.sum().clamp_min(1)
+
+
 @contextlib.contextmanager
 def decode_threads(device: torch.device):
     """Temporarily use :data:`DECODE_THREADS` intra-op threads on CPU, if set (restored on exit)."""
@@ -139,12 +151,7 @@ class TokenLM(nn.Module):
         labels = targets.transpose(1, 2)
         losses = F.cross_entropy(logits.flatten(0, 2).float(), labels.flatten(), ignore_index=PAD_VALUE, reduction="none")
         losses = losses.view(batch, frames, levels).transpose(1, 2)  # [B, Q, F]
-        valid = (targets != PAD_VALUE).to(losses.dtype)
-        if reduction == "none":
-            return losses
-        if reduction == "level":
-            return losses.sum(dim=(0, 2)) / valid.sum(dim=(0, 2)).clamp_min(1)
-        return losses.sum() / valid.sum().clamp_min(1)
+        return reduce_token_losses(losses, targets, reduction)
 
     # ------------------------------------------------------------------------------------------ sampling
     def _reusable_cache(self, batch: int, capacity: int, device: torch.device):

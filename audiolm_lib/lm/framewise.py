@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from audiolm_lib.lm.base import REDUCTIONS
+from audiolm_lib.lm.base import REDUCTIONS, reduce_token_losses
 from audiolm_lib.lm.layouts import PAD_VALUE, FlatLayout
 from audiolm_lib.lm.transformer import Transformer, TransformerConfig
 
@@ -140,12 +140,7 @@ class FramewiseLM(nn.Module):
         batch, levels, frames = targets.shape
         losses = F.cross_entropy(logits.flatten(0, 2).float(), targets.flatten(), ignore_index=PAD_VALUE,
                                  reduction="none").view(batch, levels, frames)
-        valid = (targets != PAD_VALUE).to(losses.dtype)
-        if reduction == "none":
-            return losses
-        if reduction == "level":
-            return losses.sum(dim=(0, 2)) / valid.sum(dim=(0, 2)).clamp_min(1)
-        return losses.sum() / valid.sum().clamp_min(1)
+        return reduce_token_losses(losses, targets, reduction)
 
     def frame_logits(self, condition: Tensor | None, targets: Tensor, batch_size: int | None = None) -> Tensor:
         """``Tensor[B, Q, F, K(+1)]``: the logits each target token is trained on (teacher forcing)."""
