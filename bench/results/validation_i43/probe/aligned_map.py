@@ -97,21 +97,29 @@ def item_variants(model, item: dict, seed: int) -> dict:
                for name in waves}}
 
 
-def run(args) -> None:
-    from tqdm import tqdm
-
+def validation_items(manifests: list[Path], continuation_seconds: float) -> list[dict]:
+    """The 32 items of ``bench/validation_ladder.py`` (3 s prompts, two per speaker), each with the different
+    speaker's real continuation as ``other``, picked as the oracle ladder picks it."""
     from audiolm_lib.eval.continuation_quality import speech_items
-    from audiolm_lib.eval.seeds import item_seed
-    from audiolm_lib.pipeline import AudioLM
     from validation_ladder import validation_clips
 
-    torch.set_num_threads(1)
-    clips = [clip for path in args.manifest for clip in validation_clips(path, "valid", 4)]
-    items = speech_items(clips, 3.0, args.continuation_seconds, per_speaker=2)  # as bench/validation_ladder.py
-    for number, item in enumerate(items):  # the different-speaker baseline as the oracle ladder picks it
+    clips = [clip for path in manifests for clip in validation_clips(path, "valid", 4)]
+    items = speech_items(clips, 3.0, continuation_seconds, per_speaker=2)
+    for number, item in enumerate(items):
         others = items[number + 1:] + items[:number]
         other = next((o for o in others if o.get("speaker") != item.get("speaker")), None)
         item["other"] = None if other is None else other["real"]
+    return items
+
+
+def run(args) -> None:
+    from tqdm import tqdm
+
+    from audiolm_lib.eval.seeds import item_seed
+    from audiolm_lib.pipeline import AudioLM
+
+    torch.set_num_threads(1)
+    items = validation_items(args.manifest, args.continuation_seconds)
     model = AudioLM.from_pretrained(args.model).eval()
     done = set()
     if args.out.exists():  # resume
