@@ -48,53 +48,70 @@ def fit_map(generated: torch.Tensor, true: torch.Tensor, shrink: float) -> tuple
     return weight, mean_y - mean_x @ weight
 
 
-def item_variants(model, item: dict, seed: int) -> dict:
-    from audiolm_lib.eval.oracle_ladder import _speech_measures
-    from audiolm_lib.voice_match import code_latents
-
-    rate, hop = model.sample_rate, int(model.codec.hop_length)
-    prompt, real = item["prompt"], item["real"]
-    semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)
-    prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
+def rung_c(model, item: dict, seed: int) -> dict:
+    """The item's true tokens and the generator's continuation of them (rung c before voice matching), as the
+    oracle ladder makes it: ``{"semantic", "prompt_codes", "prompt_frames", "sampling", "new_codes"}``."""
+    rate = model.sample_rate
+    semantic, codes = model.tokenize(torch.cat([item["prompt"], item["real"]]), rate)
+    prompt_frames = min(codes.shape[-1] - 1,
+                        int(math.floor(len(item["prompt"]) / rate * model.acoustic_rate + 1e-6)))
     prompt_codes = codes[..., :prompt_frames]
     sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
                 for stage in model.acoustic.sampling_stages}
+    new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
+                                                 sampling=sampling, generator=torch.Generator().manual_seed(seed))
+    return {"semantic": semantic, "prompt_codes": prompt_codes, "prompt_frames": prompt_frames,
+            "sampling": sampling, "new_codes": new_codes}
+
+
+def measured_variants(model, item: dict, tokens: dict, variants: dict) -> dict:
+    """Each variant's new codes ``{name: LongTensor[1, L, F]}`` decoded after the prompt's codes and measured
+    against the prompt, with the real continuation: ``{"id", "set", "different_speaker_baseline", name: {speaker
+    similarity, voiced share, DNSMOS OVRL}}``."""
+    from audiolm_lib.eval.oracle_ladder import _speech_measures
+
+    prompt, real, prompt_codes = item["prompt"], item["real"], tokens["prompt_codes"]
+    start = tokens["prompt_frames"] * int(model.codec.hop_length)
+    waves = {name: model.decode(torch.cat([prompt_codes[:, :new.shape[1]], new], dim=-1),
+                                prompt[None, None])[0, 0, start:] for name, new in variants.items()}
+    length = min(len(real), *(len(wave) for wave in waves.values()))
+    waves = {name: wave[:length].float().cpu() for name, wave in waves.items()}
+    waves["real"] = real[:length]
+    measures = _speech_measures(waves, prompt, model.sample_rate, item.get("other"))
+    return {"id": item["id"], "set": item["set"], "different_speaker_baseline": measures["different_speaker_baseline"],
+            **{name: {key: measures["rungs"][name][key] for key in ("speaker_similarity", "voiced_share", "dnsmos_ovrl")}
+               for name in waves}}
+
+
+def item_variants(model, item: dict, seed: int) -> dict:
+    from audiolm_lib.voice_match import code_latents
+
+    tokens = rung_c(model, item, seed)
+    semantic, prompt_codes, prompt_frames = tokens["semantic"], tokens["prompt_codes"], tokens["prompt_frames"]
     ratio = model.semantic_rate / model.acoustic_rate
     half = prompt_frames // 2
     pairs_x, pairs_y = [], []
     for draw in range(DRAWS):  # the prompt's second half in the generator's voice, from its first half
-        tokens = int(math.floor(prompt_frames * ratio + 1e-6))
-        rerender = model.acoustic.generate_acoustic(semantic[:, :tokens], prompt_codes[..., :half], prompt_frames - half,
-                                                    sampling=sampling,
+        prompt_tokens = int(math.floor(prompt_frames * ratio + 1e-6))
+        rerender = model.acoustic.generate_acoustic(semantic[:, :prompt_tokens], prompt_codes[..., :half],
+                                                    prompt_frames - half, sampling=tokens["sampling"],
                                                     generator=torch.Generator().manual_seed(seed * 7919 + 101 + draw))
         levels = rerender.shape[1]
         pairs_x.append(code_latents(model.codec, rerender)[0].T)
         pairs_y.append(code_latents(model.codec, prompt_codes[:, :levels, half:])[0].T)
     x, y = torch.cat(pairs_x), torch.cat(pairs_y)
-    new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
-                                                 sampling=sampling, generator=torch.Generator().manual_seed(seed))
-    levels = new_codes.shape[1]
+    new_codes = tokens["new_codes"]
     latents = code_latents(model.codec, new_codes)[0].T  # [F, D]
     variants = {"shipped": model.match_voice(new_codes, prompt_codes, semantic=semantic),
                 "unmatched": new_codes}
     for shrink in SHRINKS:
         weight, bias = fit_map(x, y, shrink)
-        mapped = model.codec.quantizer.encode((latents @ weight + bias).T[None], levels)
+        mapped = model.codec.quantizer.encode((latents @ weight + bias).T[None], new_codes.shape[1])
         variants[f"map{shrink:g}"] = model.match_voice(mapped, prompt_codes, semantic=semantic)
         variants[f"map{shrink:g}_unmatched"] = mapped
-    start = prompt_frames * hop
-    waves = {name: model.decode(torch.cat([prompt_codes[:, :levels], new], dim=-1), prompt[None, None])[0, 0, start:]
-             for name, new in variants.items()}
-    length = min(len(real), *(len(wave) for wave in waves.values()))
-    waves = {name: wave[:length].float().cpu() for name, wave in waves.items()}
-    waves["real"] = real[:length]
-    measures = _speech_measures(waves, prompt, rate, item.get("other"))
     weight, bias = fit_map(x, y, SHRINKS[0])
     fit_error = float(((x - y) ** 2).mean()), float(((x @ weight + bias - y) ** 2).mean())
-    return {"id": item["id"], "set": item["set"], "fit_mse_before_after": fit_error,
-            "different_speaker_baseline": measures["different_speaker_baseline"],
-            **{name: {key: measures["rungs"][name][key] for key in ("speaker_similarity", "voiced_share", "dnsmos_ovrl")}
-               for name in waves}}
+    return {"fit_mse_before_after": fit_error, **measured_variants(model, item, tokens, variants)}
 
 
 def validation_items(manifests: list[Path], continuation_seconds: float) -> list[dict]:

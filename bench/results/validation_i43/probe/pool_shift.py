@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aligned_map import ROOT, validation_items  # noqa: E402
+from aligned_map import ROOT, measured_variants, rung_c, validation_items  # noqa: E402
 
 SHIFTS = {"pool2": (0.0, 0.5), "pool4": (0.0, 0.25, 0.5, 0.75)}  # starts, as fractions of the hop
 
@@ -41,32 +40,13 @@ def shifted_pool(model, prompt: torch.Tensor, prompt_codes: torch.Tensor, fracti
 
 
 def item_variants(model, item: dict, seed: int) -> dict:
-    from audiolm_lib.eval.oracle_ladder import _speech_measures
-
-    rate, hop = model.sample_rate, int(model.codec.hop_length)
-    prompt, real = item["prompt"], item["real"]
-    semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)
-    prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
-    prompt_codes = codes[..., :prompt_frames]
-    sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
-                for stage in model.acoustic.sampling_stages}
-    new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
-                                                 sampling=sampling, generator=torch.Generator().manual_seed(seed))
-    levels = new_codes.shape[1]
+    tokens = rung_c(model, item, seed)
+    prompt_codes, semantic, new_codes = tokens["prompt_codes"], tokens["semantic"], tokens["new_codes"]
     variants = {"shipped": model.match_voice(new_codes, prompt_codes, semantic=semantic)}
     for name, fractions in SHIFTS.items():
-        pool = shifted_pool(model, prompt, prompt_codes, fractions)
+        pool = shifted_pool(model, item["prompt"], prompt_codes, fractions)
         variants[name] = model.match_voice(new_codes, pool, semantic=semantic)
-    start = prompt_frames * hop
-    waves = {name: model.decode(torch.cat([prompt_codes[:, :levels], new], dim=-1), prompt[None, None])[0, 0, start:]
-             for name, new in variants.items()}
-    length = min(len(real), *(len(wave) for wave in waves.values()))
-    waves = {name: wave[:length].float().cpu() for name, wave in waves.items()}
-    waves["real"] = real[:length]
-    measures = _speech_measures(waves, prompt, rate, item.get("other"))
-    return {"id": item["id"], "set": item["set"], "different_speaker_baseline": measures["different_speaker_baseline"],
-            **{name: {key: measures["rungs"][name][key] for key in ("speaker_similarity", "voiced_share", "dnsmos_ovrl")}
-               for name in waves}}
+    return measured_variants(model, item, tokens, variants)
 
 
 def main() -> None:
