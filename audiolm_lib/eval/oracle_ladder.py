@@ -54,6 +54,40 @@ def _mean(values) -> float | None:
 
 
 @torch.inference_mode()
+def rung_c_codes(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0) -> dict:
+    """The true tokens of one item and rung c's new codes before voice matching: the generator (the pipeline's, or
+    its copy adapted to the prompt) given the true semantic tokens and the prompt's codes as the pipeline takes them.
+
+    Args:
+        model: an :class:`~audiolm_lib.pipeline.AudioLM`.
+        prompt / real: ``Tensor[T]`` prompt and real continuation at ``model.sample_rate``.
+        seed: seeds the generator (a ``torch.Generator`` of its own).
+
+    Returns:
+        ``{"semantic": LongTensor[1, S], "codes": LongTensor[1, Q, F], "prompt_frames": int, "prompt_tokens": int
+        (the prompt's semantic ids), "prompt_codes": LongTensor[1, Q, prompt_frames], "sampling": the acoustic
+        stages' settings, "acoustic": the generator used, "new_codes": LongTensor[1, L, F - prompt_frames]}``.
+    """
+    rate = model.sample_rate
+    semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
+    prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
+    sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
+                for stage in model.acoustic.sampling_stages}
+    prompt_codes = codes[..., :prompt_frames]
+    band = getattr(model.config, "prompt_band_hz", None)
+    if band is not None:  # the acoustic prompt as the pipeline takes it: the codes of the band-limited prompt
+        prompt_codes = model.tokenize(torch.cat([prompt, real]), rate, band,
+                                      model.config.prompt_band_mode)[1][..., :prompt_frames]
+    # the pipeline's generator for this prompt: its own, or its copy adapted to the prompt where that is on
+    prompt_tokens = int(math.floor(prompt_frames * model.semantic_rate / model.acoustic_rate + 1e-6))
+    acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
+    new_codes = acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
+                                           sampling=sampling, generator=torch.Generator().manual_seed(seed))
+    return {"semantic": semantic, "codes": codes, "prompt_frames": prompt_frames, "prompt_tokens": prompt_tokens,
+            "prompt_codes": prompt_codes, "sampling": sampling, "acoustic": acoustic, "new_codes": new_codes}
+
+
+@torch.inference_mode()
 def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0) -> tuple[dict, dict]:
     """The four rungs of one item.
 
@@ -69,21 +103,10 @@ def ladder_waves(model, prompt: torch.Tensor, real: torch.Tensor, seed: int = 0)
         generator rung c used, the model's or its copy adapted to the prompt).
     """
     rate, hop = model.sample_rate, int(model.codec.hop_length)
-    semantic, codes = model.tokenize(torch.cat([prompt, real]), rate)  # [1, S], [1, Q, F]
-    prompt_frames = min(codes.shape[-1] - 1, int(math.floor(len(prompt) / rate * model.acoustic_rate + 1e-6)))
-    sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
-                for stage in model.acoustic.sampling_stages}
-    prompt_codes = codes[..., :prompt_frames]
-    band = getattr(model.config, "prompt_band_hz", None)
-    if band is not None:  # the acoustic prompt as the pipeline takes it: the codes of the band-limited prompt
-        prompt_codes = model.tokenize(torch.cat([prompt, real]), rate, band,
-                                      model.config.prompt_band_mode)[1][..., :prompt_frames]
-    # the pipeline's generator for this prompt: its own, or its copy adapted to the prompt where that is on
-    prompt_tokens = int(math.floor(prompt_frames * model.semantic_rate / model.acoustic_rate + 1e-6))
-    acoustic = acoustic_for_prompt(model, semantic[:, :prompt_tokens], prompt_codes)
-    new_codes = acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
-                                           sampling=sampling, generator=torch.Generator().manual_seed(seed))
-    new_codes = model.match_voice(new_codes, prompt_codes, semantic=semantic)  # as the pipeline does, where on
+    tokens = rung_c_codes(model, prompt, real, seed)
+    semantic, codes, prompt_codes = tokens["semantic"], tokens["codes"], tokens["prompt_codes"]
+    prompt_frames, prompt_tokens, acoustic = tokens["prompt_frames"], tokens["prompt_tokens"], tokens["acoustic"]
+    new_codes = model.match_voice(tokens["new_codes"], prompt_codes, semantic=semantic)  # as the pipeline does
     start, levels = prompt_frames * hop, new_codes.shape[1]  # the levels the generator makes (all, or the leading)
     waves = {
         "real": real,

@@ -48,22 +48,6 @@ def fit_map(generated: torch.Tensor, true: torch.Tensor, shrink: float) -> tuple
     return weight, mean_y - mean_x @ weight
 
 
-def rung_c(model, item: dict, seed: int) -> dict:
-    """The item's true tokens and the generator's continuation of them (rung c before voice matching), as the
-    oracle ladder makes it: ``{"semantic", "prompt_codes", "prompt_frames", "sampling", "new_codes"}``."""
-    rate = model.sample_rate
-    semantic, codes = model.tokenize(torch.cat([item["prompt"], item["real"]]), rate)
-    prompt_frames = min(codes.shape[-1] - 1,
-                        int(math.floor(len(item["prompt"]) / rate * model.acoustic_rate + 1e-6)))
-    prompt_codes = codes[..., :prompt_frames]
-    sampling = {stage: {key: getattr(getattr(model.config, stage), key) for key in ("temperature", "top_k", "top_p")}
-                for stage in model.acoustic.sampling_stages}
-    new_codes = model.acoustic.generate_acoustic(semantic, prompt_codes, codes.shape[-1] - prompt_frames,
-                                                 sampling=sampling, generator=torch.Generator().manual_seed(seed))
-    return {"semantic": semantic, "prompt_codes": prompt_codes, "prompt_frames": prompt_frames,
-            "sampling": sampling, "new_codes": new_codes}
-
-
 def measured_variants(model, item: dict, tokens: dict, variants: dict) -> dict:
     """Each variant's new codes ``{name: LongTensor[1, L, F]}`` decoded after the prompt's codes and measured
     against the prompt, with the real continuation: ``{"id", "set", "different_speaker_baseline", name: {speaker
@@ -84,9 +68,10 @@ def measured_variants(model, item: dict, tokens: dict, variants: dict) -> dict:
 
 
 def item_variants(model, item: dict, seed: int) -> dict:
+    from audiolm_lib.eval.oracle_ladder import rung_c_codes
     from audiolm_lib.voice_match import code_latents
 
-    tokens = rung_c(model, item, seed)
+    tokens = rung_c_codes(model, item["prompt"], item["real"], seed)
     semantic, prompt_codes, prompt_frames = tokens["semantic"], tokens["prompt_codes"], tokens["prompt_frames"]
     ratio = model.semantic_rate / model.acoustic_rate
     half = prompt_frames // 2

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aligned_map import ROOT, measured_variants, rung_c, validation_items  # noqa: E402
+from aligned_map import ROOT, measured_variants, validation_items  # noqa: E402
 
 SHIFTS = {"pool2": (0.0, 0.5), "pool4": (0.0, 0.25, 0.5, 0.75)}  # starts, as fractions of the hop
 
@@ -40,7 +40,9 @@ def shifted_pool(model, prompt: torch.Tensor, prompt_codes: torch.Tensor, fracti
 
 
 def item_variants(model, item: dict, seed: int) -> dict:
-    tokens = rung_c(model, item, seed)
+    from audiolm_lib.eval.oracle_ladder import rung_c_codes
+
+    tokens = rung_c_codes(model, item["prompt"], item["real"], seed)
     prompt_codes, semantic, new_codes = tokens["prompt_codes"], tokens["semantic"], tokens["new_codes"]
     variants = {"shipped": model.match_voice(new_codes, prompt_codes, semantic=semantic)}
     for name, fractions in SHIFTS.items():
