@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated reports: codec, continuation, ladder (default: all)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="continuation item i is sampled with seed * 1000003 + i (default 0: item i with i, as "
-                             "every single-seed run committed)")
+                        help="continuation item i is sampled with audiolm_lib.eval.seeds.item_seed(seed, i) (default 0: "
+                             "item i with i, as every single-seed run committed)")
     parser.add_argument("--seeds", type=str, default=None,
                         help="run on each of these seeds (0-4 or 0,2,5; instead of --seed) and tabulate the means; "
                              "the JSON keeps each seed's run under per_seed")
